@@ -1,0 +1,88 @@
+//! `GET /health`: liveness and readiness of the api and what it depends on.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::ApiJson;
+use crate::state::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when a dependency is down.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub database: DatabaseHealth,
+    pub nats: NatsHealth,
+    pub pool: PoolHealth,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DatabaseHealth {
+    /// `up` or `down`.
+    pub status: &'static str,
+    pub latency_ms: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NatsHealth {
+    /// `up` or `down`.
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PoolHealth {
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
+}
+
+/// Health of the api, Postgres and NATS.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses(
+        (status = 200, description = "Everything is up", body = Health),
+        (status = 503, description = "Postgres or NATS is unreachable; the failing part says `down`", body = Health),
+    ))]
+async fn health(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) {
+    let started = Instant::now();
+    let db_ok = matches!(
+        tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&state.db)).await,
+        Ok(Ok(_))
+    );
+    let latency_ms =
+        db_ok.then(|| (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
+    let nats_ok = state.nats.connection_state() == async_nats::connection::State::Connected;
+    let healthy = db_ok && nats_ok;
+    let body = Health {
+        status: if healthy { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        database: DatabaseHealth {
+            status: if db_ok { "up" } else { "down" },
+            latency_ms,
+        },
+        nats: NatsHealth {
+            status: if nats_ok { "up" } else { "down" },
+        },
+        pool: PoolHealth {
+            size: state.db.size(),
+            idle: state.db.num_idle(),
+            max: state.db.options().get_max_connections(),
+        },
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, ApiJson(body))
+}

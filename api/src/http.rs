@@ -1,0 +1,165 @@
+//! Router assembly: route groups, OpenAPI document, middleware.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::{Span, field};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest request body accepted (larger gets 413 `payload_too_large`).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "todo-chat API",
+        description = "Manage tasks by REST or by chatting with an agent. Errors are always \
+                       `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts and access tokens"),
+        (name = "tasks", description = "The user's tasks (ids are per-user numbers 1, 2, 3 ...)"),
+        (name = "chat", description = "Chat with the todo agent"),
+        (name = "health", description = "Service health"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, before middleware.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::health::router())
+        .merge(crate::auth::router())
+        .merge(crate::tasks::router())
+        .merge(crate::chat::router())
+        .merge(crate::ws::router())
+        .split_for_parts()
+}
+
+/// The complete application router with middleware, docs and fallbacks.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = routes();
+    let cors = cors_layer(&state.config.cors_origins);
+    let timeout = state.config.request_timeout;
+    let chat_timeout = state.config.chat_timeout + Duration::from_secs(5);
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            (timeout, chat_timeout),
+            timeout_middleware,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let request_id = req
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "http",
+                        request_id,
+                        method = %req.method(),
+                        route,
+                        user_id = field::Empty,
+                        request_id_chat = field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _span: &Span| {
+                    let duration_ms = (latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+                    let status = res.status().as_u16();
+                    if res.status().is_server_error() {
+                        tracing::error!(status, duration_ms, "request finished");
+                    } else {
+                        tracing::info!(status, duration_ms, "request finished");
+                    }
+                })
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Answers 408 `request_timeout` when a handler runs too long. Chat (which waits for the agent)
+/// gets its own, longer budget; WebSocket upgrades return at once and are not limited.
+async fn timeout_middleware(
+    State((timeout, chat_timeout)): State<(Duration, Duration)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_chat = request.uri().path().ends_with("/chat");
+    let budget = if is_chat { chat_timeout } else { timeout };
+    match tokio::time::timeout(budget, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            REQUEST_ID.clone(),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([REQUEST_ID.clone()])
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        base.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
+}

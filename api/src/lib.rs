@@ -1,0 +1,23 @@
+//! The todo-chat api: the HTTP + WebSocket edge.
+//!
+//! - [`auth`]: signup / login / me, bcrypt, JWT, the `AuthUser` extractor and the ownership rule.
+//! - [`tasks`]: the task REST API.
+//! - [`chat`]: accepting chat turns (Postgres, then JetStream) and following their reply events;
+//!   HTTP chat and conversation history routes.
+//! - [`ws`]: the WebSocket chat protocol.
+//! - [`health`]: the `/health` route.
+//! - [`http`]: middleware (request id, logs, timeout, CORS, JSON fallbacks) and the OpenAPI document.
+//! - [`error`]: the one error type and its JSON shape.
+//! - [`startup`]: [`Application`], which wires everything and runs until a shutdown signal.
+
+pub mod auth;
+pub mod chat;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod tasks;
+pub mod ws;
+
+pub use startup::Application;

@@ -1,0 +1,131 @@
+//! [`Application`]: builds the api from a [`Config`] and runs it until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use todo_common::{Config, db, queue};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+use crate::chat::ChatService;
+use crate::state::AppState;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to Postgres and NATS, applies migrations (when configured), ensures the JetStream
+    /// stream exists and binds the listener. NATS being down is not fatal: the client reconnects
+    /// and `/health` reports it.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::pool(&config.database);
+        if config.database.run_migrations {
+            db::migrate(&pool)
+                .await
+                .context("applying database migrations")?;
+        }
+        let nats = queue::connect(&config.nats, "todo-chat-api")
+            .await
+            .context("connecting to NATS")?;
+        let auth = Arc::new(Auth::new(&config.auth).await?);
+        let chat = Arc::new(ChatService::new(
+            pool.clone(),
+            nats.clone(),
+            config.nats.clone(),
+        ));
+        spawn_stream_setup(chat.clone(), config.nats.clone());
+        let listener = TcpListener::bind(config.api_addr)
+            .await
+            .with_context(|| format!("binding API_ADDR {}", config.api_addr))?;
+        let state = AppState {
+            config: Arc::new(config),
+            db: pool,
+            auth,
+            nats,
+            chat,
+            shutdown: CancellationToken::new(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish and closes WebSockets.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let token = self.state.shutdown.clone();
+        let app = crate::http::router(self.state.clone());
+        tracing::info!(addr = %self.local_addr(), "api listening");
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: finishing in-flight requests");
+            token.cancel();
+        })
+        .await?;
+        self.state.db.close().await;
+        tracing::info!("api stopped");
+        Ok(())
+    }
+}
+
+/// Creates the request stream, retrying in the background while NATS is unreachable.
+fn spawn_stream_setup(chat: Arc<ChatService>, config: todo_common::config::NatsConfig) {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match queue::ensure_stream(chat.jetstream(), &config).await {
+                Ok(_) => {
+                    tracing::info!(stream = %config.stream, "JetStream stream ready");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "JetStream stream not ready yet; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,28 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use sqlx::PgPool;
+use todo_common::Config;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+use crate::chat::ChatService;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub auth: Arc<Auth>,
+    pub nats: async_nats::Client,
+    pub chat: Arc<ChatService>,
+    /// Cancelled when the server shuts down: long-lived WebSockets close on it.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}

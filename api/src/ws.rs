@@ -1,0 +1,316 @@
+//! WebSocket chat: `GET /api/{user_id}/ws` (protocol in `docs/PROTOCOL.md`).
+//!
+//! One task reads client frames, one writes server frames from a channel, and one task per chat
+//! request relays that request's events; several requests may be in flight on one socket. When
+//! the socket ends every request task is aborted (the turns themselves still complete in a worker
+//! and can be read back from the conversation).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::chat::{Submitted, request_id_for, validate_message};
+use crate::error::{ApiError, ErrorBody, Result};
+use crate::state::AppState;
+
+/// Largest client frame the api reads; larger ones get an `error` frame (`frame_too_large`).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Requests one socket may have in flight; more get an `error` frame (`too_many_in_flight`).
+pub const MAX_IN_FLIGHT: usize = 32;
+const PING_EVERY: Duration = Duration::from_secs(25);
+const IDLE_LIMIT: Duration = Duration::from_secs(75);
+const OUTBOX: usize = 256;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ws_upgrade))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// Access token, for clients that cannot set an `Authorization` header (browsers).
+    pub token: Option<String>,
+}
+
+/// Open a chat WebSocket (JSON text frames; see docs/PROTOCOL.md).
+///
+/// Authenticated by `Authorization: Bearer <jwt>` or `?token=<jwt>`.
+#[utoipa::path(get, path = "/api/{user_id}/ws", tag = "chat",
+    params(("user_id" = String, Path, description = "The authenticated user's id"), WsQuery),
+    responses(
+        (status = 101, description = "Switching protocols to the chat WebSocket"),
+        (status = 400, description = "Not a WebSocket upgrade request (`websocket_upgrade_required`)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "Not this user's path", body = ErrorBody),
+    ))]
+async fn ws_upgrade(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    Query(query): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let token = header_token.or(query.token).ok_or(ApiError::Unauthorized)?;
+    let auth = AuthUser::from_token(&state.auth, &token)?;
+    let user_id = auth.owner(&user_id)?;
+    let ws = ws.map_err(|_| ApiError::BadRequest {
+        code: "websocket_upgrade_required",
+        message: "this endpoint speaks WebSocket: send an upgrade request".into(),
+    })?;
+    Ok(ws
+        .max_message_size(4 * MAX_FRAME_BYTES)
+        .max_frame_size(4 * MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve_socket(socket, state, user_id)))
+}
+
+#[derive(Deserialize)]
+struct ChatFrame {
+    message: Option<Value>,
+    #[serde(default)]
+    conversation_id: Option<i64>,
+}
+
+fn error_frame(
+    request_id: Option<Uuid>,
+    client_msg_id: Option<&str>,
+    code: &str,
+    message: &str,
+) -> Message {
+    let mut frame =
+        json!({"type": "error", "request_id": request_id, "code": code, "message": message});
+    if let Some(id) = client_msg_id {
+        frame["client_msg_id"] = json!(id);
+    }
+    Message::Text(frame.to_string().into())
+}
+
+async fn serve_socket(socket: WebSocket, state: AppState, user_id: Uuid) {
+    tracing::info!(user_id = %user_id, "websocket opened");
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let closing = matches!(msg, Message::Close(_));
+            if sink.send(msg).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut requests = JoinSet::new();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                last_seen = Instant::now();
+                match msg {
+                    Message::Text(text) => {
+                        handle_text(&state, user_id, text, &tx, &slots, &mut requests).await;
+                    }
+                    Message::Binary(_) => {
+                        let _ = tx.send(error_frame(None, None, "unsupported_frame", "send JSON text frames")).await;
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > IDLE_LIMIT {
+                    tracing::info!(user_id = %user_id, "closing unresponsive websocket");
+                    break;
+                }
+                if tx.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            _ = state.shutdown.cancelled() => {
+                let _ = tx.send(Message::Close(Some(CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") }))).await;
+                break;
+            }
+        }
+    }
+    requests.abort_all();
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    tracing::info!(user_id = %user_id, "websocket closed");
+}
+
+async fn handle_text(
+    state: &AppState,
+    user_id: Uuid,
+    text: Utf8Bytes,
+    tx: &mpsc::Sender<Message>,
+    slots: &Arc<Semaphore>,
+    requests: &mut JoinSet<()>,
+) {
+    if text.len() > MAX_FRAME_BYTES {
+        let msg = format!("frames are limited to {MAX_FRAME_BYTES} bytes");
+        let _ = tx
+            .send(error_frame(None, None, "frame_too_large", &msg))
+            .await;
+        return;
+    }
+    let value: Value = match serde_json::from_str(text.as_str()) {
+        Ok(v) => v,
+        Err(_) => {
+            let _ = tx
+                .send(error_frame(
+                    None,
+                    None,
+                    "malformed_json",
+                    "frame is not valid JSON",
+                ))
+                .await;
+            return;
+        }
+    };
+    let client_msg_id = value
+        .get("client_msg_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let cmid = client_msg_id.as_deref();
+    match value.get("type").and_then(Value::as_str) {
+        Some("chat") => {}
+        Some("ping") => {
+            let _ = tx
+                .send(Message::Text(json!({"type": "pong"}).to_string().into()))
+                .await;
+            return;
+        }
+        Some(other) => {
+            let msg = format!("unknown frame type `{other}`; expected `chat`");
+            let _ = tx.send(error_frame(None, cmid, "unknown_type", &msg)).await;
+            return;
+        }
+        None => {
+            let _ = tx
+                .send(error_frame(
+                    None,
+                    cmid,
+                    "invalid_frame",
+                    "frame needs a `type` field",
+                ))
+                .await;
+            return;
+        }
+    }
+    let frame: ChatFrame = match serde_json::from_value(value) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!("invalid chat frame: {e}");
+            let _ = tx
+                .send(error_frame(None, cmid, "invalid_frame", &msg))
+                .await;
+            return;
+        }
+    };
+    let message = match frame
+        .message
+        .as_ref()
+        .and_then(Value::as_str)
+        .map(validate_message)
+    {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            let _ = tx
+                .send(error_frame(None, cmid, e.code(), &e.to_string()))
+                .await;
+            return;
+        }
+        None => {
+            let _ = tx
+                .send(error_frame(
+                    None,
+                    cmid,
+                    "message_required",
+                    "`message` must be a non-empty string",
+                ))
+                .await;
+            return;
+        }
+    };
+    let Ok(permit) = slots.clone().try_acquire_owned() else {
+        let msg = format!("at most {MAX_IN_FLIGHT} requests may be in flight on one socket");
+        let _ = tx
+            .send(error_frame(None, cmid, "too_many_in_flight", &msg))
+            .await;
+        return;
+    };
+    // Accepting (store + publish) happens here, in frame order, so turns sent one after another
+    // on a socket run in that order; following the reply happens in its own task.
+    let request_id = request_id_for(user_id, cmid);
+    let submitted = match state
+        .chat
+        .submit(user_id, request_id, frame.conversation_id, &message)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx
+                .send(error_frame(
+                    Some(request_id),
+                    cmid,
+                    e.code(),
+                    &e.to_string(),
+                ))
+                .await;
+            return;
+        }
+    };
+    let mut accepted = json!({
+        "type": "accepted",
+        "request_id": request_id,
+        "conversation_id": submitted.record.conversation_id,
+    });
+    if let Some(id) = cmid {
+        accepted["client_msg_id"] = json!(id);
+    }
+    if tx
+        .send(Message::Text(accepted.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let tx = tx.clone();
+    requests.spawn(async move {
+        let _permit = permit;
+        relay_events(submitted, tx).await;
+    });
+}
+
+async fn relay_events(mut submitted: Submitted, tx: mpsc::Sender<Message>) {
+    while let Some(event) = submitted.events.next().await {
+        let Ok(text) = Utf8Bytes::try_from(event.raw) else {
+            continue;
+        };
+        if tx.send(Message::Text(text)).await.is_err() {
+            return;
+        }
+    }
+}

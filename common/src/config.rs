@@ -1,0 +1,647 @@
+//! Typed configuration shared by the `api` and `worker` binaries.
+//!
+//! Every setting comes from a command-line flag or its environment variable (a `.env` file is read
+//! first when present). [`ConfigArgs`] is what clap parses; [`ConfigArgs::validate`] turns it into a
+//! [`Config`] or a [`ConfigError`] that names the variable and says what is expected.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use sqlx::postgres::PgConnectOptions;
+
+/// Lowest bcrypt cost accepted at all; anything below 12 logs a warning.
+pub const MIN_BCRYPT_COST: u32 = 4;
+/// bcrypt cost recommended for production.
+pub const DEFAULT_BCRYPT_COST: u32 = 12;
+/// Minimum length of the JWT signing secret.
+pub const MIN_JWT_SECRET_LEN: usize = 32;
+
+/// A configuration value that is missing or malformed. Displayed as one line naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {expected}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub expected: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, expected: impl Into<String>) -> Self {
+        Self {
+            var,
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Which agent the worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentProvider {
+    /// `openai` when `OPENAI_API_KEY` is set, `builtin` otherwise.
+    Auto,
+    /// The offline rule-based agent: no network, no key.
+    Builtin,
+    /// Any OpenAI-compatible chat-completions server (`OPENAI_BASE_URL`).
+    Openai,
+}
+
+/// Raw settings as parsed by clap from flags and environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Postgres connection URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/todo_chat",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// NATS server URL (JetStream must be enabled).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// HS256 signing secret for access tokens, at least 32 characters (alias: BETTER_AUTH_SECRET).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "JWT_EXPIRES_IN_SECS", default_value_t = 86_400)]
+    pub jwt_expires_in_secs: u64,
+    /// `iss` claim written into and required from access tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = "todo-chat")]
+    pub jwt_issuer: String,
+    /// Address the api listens on (`host:port`; port 0 picks a free port).
+    #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8000")]
+    pub api_addr: String,
+    /// Connections the database pool keeps open (pool minimum).
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
+    pub db_pool_size: u32,
+    /// Extra connections the pool may open under load (maximum = size + overflow).
+    #[arg(long, env = "DB_MAX_OVERFLOW", default_value_t = 20)]
+    pub db_max_overflow: u32,
+    /// Seconds to wait for a free database connection before failing a request.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+    /// bcrypt cost factor (4..=31); below 12 only for tests and development.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST)]
+    pub bcrypt_cost: u32,
+    /// Comma-separated list of origins allowed by CORS (empty: no cross-origin access; `*`: any).
+    #[arg(long, env = "CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+    /// Apply pending database migrations at start-up.
+    #[arg(long, env = "RUN_MIGRATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_migrations: bool,
+    /// Seconds an HTTP request may take before it is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Seconds `POST /api/{user_id}/chat` waits for the agent's reply before answering 504.
+    #[arg(long, env = "CHAT_TIMEOUT_SECS", default_value_t = 120)]
+    pub chat_timeout_secs: u64,
+
+    /// JetStream stream that holds chat requests.
+    #[arg(long, env = "NATS_STREAM", default_value = "TODO_CHAT_REQUESTS")]
+    pub nats_stream: String,
+    /// Durable pull consumer shared by all workers.
+    #[arg(long, env = "NATS_CONSUMER", default_value = "todo-chat-workers")]
+    pub nats_consumer: String,
+    /// Subject prefix: requests go to `<prefix>.requests`, reply events to `<prefix>.events.…`.
+    #[arg(long, env = "NATS_SUBJECT_PREFIX", default_value = "todo_chat")]
+    pub nats_subject_prefix: String,
+    /// Seconds a worker may hold a request without a heartbeat before JetStream redelivers it.
+    #[arg(long, env = "NATS_ACK_WAIT_SECS", default_value_t = 10)]
+    pub nats_ack_wait_secs: u64,
+    /// Deliveries of one request before it is given up as failed.
+    #[arg(long, env = "NATS_MAX_DELIVER", default_value_t = 5)]
+    pub nats_max_deliver: i64,
+    /// Largest number of requests the stream holds; publishes beyond it are refused (overload).
+    #[arg(long, env = "NATS_STREAM_MAX_MSGS", default_value_t = 1_000_000)]
+    pub nats_stream_max_msgs: i64,
+
+    /// Requests one worker processes at once.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 64)]
+    pub worker_concurrency: usize,
+    /// Agent implementation.
+    #[arg(long, env = "AGENT_PROVIDER", value_enum, default_value = "auto")]
+    pub agent_provider: AgentProvider,
+    /// API key of the OpenAI-compatible server.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    /// Base URL of the OpenAI-compatible API (up to and including `/v1`).
+    #[arg(
+        long,
+        env = "OPENAI_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub openai_base_url: String,
+    /// Chat model used by the agent.
+    #[arg(long, env = "OPENAI_AGENT_MODEL", default_value = "gpt-4o-mini")]
+    pub openai_agent_model: String,
+    /// Seconds one model call may take (and may stay silent while streaming).
+    #[arg(long, env = "OPENAI_TIMEOUT_SECS", default_value_t = 60)]
+    pub openai_timeout_secs: u64,
+    /// Retries of a model call that failed with 429, 5xx or a timeout.
+    #[arg(long, env = "OPENAI_MAX_RETRIES", default_value_t = 3)]
+    pub openai_max_retries: u32,
+    /// Model ↔ tool rounds allowed in one turn.
+    #[arg(long, env = "AGENT_MAX_TOOL_ROUNDS", default_value_t = 8)]
+    pub agent_max_tool_rounds: u32,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub nats: NatsConfig,
+    pub auth: AuthConfig,
+    pub api_addr: SocketAddr,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub request_timeout: Duration,
+    pub chat_timeout: Duration,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub connect_options: PgConnectOptions,
+    pub min_connections: u32,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub run_migrations: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    pub url: String,
+    pub stream: String,
+    pub consumer: String,
+    pub subject_prefix: String,
+    pub ack_wait: Duration,
+    pub max_deliver: i64,
+    pub stream_max_msgs: i64,
+}
+
+impl NatsConfig {
+    /// Subject chat requests are published to.
+    pub fn request_subject(&self) -> String {
+        format!("{}.requests", self.subject_prefix)
+    }
+
+    /// Default subject of the reply events of one request (when the request names no `reply_to`).
+    pub fn default_event_subject(&self, request_id: uuid::Uuid) -> String {
+        format!("{}.events.{request_id}", self.subject_prefix)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: SecretString,
+    pub jwt_issuer: String,
+    pub token_ttl: Duration,
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub concurrency: usize,
+    pub agent: AgentConfig,
+}
+
+#[derive(Debug, Clone)]
+pub enum AgentConfig {
+    Builtin,
+    OpenAi(OpenAiConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    pub api_key: SecretString,
+    pub base_url: String,
+    pub model: String,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub max_tool_rounds: u32,
+}
+
+impl ConfigArgs {
+    /// Validates the raw settings. `better_auth_secret` is the value of the `BETTER_AUTH_SECRET`
+    /// alias, used when `JWT_SECRET` is not set.
+    pub fn validate(self, better_auth_secret: Option<String>) -> Result<Config, ConfigError> {
+        let connect_options = PgConnectOptions::from_str(&self.database_url).map_err(|_| {
+            ConfigError::new(
+                "DATABASE_URL",
+                "expected a postgres URL such as postgres://user@host:5432/dbname",
+            )
+        })?;
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "expected a URL starting with postgres:// or postgresql://",
+            ));
+        }
+        if !(self.nats_url.starts_with("nats://") || self.nats_url.starts_with("tls://"))
+            || self.nats_url.len() <= "nats://".len()
+        {
+            return Err(ConfigError::new(
+                "NATS_URL",
+                "expected a URL such as nats://127.0.0.1:4222",
+            ));
+        }
+        let (secret_var, secret) = match (self.jwt_secret, better_auth_secret) {
+            (Some(s), _) => ("JWT_SECRET", s),
+            (None, Some(s)) => ("BETTER_AUTH_SECRET", s),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!(
+                        "required: a random secret of at least {MIN_JWT_SECRET_LEN} characters (or set BETTER_AUTH_SECRET)"
+                    ),
+                ));
+            }
+        };
+        if secret.chars().count() < MIN_JWT_SECRET_LEN {
+            return Err(ConfigError::new(
+                secret_var,
+                format!("must be at least {MIN_JWT_SECRET_LEN} characters long"),
+            ));
+        }
+        if self.jwt_expires_in_secs == 0 {
+            return Err(ConfigError::new(
+                "JWT_EXPIRES_IN_SECS",
+                "must be greater than 0",
+            ));
+        }
+        if self.jwt_issuer.trim().is_empty() {
+            return Err(ConfigError::new("JWT_ISSUER", "must not be empty"));
+        }
+        let api_addr = SocketAddr::from_str(&self.api_addr).map_err(|_| {
+            ConfigError::new("API_ADDR", "expected host:port such as 127.0.0.1:8000")
+        })?;
+        if self.db_pool_size == 0 {
+            return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
+        }
+        let max_connections = self
+            .db_pool_size
+            .checked_add(self.db_max_overflow)
+            .filter(|m| *m <= 10_000)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DB_MAX_OVERFLOW",
+                    "DB_POOL_SIZE + DB_MAX_OVERFLOW must be at most 10000",
+                )
+            })?;
+        if !(MIN_BCRYPT_COST..=31).contains(&self.bcrypt_cost) {
+            return Err(ConfigError::new(
+                "BCRYPT_COST",
+                format!(
+                    "must be between {MIN_BCRYPT_COST} and 31 (recommended {DEFAULT_BCRYPT_COST})"
+                ),
+            ));
+        }
+        let cors_origins = self
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        for origin in &cors_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "CORS_ORIGINS",
+                    "expected a comma-separated list of origins such as http://localhost:3000, or *",
+                ));
+            }
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "REQUEST_TIMEOUT_SECS",
+                "must be greater than 0",
+            ));
+        }
+        if self.chat_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "CHAT_TIMEOUT_SECS",
+                "must be greater than 0",
+            ));
+        }
+        for (var, name) in [
+            ("NATS_STREAM", &self.nats_stream),
+            ("NATS_CONSUMER", &self.nats_consumer),
+        ] {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(ConfigError::new(
+                    var,
+                    "expected letters, digits, '-' or '_' only",
+                ));
+            }
+        }
+        if self.nats_subject_prefix.is_empty()
+            || self.nats_subject_prefix.split('.').any(|t| {
+                t.is_empty()
+                    || !t
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+        {
+            return Err(ConfigError::new(
+                "NATS_SUBJECT_PREFIX",
+                "expected dot-separated tokens of letters, digits, '-' or '_' (no wildcards)",
+            ));
+        }
+        if self.nats_ack_wait_secs == 0 {
+            return Err(ConfigError::new(
+                "NATS_ACK_WAIT_SECS",
+                "must be greater than 0",
+            ));
+        }
+        if self.nats_max_deliver < 1 {
+            return Err(ConfigError::new("NATS_MAX_DELIVER", "must be at least 1"));
+        }
+        if self.nats_stream_max_msgs < 1 {
+            return Err(ConfigError::new(
+                "NATS_STREAM_MAX_MSGS",
+                "must be at least 1",
+            ));
+        }
+        if self.worker_concurrency == 0 || self.worker_concurrency > 10_000 {
+            return Err(ConfigError::new(
+                "WORKER_CONCURRENCY",
+                "must be between 1 and 10000",
+            ));
+        }
+        let api_key = self.openai_api_key.filter(|k| !k.trim().is_empty());
+        let agent = match (self.agent_provider, api_key) {
+            (AgentProvider::Builtin, _) | (AgentProvider::Auto, None) => AgentConfig::Builtin,
+            (AgentProvider::Openai, None) => {
+                return Err(ConfigError::new(
+                    "OPENAI_API_KEY",
+                    "required when AGENT_PROVIDER=openai",
+                ));
+            }
+            (AgentProvider::Openai | AgentProvider::Auto, Some(key)) => {
+                if !(self.openai_base_url.starts_with("http://")
+                    || self.openai_base_url.starts_with("https://"))
+                {
+                    return Err(ConfigError::new(
+                        "OPENAI_BASE_URL",
+                        "expected an http(s) URL such as https://api.openai.com/v1",
+                    ));
+                }
+                if self.openai_agent_model.trim().is_empty() {
+                    return Err(ConfigError::new("OPENAI_AGENT_MODEL", "must not be empty"));
+                }
+                if self.openai_timeout_secs == 0 {
+                    return Err(ConfigError::new(
+                        "OPENAI_TIMEOUT_SECS",
+                        "must be greater than 0",
+                    ));
+                }
+                if self.agent_max_tool_rounds == 0 {
+                    return Err(ConfigError::new(
+                        "AGENT_MAX_TOOL_ROUNDS",
+                        "must be at least 1",
+                    ));
+                }
+                AgentConfig::OpenAi(OpenAiConfig {
+                    api_key: SecretString::from(key),
+                    base_url: self.openai_base_url.trim_end_matches('/').to_owned(),
+                    model: self.openai_agent_model,
+                    timeout: Duration::from_secs(self.openai_timeout_secs),
+                    max_retries: self.openai_max_retries,
+                    max_tool_rounds: self.agent_max_tool_rounds,
+                })
+            }
+        };
+
+        Ok(Config {
+            database: DatabaseConfig {
+                connect_options,
+                min_connections: self.db_pool_size.min(max_connections),
+                max_connections,
+                acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
+                run_migrations: self.run_migrations,
+            },
+            nats: NatsConfig {
+                url: self.nats_url,
+                stream: self.nats_stream,
+                consumer: self.nats_consumer,
+                subject_prefix: self.nats_subject_prefix,
+                ack_wait: Duration::from_secs(self.nats_ack_wait_secs),
+                max_deliver: self.nats_max_deliver,
+                stream_max_msgs: self.nats_stream_max_msgs,
+            },
+            auth: AuthConfig {
+                jwt_secret: SecretString::from(secret),
+                jwt_issuer: self.jwt_issuer,
+                token_ttl: Duration::from_secs(self.jwt_expires_in_secs),
+                bcrypt_cost: self.bcrypt_cost,
+            },
+            api_addr,
+            cors_origins,
+            log_format: self.log_format,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            chat_timeout: Duration::from_secs(self.chat_timeout_secs),
+            worker: WorkerConfig {
+                concurrency: self.worker_concurrency,
+                agent,
+            },
+        })
+    }
+}
+
+impl Config {
+    /// Logs the settings an operator wants to see at start-up (never secrets) and warns about weak ones.
+    pub fn log_summary(&self, service: &str) {
+        let db = &self.database.connect_options;
+        tracing::info!(
+            service,
+            database_host = db.get_host(),
+            database_port = db.get_port(),
+            database_name = db.get_database().unwrap_or(""),
+            nats_url = %self.nats.url,
+            nats_stream = %self.nats.stream,
+            api_addr = %self.api_addr,
+            pool_min = self.database.min_connections,
+            pool_max = self.database.max_connections,
+            agent = match &self.worker.agent { AgentConfig::Builtin => "builtin", AgentConfig::OpenAi(_) => "openai" },
+            "configuration loaded"
+        );
+        if self.auth.bcrypt_cost < DEFAULT_BCRYPT_COST {
+            tracing::warn!(
+                bcrypt_cost = self.auth.bcrypt_cost,
+                "BCRYPT_COST is below the recommended {DEFAULT_BCRYPT_COST}: use this only for tests and development"
+            );
+        }
+    }
+}
+
+/// Parser for a binary's command line: the shared settings plus `--help` / `--version`.
+#[derive(Debug, clap::Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Loads `.env` (if present), parses flags and environment, and validates them.
+///
+/// `--help` and `--version` print and exit 0; any configuration error prints one line naming the
+/// variable and exits 2.
+pub fn load_or_exit(about: &'static str) -> Config {
+    use clap::{CommandFactory, FromArgMatches};
+
+    let _ = dotenvy::dotenv();
+    let command = Cli::command().about(about);
+    let matches = match command.try_get_matches() {
+        Ok(m) => m,
+        Err(e) => exit_on_clap_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => exit_on_clap_error(e),
+    };
+    let alias = std::env::var("BETTER_AUTH_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
+    match cli.config.validate(alias) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn exit_on_clap_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            // clap names the flag and its variable (`--db-pool-size <DB_POOL_SIZE>`); keep its first line.
+            let rendered = e.render().to_string();
+            let line = rendered.lines().next().unwrap_or("invalid configuration");
+            eprintln!("{}", line.trim());
+            std::process::exit(2);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use secrecy::ExposeSecret;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["test", "--jwt-secret", "0123456789abcdef0123456789abcdef"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+            .expect("flags parse")
+            .config
+            .validate(None)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_map_pool_sizes() {
+        let c = parse(&[]).expect("valid");
+        assert_eq!(c.database.min_connections, 10);
+        assert_eq!(c.database.max_connections, 30);
+        assert_eq!(c.api_addr.port(), 8000);
+        assert!(matches!(c.worker.agent, AgentConfig::Builtin));
+    }
+
+    #[test]
+    fn short_secret_is_rejected_naming_the_variable() {
+        let err = Cli::try_parse_from(["t", "--jwt-secret", "short"])
+            .expect("parse")
+            .config
+            .validate(None)
+            .expect_err("too short");
+        assert_eq!(err.var, "JWT_SECRET");
+        assert!(err.to_string().contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn missing_secret_falls_back_to_better_auth_secret() {
+        let args = Cli::try_parse_from(["t"]).expect("parse").config;
+        assert_eq!(
+            args.clone().validate(None).expect_err("missing").var,
+            "JWT_SECRET"
+        );
+        let c = args.validate(Some("x".repeat(40))).expect("alias accepted");
+        assert_eq!(c.auth.jwt_secret.expose_secret().len(), 40);
+    }
+
+    #[test]
+    fn malformed_urls_and_addresses_are_rejected() {
+        assert_eq!(
+            parse(&["--database-url", "not a url"])
+                .expect_err("bad")
+                .var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            parse(&["--database-url", "mysql://x@y/z"])
+                .expect_err("bad")
+                .var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            parse(&["--nats-url", "http://x"]).expect_err("bad").var,
+            "NATS_URL"
+        );
+        assert_eq!(
+            parse(&["--api-addr", "localhost"]).expect_err("bad").var,
+            "API_ADDR"
+        );
+        assert_eq!(
+            parse(&["--bcrypt-cost", "2"]).expect_err("bad").var,
+            "BCRYPT_COST"
+        );
+        assert_eq!(
+            parse(&["--cors-origins", "example.com"])
+                .expect_err("bad")
+                .var,
+            "CORS_ORIGINS"
+        );
+        assert_eq!(
+            parse(&["--nats-subject-prefix", "a.>"])
+                .expect_err("bad")
+                .var,
+            "NATS_SUBJECT_PREFIX"
+        );
+    }
+
+    #[test]
+    fn openai_provider_requires_a_key() {
+        assert_eq!(
+            parse(&["--agent-provider", "openai"])
+                .expect_err("no key")
+                .var,
+            "OPENAI_API_KEY"
+        );
+        let c = parse(&["--openai-api-key", "sk-test"]).expect("auto picks openai");
+        assert!(matches!(c.worker.agent, AgentConfig::OpenAi(_)));
+        let c = parse(&["--openai-api-key", "sk-test", "--agent-provider", "builtin"])
+            .expect("forced builtin");
+        assert!(matches!(c.worker.agent, AgentConfig::Builtin));
+    }
+}

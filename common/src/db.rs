@@ -1,0 +1,50 @@
+//! Postgres pool and migrations.
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+use crate::config::DatabaseConfig;
+
+/// The project's migrations (`migrations/` at the workspace root), embedded at compile time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Builds the pool. Connections are opened lazily so a process can start (and report itself
+/// unhealthy) while Postgres is down; `min_connections` are then kept open in the background.
+pub fn pool(config: &DatabaseConfig) -> PgPool {
+    PgPoolOptions::new()
+        .min_connections(config.min_connections)
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(true)
+        .max_lifetime(Duration::from_secs(60 * 60))
+        .idle_timeout(Duration::from_secs(10 * 60))
+        .connect_lazy_with(config.connect_options.clone())
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Checks that every embedded migration has been applied (used by a worker that does not migrate).
+pub async fn check_migrations(pool: &PgPool) -> anyhow::Result<()> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await?;
+    let missing: Vec<i64> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() || !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "database is missing migrations {missing:?}: run the api (or set RUN_MIGRATIONS=true)"
+        )
+    }
+}

@@ -1,0 +1,19 @@
+//! Shared code of todo-chat's `api` and `worker`.
+//!
+//! - [`config`]: typed configuration from flags / environment / `.env`, validated once at start-up.
+//! - [`telemetry`]: tracing subscriber (JSON or human) and the TLS crypto provider.
+//! - [`db`]: Postgres pool and the embedded migrations.
+//! - [`tasks`]: the task domain type, validation and the SQL the REST API and the agent's tools share.
+//! - [`schema`]: the versioned queue contract (chat requests and reply events).
+//! - [`queue`]: JetStream connection, stream and consumer set-up.
+//! - [`chat`]: conversations, messages and chat-request records in Postgres.
+
+pub mod chat;
+pub mod config;
+pub mod db;
+pub mod queue;
+pub mod schema;
+pub mod tasks;
+pub mod telemetry;
+
+pub use config::Config;

@@ -1,0 +1,76 @@
+//! JetStream plumbing shared by the api (publisher) and workers (consumers): connecting, and
+//! creating the request stream and the shared durable pull consumer idempotently, whoever starts first.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+
+use crate::config::NatsConfig;
+
+/// How long the stream remembers a `Nats-Msg-Id` to drop duplicate publishes.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Connects to NATS. The client keeps retrying in the background if the server is down at start-up,
+/// so a process can start and report itself unhealthy instead of crashing.
+pub async fn connect(
+    config: &NatsConfig,
+    name: &str,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(config.url.as_str())
+        .await
+}
+
+/// The request stream's configuration: work-queue retention (a request is removed once acked),
+/// file storage, bounded size that refuses new publishes when full, duplicate window.
+pub fn stream_config(config: &NatsConfig) -> stream::Config {
+    stream::Config {
+        name: config.stream.clone(),
+        description: Some("todo-chat chat requests (schema v1, see docs/QUEUE.md)".into()),
+        subjects: vec![config.request_subject()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        max_messages: config.stream_max_msgs,
+        discard: stream::DiscardPolicy::New,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    }
+}
+
+/// The shared consumer's configuration: durable, explicit ack, bounded deliveries.
+pub fn consumer_config(config: &NatsConfig) -> consumer::pull::Config {
+    consumer::pull::Config {
+        durable_name: Some(config.consumer.clone()),
+        description: Some("todo-chat workers".into()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: config.ack_wait,
+        max_deliver: config.max_deliver,
+        max_ack_pending: 10_000,
+        ..Default::default()
+    }
+}
+
+/// Creates (or finds) the request stream.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+) -> anyhow::Result<stream::Stream> {
+    js.get_or_create_stream(stream_config(config))
+        .await
+        .map_err(|e| anyhow::anyhow!("creating JetStream stream {}: {e}", config.stream))
+}
+
+/// Creates (or finds) the stream and the shared durable pull consumer.
+pub async fn ensure_consumer(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+) -> anyhow::Result<consumer::Consumer<consumer::pull::Config>> {
+    let stream = ensure_stream(js, config).await?;
+    stream
+        .get_or_create_consumer(&config.consumer, consumer_config(config))
+        .await
+        .map_err(|e| anyhow::anyhow!("creating JetStream consumer {}: {e}", config.consumer))
+}

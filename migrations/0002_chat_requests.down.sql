@@ -1,0 +1,2 @@
+drop table if exists tool_effects;
+drop table if exists chat_requests;

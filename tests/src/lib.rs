@@ -1,0 +1,454 @@
+//! Test support for todo-chat's end-to-end tests.
+//!
+//! - [`TestApp`]: the real api (port 0) and real workers in-process, against a fresh Postgres
+//!   database and JetStream stream / consumer / subject names of their own, with typed helpers.
+//! - [`fake_openai`]: an OpenAI-compatible streaming server scripted per test (the only fake:
+//!   the real provider is an external paid API).
+//! - [`ws`]: a small WebSocket chat client.
+
+pub mod fake_openai;
+pub mod ws;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use todo_common::config::{AgentConfig, Cli, Config, OpenAiConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use ws::WsClient;
+
+/// Admin connection used to create and drop test databases.
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
+/// How a [`TestApp`] is started.
+#[derive(Clone)]
+pub struct TestOptions {
+    pub workers: usize,
+    pub agent: AgentConfig,
+    /// Overrides the database URL (e.g. a dead port); no database is created then.
+    pub database_url: Option<String>,
+    pub nats_url: Option<String>,
+    pub ack_wait: Duration,
+    pub max_deliver: i64,
+    pub worker_concurrency: usize,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            agent: AgentConfig::Builtin,
+            database_url: None,
+            nats_url: None,
+            ack_wait: Duration::from_secs(3),
+            max_deliver: 5,
+            worker_concurrency: 16,
+        }
+    }
+}
+
+impl TestOptions {
+    pub fn openai(base_url: &str) -> Self {
+        Self {
+            agent: AgentConfig::OpenAi(OpenAiConfig {
+                api_key: "sk-test".to_owned().into(),
+                base_url: base_url.to_owned(),
+                model: "fake-model".into(),
+                timeout: Duration::from_secs(2),
+                max_retries: 2,
+                max_tool_rounds: 5,
+            }),
+            ..Self::default()
+        }
+    }
+}
+
+/// A signed-up, logged-in user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db: PgPool,
+    pub config: Config,
+    pub nats: async_nats::Client,
+    db_name: Option<String>,
+    api_stop: CancellationToken,
+    api_task: Option<JoinHandle<anyhow::Result<()>>>,
+    workers: Vec<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+}
+
+/// A configuration for tests: validated through the same path as the binaries.
+pub fn test_config(database_url: &str, nats_url: &str, tag: &str, options: &TestOptions) -> Config {
+    use clap::Parser;
+    let ack_wait = options.ack_wait.as_secs().max(1).to_string();
+    let max_deliver = options.max_deliver.to_string();
+    let concurrency = options.worker_concurrency.to_string();
+    let cli = Cli::try_parse_from([
+        "test",
+        "--database-url",
+        database_url,
+        "--nats-url",
+        nats_url,
+        "--jwt-secret",
+        TEST_SECRET,
+        "--api-addr",
+        "127.0.0.1:0",
+        "--bcrypt-cost",
+        "4",
+        "--db-pool-size",
+        "2",
+        "--db-max-overflow",
+        "8",
+        "--log-format",
+        "pretty",
+        "--chat-timeout-secs",
+        "20",
+        "--nats-stream",
+        &format!("TEST_{tag}"),
+        "--nats-consumer",
+        &format!("workers_{tag}"),
+        "--nats-subject-prefix",
+        &format!("test_{tag}"),
+        "--nats-ack-wait-secs",
+        &ack_wait,
+        "--nats-max-deliver",
+        &max_deliver,
+        "--worker-concurrency",
+        &concurrency,
+    ])
+    .expect("test flags parse");
+    let mut config = cli.config.validate(None).expect("test config is valid");
+    config.worker.agent = options.agent.clone();
+    config
+}
+
+impl TestApp {
+    /// Api + one worker with the built-in agent.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestOptions::default()).await
+    }
+
+    pub async fn spawn_with(options: TestOptions) -> Self {
+        todo_common::telemetry::init_for_tests();
+        todo_common::telemetry::install_crypto_provider();
+        let tag = Uuid::new_v4().simple().to_string();
+        let (database_url, db_name) = match &options.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let name = format!("todo_chat_test_{tag}");
+                let mut admin = PgConnection::connect(&admin_database_url())
+                    .await
+                    .expect("connect to Postgres as admin");
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(r#"create database "{name}""#)))
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_database_url()).expect("admin url");
+                url.set_path(&name);
+                (url.to_string(), Some(name))
+            }
+        };
+        let nats_url = options.nats_url.clone().unwrap_or_else(nats_url);
+        let mut config = test_config(&database_url, &nats_url, &tag, &options);
+        config.database.run_migrations = db_name.is_some();
+        let app = todo_api::Application::build(config.clone())
+            .await
+            .expect("api builds");
+        let base = format!("http://{}", app.local_addr());
+        let db = app.state().db.clone();
+        let nats = app.state().nats.clone();
+        let api_stop = CancellationToken::new();
+        let stop = api_stop.clone();
+        let api_task = tokio::spawn(app.run_until_stopped(async move { stop.cancelled().await }));
+        let mut test_app = Self {
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            db,
+            config,
+            nats,
+            db_name,
+            api_stop,
+            api_task: Some(api_task),
+            workers: Vec::new(),
+        };
+        for _ in 0..options.workers {
+            test_app.start_worker().await;
+        }
+        test_app
+    }
+
+    /// Starts one more worker (same config, sharing the consumer).
+    pub async fn start_worker(&mut self) -> usize {
+        let mut config = self.config.clone();
+        config.database.run_migrations = false;
+        let worker = todo_worker::Worker::build(config)
+            .await
+            .expect("worker builds");
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        let handle = tokio::spawn(worker.run_until_stopped(async move { s.cancelled().await }));
+        self.workers.push((stop, handle));
+        self.workers.len() - 1
+    }
+
+    /// Stops a worker gracefully and waits for it to exit.
+    pub async fn stop_worker(&mut self, index: usize) {
+        let (stop, handle) = &mut self.workers[index];
+        stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(40), handle).await;
+    }
+
+    /// Kills a worker abruptly (its in-flight turns are abandoned mid-way, like `kill -9`).
+    pub fn kill_worker(&mut self, index: usize) {
+        self.workers[index].1.abort();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/auth/signup"))
+            .json(&json!({"email": email, "password": password, "name": "Test User"}))
+            .send()
+            .await
+            .expect("signup request")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    /// Signs up a fresh user and logs in.
+    pub async fn user(&self) -> TestUser {
+        let email = format!("user-{}@example.com", Uuid::new_v4().simple());
+        let password = "correct horse battery".to_owned();
+        let res = self.signup(&email, &password).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "signup");
+        let res = self.login(&email, &password).await;
+        assert_eq!(res.status(), StatusCode::OK, "login");
+        let body: Value = res.json().await.expect("login json");
+        TestUser {
+            id: body["user"]["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user id"),
+            email,
+            password,
+            token: body["access_token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// A request with the user's bearer token.
+    pub fn authed(
+        &self,
+        user: &TestUser,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&user.token)
+    }
+
+    pub async fn create_task(&self, user: &TestUser, title: &str) -> Value {
+        let res = self
+            .authed(
+                user,
+                reqwest::Method::POST,
+                &format!("/api/{}/tasks", user.id),
+            )
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .expect("create task");
+        assert_eq!(res.status(), StatusCode::CREATED, "create task");
+        res.json().await.expect("task json")
+    }
+
+    pub async fn list_tasks(&self, user: &TestUser, status: &str) -> Vec<Value> {
+        let res = self
+            .authed(
+                user,
+                reqwest::Method::GET,
+                &format!("/api/{}/tasks?status={status}", user.id),
+            )
+            .send()
+            .await
+            .expect("list tasks");
+        assert_eq!(res.status(), StatusCode::OK, "list tasks");
+        res.json().await.expect("tasks json")
+    }
+
+    /// `POST /api/{user_id}/chat`; returns status and JSON body.
+    pub async fn chat(
+        &self,
+        user: &TestUser,
+        message: &str,
+        conversation_id: Option<i64>,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .authed(
+                user,
+                reqwest::Method::POST,
+                &format!("/api/{}/chat", user.id),
+            )
+            .json(&json!({"message": message, "conversation_id": conversation_id}))
+            .send()
+            .await
+            .expect("chat request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Opens a chat WebSocket for the user (token in the `Authorization` header).
+    pub async fn ws(&self, user: &TestUser) -> WsClient {
+        let url = format!(
+            "{}/api/{}/ws",
+            self.base.replace("http://", "ws://"),
+            user.id
+        );
+        WsClient::connect(&url, Some(&user.token))
+            .await
+            .expect("websocket connects")
+    }
+
+    /// Publishes a request straight to the queue, as docs/QUEUE.md shows a load script doing.
+    pub async fn publish_request(&self, request: &Value) {
+        let js = async_nats::jetstream::new(self.nats.clone());
+        let id = request["request_id"]
+            .as_str()
+            .expect("request_id")
+            .to_owned();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        js.publish_with_headers(
+            self.config.nats.request_subject(),
+            headers,
+            request.to_string().into(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("publish ack");
+    }
+
+    /// Counts rows of a query (for asserting effects in the database).
+    pub async fn count(&self, sql: &'static str, user: &TestUser) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(user.id)
+            .fetch_one(&self.db)
+            .await
+            .expect("count query")
+    }
+
+    /// Stops api and workers, deletes the stream and drops the database.
+    pub async fn shutdown(mut self) {
+        self.teardown().await;
+    }
+
+    async fn teardown(&mut self) {
+        for (stop, handle) in self.workers.drain(..) {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+        }
+        self.api_stop.cancel();
+        if let Some(task) = self.api_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        let js = async_nats::jetstream::new(self.nats.clone());
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            js.delete_stream(&self.config.nats.stream),
+        )
+        .await;
+        if let Some(name) = self.db_name.take() {
+            self.db.close().await;
+            if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
+                let _ = admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        r#"drop database if exists "{name}" with (force)"#
+                    )))
+                    .await;
+            }
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // A test that panicked before `shutdown` still removes its database.
+        self.api_stop.cancel();
+        for (stop, handle) in &self.workers {
+            stop.cancel();
+            handle.abort();
+        }
+        if let Some(name) = self.db_name.take() {
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
+                        let _ = admin
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                r#"drop database if exists "{name}" with (force)"#
+                            )))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of todo-chat: the real api and workers against real Postgres and NATS.
+//! One test binary, one module per feature.
+
+mod auth;
+mod chat;
+mod health;
+mod openai;
+mod openapi;
+mod queue;
+mod schema;
+mod tasks;

@@ -1,0 +1,256 @@
+//! The model-backed agent: streams chat completions with tool calls from any OpenAI-compatible
+//! server through `async-openai`, runs the requested tools, and loops until the model answers or
+//! the round limit is reached.
+//!
+//! Retries: async-openai's own retry layer (configured with `OPENAI_MAX_RETRIES`) retries 429, 5xx
+//! and connection failures with exponential backoff, honouring `Retry-After`. On top of it, each
+//! call has a timeout (also between streamed chunks); a call that times out or whose stream breaks
+//! before any of its reply was streamed is retried here, with the same backoff and budget.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::ReqwestService;
+use async_openai::middleware::retry::OpenAIRetryLayer;
+use async_openai::types::chat::{ChatCompletionResponseStream, CreateChatCompletionRequest};
+use futures::StreamExt;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use todo_common::chat::Message;
+use todo_common::config::OpenAiConfig;
+
+use crate::error::AgentError;
+use crate::events::EventSink;
+use crate::tools::{self, ToolExecutor};
+
+use super::AgentReply;
+
+const SYSTEM_PROMPT: &str = "You are todo-chat, a friendly assistant that manages the user's todo list. \
+Use the tools to add, list, complete, update and delete tasks; never invent task numbers: list the tasks \
+when you are unsure which one the user means, and ask a short question when a request is ambiguous. \
+Task numbers (1, 2, 3 ...) belong to this user only. You can only see and change this user's tasks. \
+After acting, confirm what you did in one or two short sentences.";
+
+pub struct OpenAiAgent {
+    client: Client<OpenAIConfig>,
+    config: OpenAiConfig,
+}
+
+/// A tool call assembled from streamed fragments.
+#[derive(Debug, Default, Clone)]
+struct PendingCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+enum CallError {
+    /// Worth retrying (rate limit, server error, timeout, connection).
+    Transient(String),
+    Permanent(String),
+}
+
+fn classify(e: &OpenAIError) -> CallError {
+    match e {
+        // Already retried by the client's retry layer.
+        OpenAIError::ApiError(api) => CallError::Permanent(format!(
+            "HTTP {}: {}",
+            api.status_code.as_u16(),
+            api.api_error.message
+        )),
+        OpenAIError::Reqwest(e) => CallError::Transient(format!("transport: {e}")),
+        OpenAIError::StreamError(e) => CallError::Transient(format!("stream: {e}")),
+        other => CallError::Permanent(other.to_string()),
+    }
+}
+
+impl OpenAiAgent {
+    pub fn new(config: OpenAiConfig) -> Self {
+        let openai = OpenAIConfig::new()
+            .with_api_base(config.base_url.clone())
+            .with_api_key(config.api_key.expose_secret());
+        let retries = usize::try_from(config.max_retries).unwrap_or(usize::MAX);
+        let http = tower::ServiceBuilder::new()
+            .layer(OpenAIRetryLayer::new(retries))
+            .service(ReqwestService::new(reqwest::Client::new()));
+        let client = Client::with_config(openai).with_http_service(http);
+        Self { client, config }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        Duration::from_millis(200 * 2u64.pow(attempt.min(6)))
+    }
+
+    fn request(&self, messages: &[Value]) -> Result<CreateChatCompletionRequest, AgentError> {
+        serde_json::from_value(json!({
+            "model": self.config.model,
+            "messages": messages,
+            "tools": tools::definitions(),
+            "stream": true,
+        }))
+        .map_err(|e| AgentError::Provider(format!("building request: {e}")))
+    }
+
+    /// Opens a completion stream, retrying transient failures.
+    async fn open(&self, messages: &[Value]) -> Result<ChatCompletionResponseStream, AgentError> {
+        let mut attempt = 0;
+        loop {
+            let request = self.request(messages)?;
+            let error = match tokio::time::timeout(
+                self.config.timeout,
+                self.client.chat().create_stream(request),
+            )
+            .await
+            {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) => classify(&e),
+                Err(_) => CallError::Transient("timed out".into()),
+            };
+            match error {
+                CallError::Transient(cause) if attempt < self.config.max_retries => {
+                    attempt += 1;
+                    tracing::warn!(attempt, cause = %cause, "model call failed; retrying");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                CallError::Transient(cause) | CallError::Permanent(cause) => {
+                    return Err(AgentError::Provider(format!(
+                        "{cause} (after {attempt} retries)"
+                    )));
+                }
+            }
+        }
+    }
+
+    pub async fn run(
+        &self,
+        message: &str,
+        history: &[Message],
+        tools: &mut ToolExecutor,
+        events: &EventSink,
+    ) -> Result<AgentReply, AgentError> {
+        let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
+        messages.extend(
+            history
+                .iter()
+                .filter(|m| !m.content.is_empty())
+                .map(|m| json!({"role": m.role, "content": m.content})),
+        );
+        messages.push(json!({"role": "user", "content": message}));
+
+        let mut response = String::new();
+        for round in 0..self.config.max_tool_rounds {
+            let (text, calls) = self.stream_round(&messages, events, round).await?;
+            response.push_str(&text);
+            if calls.is_empty() {
+                return Ok(AgentReply { response });
+            }
+            let tool_calls: Vec<Value> = calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .collect();
+            messages.push(json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }, "tool_calls": tool_calls}));
+            for call in calls {
+                let result = match serde_json::from_str::<Value>(
+                    if call.arguments.trim().is_empty() {
+                        "{}"
+                    } else {
+                        &call.arguments
+                    },
+                ) {
+                    Ok(arguments) => {
+                        let done = tools.call(&call.name, arguments).await?;
+                        events.tool(&done).await?;
+                        done.result
+                    }
+                    Err(e) => {
+                        tracing::warn!(tool = %call.name, error = %e, "model sent malformed tool arguments");
+                        json!({"error": {"code": "INVALID_ARGUMENTS", "message": format!("arguments are not valid JSON: {e}")}})
+                    }
+                };
+                messages.push(
+                    json!({"role": "tool", "tool_call_id": call.id, "content": result.to_string()}),
+                );
+            }
+        }
+        Err(AgentError::TooManyRounds(self.config.max_tool_rounds))
+    }
+
+    /// One model call: streams text deltas to the client and assembles tool calls.
+    async fn stream_round(
+        &self,
+        messages: &[Value],
+        events: &EventSink,
+        round: u32,
+    ) -> Result<(String, Vec<PendingCall>), AgentError> {
+        let mut attempt = 0;
+        'retry: loop {
+            let mut stream = self.open(messages).await?;
+            let mut text = String::new();
+            let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
+            loop {
+                let next = match tokio::time::timeout(self.config.timeout, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        if text.is_empty() && attempt < self.config.max_retries {
+                            attempt += 1;
+                            tracing::warn!(attempt, round, "model stream stalled; retrying");
+                            tokio::time::sleep(self.backoff(attempt)).await;
+                            continue 'retry;
+                        }
+                        return Err(AgentError::Provider("the model stopped responding".into()));
+                    }
+                };
+                let Some(chunk) = next else { break };
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if text.is_empty()
+                            && attempt < self.config.max_retries
+                            && matches!(classify(&e), CallError::Transient(_))
+                        {
+                            attempt += 1;
+                            tokio::time::sleep(self.backoff(attempt)).await;
+                            continue 'retry;
+                        }
+                        return Err(AgentError::Provider(e.to_string()));
+                    }
+                };
+                for choice in chunk.choices {
+                    if let Some(content) = choice.delta.content.filter(|c| !c.is_empty()) {
+                        events.delta(&content).await?;
+                        text.push_str(&content);
+                    }
+                    for fragment in choice.delta.tool_calls.unwrap_or_default() {
+                        let call = calls.entry(fragment.index).or_default();
+                        if let Some(id) = fragment.id {
+                            call.id = id;
+                        }
+                        if let Some(function) = fragment.function {
+                            if let Some(name) = function.name {
+                                call.name.push_str(&name);
+                            }
+                            if let Some(args) = function.arguments {
+                                call.arguments.push_str(&args);
+                            }
+                        }
+                    }
+                }
+            }
+            let calls: Vec<PendingCall> = calls
+                .into_values()
+                .enumerate()
+                .map(|(i, mut c)| {
+                    if c.id.is_empty() {
+                        c.id = format!("call_{round}_{i}");
+                    }
+                    c
+                })
+                .filter(|c| !c.name.is_empty())
+                .collect();
+            return Ok((text, calls));
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The worker's error type. Every failure of a turn says what JetStream should do with the message:
+//! retry later (`nak` with a delay) or give up (`term`, after telling the user).
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// A transient failure (database or broker unavailable): run the turn again later.
+    #[error("retryable: {0:#}")]
+    Retryable(anyhow::Error),
+    /// The request can never succeed (malformed, unknown user or conversation): drop it.
+    #[error("fatal: {0:#}")]
+    Fatal(anyhow::Error),
+}
+
+impl TurnError {
+    pub fn fatal(msg: impl Into<String>) -> Self {
+        Self::Fatal(anyhow::anyhow!(msg.into()))
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable(_))
+    }
+}
+
+impl From<sqlx::Error> for TurnError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Retryable(e.into())
+    }
+}
+
+impl From<async_nats::PublishError> for TurnError {
+    fn from(e: async_nats::PublishError) -> Self {
+        Self::Retryable(e.into())
+    }
+}
+
+/// Delay before redelivering a request that failed for the `delivered`-th time: 0.5 s, 1 s, 2 s … ≤ 30 s.
+pub fn retry_delay(delivered: i64) -> Duration {
+    let exp = u32::try_from(delivered.clamp(1, 7) - 1).unwrap_or(0);
+    Duration::from_millis(500 * 2u64.pow(exp)).min(Duration::from_secs(30))
+}
+
+/// Failure of the model provider after its own retries.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The model provider failed (after retries) or timed out.
+    #[error("model provider failed: {0}")]
+    Provider(String),
+    /// The agent hit the tool-round limit.
+    #[error("the agent used more than {0} tool rounds")]
+    TooManyRounds(u32),
+    /// A tool could not run because the database failed: retry the turn.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Publishing an event failed: retry the turn.
+    #[error(transparent)]
+    Publish(#[from] async_nats::PublishError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_grows_and_is_capped() {
+        assert_eq!(retry_delay(1), Duration::from_millis(500));
+        assert_eq!(retry_delay(2), Duration::from_secs(1));
+        assert!(retry_delay(100) <= Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,100 @@
+//! Publishing a turn's reply events on its reply subject (core NATS: low latency; the final event is
+//! also stored in Postgres, where the api finds it if the event is lost).
+
+use bytes::Bytes;
+use todo_common::schema::{ChatEvent, EventBody, ToolCall};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct EventSink {
+    nats: async_nats::Client,
+    subject: String,
+    request_id: Uuid,
+}
+
+impl EventSink {
+    pub fn new(nats: async_nats::Client, subject: String, request_id: Uuid) -> Self {
+        Self {
+            nats,
+            subject,
+            request_id,
+        }
+    }
+
+    pub fn request_id(&self) -> Uuid {
+        self.request_id
+    }
+
+    pub async fn publish(&self, body: EventBody) -> Result<ChatEvent, async_nats::PublishError> {
+        let event = ChatEvent::new(self.request_id, body);
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        self.nats
+            .publish(self.subject.clone(), Bytes::from(payload))
+            .await?;
+        Ok(event)
+    }
+
+    pub async fn delta(&self, text: &str) -> Result<(), async_nats::PublishError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.publish(EventBody::Delta {
+            text: text.to_owned(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn tool(&self, call: &ToolCall) -> Result<(), async_nats::PublishError> {
+        self.publish(EventBody::Tool {
+            tool: call.tool.clone(),
+            arguments: call.arguments.clone(),
+            result: call.result.clone(),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Streams a finished text as word-sized deltas, as a model would.
+    pub async fn stream_text(&self, text: &str) -> Result<(), async_nats::PublishError> {
+        for chunk in chunks(text, 24) {
+            self.delta(chunk).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits `text` into pieces of roughly `size` bytes, cut after whitespace, that concatenate to `text`.
+pub fn chunks(text: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut last_cut = 0;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            last_cut = i + c.len_utf8();
+        }
+        if i - start >= size && last_cut > start {
+            out.push(&text[start..last_cut]);
+            start = last_cut;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_concatenate_to_the_text() {
+        let text = "Here are your pending tasks:\n• #1 Buy milk\n• #2 Call mom — tonight";
+        let parts = chunks(text, 10);
+        assert!(parts.len() > 2);
+        assert_eq!(parts.concat(), text);
+        assert_eq!(chunks("", 10), Vec::<&str>::new());
+        assert_eq!(chunks("short", 10), vec!["short"]);
+    }
+}

@@ -1,0 +1,36 @@
+//! The todo-chat worker: consumes chat requests from JetStream and runs the agent.
+//!
+//! - [`runner`]: the consume loop (concurrency, heartbeats, ack / nak / term, drain on shutdown).
+//! - [`turn`]: one chat turn from request to stored reply and `done` event (ordering, replay, retries).
+//! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
+//! - [`tools`]: the five task tools and their exactly-once executor.
+//! - [`events`]: publishing reply events.
+//! - [`error`]: retryable vs fatal turn errors and agent errors.
+
+pub mod agent;
+pub mod error;
+pub mod events;
+pub mod runner;
+pub mod tools;
+pub mod turn;
+
+pub use runner::Worker;
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,15 @@
+//! `worker` binary: configuration, telemetry, run loop. Everything else is in the library.
+
+use todo_common::{config, telemetry};
+use todo_worker::{Worker, shutdown_signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config =
+        config::load_or_exit("todo-chat worker: runs the chat agent on requests from JetStream");
+    telemetry::install_crypto_provider();
+    telemetry::init(config.log_format);
+    config.log_summary("worker");
+    let worker = Worker::build(config).await?;
+    worker.run_until_stopped(shutdown_signal()).await
+}
