@@ -363,7 +363,14 @@ async fn login(
         .auth
         .verify_password(&req.password, row.as_ref().map(|r| r.password_hash.clone()))
         .await;
-    let Some(UserWithHash { id, email, name, created_at, .. }) = row.filter(|_| password_ok) else {
+    let Some(UserWithHash {
+        id,
+        email,
+        name,
+        created_at,
+        ..
+    }) = row.filter(|_| password_ok)
+    else {
         tracing::warn!(target: "security", event = "login_failed", email = %email.to_lowercase(), "failed login");
         return Err(ApiError::InvalidCredentials);
     };

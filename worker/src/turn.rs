@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use todo_common::chat::{self, Accepted, ChatRequestRecord};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
+use tracing::Instrument;
 
 use crate::agent::Agent;
 use crate::error::{AgentError, TurnError};
@@ -54,7 +55,6 @@ pub async fn process(
         user_id = %request.user_id,
         conversation_id = tracing::field::Empty,
     );
-    let _entered = span.clone();
     let result = async {
         if let Err(reason) = request.validate() {
             send_error(ctx, &events, "invalid_request", &reason, &reason).await;
@@ -67,9 +67,10 @@ pub async fn process(
                 return Err(TurnError::fatal(reason));
             }
         };
-        span.record("conversation_id", record.conversation_id);
+        tracing::Span::current().record("conversation_id", record.conversation_id);
         run(ctx, record, &events).await
     }
+    .instrument(span)
     .await;
     match result {
         Err(TurnError::Retryable(e)) if last_delivery => {
