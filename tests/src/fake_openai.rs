@@ -1,6 +1,10 @@
-//! An OpenAI-compatible chat-completions server for tests: `POST /v1/chat/completions` answers
-//! from a per-test script with streamed `data:` chunks (text deltas, tool calls whose argument JSON
-//! is split across chunks), `[DONE]`; or fails with an HTTP status, or hangs.
+//! An OpenAI-compatible chat-completions server for tests and benchmarks:
+//! `POST /v1/chat/completions` answers with streamed `data:` chunks (text deltas, tool calls whose
+//! argument JSON is split across chunks), then `[DONE]`; or fails with an HTTP status, or hangs.
+//!
+//! Answers come from a per-test script ([`FakeOpenAi::push`]); when the script is empty, from a
+//! latency [`Profile`] (time to first token, number of tokens, time between tokens, and optionally
+//! an `add_task` tool call before the text), which `loadgen fake-llm` serves for benchmarks.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -13,6 +17,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// One scripted answer to one completions call.
@@ -47,32 +52,73 @@ impl Reply {
     }
 }
 
+/// Streaming latency profile used when no scripted reply is queued.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Delay before the first chunk.
+    pub ttft: Duration,
+    /// Number of content tokens in a text reply.
+    pub tokens: usize,
+    /// Delay between tokens.
+    pub token_delay: Duration,
+    /// Answer a request without tool results with an `add_task` call first.
+    pub tool_call: bool,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            ttft: Duration::ZERO,
+            tokens: 1,
+            token_delay: Duration::ZERO,
+            tool_call: false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     script: VecDeque<Reply>,
     requests: Vec<Value>,
+    record_requests: bool,
 }
 
 #[derive(Clone, Default)]
 pub struct FakeOpenAi {
     inner: Arc<Mutex<Inner>>,
+    profile: Arc<Profile>,
 }
 
 impl FakeOpenAi {
     /// Starts the server on a free port; returns it and its base URL (`http://…/v1`).
     pub async fn start() -> (Self, String) {
         let fake = Self::default();
-        let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
-            .with_state(fake.clone());
+        fake.inner.lock().expect("lock").record_requests = true;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind fake openai");
         let addr: SocketAddr = listener.local_addr().expect("addr");
+        let app = fake.router();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         (fake, format!("http://{addr}/v1"))
+    }
+
+    /// A server that answers every call from `profile` (requests are not recorded).
+    pub fn with_profile(profile: Profile) -> Self {
+        Self {
+            inner: Arc::default(),
+            profile: Arc::new(profile),
+        }
+    }
+
+    /// The server's routes (`/v1/chat/completions`, also without the `/v1`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .route("/chat/completions", post(completions))
+            .with_state(self.clone())
     }
 
     /// Queues answers for the next calls, in order.
@@ -95,13 +141,23 @@ fn chunk(delta: Value, finish: Option<&str>) -> String {
 }
 
 async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) -> Response {
-    let reply = {
+    let scripted = {
         let mut inner = fake.inner.lock().expect("lock");
-        inner.requests.push(body.0);
-        inner
-            .script
-            .pop_front()
-            .unwrap_or_else(|| Reply::text("OK."))
+        if inner.record_requests {
+            // scripted (test) mode: an empty script answers "OK."
+            inner.requests.push(body.0.clone());
+            Some(
+                inner
+                    .script
+                    .pop_front()
+                    .unwrap_or_else(|| Reply::text("OK.")),
+            )
+        } else {
+            inner.script.pop_front()
+        }
+    };
+    let Some(reply) = scripted else {
+        return profiled(&fake.profile, &body.0);
     };
     let mut sse = chunk(json!({"role": "assistant", "content": ""}), None);
     match reply {
@@ -141,5 +197,53 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from(sse))
+        .expect("response")
+}
+
+/// Streams a reply shaped by `profile`, with real delays between chunks.
+fn profiled(profile: &Profile, request: &Value) -> Response {
+    let has_tool_result = request["messages"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+    let mut chunks: Vec<(Duration, String)> = vec![(
+        profile.ttft,
+        chunk(json!({"role": "assistant", "content": ""}), None),
+    )];
+    if profile.tool_call && !has_tool_result {
+        let n = request["messages"].as_array().map_or(0, Vec::len);
+        let args = json!({"title": format!("Benchmark task {n}")}).to_string();
+        chunks.push((Duration::ZERO, chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_0", "type": "function", "function": {"name": "add_task", "arguments": ""}}]}),
+            None,
+        )));
+        chunks.push((
+            profile.token_delay,
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": args}}]}),
+                None,
+            ),
+        ));
+        chunks.push((Duration::ZERO, chunk(json!({}), Some("tool_calls"))));
+    } else {
+        for i in 0..profile.tokens.max(1) {
+            let delay = if i == 0 {
+                Duration::ZERO
+            } else {
+                profile.token_delay
+            };
+            chunks.push((delay, chunk(json!({"content": format!("tok{i} ")}), None)));
+        }
+        chunks.push((Duration::ZERO, chunk(json!({}), Some("stop"))));
+    }
+    chunks.push((Duration::ZERO, "data: [DONE]\n\n".to_owned()));
+    let stream = futures::stream::iter(chunks).then(|(delay, data)| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok::<_, std::convert::Infallible>(data)
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(stream))
         .expect("response")
 }

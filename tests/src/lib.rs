@@ -7,6 +7,7 @@
 //! - [`ws`]: a small WebSocket chat client.
 
 pub mod fake_openai;
+pub mod loadgen;
 pub mod ws;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 mod auth;
 mod chat;
 mod health;
+mod loadgen;
 mod openai;
 mod openapi;
 mod queue;

@@ -1,0 +1,15 @@
+//! `loadgen` binary: see `todo_tests::loadgen`.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    todo_common::telemetry::install_crypto_provider();
+    let cli = todo_tests::loadgen::Cli::parse();
+    let correct = todo_tests::loadgen::run(cli).await?;
+    if !correct {
+        eprintln!("loadgen: requests were lost or effects duplicated");
+        std::process::exit(1);
+    }
+    Ok(())
+}

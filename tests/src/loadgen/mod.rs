@@ -1,0 +1,766 @@
+//! `loadgen`: load generator and benchmark driver for todo-chat.
+//!
+//! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
+//! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
+//! api's memory per connection), `fake-llm` (an OpenAI-compatible streaming server with a latency
+//! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
+//! exits non-zero when a request was lost or an effect duplicated.
+
+pub mod summary;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Semaphore};
+use uuid::Uuid;
+
+use crate::fake_openai::{FakeOpenAi, Profile};
+use crate::ws::WsClient;
+use summary::{Recorder, Summary, reconcile, record};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Load generator and benchmark driver for todo-chat"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct Common {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up waiting for replies after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout_s: u64,
+    /// Prefix of the simulated users' emails (users are signed up, or reused when they exist).
+    #[arg(long, default_value = "loadgen")]
+    pub user_prefix: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// N users, each on its own WebSocket, send M chat messages one after another.
+    Ws {
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        api: String,
+        #[arg(long, default_value_t = 10)]
+        users: usize,
+        #[arg(long, default_value_t = 10)]
+        messages: usize,
+        /// Pause between a reply and the user's next message.
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The same through `POST /api/{user_id}/chat`.
+    Http {
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        api: String,
+        #[arg(long, default_value_t = 10)]
+        users: usize,
+        #[arg(long, default_value_t = 10)]
+        messages: usize,
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Publish requests straight to JetStream (docs/QUEUE.md) and measure the workers.
+    Queue {
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// Api used to create the user the requests act for (and to count its tasks).
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        api: String,
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Open-loop rate in requests per second; without it, closed loop with --concurrency.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Requests in flight at once in closed loop.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Users the requests are spread over (each request starts a new conversation).
+        #[arg(long, default_value_t = 64)]
+        users: usize,
+        #[arg(long, default_value = "todo_chat")]
+        subject_prefix: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Open C idle authenticated WebSockets, hold them, and report the api's memory per connection.
+    Idle {
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        api: String,
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        hold_s: u64,
+        /// Process id of the api (default: the process listening on the api's port).
+        #[arg(long)]
+        api_pid: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve an OpenAI-compatible streaming endpoint with a latency profile.
+    FakeLlm {
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        addr: String,
+        #[arg(long, default_value_t = 300)]
+        ttft_ms: u64,
+        #[arg(long, default_value_t = 40)]
+        tokens: usize,
+        #[arg(long, default_value_t = 15)]
+        token_ms: u64,
+        /// Answer each new question with an `add_task` tool call before the text.
+        #[arg(long)]
+        tool_call: bool,
+    },
+}
+
+/// Runs a command; returns whether the run was correct (nothing lost or duplicated).
+pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command {
+        Command::Ws {
+            api,
+            users,
+            messages,
+            think_ms,
+            common,
+        } => {
+            let s = chat_run(Mode::Ws, &api, users, messages, think_ms, &common).await?;
+            s.print(common.json);
+            Ok(s.is_correct())
+        }
+        Command::Http {
+            api,
+            users,
+            messages,
+            think_ms,
+            common,
+        } => {
+            let s = chat_run(Mode::Http, &api, users, messages, think_ms, &common).await?;
+            s.print(common.json);
+            Ok(s.is_correct())
+        }
+        Command::Queue {
+            nats,
+            api,
+            requests,
+            rate,
+            concurrency,
+            users,
+            subject_prefix,
+            common,
+        } => {
+            let s = queue_run(
+                &nats,
+                &api,
+                requests,
+                rate,
+                concurrency,
+                users,
+                &subject_prefix,
+                &common,
+            )
+            .await?;
+            s.print(common.json);
+            Ok(s.is_correct())
+        }
+        Command::Idle {
+            api,
+            connections,
+            hold_s,
+            api_pid,
+            json,
+        } => {
+            idle_run(&api, connections, hold_s, api_pid, json).await?;
+            Ok(true)
+        }
+        Command::FakeLlm {
+            addr,
+            ttft_ms,
+            tokens,
+            token_ms,
+            tool_call,
+        } => {
+            let profile = Profile {
+                ttft: Duration::from_millis(ttft_ms),
+                tokens,
+                token_delay: Duration::from_millis(token_ms),
+                tool_call,
+            };
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            eprintln!(
+                "fake LLM on http://{}/v1 ({profile:?})",
+                listener.local_addr()?
+            );
+            axum::serve(listener, FakeOpenAi::with_profile(profile).router())
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            Ok(true)
+        }
+    }
+}
+
+/// A simulated user.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub token: String,
+}
+
+/// Signs a user up (or reuses it) and logs in.
+pub async fn user(http: &reqwest::Client, api: &str, email: &str) -> anyhow::Result<Credentials> {
+    let password = "loadgen-password";
+    let res = http
+        .post(format!("{api}/api/auth/signup"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if !(res.status().is_success() || res.status() == reqwest::StatusCode::CONFLICT) {
+        bail!("signup of {email} failed: {}", res.status());
+    }
+    let res = http
+        .post(format!("{api}/api/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("login of {email} failed: {}", res.status());
+    }
+    let body: Value = res.json().await?;
+    Ok(Credentials {
+        id: body["user"]["id"].as_str().context("user id")?.parse()?,
+        token: body["access_token"].as_str().context("token")?.to_owned(),
+    })
+}
+
+pub async fn users(
+    http: &reqwest::Client,
+    api: &str,
+    prefix: &str,
+    n: usize,
+) -> anyhow::Result<Vec<Credentials>> {
+    let bar = progress(n as u64, "users");
+    let results = futures::stream::iter(0..n)
+        .map(|i| {
+            let bar = bar.clone();
+            async move {
+                let u = user(http, api, &format!("{prefix}-{i}@loadgen.example.com")).await;
+                bar.inc(1);
+                u
+            }
+        })
+        .buffered(16)
+        .collect::<Vec<_>>()
+        .await;
+    bar.finish_and_clear();
+    results.into_iter().collect()
+}
+
+pub async fn task_count(
+    http: &reqwest::Client,
+    api: &str,
+    user: &Credentials,
+) -> anyhow::Result<u64> {
+    let tasks: Vec<Value> = http
+        .get(format!("{api}/api/{}/tasks", user.id))
+        .bearer_auth(&user.token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(tasks.len() as u64)
+}
+
+async fn total_tasks(
+    http: &reqwest::Client,
+    api: &str,
+    users: &[Credentials],
+) -> anyhow::Result<u64> {
+    let counts = futures::stream::iter(users)
+        .map(|u| task_count(http, api, u))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    counts.into_iter().sum()
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} {what} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Ws,
+    Http,
+}
+
+/// Each message adds one task, so the expected effect of a run is one task per message.
+fn message_text(run: &str, user: usize, n: usize) -> String {
+    format!("add a task to check loadgen item {run} {user} {n}")
+}
+
+/// Simulated users chatting over WebSocket or HTTP; see [`Command::Ws`].
+pub async fn chat_run(
+    mode: Mode,
+    api: &str,
+    n_users: usize,
+    messages: usize,
+    think_ms: u64,
+    common: &Common,
+) -> anyhow::Result<Summary> {
+    let api = api.trim_end_matches('/').to_owned();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(n_users.max(1))
+        .build()?;
+    let creds = users(&http, &api, &common.user_prefix, n_users).await?;
+    let before = total_tasks(&http, &api, &creds).await?;
+    let run = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let bar = progress((n_users * messages) as u64, "turns");
+    let timeout = Duration::from_secs(common.timeout_s);
+    let extra_finals = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let finals = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks = creds.iter().cloned().enumerate().map(|(u, cred)| {
+        let (api, http, bar, run) = (api.clone(), http.clone(), bar.clone(), run.clone());
+        let (extra_finals, finals) = (extra_finals.clone(), finals.clone());
+        tokio::spawn(async move {
+            let mut rec = Recorder::default();
+            match mode {
+                Mode::Ws => {
+                    let url = format!("{}/api/{}/ws", api.replacen("http", "ws", 1), cred.id);
+                    let Ok(mut ws) = WsClient::connect(&url, Some(&cred.token)).await else {
+                        rec.sent += messages as u64;
+                        rec.errors += messages as u64;
+                        return rec;
+                    };
+                    let mut conversation: Option<i64> = None;
+                    for m in 0..messages {
+                        let t0 = Instant::now();
+                        ws.chat(&message_text(&run, u, m), conversation, Some(&format!("{run}-{u}-{m}"))).await;
+                        rec.sent += 1;
+                        let mut seen_delta = false;
+                        let mut done = 0;
+                        let deadline = Instant::now() + timeout;
+                        while let Some(f) = ws.next_json(deadline.saturating_duration_since(Instant::now())).await {
+                            match f["type"].as_str() {
+                                Some("accepted") => {
+                                    record(&mut rec.accepted, t0.elapsed());
+                                    conversation = f["conversation_id"].as_i64();
+                                }
+                                Some("delta") if !seen_delta => {
+                                    seen_delta = true;
+                                    record(&mut rec.ttft, t0.elapsed());
+                                }
+                                Some("done") => {
+                                    record(&mut rec.latency, t0.elapsed());
+                                    rec.completed += 1;
+                                    done += 1;
+                                    break;
+                                }
+                                Some("error") => {
+                                    rec.errors += 1;
+                                    done += 1;
+                                    break;
+                                }
+                                _ => {}
+                            }
+                        }
+                        if done > 0 {
+                            finals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        bar.inc(1);
+                        if think_ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(think_ms)).await;
+                        }
+                    }
+                    // Anything still arriving now is a duplicate final.
+                    while let Some(f) = ws.next_json(Duration::from_millis(200)).await {
+                        if matches!(f["type"].as_str(), Some("done" | "error")) {
+                            extra_finals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    ws.close().await;
+                }
+                Mode::Http => {
+                    let mut conversation: Option<i64> = None;
+                    for m in 0..messages {
+                        let t0 = Instant::now();
+                        rec.sent += 1;
+                        let res = http
+                            .post(format!("{api}/api/{}/chat", cred.id))
+                            .bearer_auth(&cred.token)
+                            .header("idempotency-key", format!("{run}-{u}-{m}"))
+                            .timeout(timeout)
+                            .json(&json!({"message": message_text(&run, u, m), "conversation_id": conversation}))
+                            .send()
+                            .await;
+                        match res {
+                            Ok(r) if r.status().is_success() => {
+                                record(&mut rec.ttft, t0.elapsed());
+                                if let Ok(body) = r.json::<Value>().await {
+                                    conversation = body["conversation_id"].as_i64();
+                                    record(&mut rec.latency, t0.elapsed());
+                                    rec.completed += 1;
+                                    finals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                } else {
+                                    rec.errors += 1;
+                                }
+                            }
+                            Ok(_) => {
+                                rec.errors += 1;
+                                finals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Err(_) => rec.errors += 1,
+                        }
+                        bar.inc(1);
+                        if think_ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(think_ms)).await;
+                        }
+                    }
+                }
+            }
+            rec
+        })
+    });
+    let mut total = Recorder::default();
+    for r in futures::future::join_all(tasks).await {
+        total.merge(&r?);
+    }
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    let after = total_tasks(&http, &api, &creds).await?;
+    let (lost, duplicated) = reconcile(
+        total.sent,
+        finals.load(std::sync::atomic::Ordering::Relaxed),
+        extra_finals.load(std::sync::atomic::Ordering::Relaxed),
+        total.completed,
+        after.saturating_sub(before),
+    );
+    Ok(total.summary(
+        if mode == Mode::Ws { "ws" } else { "http" },
+        elapsed,
+        lost,
+        duplicated,
+    ))
+}
+
+#[derive(Default)]
+struct Pending {
+    sent_at: Option<Instant>,
+    first_delta: bool,
+    finals: u64,
+}
+
+/// Requests published straight to JetStream; see [`Command::Queue`].
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_run(
+    nats_url: &str,
+    api: &str,
+    requests: usize,
+    rate: Option<f64>,
+    concurrency: usize,
+    n_users: usize,
+    prefix: &str,
+    common: &Common,
+) -> anyhow::Result<Summary> {
+    let api = api.trim_end_matches('/').to_owned();
+    let http = reqwest::Client::new();
+    let creds = users(
+        &http,
+        &api,
+        &format!("{}-queue", common.user_prefix),
+        n_users.max(1),
+    )
+    .await?;
+    let before = total_tasks(&http, &api, &creds).await?;
+    let nats = async_nats::connect(nats_url)
+        .await
+        .with_context(|| format!("connecting to {nats_url}"))?;
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut events = nats.subscribe(format!("{prefix}.events.>")).await?;
+    let state: Arc<Mutex<HashMap<Uuid, Pending>>> = Arc::default();
+    let rec = Arc::new(Mutex::new(Recorder::default()));
+    let slots = Arc::new(Semaphore::new(if rate.is_some() {
+        usize::MAX >> 4
+    } else {
+        concurrency.max(1)
+    }));
+    let bar = progress(requests as u64, "turns");
+    let done_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let all_done = Arc::new(tokio::sync::Notify::new());
+
+    // Event reader.
+    let reader = {
+        let (state, rec, slots, bar, done_count, all_done) = (
+            state.clone(),
+            rec.clone(),
+            slots.clone(),
+            bar.clone(),
+            done_count.clone(),
+            all_done.clone(),
+        );
+        tokio::spawn(async move {
+            while let Some(msg) = events.next().await {
+                let Ok(e) = serde_json::from_slice::<Value>(&msg.payload) else {
+                    continue;
+                };
+                let Some(id) = e["request_id"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Uuid>().ok())
+                else {
+                    continue;
+                };
+                let mut map = state.lock().await;
+                let Some(p) = map.get_mut(&id) else { continue };
+                let Some(t0) = p.sent_at else { continue };
+                match e["type"].as_str() {
+                    Some("delta") if !p.first_delta => {
+                        p.first_delta = true;
+                        record(&mut rec.lock().await.ttft, t0.elapsed());
+                    }
+                    Some(kind @ ("done" | "error")) => {
+                        p.finals += 1;
+                        if p.finals == 1 {
+                            let mut r = rec.lock().await;
+                            if kind == "done" {
+                                record(&mut r.latency, t0.elapsed());
+                                r.completed += 1;
+                            } else {
+                                r.errors += 1;
+                            }
+                            drop(r);
+                            slots.add_permits(1);
+                            bar.inc(1);
+                            if done_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+                                == requests as u64
+                            {
+                                all_done.notify_one();
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        })
+    };
+
+    let subject = format!("{prefix}.requests");
+    let started = Instant::now();
+    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
+    let mut publishes = Vec::with_capacity(requests);
+    for i in 0..requests {
+        if let Some(every) = interval {
+            let due = started + every.mul_f64(i as f64);
+            tokio::time::sleep_until(due.into()).await;
+        } else {
+            slots.acquire().await?.forget();
+        }
+        let id = Uuid::new_v4();
+        let user = &creds[i % creds.len()];
+        let body = json!({"v": 1, "request_id": id, "user_id": user.id, "conversation_id": null,
+                          "message": format!("add a task to queue item {i}")});
+        state.lock().await.insert(
+            id,
+            Pending {
+                sent_at: Some(Instant::now()),
+                ..Default::default()
+            },
+        );
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.to_string().as_str());
+        let ack = js
+            .publish_with_headers(subject.clone(), headers, body.to_string().into())
+            .await?;
+        let (rec, state) = (rec.clone(), state.clone());
+        publishes.push(tokio::spawn(async move {
+            let ok = ack.await.is_ok();
+            if let Some(t0) = state.lock().await.get(&id).and_then(|p| p.sent_at) {
+                record(&mut rec.lock().await.accepted, t0.elapsed());
+            }
+            ok
+        }));
+    }
+    let mut publish_errors = 0;
+    for p in publishes {
+        if !p.await.unwrap_or(false) {
+            publish_errors += 1;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(common.timeout_s), all_done.notified()).await;
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await; // late duplicates
+    reader.abort();
+    bar.finish_and_clear();
+    let after = total_tasks(&http, &api, &creds).await?;
+    let map = state.lock().await;
+    let finals = map.values().filter(|p| p.finals > 0).count() as u64;
+    let extra: u64 = map.values().map(|p| p.finals.saturating_sub(1)).sum();
+    let mut r = rec.lock().await;
+    r.sent = requests as u64;
+    r.errors += publish_errors;
+    let (lost, duplicated) = reconcile(
+        r.sent,
+        finals,
+        extra,
+        r.completed,
+        after.saturating_sub(before),
+    );
+    Ok(r.summary("queue", elapsed, lost, duplicated))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// The pid of the process listening on `port` (from /proc/net/tcp and the processes' fds).
+fn pid_listening_on(port: u16) -> Option<u32> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let Some(local) = cols.get(1) else { continue };
+            let listening = cols.get(3) == Some(&"0A");
+            let p = local
+                .rsplit(':')
+                .next()
+                .and_then(|h| u16::from_str_radix(h, 16).ok());
+            if listening && p == Some(port) {
+                inodes.push(format!("socket:[{}]", cols.get(9)?));
+            }
+        }
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && inodes.iter().any(|i| target.to_string_lossy() == *i)
+            {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+async fn idle_run(
+    api: &str,
+    connections: usize,
+    hold_s: u64,
+    api_pid: Option<u32>,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let api = api.trim_end_matches('/').to_owned();
+    let http = reqwest::Client::new();
+    let cred = user(&http, &api, "loadgen-idle@loadgen.example.com").await?;
+    let port = url::Url::parse(&api)?
+        .port_or_known_default()
+        .context("api port")?;
+    let pid = api_pid
+        .or_else(|| pid_listening_on(port))
+        .context("cannot find the api's pid: pass --api-pid")?;
+    let rss_before = rss_kib(pid).context("reading the api's RSS")?;
+    let url = format!("{}/api/{}/ws", api.replacen("http", "ws", 1), cred.id);
+    let bar = progress(connections as u64, "sockets");
+    let started = Instant::now();
+    let results = futures::stream::iter(0..connections)
+        .map(|_| {
+            let (url, token, bar) = (url.clone(), cred.token.clone(), bar.clone());
+            async move {
+                let r = WsClient::connect(&url, Some(&token)).await;
+                bar.inc(1);
+                r
+            }
+        })
+        .buffer_unordered(128)
+        .collect::<Vec<_>>()
+        .await;
+    bar.finish_and_clear();
+    let open_s = started.elapsed().as_secs_f64();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let sockets: Vec<WsClient> = results.into_iter().filter_map(Result::ok).collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut health = summary::histogram();
+    let hold_until = Instant::now() + Duration::from_secs(hold_s);
+    let mut rss_held = rss_kib(pid).unwrap_or(rss_before);
+    while Instant::now() < hold_until {
+        let t0 = Instant::now();
+        let ok = http
+            .get(format!("{api}/health"))
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false);
+        if ok {
+            record(&mut health, t0.elapsed());
+        }
+        rss_held = rss_held.max(rss_kib(pid).unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let opened = sockets.len();
+    drop(sockets);
+    let per_conn = if opened > 0 {
+        (rss_held.saturating_sub(rss_before)) as f64 / opened as f64
+    } else {
+        0.0
+    };
+    let out = json!({
+        "mode": "idle",
+        "connections": connections,
+        "opened": opened,
+        "failed": failed,
+        "open_duration_s": (open_s * 1000.0).round() / 1000.0,
+        "api_pid": pid,
+        "rss_before_kib": rss_before,
+        "rss_held_kib": rss_held,
+        "rss_per_connection_kib": (per_conn * 100.0).round() / 100.0,
+        "health_ms": summary::Percentiles::of(&health),
+    });
+    if json_out {
+        println!("{out}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}
