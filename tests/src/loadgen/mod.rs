@@ -6,6 +6,7 @@
 //! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
 //! exits non-zero when a request was lost or an effect duplicated.
 
+pub mod floor;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -114,6 +115,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The floor: the unavoidable operations of a turn (JetStream publish + pull + ack, the SQL a
+    /// turn runs, the reply publishes) in a tight loop with no api, worker or agent around them.
+    Floor {
+        /// Postgres database with the schema applied (e.g. the api's).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/todo_chat")]
+        database_url: String,
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[arg(long, default_value_t = 5000)]
+        turns: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Reply events published per turn (deltas + tool + done).
+        #[arg(long, default_value_t = 4)]
+        events: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve an OpenAI-compatible streaming endpoint with a latency profile.
     FakeLlm {
         #[arg(long, default_value = "127.0.0.1:8089")]
@@ -188,6 +207,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             idle_run(&api, connections, hold_s, api_pid, json).await?;
             Ok(true)
+        }
+        Command::Floor {
+            database_url,
+            nats,
+            turns,
+            concurrency,
+            events,
+            json,
+        } => {
+            let s = floor::run(&database_url, &nats, turns, concurrency, events).await?;
+            s.print(json);
+            Ok(s.is_correct())
         }
         Command::FakeLlm {
             addr,

@@ -44,6 +44,8 @@ pub enum Intent {
     Delete(TaskRef),
     /// An add request whose title is missing ("add a task").
     AddWithoutTitle,
+    /// "mark task 3 as not done": no tool reopens a task.
+    Reopen,
     Greeting,
     Help,
     Thanks,
@@ -122,7 +124,11 @@ re!(
 );
 re!(
     ADD_SUFFIX,
-    r"(?i)\s+(?:to|on|in|onto|into)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|to do\s+|task\s+|tasks\s+)?(?:list|tasks|todos|to-dos)$"
+    r"(?i)\s+(?:to|on|in|onto|into)\s+(?:my|the)\s+(?:[\w-]+\s+)?(?:todo\s+|to-do\s+|to do\s+|task\s+|tasks\s+)?(?:list|tasks|todos|to-dos)$"
+);
+re!(
+    REOPEN,
+    r"(?i)\b(not done|not complete|not completed|not finished|undo|uncomplete|un-complete|reopen|re-open|unmark)\b|\bmark .+ as (?:pending|open|incomplete|todo)\b"
 );
 re!(
     DESCRIPTION,
@@ -259,6 +265,9 @@ pub fn parse(message: &str) -> Intent {
     }
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(status_from_words(&lower));
+    }
+    if REOPEN.is_match(bare) {
+        return Intent::Reopen;
     }
     if let Some(c) = UPDATE_DESC
         .captures(bare)
@@ -527,6 +536,11 @@ impl BuiltinAgent {
             Intent::Help => HELP_TEXT.to_owned(),
             Intent::Thanks => "You're welcome! Anything else on your list?".to_owned(),
             Intent::Unknown => format!("Sorry, I didn't catch that. {HELP_TEXT}"),
+            Intent::Reopen => {
+                "I can't reopen a completed task from the chat yet. You can do it in the app \
+(set `completed` to false), or add it again as a new task."
+                    .to_owned()
+            }
             Intent::AddWithoutTitle => {
                 "Sure, what should the task say? For example: \"add a task to buy milk\"."
                     .to_owned()
@@ -806,6 +820,8 @@ mod tests {
             }
         );
         assert_eq!(parse("add a task"), Intent::AddWithoutTitle);
+        assert_eq!(parse("add eggs to my shopping list"), add("Eggs"));
+        assert_eq!(parse("Can you add 'call the bank'?"), add("Call the bank"));
     }
 
     #[test]

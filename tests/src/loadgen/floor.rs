@@ -1,0 +1,192 @@
+//! `loadgen floor`: what one chat turn costs without the system around it.
+//!
+//! Each turn performs the same broker and database operations as a real turn, through the same
+//! shared functions (`todo_common::chat`, `todo_common::tasks`), but with no HTTP, WebSocket, agent
+//! or worker framework: store the request, publish it to JetStream and wait for the ack, pull it
+//! from a durable consumer and ack it, run the worker's statements (find, order check, attempt,
+//! history, user message, one tool effect with its record, finish) and publish the reply events.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use todo_common::chat::{self, Accepted};
+use todo_common::tasks;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::summary::{Recorder, Summary, record};
+
+pub async fn run(
+    database_url: &str,
+    nats_url: &str,
+    turns: usize,
+    concurrency: usize,
+    events: usize,
+) -> anyhow::Result<Summary> {
+    let pool = PgPoolOptions::new()
+        .max_connections(u32::try_from(concurrency.clamp(1, 64)).unwrap_or(64))
+        .connect(database_url)
+        .await
+        .context("connecting to Postgres")?;
+    let nats = async_nats::connect(nats_url)
+        .await
+        .context("connecting to NATS")?;
+    let js = jetstream::new(nats.clone());
+    let tag = Uuid::new_v4().simple().to_string();
+    let subject = format!("floor_{tag}.requests");
+    let stream = js
+        .create_stream(stream::Config {
+            name: format!("FLOOR_{tag}"),
+            subjects: vec![subject.clone()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await?;
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("floor".into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await?;
+    let user: Uuid = sqlx::query_scalar(
+        "insert into users (email, password_hash) values ($1, 'x') returning id",
+    )
+    .bind(format!("floor-{tag}@loadgen.example.com"))
+    .fetch_one(&pool)
+    .await?;
+
+    let rec = Arc::new(Mutex::new(Recorder::default()));
+    let started = Instant::now();
+    // Consumer side: pull, run the worker's statements, publish events, ack.
+    let worker = {
+        let (pool, nats, rec) = (pool.clone(), nats.clone(), rec.clone());
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(concurrency)
+            .messages()
+            .await?;
+        tokio::spawn(async move {
+            let mut inflight = futures::stream::FuturesUnordered::new();
+            let mut done = 0;
+            loop {
+                tokio::select! {
+                    Some(msg) = messages.next(), if inflight.len() < concurrency => {
+                        let Ok(msg) = msg else { continue };
+                        let (pool, nats) = (pool.clone(), nats.clone());
+                        inflight.push(async move {
+                            let request_id: Uuid = serde_json::from_slice::<serde_json::Value>(&msg.payload)?["request_id"]
+                                .as_str().context("id")?.parse()?;
+                            worker_statements(&pool, &nats, request_id, events).await?;
+                            msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                            anyhow::Ok(())
+                        });
+                    }
+                    Some(result) = inflight.next(), if !inflight.is_empty() => {
+                        if result.is_err() {
+                            rec.lock().await.errors += 1;
+                        }
+                        done += 1;
+                        if done == turns { break; }
+                    }
+                }
+            }
+        })
+    };
+    // Producer side: store + publish with ack, `concurrency` at a time.
+    let producer = futures::stream::iter(0..turns)
+        .map(|i| {
+            let (pool, js, subject, rec) = (pool.clone(), js.clone(), subject.clone(), rec.clone());
+            async move {
+                let t0 = Instant::now();
+                let id = Uuid::new_v4();
+                let accepted = chat::accept(&pool, id, user, None, &format!("add a task to floor {i}")).await?;
+                let Accepted::New(record) = accepted else { anyhow::bail!("not new") };
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id.to_string().as_str());
+                let body = json!({"v": 1, "request_id": id, "user_id": user, "conversation_id": record.conversation_id, "message": record.message});
+                js.publish_with_headers(subject, headers, body.to_string().into()).await?.await?;
+                record_accept(&rec, t0).await;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    worker.await?;
+    let elapsed = started.elapsed();
+    let mut r = rec.lock().await;
+    r.sent = turns as u64;
+    r.errors += producer.iter().filter(|p| p.is_err()).count() as u64;
+    r.completed = r.sent.saturating_sub(r.errors);
+    let created: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = $1")
+        .bind(user)
+        .fetch_one(&pool)
+        .await?;
+    let (lost, duplicated) = super::summary::reconcile(
+        r.sent,
+        r.completed,
+        0,
+        r.completed,
+        u64::try_from(created).unwrap_or(0),
+    );
+    let summary = r.summary("floor", elapsed, lost, duplicated);
+    drop(r);
+    sqlx::query("delete from users where id = $1")
+        .bind(user)
+        .execute(&pool)
+        .await?;
+    let _ = js.delete_stream(format!("FLOOR_{tag}")).await;
+    Ok(summary)
+}
+
+async fn record_accept(rec: &Mutex<Recorder>, t0: Instant) {
+    record(&mut rec.lock().await.accepted, t0.elapsed());
+}
+
+/// The statements a worker runs for a one-tool turn, and its reply publishes.
+async fn worker_statements(
+    pool: &sqlx::PgPool,
+    nats: &async_nats::Client,
+    request_id: Uuid,
+    events: usize,
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let record = chat::find_request(&mut conn, request_id)
+        .await?
+        .context("request")?;
+    let _ = chat::has_unfinished_predecessor(&mut conn, &record).await?;
+    let record = chat::start_attempt(&mut conn, request_id)
+        .await?
+        .context("attempt")?;
+    let _ = chat::history(&mut conn, record.conversation_id, request_id).await?;
+    chat::store_user_message(&mut conn, &record).await?;
+    let _ = chat::recorded_effect(&mut conn, request_id, 0).await?;
+    drop(conn);
+    let mut tx = pool.begin().await?;
+    let args = json!({"title": "floor"});
+    let task = tasks::create(&mut tx, record.user_id, "Floor task", None)
+        .await?
+        .context("task")?;
+    let result = json!({"task_id": task.id});
+    chat::record_effect(&mut tx, request_id, 0, "add_task", &args, &result).await?;
+    tx.commit().await?;
+    let subject = format!("floor.events.{request_id}");
+    for _ in 0..events {
+        nats.publish(
+            subject.clone(),
+            r#"{"v":1,"type":"delta","text":"x"}"#.into(),
+        )
+        .await?;
+    }
+    let done = json!({"type": "done"});
+    chat::finish(pool, &record, "Floor task added.", &json!([]), &done).await?;
+    Ok(())
+}
