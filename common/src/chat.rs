@@ -95,7 +95,7 @@ pub async fn find_request(
 }
 
 /// Stores a chat request durably, creating its conversation when `conversation_id` is `None`.
-/// Idempotent per `request_id`.
+/// Idempotent per `request_id`. One statement (one round trip) in the common case.
 pub async fn accept(
     pool: &PgPool,
     request_id: Uuid,
@@ -103,47 +103,28 @@ pub async fn accept(
     conversation_id: Option<i64>,
     message: &str,
 ) -> sqlx::Result<Accepted> {
-    let mut tx = pool.begin().await?;
-    if let Some(existing) = find_request(&mut tx, request_id).await? {
-        return Ok(if existing.user_id == user_id {
-            Accepted::Existing(existing)
-        } else {
-            Accepted::ConversationNotFound
-        });
-    }
-    let turn: Option<(i64, i64)> = match conversation_id {
-        Some(id) => {
-            sqlx::query_as(
-                "update conversations set turn_seq = turn_seq + 1
-                 where id = $1 and user_id = $2 returning id, turn_seq",
-            )
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-        None => {
-            let title: String = message.trim().chars().take(80).collect();
-            let created = sqlx::query_as(
-                "insert into conversations (user_id, title, turn_seq)
-                 select id, $2, 1 from users where id = $1 returning id, turn_seq",
-            )
-            .bind(user_id)
-            .bind(title)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if created.is_none() {
-                return Ok(Accepted::UserNotFound);
-            }
-            created
-        }
-    };
-    let Some((conversation_id, turn)) = turn else {
-        return Ok(Accepted::ConversationNotFound);
-    };
+    let message = message.trim();
+    let title: String = message.chars().take(80).collect();
     let inserted: Option<ChatRequestRecord> = sqlx::query_as(concat!(
-        "insert into chat_requests (request_id, user_id, conversation_id, turn, message)
-         values ($1, $2, $3, $4, $5)
+        "with seen as (select 1 from chat_requests where request_id = $1),
+         existing_conversation as (
+             update conversations set turn_seq = turn_seq + 1
+             where $3::bigint is not null and id = $3 and user_id = $2 and not exists (select 1 from seen)
+             returning id, turn_seq
+         ),
+         new_conversation as (
+             insert into conversations (user_id, title, turn_seq)
+             select id, $5, 1 from users
+             where $3::bigint is null and id = $2 and not exists (select 1 from seen)
+             returning id, turn_seq
+         ),
+         target as (
+             select id, turn_seq from existing_conversation
+             union all
+             select id, turn_seq from new_conversation
+         )
+         insert into chat_requests (request_id, user_id, conversation_id, turn, message)
+         select $1, $2, id, turn_seq, $4 from target
          on conflict (request_id) do nothing
          returning ",
         request_columns!()
@@ -151,32 +132,65 @@ pub async fn accept(
     .bind(request_id)
     .bind(user_id)
     .bind(conversation_id)
-    .bind(turn)
-    .bind(message.trim())
-    .fetch_optional(&mut *tx)
+    .bind(message)
+    .bind(title)
+    .fetch_optional(pool)
     .await?;
-    match inserted {
-        Some(record) => {
-            tx.commit().await?;
-            Ok(Accepted::New(record))
-        }
-        None => {
-            // A concurrent duplicate won the race: drop our conversation/turn changes.
-            tx.rollback().await?;
-            let mut conn = pool.acquire().await?;
-            Ok(match find_request(&mut conn, request_id).await? {
-                Some(r) if r.user_id == user_id => Accepted::Existing(r),
-                _ => Accepted::ConversationNotFound,
-            })
-        }
+    if let Some(record) = inserted {
+        return Ok(Accepted::New(record));
     }
+    // Not inserted: a duplicate request id, or nothing to attach it to.
+    let mut conn = pool.acquire().await?;
+    Ok(match find_request(&mut conn, request_id).await? {
+        Some(r) if r.user_id == user_id => Accepted::Existing(r),
+        Some(_) => Accepted::ConversationNotFound,
+        None if conversation_id.is_some() => Accepted::ConversationNotFound,
+        None => Accepted::UserNotFound,
+    })
+}
+
+/// Outcome of [`begin_turn`].
+#[derive(Debug)]
+pub enum Begin {
+    /// The attempt started (status `running`, attempts counted).
+    Started(ChatRequestRecord),
+    /// An earlier turn of the conversation is still queued or running.
+    Blocked(ChatRequestRecord),
+    /// The turn already finished.
+    Finished(ChatRequestRecord),
+    /// No such request for this user.
+    Missing,
+}
+
+/// Starts an attempt of a turn if it is unfinished and every earlier turn of its conversation has
+/// finished; one statement in the common case.
+pub async fn begin_turn(conn: &mut PgConnection, request_id: Uuid, user_id: Uuid) -> sqlx::Result<Begin> {
+    let started: Option<ChatRequestRecord> = sqlx::query_as(concat!(
+        "update chat_requests r set status = 'running', attempts = attempts + 1
+         where request_id = $1 and user_id = $2 and status in ('queued', 'running')
+           and not exists (select 1 from chat_requests p
+                           where p.conversation_id = r.conversation_id and p.turn < r.turn
+                             and p.status in ('queued', 'running'))
+         returning ",
+        request_columns!()
+    ))
+    .bind(request_id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(record) = started {
+        return Ok(Begin::Started(record));
+    }
+    Ok(match find_request(conn, request_id).await? {
+        Some(r) if r.user_id != user_id => Begin::Missing,
+        Some(r) if r.is_finished() => Begin::Finished(r),
+        Some(r) => Begin::Blocked(r),
+        None => Begin::Missing,
+    })
 }
 
 /// Whether an earlier turn of the same conversation is still queued or running.
-pub async fn has_unfinished_predecessor(
-    conn: &mut PgConnection,
-    record: &ChatRequestRecord,
-) -> sqlx::Result<bool> {
+pub async fn has_unfinished_predecessor(conn: &mut PgConnection, record: &ChatRequestRecord) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "select exists(select 1 from chat_requests
                        where conversation_id = $1 and turn < $2 and status in ('queued', 'running'))",
@@ -187,35 +201,22 @@ pub async fn has_unfinished_predecessor(
     .await
 }
 
-/// Marks a turn as running and counts the attempt; `None` if it already finished.
-pub async fn start_attempt(
-    conn: &mut PgConnection,
-    request_id: Uuid,
-) -> sqlx::Result<Option<ChatRequestRecord>> {
-    sqlx::query_as(concat!(
-        "update chat_requests set status = 'running', attempts = attempts + 1
-         where request_id = $1 and status in ('queued', 'running')
-         returning ",
-        request_columns!()
-    ))
-    .bind(request_id)
-    .fetch_optional(conn)
-    .await
-}
-
-/// The last [`HISTORY_LIMIT`] messages of a conversation before the given turn, oldest first.
-pub async fn history(
-    conn: &mut PgConnection,
-    conversation_id: i64,
-    exclude_request: Uuid,
-) -> sqlx::Result<Vec<Message>> {
+/// Stores the user's message of a turn (once, whatever the number of attempts) and returns the
+/// last [`HISTORY_LIMIT`] earlier messages of the conversation, oldest first. One statement.
+pub async fn store_user_message_and_history(conn: &mut PgConnection, record: &ChatRequestRecord) -> sqlx::Result<Vec<Message>> {
     let mut messages: Vec<Message> = sqlx::query_as(
-        "select id, conversation_id, role, content, tool_calls, request_id, created_at from messages
-         where conversation_id = $1 and request_id <> $2
-         order by created_at desc, id desc limit $3",
+        "with stored as (
+             insert into messages (conversation_id, user_id, role, content, request_id)
+             values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing
+         )
+         select id, conversation_id, role, content, tool_calls, request_id, created_at from messages
+         where conversation_id = $1 and request_id <> $4
+         order by created_at desc, id desc limit $5",
     )
-    .bind(conversation_id)
-    .bind(exclude_request)
+    .bind(record.conversation_id)
+    .bind(record.user_id)
+    .bind(&record.message)
+    .bind(record.request_id)
     .bind(HISTORY_LIMIT)
     .fetch_all(conn)
     .await?;
@@ -223,25 +224,8 @@ pub async fn history(
     Ok(messages)
 }
 
-/// Stores the user's message of a turn (once, whatever the number of attempts).
-pub async fn store_user_message(
-    conn: &mut PgConnection,
-    record: &ChatRequestRecord,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into messages (conversation_id, user_id, role, content, request_id)
-         values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing",
-    )
-    .bind(record.conversation_id)
-    .bind(record.user_id)
-    .bind(&record.message)
-    .bind(record.request_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Stores the assistant's reply and the final event, and marks the turn done, in one transaction.
+/// Stores the assistant's reply and the final event and marks the turn done: one statement, so
+/// all of it happens or none.
 pub async fn finish(
     pool: &PgPool,
     record: &ChatRequestRecord,
@@ -249,30 +233,25 @@ pub async fn finish(
     tool_calls: &Value,
     final_event: &Value,
 ) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
     sqlx::query(
-        "insert into messages (conversation_id, user_id, role, content, tool_calls, request_id)
-         values ($1, $2, 'assistant', $3, $4, $5) on conflict (request_id, role) do nothing",
+        "with stored as (
+             insert into messages (conversation_id, user_id, role, content, tool_calls, request_id)
+             values ($1, $2, 'assistant', $3, $4, $5) on conflict (request_id, role) do nothing
+         ),
+         finished as (
+             update chat_requests set status = 'done', result = $6, error = null where request_id = $5
+         )
+         update conversations set updated_at = now() where id = $1",
     )
     .bind(record.conversation_id)
     .bind(record.user_id)
     .bind(response)
     .bind(sqlx::types::Json(tool_calls))
     .bind(record.request_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "update chat_requests set status = 'done', result = $2, error = null where request_id = $1",
-    )
-    .bind(record.request_id)
     .bind(sqlx::types::Json(final_event))
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    sqlx::query("update conversations set updated_at = now() where id = $1")
-        .bind(record.conversation_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Marks a turn failed with the event sent to the user and the cause for operators.

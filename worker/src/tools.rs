@@ -268,8 +268,11 @@ pub struct ToolExecutor {
 }
 
 impl ToolExecutor {
-    pub async fn load(db: PgPool, user_id: Uuid, request_id: Uuid) -> sqlx::Result<Self> {
-        let recorded: Vec<(i32, RecordedEffect)> = {
+    /// Loads what earlier attempts recorded; a first attempt (`attempt == 1`) has nothing to load.
+    pub async fn load(db: PgPool, user_id: Uuid, request_id: Uuid, attempt: i32) -> sqlx::Result<Self> {
+        let recorded: Vec<(i32, RecordedEffect)> = if attempt <= 1 {
+            Vec::new()
+        } else {
             let rows: Vec<(i32, String, sqlx::types::Json<Value>, sqlx::types::Json<Value>)> = sqlx::query_as(
                 "select call_index, tool, arguments, result from tool_effects where request_id = $1 order by call_index",
             )

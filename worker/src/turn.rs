@@ -13,7 +13,7 @@ use anyhow::anyhow;
 use bytes::Bytes;
 use serde_json::json;
 use sqlx::PgPool;
-use todo_common::chat::{self, Accepted, ChatRequestRecord};
+use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 use tracing::Instrument;
@@ -60,8 +60,9 @@ pub async fn process(
             send_error(ctx, &events, "invalid_request", &reason, &reason).await;
             return Err(TurnError::fatal(reason));
         }
-        let record = match record_for(ctx, &request).await? {
-            Ok(record) => record,
+        let record = match begin(ctx, &request, &events).await? {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(()),
             Err(reason) => {
                 send_error(ctx, &events, "not_found", reason, reason).await;
                 return Err(TurnError::fatal(reason));
@@ -91,55 +92,55 @@ pub async fn process(
     }
 }
 
-/// The stored record of a request; requests published straight to the queue are stored here.
-async fn record_for(
+/// Starts an attempt of the request's turn: `Ok(Some(record))` to run it, `Ok(None)` when it had
+/// already finished (its final event is replayed), `Err(reason)` when it can never run. Requests
+/// published straight to the queue are stored first. Waits (bounded) for earlier turns of the
+/// conversation, so turns run in order.
+async fn begin(
     ctx: &TurnContext,
     request: &ChatRequest,
-) -> Result<Result<ChatRequestRecord, &'static str>, TurnError> {
-    {
+    events: &EventSink,
+) -> Result<Result<Option<ChatRequestRecord>, &'static str>, TurnError> {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(5);
+    let mut stored = false;
+    loop {
         let mut conn = ctx.db.acquire().await?;
-        if let Some(record) = chat::find_request(&mut conn, request.request_id).await? {
-            return Ok(if record.user_id == request.user_id {
-                Ok(record)
-            } else {
-                Err("request id belongs to another user")
-            });
+        match chat::begin_turn(&mut conn, request.request_id, request.user_id).await? {
+            Begin::Started(record) => return Ok(Ok(Some(record))),
+            Begin::Finished(record) => {
+                replay(&record, events).await?;
+                return Ok(Ok(None));
+            }
+            Begin::Missing if !stored => {
+                drop(conn);
+                stored = true;
+                match chat::accept(&ctx.db, request.request_id, request.user_id, request.conversation_id, &request.message)
+                    .await?
+                {
+                    Accepted::New(_) => continue,
+                    Accepted::Existing(_) | Accepted::ConversationNotFound => {
+                        return Ok(Err("conversation not found"));
+                    }
+                    Accepted::UserNotFound => return Ok(Err("user not found")),
+                }
+            }
+            Begin::Missing => return Ok(Err("request not found")),
+            Begin::Blocked(_) => {
+                drop(conn);
+                if started.elapsed() > ORDER_WAIT {
+                    return Err(TurnError::Retryable(anyhow!(
+                        "an earlier turn of the conversation is still unfinished"
+                    )));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(200));
+            }
         }
     }
-    Ok(
-        match chat::accept(
-            &ctx.db,
-            request.request_id,
-            request.user_id,
-            request.conversation_id,
-            &request.message,
-        )
-        .await?
-        {
-            Accepted::New(r) | Accepted::Existing(r) => Ok(r),
-            Accepted::ConversationNotFound => Err("conversation not found"),
-            Accepted::UserNotFound => Err("user not found"),
-        },
-    )
 }
 
-async fn run(
-    ctx: &TurnContext,
-    record: ChatRequestRecord,
-    events: &EventSink,
-) -> Result<(), TurnError> {
-    if record.is_finished() {
-        return replay(ctx, &record, events).await;
-    }
-    wait_for_predecessors(ctx, &record).await?;
-    let mut conn = ctx.db.acquire().await?;
-    let Some(record) = chat::start_attempt(&mut conn, record.request_id).await? else {
-        // Finished meanwhile (a concurrent delivery): replay its result.
-        let record = chat::find_request(&mut conn, events.request_id())
-            .await?
-            .ok_or_else(|| TurnError::fatal("request vanished"))?;
-        return replay(ctx, &record, events).await;
-    };
+async fn run(ctx: &TurnContext, record: ChatRequestRecord, events: &EventSink) -> Result<(), TurnError> {
     if record.attempts > 1 {
         tracing::info!(attempt = record.attempts, "running the turn again");
         events
@@ -148,11 +149,12 @@ async fn run(
             })
             .await?;
     }
-    let history = chat::history(&mut conn, record.conversation_id, record.request_id).await?;
-    chat::store_user_message(&mut conn, &record).await?;
-    drop(conn);
+    let history = {
+        let mut conn = ctx.db.acquire().await?;
+        chat::store_user_message_and_history(&mut conn, &record).await?
+    };
 
-    let mut tools = ToolExecutor::load(ctx.db.clone(), record.user_id, record.request_id).await?;
+    let mut tools = ToolExecutor::load(ctx.db.clone(), record.user_id, record.request_id, record.attempts).await?;
     let reply = match ctx
         .agent
         .run(&record.message, &history, &mut tools, events)
@@ -191,12 +193,7 @@ async fn run(
     Ok(())
 }
 
-async fn replay(
-    ctx: &TurnContext,
-    record: &ChatRequestRecord,
-    events: &EventSink,
-) -> Result<(), TurnError> {
-    let _ = ctx;
+async fn replay(record: &ChatRequestRecord, events: &EventSink) -> Result<(), TurnError> {
     if let Some(result) = &record.result
         && let Ok(event) = serde_json::from_value::<ChatEvent>(result.0.clone())
     {
@@ -204,29 +201,6 @@ async fn replay(
         events.publish(event.body).await?;
     }
     Ok(())
-}
-
-/// Waits until every earlier turn of the conversation has finished (turns run in order).
-async fn wait_for_predecessors(
-    ctx: &TurnContext,
-    record: &ChatRequestRecord,
-) -> Result<(), TurnError> {
-    let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(5);
-    loop {
-        let mut conn = ctx.db.acquire().await?;
-        if !chat::has_unfinished_predecessor(&mut conn, record).await? {
-            return Ok(());
-        }
-        drop(conn);
-        if started.elapsed() > ORDER_WAIT {
-            return Err(TurnError::Retryable(anyhow!(
-                "an earlier turn of the conversation is still unfinished"
-            )));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(200));
-    }
 }
 
 /// Tells the user a turn failed and records it; failures to do so are only logged.

@@ -3,8 +3,8 @@
 //! Each turn performs the same broker and database operations as a real turn, through the same
 //! shared functions (`todo_common::chat`, `todo_common::tasks`), but with no HTTP, WebSocket, agent
 //! or worker framework: store the request, publish it to JetStream and wait for the ack, pull it
-//! from a durable consumer and ack it, run the worker's statements (find, order check, attempt,
-//! history, user message, one tool effect with its record, finish) and publish the reply events.
+//! from a durable consumer and ack it, run the worker's statements (begin the turn, store the user
+//! message and read history, one tool effect with its record, finish) and publish the reply events.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,7 +84,7 @@ pub async fn run(
                         inflight.push(async move {
                             let request_id: Uuid = serde_json::from_slice::<serde_json::Value>(&msg.payload)?["request_id"]
                                 .as_str().context("id")?.parse()?;
-                            worker_statements(&pool, &nats, request_id, events).await?;
+                            worker_statements(&pool, &nats, request_id, user, events).await?;
                             msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                             anyhow::Ok(())
                         });
@@ -156,19 +156,14 @@ async fn worker_statements(
     pool: &sqlx::PgPool,
     nats: &async_nats::Client,
     request_id: Uuid,
+    user: Uuid,
     events: usize,
 ) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let record = chat::find_request(&mut conn, request_id)
-        .await?
-        .context("request")?;
-    let _ = chat::has_unfinished_predecessor(&mut conn, &record).await?;
-    let record = chat::start_attempt(&mut conn, request_id)
-        .await?
-        .context("attempt")?;
-    let _ = chat::history(&mut conn, record.conversation_id, request_id).await?;
-    chat::store_user_message(&mut conn, &record).await?;
-    let _ = chat::recorded_effect(&mut conn, request_id, 0).await?;
+    let chat::Begin::Started(record) = chat::begin_turn(&mut conn, request_id, user).await? else {
+        anyhow::bail!("turn did not start");
+    };
+    let _ = chat::store_user_message_and_history(&mut conn, &record).await?;
     drop(conn);
     let mut tx = pool.begin().await?;
     let args = json!({"title": "floor"});

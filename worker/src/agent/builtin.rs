@@ -592,12 +592,15 @@ impl BuiltinAgent {
                 if tasks.is_empty() {
                     none.to_owned()
                 } else {
-                    let noun = if tasks.len() == 1 { "task" } else { "tasks" };
-                    format!(
-                        "Here are your {adjective}{noun} ({}):{}",
-                        tasks.len(),
-                        format_list(&tasks)
-                    )
+                    if tasks.len() == 1 {
+                        format!("You have one {adjective}task:{}", format_list(&tasks))
+                    } else {
+                        format!(
+                            "Here are your {} {adjective}tasks:{}",
+                            tasks.len(),
+                            format_list(&tasks)
+                        )
+                    }
                 }
             }
             Intent::Count(filter) => {

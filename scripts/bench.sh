@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of docs/BENCHMARKS.md on this machine: Postgres, NATS, api, worker(s),
+# the fake LLM and loadgen together. Each benchmark runs RUNS times (default 3); every run's JSON
+# summary goes to $OUT (default target/bench/<benchmark>.jsonl) and the medians are printed.
+#
+#   ./scripts/bench.sh                 # all benchmarks
+#   ./scripts/bench.sh throughput idle # some of them: throughput streaming scaling idle floor
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-3}"
+OUT="${OUT:-target/bench}"
+DB="${BENCH_DB:-todo_chat_bench}"
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+export JWT_SECRET="${JWT_SECRET:-benchmark-secret-0123456789abcdefghijklmnop}"
+export BCRYPT_COST="${BCRYPT_COST:-4}"   # user set-up speed only; logins are not what is measured
+export LOG_FORMAT=json RUST_LOG="${RUST_LOG:-warn}"
+export API_ADDR=127.0.0.1:18000
+API="http://$API_ADDR"
+FAKE_ADDR=127.0.0.1:18089
+mkdir -p "$OUT"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+./scripts/services.sh
+cargo build --release --locked --bin api --bin worker --bin loadgen >&2
+BIN=target/release
+
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+}
+trap stop_all EXIT
+
+fresh_db() {
+  psql "postgres://postgres@127.0.0.1:5432/postgres" -qc "drop database if exists \"$DB\" with (force)" -c "create database \"$DB\"" >/dev/null
+}
+
+# start_system WORKERS [extra env assignments for the workers...]
+start_system() {
+  local workers=$1; shift
+  local tag; tag=$(date +%s%N)
+  export NATS_STREAM="BENCH_$tag" NATS_CONSUMER="bench_$tag" NATS_SUBJECT_PREFIX="bench_$tag"
+  fresh_db
+  $BIN/api >"$OUT/api.log" 2>&1 &
+  pids+=($!)
+  API_PID=$!
+  for _ in $(seq 1 100); do curl -fsS "$API/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 1 "$workers"); do
+    env "$@" $BIN/worker >>"$OUT/worker.log" 2>&1 &
+    pids+=($!)
+  done
+  sleep 1
+}
+
+start_fake() {
+  $BIN/loadgen fake-llm --addr "$FAKE_ADDR" "$@" >"$OUT/fake.log" 2>&1 &
+  pids+=($!)
+  sleep 0.5
+}
+
+median() {
+  python3 - "$1" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def get(r, path):
+    for p in path.split('.'):
+        r = r[p]
+    return r
+keys = ["throughput_per_s", "latency_ms.p50", "latency_ms.p95", "latency_ms.p99", "ttft_ms.p50", "ttft_ms.p99",
+        "accepted_ms.p99", "completed", "errors", "lost", "duplicated", "rss_per_connection_kib", "health_ms.p50",
+        "health_ms.p99", "health_ms.max", "opened"]
+out = {}
+for k in keys:
+    try:
+        out[k] = statistics.median(get(r, k) for r in runs)
+    except (KeyError, TypeError):
+        pass
+print(json.dumps({"file": sys.argv[1], "runs": len(runs), "median": out}))
+PY
+}
+
+bench_throughput() {
+  local f="$OUT/throughput.jsonl"; : >"$f"
+  for _ in $(seq 1 "$RUNS"); do
+    start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
+    $BIN/loadgen ws --api "$API" --users 200 --messages 20 --json --user-prefix "tp$RANDOM" >>"$f"
+    stop_all
+  done
+  median "$f"
+}
+
+bench_streaming() {
+  local f="$OUT/streaming.jsonl"; : >"$f"
+  for _ in $(seq 1 "$RUNS"); do
+    start_fake --ttft-ms 300 --tokens 40 --token-ms 15
+    start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
+      OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
+    $BIN/loadgen ws --api "$API" --users 2000 --messages 1 --json --user-prefix "st$RANDOM" >>"$f"
+    stop_all
+  done
+  median "$f"
+}
+
+bench_scaling() {
+  for workers in 1 2 4; do
+    local f="$OUT/scaling-$workers.jsonl"; : >"$f"
+    for _ in $(seq 1 "$RUNS"); do
+      start_fake --ttft-ms 200 --tokens 1 --token-ms 0
+      start_system "$workers" WORKER_CONCURRENCY=64 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
+        OPENAI_BASE_URL="http://$FAKE_ADDR/v1"
+      $BIN/loadgen queue --nats "$NATS_URL" --api "$API" --requests 3000 --concurrency 1000 \
+        --subject-prefix "$NATS_SUBJECT_PREFIX" --json --user-prefix "sc$RANDOM" >>"$f"
+      stop_all
+    done
+    median "$f"
+  done
+}
+
+bench_idle() {
+  local f="$OUT/idle.jsonl"; : >"$f"
+  for _ in $(seq 1 "$RUNS"); do
+    start_system 0
+    $BIN/loadgen idle --api "$API" --connections 10000 --hold-s 10 --api-pid "$API_PID" --json >>"$f"
+    stop_all
+  done
+  median "$f"
+}
+
+bench_floor() {
+  local f="$OUT/floor.jsonl"; : >"$f"
+  local g="$OUT/queue-builtin.jsonl"; : >"$g"
+  for _ in $(seq 1 "$RUNS"); do
+    start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
+    $BIN/loadgen queue --nats "$NATS_URL" --api "$API" --requests 5000 --concurrency 256 \
+      --subject-prefix "$NATS_SUBJECT_PREFIX" --json --user-prefix "fq$RANDOM" >>"$g"
+    stop_all
+    fresh_db
+    # the floor needs the schema: let the api apply it, then stop it
+    start_system 0
+    stop_all
+    $BIN/loadgen floor --database-url "$DATABASE_URL" --nats "$NATS_URL" --turns 5000 --concurrency 256 --json >>"$f"
+  done
+  median "$g"
+  median "$f"
+}
+
+selected=("$@")
+[ ${#selected[@]} -gt 0 ] || selected=(throughput streaming scaling idle floor)
+for b in "${selected[@]}"; do
+  echo "== $b" >&2
+  "bench_$b"
+done
