@@ -164,7 +164,11 @@ pub enum Begin {
 
 /// Starts an attempt of a turn if it is unfinished and every earlier turn of its conversation has
 /// finished; one statement in the common case.
-pub async fn begin_turn(conn: &mut PgConnection, request_id: Uuid, user_id: Uuid) -> sqlx::Result<Begin> {
+pub async fn begin_turn(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Begin> {
     let started: Option<ChatRequestRecord> = sqlx::query_as(concat!(
         "update chat_requests r set status = 'running', attempts = attempts + 1
          where request_id = $1 and user_id = $2 and status in ('queued', 'running')
@@ -190,7 +194,10 @@ pub async fn begin_turn(conn: &mut PgConnection, request_id: Uuid, user_id: Uuid
 }
 
 /// Whether an earlier turn of the same conversation is still queued or running.
-pub async fn has_unfinished_predecessor(conn: &mut PgConnection, record: &ChatRequestRecord) -> sqlx::Result<bool> {
+pub async fn has_unfinished_predecessor(
+    conn: &mut PgConnection,
+    record: &ChatRequestRecord,
+) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "select exists(select 1 from chat_requests
                        where conversation_id = $1 and turn < $2 and status in ('queued', 'running'))",
@@ -203,7 +210,10 @@ pub async fn has_unfinished_predecessor(conn: &mut PgConnection, record: &ChatRe
 
 /// Stores the user's message of a turn (once, whatever the number of attempts) and returns the
 /// last [`HISTORY_LIMIT`] earlier messages of the conversation, oldest first. One statement.
-pub async fn store_user_message_and_history(conn: &mut PgConnection, record: &ChatRequestRecord) -> sqlx::Result<Vec<Message>> {
+pub async fn store_user_message_and_history(
+    conn: &mut PgConnection,
+    record: &ChatRequestRecord,
+) -> sqlx::Result<Vec<Message>> {
     let mut messages: Vec<Message> = sqlx::query_as(
         "with stored as (
              insert into messages (conversation_id, user_id, role, content, request_id)

@@ -269,7 +269,12 @@ pub struct ToolExecutor {
 
 impl ToolExecutor {
     /// Loads what earlier attempts recorded; a first attempt (`attempt == 1`) has nothing to load.
-    pub async fn load(db: PgPool, user_id: Uuid, request_id: Uuid, attempt: i32) -> sqlx::Result<Self> {
+    pub async fn load(
+        db: PgPool,
+        user_id: Uuid,
+        request_id: Uuid,
+        attempt: i32,
+    ) -> sqlx::Result<Self> {
         let recorded: Vec<(i32, RecordedEffect)> = if attempt <= 1 {
             Vec::new()
         } else {

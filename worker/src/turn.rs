@@ -115,8 +115,14 @@ async fn begin(
             Begin::Missing if !stored => {
                 drop(conn);
                 stored = true;
-                match chat::accept(&ctx.db, request.request_id, request.user_id, request.conversation_id, &request.message)
-                    .await?
+                match chat::accept(
+                    &ctx.db,
+                    request.request_id,
+                    request.user_id,
+                    request.conversation_id,
+                    &request.message,
+                )
+                .await?
                 {
                     Accepted::New(_) => continue,
                     Accepted::Existing(_) | Accepted::ConversationNotFound => {
@@ -140,7 +146,11 @@ async fn begin(
     }
 }
 
-async fn run(ctx: &TurnContext, record: ChatRequestRecord, events: &EventSink) -> Result<(), TurnError> {
+async fn run(
+    ctx: &TurnContext,
+    record: ChatRequestRecord,
+    events: &EventSink,
+) -> Result<(), TurnError> {
     if record.attempts > 1 {
         tracing::info!(attempt = record.attempts, "running the turn again");
         events
@@ -154,7 +164,13 @@ async fn run(ctx: &TurnContext, record: ChatRequestRecord, events: &EventSink) -
         chat::store_user_message_and_history(&mut conn, &record).await?
     };
 
-    let mut tools = ToolExecutor::load(ctx.db.clone(), record.user_id, record.request_id, record.attempts).await?;
+    let mut tools = ToolExecutor::load(
+        ctx.db.clone(),
+        record.user_id,
+        record.request_id,
+        record.attempts,
+    )
+    .await?;
     let reply = match ctx
         .agent
         .run(&record.message, &history, &mut tools, events)

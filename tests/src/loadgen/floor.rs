@@ -5,7 +5,9 @@
 //! or worker framework: store the request, publish it to JetStream and wait for the ack, pull it
 //! from a durable consumer and ack it, run the worker's statements (begin the turn, store the user
 //! message and read history, one tool effect with its record, finish) and publish the reply events.
+//! Turns are spread over `users` users, as the WebSocket benchmark's are.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,15 +23,16 @@ use uuid::Uuid;
 
 use super::summary::{Recorder, Summary, record};
 
-pub async fn run(
-    database_url: &str,
-    nats_url: &str,
-    turns: usize,
-    concurrency: usize,
-    events: usize,
-) -> anyhow::Result<Summary> {
+pub struct FloorOptions {
+    pub turns: usize,
+    pub concurrency: usize,
+    pub events: usize,
+    pub users: usize,
+}
+
+pub async fn run(database_url: &str, nats_url: &str, o: &FloorOptions) -> anyhow::Result<Summary> {
     let pool = PgPoolOptions::new()
-        .max_connections(u32::try_from(concurrency.clamp(1, 64)).unwrap_or(64))
+        .max_connections(u32::try_from(o.concurrency.clamp(1, 60)).unwrap_or(60))
         .connect(database_url)
         .await
         .context("connecting to Postgres")?;
@@ -56,18 +59,24 @@ pub async fn run(
             ..Default::default()
         })
         .await?;
-    let user: Uuid = sqlx::query_scalar(
-        "insert into users (email, password_hash) values ($1, 'x') returning id",
-    )
-    .bind(format!("floor-{tag}@loadgen.example.com"))
-    .fetch_one(&pool)
-    .await?;
+    let mut users = Vec::with_capacity(o.users.max(1));
+    for i in 0..o.users.max(1) {
+        let id: Uuid = sqlx::query_scalar(
+            "insert into users (email, password_hash) values ($1, 'x') returning id",
+        )
+        .bind(format!("floor-{tag}-{i}@loadgen.example.com"))
+        .fetch_one(&pool)
+        .await?;
+        users.push(id);
+    }
 
     let rec = Arc::new(Mutex::new(Recorder::default()));
+    let sent_at: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
     let started = Instant::now();
     // Consumer side: pull, run the worker's statements, publish events, ack.
     let worker = {
-        let (pool, nats, rec) = (pool.clone(), nats.clone(), rec.clone());
+        let (pool, nats, rec, sent_at) = (pool.clone(), nats.clone(), rec.clone(), sent_at.clone());
+        let (turns, concurrency, events) = (o.turns, o.concurrency, o.events);
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(concurrency)
@@ -76,79 +85,89 @@ pub async fn run(
         tokio::spawn(async move {
             let mut inflight = futures::stream::FuturesUnordered::new();
             let mut done = 0;
-            loop {
+            while done < turns {
                 tokio::select! {
                     Some(msg) = messages.next(), if inflight.len() < concurrency => {
                         let Ok(msg) = msg else { continue };
                         let (pool, nats) = (pool.clone(), nats.clone());
                         inflight.push(async move {
-                            let request_id: Uuid = serde_json::from_slice::<serde_json::Value>(&msg.payload)?["request_id"]
-                                .as_str().context("id")?.parse()?;
+                            let body: serde_json::Value = serde_json::from_slice(&msg.payload)?;
+                            let request_id: Uuid = body["request_id"].as_str().context("id")?.parse()?;
+                            let user: Uuid = body["user_id"].as_str().context("user")?.parse()?;
                             worker_statements(&pool, &nats, request_id, user, events).await?;
                             msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                            anyhow::Ok(())
+                            anyhow::Ok(request_id)
                         });
                     }
                     Some(result) = inflight.next(), if !inflight.is_empty() => {
-                        if result.is_err() {
-                            rec.lock().await.errors += 1;
-                        }
                         done += 1;
-                        if done == turns { break; }
+                        match result {
+                            Ok(id) => {
+                                let t0 = sent_at.lock().await.remove(&id);
+                                let mut r = rec.lock().await;
+                                r.completed += 1;
+                                if let Some(t0) = t0 {
+                                    record(&mut r.latency, t0.elapsed());
+                                }
+                            }
+                            Err(_) => rec.lock().await.errors += 1,
+                        }
                     }
                 }
             }
         })
     };
     // Producer side: store + publish with ack, `concurrency` at a time.
-    let producer = futures::stream::iter(0..turns)
+    let producer = futures::stream::iter(0..o.turns)
         .map(|i| {
-            let (pool, js, subject, rec) = (pool.clone(), js.clone(), subject.clone(), rec.clone());
+            let (pool, js, subject, rec, sent_at) = (pool.clone(), js.clone(), subject.clone(), rec.clone(), sent_at.clone());
+            let user = users[i % users.len()];
             async move {
                 let t0 = Instant::now();
                 let id = Uuid::new_v4();
+                sent_at.lock().await.insert(id, t0);
                 let accepted = chat::accept(&pool, id, user, None, &format!("add a task to floor {i}")).await?;
-                let Accepted::New(record) = accepted else { anyhow::bail!("not new") };
+                let Accepted::New(stored) = accepted else { anyhow::bail!("not new") };
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", id.to_string().as_str());
-                let body = json!({"v": 1, "request_id": id, "user_id": user, "conversation_id": record.conversation_id, "message": record.message});
+                let body = json!({"v": 1, "request_id": id, "user_id": user, "conversation_id": stored.conversation_id, "message": stored.message});
                 js.publish_with_headers(subject, headers, body.to_string().into()).await?.await?;
-                record_accept(&rec, t0).await;
+                record(&mut rec.lock().await.accepted, t0.elapsed());
                 anyhow::Ok(())
             }
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(o.concurrency)
         .collect::<Vec<_>>()
         .await;
-    worker.await?;
+    let producer_errors = producer.iter().filter(|p| p.is_err()).count();
+    if producer_errors == 0 {
+        worker.await?;
+    } else {
+        worker.abort();
+    }
     let elapsed = started.elapsed();
     let mut r = rec.lock().await;
-    r.sent = turns as u64;
-    r.errors += producer.iter().filter(|p| p.is_err()).count() as u64;
-    r.completed = r.sent.saturating_sub(r.errors);
-    let created: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = $1")
-        .bind(user)
+    r.sent = o.turns as u64;
+    r.errors += producer_errors as u64;
+    let created: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = any($1)")
+        .bind(&users)
         .fetch_one(&pool)
         .await?;
     let (lost, duplicated) = super::summary::reconcile(
         r.sent,
-        r.completed,
+        r.completed + r.errors,
         0,
         r.completed,
         u64::try_from(created).unwrap_or(0),
     );
     let summary = r.summary("floor", elapsed, lost, duplicated);
     drop(r);
-    sqlx::query("delete from users where id = $1")
-        .bind(user)
+    sqlx::query("delete from users where id = any($1)")
+        .bind(&users)
         .execute(&pool)
         .await?;
     let _ = js.delete_stream(format!("FLOOR_{tag}")).await;
     Ok(summary)
-}
-
-async fn record_accept(rec: &Mutex<Recorder>, t0: Instant) {
-    record(&mut rec.lock().await.accepted, t0.elapsed());
 }
 
 /// The statements a worker runs for a one-tool turn, and its reply publishes.
@@ -166,7 +185,7 @@ async fn worker_statements(
     let _ = chat::store_user_message_and_history(&mut conn, &record).await?;
     drop(conn);
     let mut tx = pool.begin().await?;
-    let args = json!({"title": "floor"});
+    let args = json!({"title": "Floor task"});
     let task = tasks::create(&mut tx, record.user_id, "Floor task", None)
         .await?
         .context("task")?;

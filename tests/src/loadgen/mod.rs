@@ -130,6 +130,9 @@ pub enum Command {
         /// Reply events published per turn (deltas + tool + done).
         #[arg(long, default_value_t = 4)]
         events: usize,
+        /// Users the turns are spread over.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
         #[arg(long)]
         json: bool,
     },
@@ -214,9 +217,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             turns,
             concurrency,
             events,
+            users,
             json,
         } => {
-            let s = floor::run(&database_url, &nats, turns, concurrency, events).await?;
+            let options = floor::FloorOptions {
+                turns,
+                concurrency,
+                events,
+                users,
+            };
+            let s = floor::run(&database_url, &nats, &options).await?;
             s.print(json);
             Ok(s.is_correct())
         }
