@@ -4,7 +4,7 @@
 # summary goes to $OUT (default target/bench/<benchmark>.jsonl) and the medians are printed.
 #
 #   ./scripts/bench.sh                 # all benchmarks
-#   ./scripts/bench.sh throughput idle # some of them: throughput streaming scaling idle floor
+#   ./scripts/bench.sh throughput idle # some: throughput light streaming streaming200 scaling idle floor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -98,7 +98,32 @@ bench_streaming() {
     start_fake --ttft-ms 300 --tokens 40 --token-ms 15
     start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
       OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
-    $BIN/loadgen ws --api "$API" --users 2000 --messages 1 --json --user-prefix "st$RANDOM" >>"$f"
+    $BIN/loadgen ws --api "$API" --users 2000 --messages 1 --check-tasks false --json --user-prefix "st$RANDOM" >>"$f"
+    stop_all
+  done
+  median "$f"
+}
+
+# The same streaming profile with 200 conversations at once: the relay overhead without the
+# queueing of a 2 000-turn burst on two cores.
+bench_streaming200() {
+  local f="$OUT/streaming200.jsonl"; : >"$f"
+  for _ in $(seq 1 "$RUNS"); do
+    start_fake --ttft-ms 300 --tokens 40 --token-ms 15
+    start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
+      OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
+    $BIN/loadgen ws --api "$API" --users 200 --messages 3 --check-tasks false --json --user-prefix "sm$RANDOM" >>"$f"
+    stop_all
+  done
+  median "$f"
+}
+
+# Throughput benchmark's workload at a tenth of the users: latency when the system is not saturated.
+bench_light() {
+  local f="$OUT/light.jsonl"; : >"$f"
+  for _ in $(seq 1 "$RUNS"); do
+    start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
+    $BIN/loadgen ws --api "$API" --users 20 --messages 100 --json --user-prefix "lt$RANDOM" >>"$f"
     stop_all
   done
   median "$f"
@@ -109,10 +134,11 @@ bench_scaling() {
     local f="$OUT/scaling-$workers.jsonl"; : >"$f"
     for _ in $(seq 1 "$RUNS"); do
       start_fake --ttft-ms 200 --tokens 1 --token-ms 0
-      start_system "$workers" WORKER_CONCURRENCY=64 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
-        OPENAI_BASE_URL="http://$FAKE_ADDR/v1"
+      # 16 connections per worker: 4 workers + the api stay under Postgres' max_connections (100)
+      start_system "$workers" WORKER_CONCURRENCY=64 DB_POOL_SIZE=4 DB_MAX_OVERFLOW=12 AGENT_PROVIDER=openai \
+        OPENAI_API_KEY=fake OPENAI_BASE_URL="http://$FAKE_ADDR/v1"
       $BIN/loadgen queue --nats "$NATS_URL" --api "$API" --requests 3000 --concurrency 1000 \
-        --subject-prefix "$NATS_SUBJECT_PREFIX" --json --user-prefix "sc$RANDOM" >>"$f"
+        --subject-prefix "$NATS_SUBJECT_PREFIX" --check-tasks false --json --user-prefix "sc$RANDOM" >>"$f"
       stop_all
     done
     median "$f"
@@ -148,7 +174,7 @@ bench_floor() {
 }
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(throughput streaming scaling idle floor)
+[ ${#selected[@]} -gt 0 ] || selected=(throughput light streaming streaming200 scaling idle floor)
 for b in "${selected[@]}"; do
   echo "== $b" >&2
   "bench_$b"

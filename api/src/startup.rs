@@ -33,6 +33,7 @@ impl Application {
         let nats = queue::connect(&config.nats, "todo-chat-api")
             .await
             .context("connecting to NATS")?;
+        queue::wait_connected(&nats, Duration::from_secs(2)).await;
         let auth = Arc::new(Auth::new(&config.auth).await?);
         let chat = Arc::new(ChatService::new(
             pool.clone(),

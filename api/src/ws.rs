@@ -35,6 +35,7 @@ pub const MAX_IN_FLIGHT: usize = 32;
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
 const OUTBOX: usize = 256;
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(ws_upgrade))
@@ -77,7 +78,11 @@ async fn ws_upgrade(
         code: "websocket_upgrade_required",
         message: "this endpoint speaks WebSocket: send an upgrade request".into(),
     })?;
+    // Small I/O buffers: chat frames are small, and idle sockets should cost little memory
+    // (tungstenite's defaults reserve 128 KiB per socket for reading alone).
     Ok(ws
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(4 * MAX_FRAME_BYTES)
         .max_frame_size(4 * MAX_FRAME_BYTES)
         .on_upgrade(move |socket| serve_socket(socket, state, user_id)))
@@ -129,7 +134,8 @@ async fn serve_socket(socket: WebSocket, state: AppState, user_id: Uuid) {
                 last_seen = Instant::now();
                 match msg {
                     Message::Text(text) => {
-                        handle_text(&state, user_id, text, &tx, &slots, &mut requests).await;
+                        // boxed: keeps the per-socket task small while the socket is idle
+                        Box::pin(handle_text(&state, user_id, text, &tx, &slots, &mut requests)).await;
                     }
                     Message::Binary(_) => {
                         let _ = tx.send(error_frame(None, None, "unsupported_frame", "send JSON text frames")).await;

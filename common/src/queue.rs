@@ -24,6 +24,19 @@ pub async fn connect(
         .await
 }
 
+/// Waits up to `timeout` for the client's first connection (it keeps trying in the background
+/// after that); returns whether it is connected.
+pub async fn wait_connected(client: &async_nats::Client, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while client.connection_state() != async_nats::connection::State::Connected {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
 /// The request stream's configuration: work-queue retention (a request is removed once acked),
 /// file storage, bounded size that refuses new publishes when full, duplicate window.
 pub fn stream_config(config: &NatsConfig) -> stream::Config {

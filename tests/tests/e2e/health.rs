@@ -9,14 +9,17 @@ async fn health_reports_every_dependency_up() {
         ..Default::default()
     })
     .await;
-    let res = app
-        .http
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.expect("json");
+    // Ready within a moment of start-up (the NATS connection is established in the background).
+    let body: Value = todo_tests::eventually(std::time::Duration::from_secs(10), || async {
+        let res = app.http.get(app.url("/health")).send().await.ok()?;
+        if res.status() == StatusCode::OK {
+            res.json().await.ok()
+        } else {
+            None
+        }
+    })
+    .await
+    .expect("health turns 200");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"]["status"], "up");
     assert!(body["database"]["latency_ms"].as_f64().is_some());

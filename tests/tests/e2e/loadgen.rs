@@ -9,6 +9,7 @@ fn common(prefix: &str) -> Common {
         json: true,
         timeout_s: 60,
         user_prefix: format!("{prefix}-{}", uuid::Uuid::new_v4().simple()),
+        check_tasks: true,
     }
 }
 
