@@ -92,31 +92,25 @@ bench_throughput() {
   median "$f"
 }
 
-bench_streaming() {
-  local f="$OUT/streaming.jsonl"; : >"$f"
+# streaming_runs FILE USERS MESSAGES: the fake LLM's 300 ms TTFT + 40 tokens × 15 ms profile.
+streaming_runs() {
+  local f=$1 users=$2 messages=$3; : >"$f"
   for _ in $(seq 1 "$RUNS"); do
     start_fake --ttft-ms 300 --tokens 40 --token-ms 15
     start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
       OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
-    $BIN/loadgen ws --api "$API" --users 2000 --messages 1 --check-tasks false --json --user-prefix "st$RANDOM" >>"$f"
+    $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" --check-tasks false --json \
+      --user-prefix "st$RANDOM" >>"$f"
     stop_all
   done
   median "$f"
 }
 
-# The same streaming profile with 200 conversations at once: the relay overhead without the
-# queueing of a 2 000-turn burst on two cores.
-bench_streaming200() {
-  local f="$OUT/streaming200.jsonl"; : >"$f"
-  for _ in $(seq 1 "$RUNS"); do
-    start_fake --ttft-ms 300 --tokens 40 --token-ms 15
-    start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
-      OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
-    $BIN/loadgen ws --api "$API" --users 200 --messages 3 --check-tasks false --json --user-prefix "sm$RANDOM" >>"$f"
-    stop_all
-  done
-  median "$f"
-}
+# 2 000 conversations at once.
+bench_streaming() { streaming_runs "$OUT/streaming.jsonl" 2000 1; }
+
+# 200 conversations at once: the relay overhead without the queueing of a 2 000-turn burst.
+bench_streaming200() { streaming_runs "$OUT/streaming200.jsonl" 200 3; }
 
 # Throughput benchmark's workload at a tenth of the users: latency when the system is not saturated.
 bench_light() {

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::fake_openai::{FakeOpenAi, Profile};
 use crate::ws::WsClient;
 use summary::{Recorder, Summary, reconcile, record};
+use todo_common::schema::{ChatEvent, ChatRequest, EventBody, SCHEMA_VERSION};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,35 +54,28 @@ pub struct Common {
     pub check_tasks: bool,
 }
 
+/// Flags of the `ws` and `http` runs.
+#[derive(Debug, clap::Args, Clone)]
+pub struct ChatArgs {
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub api: String,
+    #[arg(long, default_value_t = 10)]
+    pub users: usize,
+    #[arg(long, default_value_t = 10)]
+    pub messages: usize,
+    /// Pause between a reply and the user's next message.
+    #[arg(long, default_value_t = 0)]
+    pub think_ms: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// N users, each on its own WebSocket, send M chat messages one after another.
-    Ws {
-        #[arg(long, default_value = "http://127.0.0.1:8000")]
-        api: String,
-        #[arg(long, default_value_t = 10)]
-        users: usize,
-        #[arg(long, default_value_t = 10)]
-        messages: usize,
-        /// Pause between a reply and the user's next message.
-        #[arg(long, default_value_t = 0)]
-        think_ms: u64,
-        #[command(flatten)]
-        common: Common,
-    },
+    Ws(ChatArgs),
     /// The same through `POST /api/{user_id}/chat`.
-    Http {
-        #[arg(long, default_value = "http://127.0.0.1:8000")]
-        api: String,
-        #[arg(long, default_value_t = 10)]
-        users: usize,
-        #[arg(long, default_value_t = 10)]
-        messages: usize,
-        #[arg(long, default_value_t = 0)]
-        think_ms: u64,
-        #[command(flatten)]
-        common: Common,
-    },
+    Http(ChatArgs),
     /// Publish requests straight to JetStream (docs/QUEUE.md) and measure the workers.
     Queue {
         #[arg(long, default_value = "nats://127.0.0.1:4222")]
@@ -159,28 +153,8 @@ pub enum Command {
 /// Runs a command; returns whether the run was correct (nothing lost or duplicated).
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Ws {
-            api,
-            users,
-            messages,
-            think_ms,
-            common,
-        } => {
-            let s = chat_run(Mode::Ws, &api, users, messages, think_ms, &common).await?;
-            s.print(common.json);
-            Ok(s.is_correct())
-        }
-        Command::Http {
-            api,
-            users,
-            messages,
-            think_ms,
-            common,
-        } => {
-            let s = chat_run(Mode::Http, &api, users, messages, think_ms, &common).await?;
-            s.print(common.json);
-            Ok(s.is_correct())
-        }
+        Command::Ws(args) => chat_command(Mode::Ws, args).await,
+        Command::Http(args) => chat_command(Mode::Http, args).await,
         Command::Queue {
             nats,
             api,
@@ -262,6 +236,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
     }
+}
+
+async fn chat_command(mode: Mode, a: ChatArgs) -> anyhow::Result<bool> {
+    let s = chat_run(mode, &a.api, a.users, a.messages, a.think_ms, &a.common).await?;
+    s.print(a.common.json);
+    Ok(s.is_correct())
 }
 
 /// A simulated user.
@@ -521,6 +501,18 @@ pub async fn chat_run(
     ))
 }
 
+/// The request `loadgen queue` publishes for message `i`: the documented schema (`docs/QUEUE.md`).
+pub fn queue_request(request_id: Uuid, user_id: Uuid, i: usize) -> ChatRequest {
+    ChatRequest {
+        v: SCHEMA_VERSION,
+        request_id,
+        user_id,
+        conversation_id: None,
+        message: format!("add a task to queue item {i}"),
+        reply_to: None,
+    }
+}
+
 #[derive(Default)]
 struct Pending {
     sent_at: Option<Instant>,
@@ -578,28 +570,24 @@ pub async fn queue_run(
         );
         tokio::spawn(async move {
             while let Some(msg) = events.next().await {
-                let Ok(e) = serde_json::from_slice::<Value>(&msg.payload) else {
+                // The documented event schema, parsed with the project's own types.
+                let Ok(event) = serde_json::from_slice::<ChatEvent>(&msg.payload) else {
                     continue;
                 };
-                let Some(id) = e["request_id"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok())
-                else {
-                    continue;
-                };
+                let id = event.request_id;
                 let mut map = state.lock().await;
                 let Some(p) = map.get_mut(&id) else { continue };
                 let Some(t0) = p.sent_at else { continue };
-                match e["type"].as_str() {
-                    Some("delta") if !p.first_delta => {
+                match &event.body {
+                    EventBody::Delta { .. } if !p.first_delta => {
                         p.first_delta = true;
                         record(&mut rec.lock().await.ttft, t0.elapsed());
                     }
-                    Some(kind @ ("done" | "error")) => {
+                    body @ (EventBody::Done { .. } | EventBody::Error { .. }) => {
                         p.finals += 1;
                         if p.finals == 1 {
                             let mut r = rec.lock().await;
-                            if kind == "done" {
+                            if matches!(body, EventBody::Done { .. }) {
                                 record(&mut r.latency, t0.elapsed());
                                 r.completed += 1;
                             } else {
@@ -634,8 +622,7 @@ pub async fn queue_run(
         }
         let id = Uuid::new_v4();
         let user = &creds[i % creds.len()];
-        let body = json!({"v": 1, "request_id": id, "user_id": user.id, "conversation_id": null,
-                          "message": format!("add a task to queue item {i}")});
+        let body = serde_json::to_string(&queue_request(id, user.id, i))?;
         state.lock().await.insert(
             id,
             Pending {
@@ -646,7 +633,7 @@ pub async fn queue_run(
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", id.to_string().as_str());
         let ack = js
-            .publish_with_headers(subject.clone(), headers, body.to_string().into())
+            .publish_with_headers(subject.clone(), headers, body.into())
             .await?;
         let (rec, state) = (rec.clone(), state.clone());
         publishes.push(tokio::spawn(async move {
@@ -813,4 +800,100 @@ async fn idle_run(
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_requests_follow_the_documented_schema() {
+        let (id, user) = (Uuid::new_v4(), Uuid::new_v4());
+        let wire = serde_json::to_value(queue_request(id, user, 7)).expect("serializes");
+        // exactly the fields docs/QUEUE.md shows
+        assert_eq!(wire["v"], 1);
+        assert_eq!(wire["request_id"], id.to_string());
+        assert_eq!(wire["user_id"], user.to_string());
+        assert!(wire["conversation_id"].is_null());
+        assert!(wire.get("reply_to").is_none());
+        let back: ChatRequest = serde_json::from_value(wire).expect("round trip");
+        assert!(back.validate().is_ok());
+        assert_eq!(back.request_id, id);
+    }
+
+    #[test]
+    fn cli_parses_the_documented_flags() {
+        let cli = Cli::try_parse_from([
+            "loadgen",
+            "ws",
+            "--api",
+            "http://x:1",
+            "--users",
+            "3",
+            "--messages",
+            "4",
+            "--think-ms",
+            "5",
+            "--json",
+        ])
+        .expect("ws flags");
+        assert!(matches!(
+            cli.command,
+            Command::Ws(ChatArgs {
+                users: 3,
+                messages: 4,
+                think_ms: 5,
+                ..
+            })
+        ));
+        for args in [
+            vec![
+                "loadgen",
+                "http",
+                "--api",
+                "http://x:1",
+                "--users",
+                "1",
+                "--messages",
+                "1",
+                "--json",
+            ],
+            vec![
+                "loadgen",
+                "queue",
+                "--nats",
+                "nats://x:4222",
+                "--requests",
+                "10",
+                "--rate",
+                "5.5",
+                "--json",
+            ],
+            vec![
+                "loadgen",
+                "idle",
+                "--api",
+                "http://x:1",
+                "--connections",
+                "10",
+                "--hold-s",
+                "1",
+            ],
+            vec![
+                "loadgen",
+                "fake-llm",
+                "--addr",
+                "127.0.0.1:0",
+                "--ttft-ms",
+                "1",
+                "--tokens",
+                "2",
+                "--token-ms",
+                "3",
+                "--tool-call",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
+        }
+    }
 }
