@@ -82,15 +82,21 @@ print(json.dumps({"file": sys.argv[1], "runs": len(runs), "median": out}))
 PY
 }
 
-bench_throughput() {
-  local f="$OUT/throughput.jsonl"; : >"$f"
+# builtin_runs FILE USERS MESSAGES: users chatting over WebSocket with the built-in agent.
+builtin_runs() {
+  local f=$1 users=$2 messages=$3; : >"$f"
   for _ in $(seq 1 "$RUNS"); do
     start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
-    $BIN/loadgen ws --api "$API" --users 200 --messages 20 --json --user-prefix "tp$RANDOM" >>"$f"
+    $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" --json --user-prefix "tp$RANDOM" >>"$f"
     stop_all
   done
   median "$f"
 }
+
+bench_throughput() { builtin_runs "$OUT/throughput.jsonl" 200 20; }
+
+# The throughput workload at a tenth of the users: latency when the system is not saturated.
+bench_light() { builtin_runs "$OUT/light.jsonl" 20 100; }
 
 # streaming_runs FILE USERS MESSAGES: the fake LLM's 300 ms TTFT + 40 tokens × 15 ms profile.
 streaming_runs() {
@@ -111,17 +117,6 @@ bench_streaming() { streaming_runs "$OUT/streaming.jsonl" 2000 1; }
 
 # 200 conversations at once: the relay overhead without the queueing of a 2 000-turn burst.
 bench_streaming200() { streaming_runs "$OUT/streaming200.jsonl" 200 3; }
-
-# Throughput benchmark's workload at a tenth of the users: latency when the system is not saturated.
-bench_light() {
-  local f="$OUT/light.jsonl"; : >"$f"
-  for _ in $(seq 1 "$RUNS"); do
-    start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
-    $BIN/loadgen ws --api "$API" --users 20 --messages 100 --json --user-prefix "lt$RANDOM" >>"$f"
-    stop_all
-  done
-  median "$f"
-}
 
 bench_scaling() {
   for workers in 1 2 4; do

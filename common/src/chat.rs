@@ -193,21 +193,6 @@ pub async fn begin_turn(
     })
 }
 
-/// Whether an earlier turn of the same conversation is still queued or running.
-pub async fn has_unfinished_predecessor(
-    conn: &mut PgConnection,
-    record: &ChatRequestRecord,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists(select 1 from chat_requests
-                       where conversation_id = $1 and turn < $2 and status in ('queued', 'running'))",
-    )
-    .bind(record.conversation_id)
-    .bind(record.turn)
-    .fetch_one(conn)
-    .await
-}
-
 /// Stores the user's message of a turn (once, whatever the number of attempts) and returns the
 /// last [`HISTORY_LIMIT`] earlier messages of the conversation, oldest first. One statement.
 pub async fn store_user_message_and_history(
@@ -286,21 +271,23 @@ pub async fn fail(
 /// A tool effect recorded for a turn, replayed on redelivery.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordedEffect {
+    pub call_index: i32,
     pub tool: String,
     pub arguments: sqlx::types::Json<Value>,
     pub result: sqlx::types::Json<Value>,
 }
 
-pub async fn recorded_effect(
-    conn: &mut PgConnection,
+/// The tool effects recorded for a turn by earlier attempts, in call order.
+pub async fn recorded_effects(
+    pool: &PgPool,
     request_id: Uuid,
-    call_index: i32,
-) -> sqlx::Result<Option<RecordedEffect>> {
-    sqlx::query_as("select tool, arguments, result from tool_effects where request_id = $1 and call_index = $2")
-        .bind(request_id)
-        .bind(call_index)
-        .fetch_optional(conn)
-        .await
+) -> sqlx::Result<Vec<RecordedEffect>> {
+    sqlx::query_as(
+        "select call_index, tool, arguments, result from tool_effects where request_id = $1 order by call_index",
+    )
+    .bind(request_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Records a tool effect; call inside the transaction that made the effect.

@@ -215,13 +215,6 @@ impl TestApp {
         self.workers.len() - 1
     }
 
-    /// Stops a worker gracefully and waits for it to exit.
-    pub async fn stop_worker(&mut self, index: usize) {
-        let (stop, handle) = &mut self.workers[index];
-        stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(40), handle).await;
-    }
-
     /// Kills a worker abruptly (its in-flight turns are abandoned mid-way, like `kill -9`).
     pub fn kill_worker(&mut self, index: usize) {
         self.workers[index].1.abort();

@@ -275,34 +275,17 @@ impl ToolExecutor {
         request_id: Uuid,
         attempt: i32,
     ) -> sqlx::Result<Self> {
-        let recorded: Vec<(i32, RecordedEffect)> = if attempt <= 1 {
+        let recorded = if attempt <= 1 {
             Vec::new()
         } else {
-            let rows: Vec<(i32, String, sqlx::types::Json<Value>, sqlx::types::Json<Value>)> = sqlx::query_as(
-                "select call_index, tool, arguments, result from tool_effects where request_id = $1 order by call_index",
-            )
-            .bind(request_id)
-            .fetch_all(&db)
-            .await?;
-            rows.into_iter()
-                .map(|(i, tool, arguments, result)| {
-                    (
-                        i,
-                        RecordedEffect {
-                            tool,
-                            arguments,
-                            result,
-                        },
-                    )
-                })
-                .collect()
+            chat::recorded_effects(&db, request_id).await?
         };
-        let next_index = recorded.last().map_or(0, |(i, _)| i + 1);
+        let next_index = recorded.last().map_or(0, |r| r.call_index + 1);
         Ok(Self {
             db,
             user_id,
             request_id,
-            recorded: recorded.into_iter().map(|(_, r)| r).collect(),
+            recorded,
             cursor: 0,
             next_index,
             calls: Vec::new(),
@@ -353,10 +336,6 @@ impl ToolExecutor {
         };
         self.calls.push(call.clone());
         Ok(call)
-    }
-
-    pub fn calls(&self) -> &[ToolCall] {
-        &self.calls
     }
 
     pub fn into_calls(self) -> Vec<ToolCall> {
