@@ -35,13 +35,17 @@ for _ in $(seq 1 100); do
   curl -fsS "http://$addr/health" >/dev/null 2>&1 && break
   sleep 0.2
 done
-for _ in $(seq 1 "${WORKERS:-1}"); do
-  ./target/release/worker &
+worker_addr="${WORKER_HTTP_ADDR:-127.0.0.1:8001}"
+worker_port=$(( ${worker_addr##*:} ))
+for i in $(seq 1 "${WORKERS:-1}"); do
+  # each worker's /health and /metrics on its own port: 8001, 8002, ...
+  WORKER_HTTP_ADDR="127.0.0.1:$((worker_port + i - 1))" ./target/release/worker &
   pids+=($!)
 done
 cat <<MSG
 
-[run] todo-chat is up: api on http://$addr (docs: http://$addr/docs), ${WORKERS:-1} worker(s).
+[run] todo-chat is up: api on http://$addr (docs: http://$addr/docs, metrics: http://$addr/metrics),
+[run] ${WORKERS:-1} worker(s) (health and metrics from http://127.0.0.1:$worker_port/metrics on).
 [run] Try it: see "Use it with curl and websocat" in README.md. Ctrl-C stops everything.
 
 MSG

@@ -4,10 +4,11 @@
 //! Authorization rule for `/api/{user_id}/…`: the path's user id must be the token's `sub`; any
 //! mismatch answers 404 exactly like a missing resource ([`AuthUser::owner`]).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRef, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -344,13 +345,21 @@ async fn signup(
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = ErrorBody),
-        (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this email or from this address (`rate_limited`)", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<LoginResponse>> {
     let email = req.email.trim();
+    if let Err(e) = state
+        .limits
+        .check_login(peer.ip(), &email.chars().take(254).collect::<String>())
+    {
+        tracing::warn!(target: "security", event = "login_rate_limited", ip = %peer.ip(), "login attempts rate-limited");
+        return Err(e);
+    }
     let row: Option<UserWithHash> = if email.len() <= 254 {
         sqlx::query_as("select id, email, name, created_at, password_hash from users where lower(email) = lower($1)")
             .bind(email)

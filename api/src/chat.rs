@@ -6,10 +6,10 @@
 //! instance can follow any request. Core NATS delivery is at most once, so while waiting the api
 //! also checks Postgres (the system of record) and replays a final event it may have missed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use async_nats::jetstream::message::PublishMessage;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use bytes::Bytes;
@@ -18,21 +18,21 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use todo_common::chat::{self, Accepted, ChatRequestRecord, Conversation, Message};
 use todo_common::config::NatsConfig;
-use todo_common::schema::{
-    ChatEvent, ChatRequest, EventBody, MESSAGE_MAX_CHARS, SCHEMA_VERSION, ToolCall,
-};
+use todo_common::queue;
+use todo_common::schema::{ChatEvent, EventBody, MESSAGE_MAX_CHARS, ToolCall};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ErrorBody, Result};
+use crate::limits::Limits;
 use crate::state::AppState;
 
 /// How often a waiter checks Postgres for a result whose event it may have missed.
 const DB_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// How long the api waits for JetStream to acknowledge a publish.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Namespace of request ids derived from a client-supplied idempotency key.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_1a5e_8c1e_4f0b_9d7a_2f1e_0c3b_5a77);
 
@@ -42,6 +42,7 @@ pub struct ChatService {
     nats: async_nats::Client,
     js: jetstream::Context,
     config: NatsConfig,
+    limits: Arc<Limits>,
 }
 
 /// A request the api has accepted, with the stream of its events.
@@ -156,13 +157,19 @@ pub fn request_id_for(user_id: Uuid, idempotency_key: Option<&str>) -> Uuid {
 }
 
 impl ChatService {
-    pub fn new(db: PgPool, nats: async_nats::Client, config: NatsConfig) -> Self {
+    pub fn new(
+        db: PgPool,
+        nats: async_nats::Client,
+        config: NatsConfig,
+        limits: Arc<Limits>,
+    ) -> Self {
         let js = jetstream::new(nats.clone());
         Self {
             db,
             nats,
             js,
             config,
+            limits,
         }
     }
 
@@ -171,7 +178,8 @@ impl ChatService {
     }
 
     /// Stores and publishes a turn (or finds the earlier one with the same request id) and
-    /// subscribes to its events.
+    /// subscribes to its events. Refuses at once (503 `overloaded`) when NATS is unreachable, and
+    /// (429) when the user is over a chat limit.
     pub async fn submit(
         &self,
         user_id: Uuid,
@@ -179,9 +187,43 @@ impl ChatService {
         conversation_id: Option<i64>,
         message: &str,
     ) -> Result<Submitted> {
-        let record = match chat::accept(&self.db, request_id, user_id, conversation_id, message)
-            .await?
-        {
+        let result = self
+            .try_submit(user_id, request_id, conversation_id, message)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(ApiError::TooManyRequests { .. }) => "rate_limited",
+            Err(ApiError::Overloaded { .. }) => "overloaded",
+            Err(_) => "rejected",
+        };
+        metrics::counter!("todo_chat_requests_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn try_submit(
+        &self,
+        user_id: Uuid,
+        request_id: Uuid,
+        conversation_id: Option<i64>,
+        message: &str,
+    ) -> Result<Submitted> {
+        if self.nats.connection_state() != async_nats::connection::State::Connected {
+            return Err(ApiError::Overloaded {
+                message: "the chat queue is unreachable right now, try again shortly".into(),
+                retry_after_secs: 2,
+            });
+        }
+        self.limits.check_chat(user_id)?;
+        let accepted = chat::accept(
+            &self.db,
+            request_id,
+            user_id,
+            conversation_id,
+            message,
+            self.limits.chat_max_in_flight,
+        )
+        .await?;
+        let record = match accepted {
             Accepted::New(record) => record,
             Accepted::Existing(record) => {
                 tracing::info!(request_id = %request_id, "duplicate chat request: following the original");
@@ -191,33 +233,47 @@ impl ChatService {
             Accepted::ConversationNotFound | Accepted::UserNotFound => {
                 return Err(ApiError::NotFound);
             }
+            Accepted::TooManyInFlight => {
+                return Err(ApiError::TooManyRequests {
+                    code: "too_many_in_flight",
+                    message: format!(
+                        "at most {} chat messages may wait for an answer at once; wait for a reply",
+                        self.limits.chat_max_in_flight.unwrap_or_default()
+                    ),
+                    retry_after_secs: 1,
+                });
+            }
         };
+        tracing::Span::current().record("conversation_id", record.conversation_id);
+        tracing::info!("chat request accepted");
         // Subscribe before publishing so no event can be missed.
         let events = self.follow(&record).await?;
         if let Err(e) = self.publish(&record).await {
             tracing::error!(request_id = %request_id, error = %e, "publishing chat request failed");
-            let event = ChatEvent::new(
-                request_id,
-                EventBody::Error {
-                    code: "overloaded".into(),
-                    message:
-                        "The assistant is unavailable right now. Please try again in a moment."
-                            .into(),
-                },
-            );
-            let value = serde_json::to_value(&event).map_err(anyhow::Error::from)?;
-            chat::fail(
-                &self.db,
-                request_id,
-                &value,
-                &format!("publish failed: {e}"),
-            )
-            .await?;
+            // The client is told to retry: forget the request so a retry with the same
+            // idempotency key is accepted afresh. (Should the publish have reached the stream
+            // after all, a worker stores and runs it, and that retry follows it.)
+            chat::forget(&self.db, request_id).await?;
             return Err(ApiError::Overloaded {
                 message: "the chat queue is unavailable, try again shortly".into(),
                 retry_after_secs: 2,
             });
         }
+        Ok(Submitted { record, events })
+    }
+
+    /// Follows a request the user sent earlier (from any api instance): its remaining events, or
+    /// its stored final event if it has finished. `NotFound` when it is not the user's.
+    pub async fn resume(&self, user_id: Uuid, request_id: Uuid) -> Result<Submitted> {
+        let mut conn = self.db.acquire().await?;
+        let record = chat::find_request(&mut conn, request_id)
+            .await?
+            .filter(|r| r.user_id == user_id)
+            .ok_or(ApiError::NotFound)?;
+        drop(conn);
+        let events = self.follow(&record).await?;
+        // Should it finish between the lookup and the subscription, the waiter's periodic
+        // Postgres check finds the final event.
         Ok(Submitted { record, events })
     }
 
@@ -240,28 +296,7 @@ impl ChatService {
     }
 
     async fn publish(&self, record: &ChatRequestRecord) -> anyhow::Result<()> {
-        let request = ChatRequest {
-            v: SCHEMA_VERSION,
-            request_id: record.request_id,
-            user_id: record.user_id,
-            conversation_id: Some(record.conversation_id),
-            message: record.message.clone(),
-            reply_to: None,
-        };
-        let payload = serde_json::to_vec(&request)?;
-        let ack = self
-            .js
-            .send_publish(
-                self.config.request_subject(),
-                PublishMessage::build()
-                    .payload(payload.into())
-                    .message_id(record.request_id.to_string()),
-            )
-            .await?;
-        tokio::time::timeout(PUBLISH_TIMEOUT, ack)
-            .await
-            .map_err(|_| anyhow::anyhow!("JetStream did not acknowledge the publish in time"))??;
-        Ok(())
+        queue::publish_request(&self.js, &self.config, record, PUBLISH_TIMEOUT).await
     }
 }
 
@@ -302,6 +337,7 @@ pub struct ChatResponse {
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "Unknown conversation, or not this user's path", body = ErrorBody),
         (status = 422, description = "Empty message (`message_required`) or over 10 000 characters (`message_too_long`)", body = ErrorBody),
+        (status = 429, description = "Over the per-minute (`rate_limited`) or in-flight (`too_many_in_flight`) chat limit", body = ErrorBody),
         (status = 502, description = "The assistant failed (`agent_unavailable`, ...)", body = ErrorBody),
         (status = 503, description = "Queue unavailable or full (`overloaded`)", body = ErrorBody),
         (status = 504, description = "No reply in time (`timeout`)", body = ErrorBody),
@@ -318,7 +354,7 @@ async fn post_chat(
     let message = validate_message(&body.message)?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let request_id = request_id_for(user_id, key);
-    tracing::Span::current().record("request_id_chat", tracing::field::display(request_id));
+    tracing::Span::current().record("request_id", tracing::field::display(request_id));
     let mut submitted = state
         .chat
         .submit(user_id, request_id, body.conversation_id, &message)

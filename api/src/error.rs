@@ -34,6 +34,8 @@ pub enum ApiError {
     Validation(#[from] ValidationError),
     #[error("{message}")]
     TooManyRequests {
+        /// `rate_limited` (too many per minute) or `too_many_in_flight` (too many unanswered).
+        code: &'static str,
         message: String,
         retry_after_secs: u64,
     },
@@ -55,10 +57,13 @@ pub enum ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Self::Overloaded {
-                message: "the database is busy or unavailable, try again shortly".into(),
-                retry_after_secs: 1,
-            },
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                todo_common::metrics::record_db_error("api", &e);
+                Self::Overloaded {
+                    message: "the database is busy or unavailable, try again shortly".into(),
+                    retry_after_secs: 1,
+                }
+            }
             e => Self::Internal(e.into()),
         }
     }
@@ -107,7 +112,9 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::NotFound => "not_found",
@@ -115,7 +122,6 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(v) => v.code,
-            Self::TooManyRequests { .. } => "rate_limited",
             Self::RequestTimeout => "request_timeout",
             Self::Overloaded { .. } => "overloaded",
             Self::GatewayTimeout => "timeout",
@@ -146,6 +152,9 @@ impl IntoResponse for ApiError {
         if let Self::Internal(e) = &self {
             tracing::error!(error = ?e, "internal error");
         }
+        if matches!(self, Self::TooManyRequests { .. }) {
+            metrics::counter!("todo_rate_limited_total", "code" => self.code()).increment(1);
+        }
         let retry_after = match &self {
             Self::TooManyRequests {
                 retry_after_secs, ..
@@ -162,6 +171,7 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if matches!(self, Self::Unauthorized | Self::InvalidCredentials) {
+            metrics::counter!("todo_auth_failures_total", "code" => self.code()).increment(1);
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

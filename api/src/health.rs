@@ -1,4 +1,5 @@
-//! `GET /health`: liveness and readiness of the api and what it depends on.
+//! `GET /health`: liveness and readiness of the api and what it depends on; `GET /metrics`:
+//! Prometheus metrics.
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +45,9 @@ pub struct PoolHealth {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
 }
 
 /// Health of the api, Postgres and NATS.
@@ -85,4 +88,17 @@ async fn health(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) 
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, ApiJson(body))
+}
+
+/// Prometheus metrics (text exposition format): HTTP, WebSockets, chat turns, queue, database pool.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain")))]
+async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        todo_common::metrics::render(),
+    )
 }

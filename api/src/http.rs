@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             (timeout, chat_timeout),
             timeout_middleware,
         ))
+        .layer(axum::middleware::from_fn(track_http))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -91,18 +92,21 @@ pub fn router(state: AppState) -> Router {
                         .extensions()
                         .get::<MatchedPath>()
                         .map_or("unmatched", MatchedPath::as_str);
-                    let request_id = req
+                    let http_request_id = req
                         .headers()
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
+                    // `request_id`, `user_id` and `conversation_id` are the chat turn's, recorded
+                    // by the chat handler: the worker's log lines of the turn carry the same ones.
                     tracing::info_span!(
                         "http",
-                        request_id,
+                        http_request_id,
                         method = %req.method(),
                         route,
                         user_id = field::Empty,
-                        request_id_chat = field::Empty,
+                        request_id = field::Empty,
+                        conversation_id = field::Empty,
                     )
                 })
                 .on_request(())
@@ -119,6 +123,24 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
+}
+
+/// Records `todo_http_requests_total` and `todo_http_request_duration_seconds` by method, route
+/// template (never the raw path, so user ids do not explode the label set) and status.
+async fn track_http(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("todo_http_requests_total", &labels).increment(1);
+    metrics::histogram!("todo_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Answers 408 `request_timeout` when a handler runs too long. Chat (which waits for the agent)

@@ -5,7 +5,8 @@
 //! - [`chat`]: accepting chat turns (Postgres, then JetStream) and following their reply events;
 //!   HTTP chat and conversation history routes.
 //! - [`ws`]: the WebSocket chat protocol.
-//! - [`health`]: the `/health` route.
+//! - [`limits`]: rate limits (chat per user, login per email and per IP) answered 429.
+//! - [`health`]: the `/health` and `/metrics` routes.
 //! - [`http`]: middleware (request id, logs, timeout, CORS, JSON fallbacks) and the OpenAPI document.
 //! - [`error`]: the one error type and its JSON shape.
 //! - [`startup`]: [`Application`], which wires everything and runs until a shutdown signal.
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod limits;
 pub mod startup;
 pub mod state;
 pub mod tasks;

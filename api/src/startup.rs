@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
 use crate::chat::ChatService;
+use crate::limits::Limits;
 use crate::state::AppState;
 
 pub struct Application {
@@ -35,11 +36,20 @@ impl Application {
             .context("connecting to NATS")?;
         queue::wait_connected(&nats, Duration::from_secs(2)).await;
         let auth = Arc::new(Auth::new(&config.auth).await?);
+        let limits = Limits::new(&config.limits);
         let chat = Arc::new(ChatService::new(
             pool.clone(),
             nats.clone(),
             config.nats.clone(),
+            limits.clone(),
         ));
+        todo_common::metrics::install();
+        todo_common::metrics::spawn_pool_sampler(
+            pool.clone(),
+            "api",
+            config.database.max_connections,
+        );
+        todo_common::metrics::spawn_queue_sampler(chat.jetstream().clone(), config.nats.clone());
         spawn_stream_setup(chat.clone(), config.nats.clone());
         let listener = TcpListener::bind(config.api_addr)
             .await
@@ -50,6 +60,7 @@ impl Application {
             auth,
             nats,
             chat,
+            limits,
             shutdown: CancellationToken::new(),
         };
         Ok(Self { listener, state })

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
 use crate::chat::ChatService;
+use crate::limits::Limits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub nats: async_nats::Client,
     pub chat: Arc<ChatService>,
+    pub limits: Arc<Limits>,
     /// Cancelled when the server shuts down: long-lived WebSockets close on it.
     pub shutdown: CancellationToken,
 }

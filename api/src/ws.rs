@@ -16,9 +16,10 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -109,7 +110,24 @@ fn error_frame(
     Message::Text(frame.to_string().into())
 }
 
+/// Counts open WebSockets in `todo_ws_connections` for as long as it lives.
+struct OpenSocket;
+
+impl OpenSocket {
+    fn new() -> Self {
+        metrics::gauge!("todo_ws_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("todo_ws_connections").decrement(1.0);
+    }
+}
+
 async fn serve_socket(socket: WebSocket, state: AppState, user_id: Uuid) {
+    let _open = OpenSocket::new();
     tracing::info!(user_id = %user_id, "websocket opened");
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
@@ -202,6 +220,10 @@ async fn handle_text(
     let cmid = client_msg_id.as_deref();
     match value.get("type").and_then(Value::as_str) {
         Some("chat") => {}
+        Some("resume") => {
+            resume(state, user_id, &value, cmid, tx, slots, requests).await;
+            return;
+        }
         Some("ping") => {
             let _ = tx
                 .send(Message::Text(json!({"type": "pong"}).to_string().into()))
@@ -209,7 +231,7 @@ async fn handle_text(
             return;
         }
         Some(other) => {
-            let msg = format!("unknown frame type `{other}`; expected `chat`");
+            let msg = format!("unknown frame type `{other}`; expected `chat`, `resume` or `ping`");
             let _ = tx.send(error_frame(None, cmid, "unknown_type", &msg)).await;
             return;
         }
@@ -260,54 +282,163 @@ async fn handle_text(
             return;
         }
     };
-    let Ok(permit) = slots.clone().try_acquire_owned() else {
-        let msg = format!("at most {MAX_IN_FLIGHT} requests may be in flight on one socket");
-        let _ = tx
-            .send(error_frame(None, cmid, "too_many_in_flight", &msg))
-            .await;
+    let Some(permit) = take_slot(slots, tx, None, cmid).await else {
         return;
     };
     // Accepting (store + publish) happens here, in frame order, so turns sent one after another
     // on a socket run in that order; following the reply happens in its own task.
     let request_id = request_id_for(user_id, cmid);
-    let submitted = match state
+    let span = turn_span(user_id, request_id);
+    let submitted = state
         .chat
         .submit(user_id, request_id, frame.conversation_id, &message)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = tx
-                .send(error_frame(
-                    Some(request_id),
-                    cmid,
-                    e.code(),
-                    &e.to_string(),
-                ))
-                .await;
+        .instrument(span.clone())
+        .await;
+    let follow = Follow {
+        request_id,
+        cmid,
+        span,
+        permit,
+    };
+    follow
+        .start(submitted, tx, requests, |s| {
+            json!({"type": "accepted", "request_id": request_id, "conversation_id": s.record.conversation_id})
+        })
+        .await;
+}
+
+/// One of the socket's [`MAX_IN_FLIGHT`] request slots, or a `too_many_in_flight` error frame.
+async fn take_slot(
+    slots: &Arc<Semaphore>,
+    tx: &mpsc::Sender<Message>,
+    request_id: Option<Uuid>,
+    cmid: Option<&str>,
+) -> Option<OwnedSemaphorePermit> {
+    let permit = slots.clone().try_acquire_owned().ok();
+    if permit.is_none() {
+        let msg = format!("at most {MAX_IN_FLIGHT} requests may be in flight on one socket");
+        let frame = error_frame(request_id, cmid, "too_many_in_flight", &msg);
+        let _ = tx.send(frame).await;
+    }
+    permit
+}
+
+/// A request a socket is about to follow (after `chat` or `resume`).
+struct Follow<'a> {
+    request_id: Uuid,
+    cmid: Option<&'a str>,
+    span: tracing::Span,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Follow<'_> {
+    /// On success sends the first frame (`first`, plus `client_msg_id`) and relays the request's
+    /// events in a task of the socket; on failure sends the `error` frame.
+    async fn start(
+        self,
+        outcome: Result<Submitted>,
+        tx: &mpsc::Sender<Message>,
+        requests: &mut JoinSet<()>,
+        first: impl FnOnce(&Submitted) -> Value,
+    ) {
+        let submitted = match outcome {
+            Ok(s) => s,
+            Err(e) => {
+                let frame = error_frame(Some(self.request_id), self.cmid, e.code(), &e.to_string());
+                let _ = tx.send(frame).await;
+                return;
+            }
+        };
+        self.span
+            .record("conversation_id", submitted.record.conversation_id);
+        let mut frame = first(&submitted);
+        if let Some(id) = self.cmid {
+            frame["client_msg_id"] = json!(id);
+        }
+        if tx
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
             return;
         }
-    };
-    let mut accepted = json!({
-        "type": "accepted",
-        "request_id": request_id,
-        "conversation_id": submitted.record.conversation_id,
-    });
-    if let Some(id) = cmid {
-        accepted["client_msg_id"] = json!(id);
+        let tx = tx.clone();
+        let permit = self.permit;
+        requests.spawn(
+            async move {
+                let _permit = permit;
+                relay_events(submitted, tx).await;
+            }
+            .instrument(self.span),
+        );
     }
-    if tx
-        .send(Message::Text(accepted.to_string().into()))
-        .await
-        .is_err()
-    {
+}
+
+/// The span of one chat turn on the api: the worker's log lines of the turn carry the same fields.
+fn turn_span(user_id: Uuid, request_id: Uuid) -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        %request_id,
+        %user_id,
+        conversation_id = tracing::field::Empty
+    )
+}
+
+/// `{"type": "resume", "request_id": "…"}`: relays the rest of a request the user sent earlier,
+/// on any socket of any api instance, ending with its `done` or `error` (replayed from Postgres
+/// if it already finished).
+async fn resume(
+    state: &AppState,
+    user_id: Uuid,
+    frame: &Value,
+    cmid: Option<&str>,
+    tx: &mpsc::Sender<Message>,
+    slots: &Arc<Semaphore>,
+    requests: &mut JoinSet<()>,
+) {
+    let Some(request_id) = frame
+        .get("request_id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+    else {
+        let _ = tx
+            .send(error_frame(
+                None,
+                cmid,
+                "invalid_frame",
+                "`resume` needs the `request_id` (a UUID) of a request sent earlier",
+            ))
+            .await;
         return;
+    };
+    let Some(permit) = take_slot(slots, tx, Some(request_id), cmid).await else {
+        return;
+    };
+    let span = turn_span(user_id, request_id);
+    let resumed = state
+        .chat
+        .resume(user_id, request_id)
+        .instrument(span.clone())
+        .await;
+    if let Ok(s) = &resumed {
+        tracing::info!(parent: &span, status = %s.record.status, "resuming a request");
     }
-    let tx = tx.clone();
-    requests.spawn(async move {
-        let _permit = permit;
-        relay_events(submitted, tx).await;
-    });
+    let follow = Follow {
+        request_id,
+        cmid,
+        span,
+        permit,
+    };
+    follow
+        .start(resumed, tx, requests, |s| {
+            json!({
+                "type": "resumed",
+                "request_id": request_id,
+                "conversation_id": s.record.conversation_id,
+                "status": s.record.status,
+            })
+        })
+        .await;
 }
 
 async fn relay_events(mut submitted: Submitted, tx: mpsc::Sender<Message>) {

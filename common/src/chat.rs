@@ -72,6 +72,8 @@ pub enum Accepted {
     ConversationNotFound,
     /// The user does not exist.
     UserNotFound,
+    /// The user already has `max_in_flight` unanswered requests: nothing was stored.
+    TooManyInFlight,
 }
 
 macro_rules! request_columns {
@@ -95,27 +97,35 @@ pub async fn find_request(
 }
 
 /// Stores a chat request durably, creating its conversation when `conversation_id` is `None`.
-/// Idempotent per `request_id`. One statement (one round trip) in the common case.
+/// Idempotent per `request_id`. With `max_in_flight`, refuses a new request while the user has
+/// that many unanswered (`queued` or `running`) ones. One statement (one round trip) in the common case.
 pub async fn accept(
     pool: &PgPool,
     request_id: Uuid,
     user_id: Uuid,
     conversation_id: Option<i64>,
     message: &str,
+    max_in_flight: Option<u32>,
 ) -> sqlx::Result<Accepted> {
     let message = message.trim();
     let title: String = message.chars().take(80).collect();
     let inserted: Option<ChatRequestRecord> = sqlx::query_as(concat!(
         "with seen as (select 1 from chat_requests where request_id = $1),
+         room as (
+             select $6::bigint is null or count(*) < $6 as ok from chat_requests
+             where $6::bigint is not null and user_id = $2 and status in ('queued', 'running')
+         ),
          existing_conversation as (
              update conversations set turn_seq = turn_seq + 1
-             where $3::bigint is not null and id = $3 and user_id = $2 and not exists (select 1 from seen)
+             where $3::bigint is not null and id = $3 and user_id = $2
+               and not exists (select 1 from seen) and (select ok from room)
              returning id, turn_seq
          ),
          new_conversation as (
              insert into conversations (user_id, title, turn_seq)
              select id, $5, 1 from users
-             where $3::bigint is null and id = $2 and not exists (select 1 from seen)
+             where $3::bigint is null and id = $2
+               and not exists (select 1 from seen) and (select ok from room)
              returning id, turn_seq
          ),
          target as (
@@ -134,14 +144,22 @@ pub async fn accept(
     .bind(conversation_id)
     .bind(message)
     .bind(title)
+    .bind(max_in_flight.map(i64::from))
     .fetch_optional(pool)
     .await?;
     if let Some(record) = inserted {
         return Ok(Accepted::New(record));
     }
-    // Not inserted: a duplicate request id, or nothing to attach it to.
+    // Not inserted: a duplicate request id, the in-flight limit, or nothing to attach it to.
     let mut conn = pool.acquire().await?;
-    Ok(match find_request(&mut conn, request_id).await? {
+    let existing = find_request(&mut conn, request_id).await?;
+    if existing.is_none()
+        && let Some(limit) = max_in_flight
+        && in_flight(&mut conn, user_id).await? >= i64::from(limit)
+    {
+        return Ok(Accepted::TooManyInFlight);
+    }
+    Ok(match existing {
         Some(r) if r.user_id == user_id => Accepted::Existing(r),
         Some(_) => Accepted::ConversationNotFound,
         None if conversation_id.is_some() => Accepted::ConversationNotFound,
@@ -149,12 +167,23 @@ pub async fn accept(
     })
 }
 
+/// The user's unanswered (`queued` or `running`) requests.
+pub async fn in_flight(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from chat_requests where user_id = $1 and status in ('queued', 'running')",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
 /// Outcome of [`begin_turn`].
 #[derive(Debug)]
 pub enum Begin {
     /// The attempt started (status `running`, attempts counted).
     Started(ChatRequestRecord),
-    /// An earlier turn of the conversation is still queued or running.
+    /// An earlier turn of the conversation is still queued or running, or a live attempt holds
+    /// this one.
     Blocked(ChatRequestRecord),
     /// The turn already finished.
     Finished(ChatRequestRecord),
@@ -162,16 +191,22 @@ pub enum Begin {
     Missing,
 }
 
-/// Starts an attempt of a turn if it is unfinished and every earlier turn of its conversation has
-/// finished; one statement in the common case.
+/// Starts an attempt of a turn if it is unfinished, no live attempt holds it, and every earlier
+/// turn of its conversation has finished; one statement in the common case.
+///
+/// A `running` turn is held by a live attempt while its `updated_at` is younger than `lease`
+/// (the running worker refreshes it with [`touch_running`]); after that it may be taken over.
 pub async fn begin_turn(
     conn: &mut PgConnection,
     request_id: Uuid,
     user_id: Uuid,
+    lease: std::time::Duration,
 ) -> sqlx::Result<Begin> {
     let started: Option<ChatRequestRecord> = sqlx::query_as(concat!(
         "update chat_requests r set status = 'running', attempts = attempts + 1
-         where request_id = $1 and user_id = $2 and status in ('queued', 'running')
+         where request_id = $1 and user_id = $2
+           and (status = 'queued'
+                or (status = 'running' and updated_at < now() - make_interval(secs => $3)))
            and not exists (select 1 from chat_requests p
                            where p.conversation_id = r.conversation_id and p.turn < r.turn
                              and p.status in ('queued', 'running'))
@@ -180,6 +215,7 @@ pub async fn begin_turn(
     ))
     .bind(request_id)
     .bind(user_id)
+    .bind(lease.as_secs_f64())
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(record) = started {
@@ -191,6 +227,86 @@ pub async fn begin_turn(
         Some(r) => Begin::Blocked(r),
         None => Begin::Missing,
     })
+}
+
+/// Renews the lease of a running attempt (see [`begin_turn`]).
+pub async fn touch_running(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update chat_requests set updated_at = now() where request_id = $1 and status = 'running'",
+    )
+    .bind(request_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Hands a running attempt back (it will be retried): the turn is `queued` again, so the next
+/// delivery may start it at once.
+pub async fn release(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update chat_requests set status = 'queued' where request_id = $1 and status = 'running'",
+    )
+    .bind(request_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Unfinished requests nothing has touched for `stale_after`, oldest first, at most `limit`,
+/// each marked `queued` and touched so the next scan skips them for another `stale_after`.
+/// Concurrent reconcilers take disjoint rows.
+pub async fn claim_stale(
+    pool: &PgPool,
+    stale_after: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<ChatRequestRecord>> {
+    sqlx::query_as(concat!(
+        "update chat_requests set status = 'queued', updated_at = now()
+         where request_id in (
+             select request_id from chat_requests
+             where status in ('queued', 'running') and updated_at < now() - make_interval(secs => $1)
+             order by updated_at limit $2
+             for update skip locked
+         )
+         returning ",
+        request_columns!()
+    ))
+    .bind(stale_after.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A message the workers gave up on.
+#[derive(Debug, Clone)]
+pub struct DeadLetter<'a> {
+    pub request_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub reason: &'a str,
+    pub cause: &'a str,
+    pub deliveries: i64,
+    pub payload: &'a [u8],
+}
+
+/// Largest payload kept in a dead-letter record.
+pub const DEAD_LETTER_PAYLOAD_MAX: usize = 64 * 1024;
+
+/// Records a message the workers gave up on, for operators.
+pub async fn record_dead_letter(pool: &PgPool, letter: &DeadLetter<'_>) -> sqlx::Result<()> {
+    let payload = &letter.payload[..letter.payload.len().min(DEAD_LETTER_PAYLOAD_MAX)];
+    sqlx::query(
+        "insert into dead_letters (request_id, user_id, reason, cause, deliveries, payload)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(letter.request_id)
+    .bind(letter.user_id)
+    .bind(letter.reason)
+    .bind(letter.cause)
+    .bind(letter.deliveries)
+    .bind(String::from_utf8_lossy(payload).replace('\0', "\u{fffd}"))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Stores the user's message of a turn (once, whatever the number of attempts) and returns the
@@ -244,6 +360,18 @@ pub async fn finish(
     .bind(sqlx::types::Json(tool_calls))
     .bind(record.request_id)
     .bind(sqlx::types::Json(final_event))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a request that was stored but could not be queued (the client was told to retry),
+/// unless a worker has already started it.
+pub async fn forget(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "delete from chat_requests where request_id = $1 and status = 'queued' and attempts = 0",
+    )
+    .bind(request_id)
     .execute(pool)
     .await?;
     Ok(())

@@ -5,6 +5,7 @@
 //! [`Config`] or a [`ConfigError`] that names the variable and says what is expected.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -120,12 +121,35 @@ pub struct ConfigArgs {
     #[arg(long, env = "NATS_ACK_WAIT_SECS", default_value_t = 10)]
     pub nats_ack_wait_secs: u64,
     /// Deliveries of one request before it is given up as failed.
-    #[arg(long, env = "NATS_MAX_DELIVER", default_value_t = 5)]
+    #[arg(long, env = "NATS_MAX_DELIVER", default_value_t = 8)]
     pub nats_max_deliver: i64,
     /// Largest number of requests the stream holds; publishes beyond it are refused (overload).
     #[arg(long, env = "NATS_STREAM_MAX_MSGS", default_value_t = 1_000_000)]
     pub nats_stream_max_msgs: i64,
 
+    /// Chat requests one user may send per minute (per api instance); 0 turns the limit off.
+    #[arg(long, env = "CHAT_RATE_PER_MINUTE", default_value_t = 60)]
+    pub chat_rate_per_minute: u32,
+    /// Chat requests one user may have unanswered at once (across all api instances); 0 turns the limit off.
+    #[arg(long, env = "CHAT_MAX_IN_FLIGHT", default_value_t = 10)]
+    pub chat_max_in_flight: u32,
+    /// Login attempts per minute for one email address (per api instance); 0 turns the limit off.
+    #[arg(long, env = "LOGIN_RATE_PER_MINUTE_PER_EMAIL", default_value_t = 10)]
+    pub login_rate_per_minute_per_email: u32,
+    /// Login attempts per minute from one client IP address (per api instance); 0 turns the limit off.
+    #[arg(long, env = "LOGIN_RATE_PER_MINUTE_PER_IP", default_value_t = 60)]
+    pub login_rate_per_minute_per_ip: u32,
+
+    /// Address of the worker's own HTTP server (`/health`, `/metrics`); port 0 picks a free port.
+    #[arg(long, env = "WORKER_HTTP_ADDR", default_value = "127.0.0.1:8001")]
+    pub worker_http_addr: String,
+    /// Seconds a stopping worker lets in-flight turns finish before handing them back to the queue.
+    #[arg(long, env = "WORKER_DRAIN_TIMEOUT_SECS", default_value_t = 30)]
+    pub worker_drain_timeout_secs: u64,
+    /// Seconds after which an unfinished chat request nothing has touched is published again
+    /// (must exceed NATS_ACK_WAIT_SECS).
+    #[arg(long, env = "RECONCILE_AFTER_SECS", default_value_t = 30)]
+    pub reconcile_after_secs: u64,
     /// Requests one worker processes at once.
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 64)]
     pub worker_concurrency: usize,
@@ -167,7 +191,17 @@ pub struct Config {
     pub log_format: LogFormat,
     pub request_timeout: Duration,
     pub chat_timeout: Duration,
+    pub limits: LimitsConfig,
     pub worker: WorkerConfig,
+}
+
+/// Per-user and per-client limits; `None` means off.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub chat_per_minute: Option<NonZeroU32>,
+    pub chat_max_in_flight: Option<u32>,
+    pub login_per_minute_per_email: Option<NonZeroU32>,
+    pub login_per_minute_per_ip: Option<NonZeroU32>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +247,9 @@ pub struct AuthConfig {
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub concurrency: usize,
+    pub http_addr: SocketAddr,
+    pub drain_timeout: Duration,
+    pub reconcile_after: Duration,
     pub agent: AgentConfig,
 }
 
@@ -385,6 +422,21 @@ impl ConfigArgs {
                 "must be between 1 and 10000",
             ));
         }
+        let worker_http_addr = SocketAddr::from_str(&self.worker_http_addr).map_err(|_| {
+            ConfigError::new(
+                "WORKER_HTTP_ADDR",
+                "expected host:port such as 127.0.0.1:8001",
+            )
+        })?;
+        if self.reconcile_after_secs <= self.nats_ack_wait_secs {
+            return Err(ConfigError::new(
+                "RECONCILE_AFTER_SECS",
+                format!(
+                    "must be greater than NATS_ACK_WAIT_SECS ({}): a running turn proves it is alive that often",
+                    self.nats_ack_wait_secs
+                ),
+            ));
+        }
         let api_key = self.openai_api_key.filter(|k| !k.trim().is_empty());
         let agent = match (self.agent_provider, api_key) {
             (AgentProvider::Builtin, _) | (AgentProvider::Auto, None) => AgentConfig::Builtin,
@@ -457,8 +509,17 @@ impl ConfigArgs {
             log_format: self.log_format,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             chat_timeout: Duration::from_secs(self.chat_timeout_secs),
+            limits: LimitsConfig {
+                chat_per_minute: NonZeroU32::new(self.chat_rate_per_minute),
+                chat_max_in_flight: Some(self.chat_max_in_flight).filter(|n| *n > 0),
+                login_per_minute_per_email: NonZeroU32::new(self.login_rate_per_minute_per_email),
+                login_per_minute_per_ip: NonZeroU32::new(self.login_rate_per_minute_per_ip),
+            },
             worker: WorkerConfig {
                 concurrency: self.worker_concurrency,
+                http_addr: worker_http_addr,
+                drain_timeout: Duration::from_secs(self.worker_drain_timeout_secs),
+                reconcile_after: Duration::from_secs(self.reconcile_after_secs),
                 agent,
             },
         })
@@ -566,6 +627,10 @@ mod tests {
         assert_eq!(c.database.max_connections, 30);
         assert_eq!(c.api_addr.port(), 8000);
         assert!(matches!(c.worker.agent, AgentConfig::Builtin));
+        assert_eq!(c.limits.chat_max_in_flight, Some(10));
+        let off =
+            parse(&["--chat-rate-per-minute", "0", "--chat-max-in-flight", "0"]).expect("valid");
+        assert!(off.limits.chat_per_minute.is_none() && off.limits.chat_max_in_flight.is_none());
     }
 
     #[test]
@@ -621,6 +686,16 @@ mod tests {
                 .expect_err("bad")
                 .var,
             "CORS_ORIGINS"
+        );
+        assert_eq!(
+            parse(&["--worker-http-addr", "9000"]).expect_err("bad").var,
+            "WORKER_HTTP_ADDR"
+        );
+        assert_eq!(
+            parse(&["--reconcile-after-secs", "10"])
+                .expect_err("not above the ack wait")
+                .var,
+            "RECONCILE_AFTER_SECS"
         );
         assert_eq!(
             parse(&["--nats-subject-prefix", "a.>"])

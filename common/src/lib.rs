@@ -7,10 +7,12 @@
 //! - [`schema`]: the versioned queue contract (chat requests and reply events).
 //! - [`queue`]: JetStream connection, stream and consumer set-up.
 //! - [`chat`]: conversations, messages and chat-request records in Postgres.
+//! - [`metrics`]: the Prometheus recorder and the sampled pool / queue gauges.
 
 pub mod chat;
 pub mod config;
 pub mod db;
+pub mod metrics;
 pub mod queue;
 pub mod schema;
 pub mod tasks;

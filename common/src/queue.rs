@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, consumer, stream};
 
+use crate::chat::ChatRequestRecord;
 use crate::config::NatsConfig;
+use crate::schema::{ChatRequest, SCHEMA_VERSION};
 
 /// How long the stream remembers a `Nats-Msg-Id` to drop duplicate publishes.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -86,4 +89,36 @@ pub async fn ensure_consumer(
         .get_or_create_consumer(&config.consumer, consumer_config(config))
         .await
         .map_err(|e| anyhow::anyhow!("creating JetStream consumer {}: {e}", config.consumer))
+}
+
+/// Publishes a stored chat request to the request stream and waits (at most `timeout`) for
+/// JetStream's acknowledgement. The `Nats-Msg-Id` is the request id, so publishing the same
+/// request again within [`DUPLICATE_WINDOW`] is dropped by the stream.
+pub async fn publish_request(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+    record: &ChatRequestRecord,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let request = ChatRequest {
+        v: SCHEMA_VERSION,
+        request_id: record.request_id,
+        user_id: record.user_id,
+        conversation_id: Some(record.conversation_id),
+        message: record.message.clone(),
+        reply_to: None,
+    };
+    let payload = serde_json::to_vec(&request)?;
+    let ack = js
+        .send_publish(
+            config.request_subject(),
+            PublishMessage::build()
+                .payload(payload.into())
+                .message_id(record.request_id.to_string()),
+        )
+        .await?;
+    tokio::time::timeout(timeout, ack)
+        .await
+        .map_err(|_| anyhow::anyhow!("JetStream did not acknowledge the publish in time"))??;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,6 +88,8 @@ struct Inner {
 pub struct FakeOpenAi {
     inner: Arc<Mutex<Inner>>,
     profile: Arc<Profile>,
+    /// While set, profiled calls wait without answering (a hanging model).
+    hanging: Arc<AtomicBool>,
 }
 
 impl FakeOpenAi {
@@ -110,7 +113,13 @@ impl FakeOpenAi {
         Self {
             inner: Arc::default(),
             profile: Arc::new(profile),
+            hanging: Arc::default(),
         }
+    }
+
+    /// Makes profiled calls hang (`true`) until released (`false`).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.hanging.store(hanging, Ordering::SeqCst);
     }
 
     /// The server's routes (`/v1/chat/completions`, also without the `/v1`).
@@ -140,6 +149,22 @@ fn chunk(delta: Value, finish: Option<&str>) -> String {
     format!("data: {body}\n\n")
 }
 
+/// The usage chunk OpenAI sends last (empty `choices`) when the request asks for
+/// `stream_options.include_usage`; the counts are rough stand-ins (4 characters per token).
+fn usage_chunk(request: &Value, completion_chars: usize) -> String {
+    if request["stream_options"]["include_usage"] != json!(true) {
+        return String::new();
+    }
+    let prompt = request["messages"].to_string().len() / 4;
+    let completion = completion_chars.div_ceil(4);
+    let body = json!({
+        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": "fake-model",
+        "choices": [],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    });
+    format!("data: {body}\n\n")
+}
+
 async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) -> Response {
     let scripted = {
         let mut inner = fake.inner.lock().expect("lock");
@@ -157,9 +182,13 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
         }
     };
     let Some(reply) = scripted else {
+        while fake.hanging.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         return profiled(&fake.profile, &body.0);
     };
     let mut sse = chunk(json!({"role": "assistant", "content": ""}), None);
+    let mut completion_chars = 0;
     match reply {
         Reply::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -172,6 +201,7 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
         }
         Reply::Text(parts) => {
             for p in parts {
+                completion_chars += p.len();
                 sse.push_str(&chunk(json!({"content": p}), None));
             }
             sse.push_str(&chunk(json!({}), Some("stop")));
@@ -184,6 +214,7 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
                     None,
                 ));
                 for f in fragments {
+                    completion_chars += f.len();
                     sse.push_str(&chunk(
                         json!({"tool_calls": [{"index": index, "function": {"arguments": f}}]}),
                         None,
@@ -193,6 +224,7 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
             sse.push_str(&chunk(json!({}), Some("tool_calls")));
         }
     }
+    sse.push_str(&usage_chunk(&body.0, completion_chars));
     sse.push_str("data: [DONE]\n\n");
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
@@ -210,8 +242,14 @@ fn profiled(profile: &Profile, request: &Value) -> Response {
         chunk(json!({"role": "assistant", "content": ""}), None),
     )];
     if profile.tool_call && !has_tool_result {
-        let n = request["messages"].as_array().map_or(0, Vec::len);
-        let args = json!({"title": format!("Benchmark task {n}")}).to_string();
+        // The task is named after the user's message, so effects can be counted per request.
+        let said = request["messages"]
+            .as_array()
+            .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or("Benchmark task");
+        let title: String = said.chars().take(200).collect();
+        let args = json!({ "title": title }).to_string();
         chunks.push((Duration::ZERO, chunk(
             json!({"tool_calls": [{"index": 0, "id": "call_0", "type": "function", "function": {"name": "add_task", "arguments": ""}}]}),
             None,
@@ -235,6 +273,10 @@ fn profiled(profile: &Profile, request: &Value) -> Response {
         }
         chunks.push((Duration::ZERO, chunk(json!({}), Some("stop"))));
     }
+    chunks.push((
+        Duration::ZERO,
+        usage_chunk(request, profile.tokens.max(1) * 5),
+    ));
     chunks.push((Duration::ZERO, "data: [DONE]\n\n".to_owned()));
     let stream = futures::stream::iter(chunks).then(|(delay, data)| async move {
         if !delay.is_zero() {

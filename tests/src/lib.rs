@@ -15,7 +15,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
-use todo_common::config::{AgentConfig, Cli, Config, OpenAiConfig};
+use todo_common::config::{AgentConfig, Cli, Config, LimitsConfig, OpenAiConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -45,6 +45,11 @@ pub struct TestOptions {
     pub ack_wait: Duration,
     pub max_deliver: i64,
     pub worker_concurrency: usize,
+    /// Rate and in-flight limits (all off by default; the limit tests turn them on).
+    pub limits: LimitsConfig,
+    pub reconcile_after: Duration,
+    pub drain_timeout: Duration,
+    pub stream_max_msgs: i64,
 }
 
 impl Default for TestOptions {
@@ -57,6 +62,15 @@ impl Default for TestOptions {
             ack_wait: Duration::from_secs(3),
             max_deliver: 5,
             worker_concurrency: 16,
+            limits: LimitsConfig {
+                chat_per_minute: None,
+                chat_max_in_flight: None,
+                login_per_minute_per_email: None,
+                login_per_minute_per_ip: None,
+            },
+            reconcile_after: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+            stream_max_msgs: 1_000_000,
         }
     }
 }
@@ -96,6 +110,8 @@ pub struct TestApp {
     api_stop: CancellationToken,
     api_task: Option<JoinHandle<anyhow::Result<()>>>,
     workers: Vec<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+    /// `http://addr` of each worker's `/health` and `/metrics` server.
+    pub worker_bases: Vec<String>,
 }
 
 /// A configuration for tests: validated through the same path as the binaries.
@@ -104,6 +120,8 @@ pub fn test_config(database_url: &str, nats_url: &str, tag: &str, options: &Test
     let ack_wait = options.ack_wait.as_secs().max(1).to_string();
     let max_deliver = options.max_deliver.to_string();
     let concurrency = options.worker_concurrency.to_string();
+    let stream_max_msgs = options.stream_max_msgs.to_string();
+    let reconcile_after = options.reconcile_after.as_secs().max(1).to_string();
     let cli = Cli::try_parse_from([
         "test",
         "--database-url",
@@ -136,10 +154,18 @@ pub fn test_config(database_url: &str, nats_url: &str, tag: &str, options: &Test
         &max_deliver,
         "--worker-concurrency",
         &concurrency,
+        "--worker-http-addr",
+        "127.0.0.1:0",
+        "--nats-stream-max-msgs",
+        &stream_max_msgs,
+        "--reconcile-after-secs",
+        &reconcile_after,
     ])
     .expect("test flags parse");
     let mut config = cli.config.validate(None).expect("test config is valid");
     config.worker.agent = options.agent.clone();
+    config.limits = options.limits.clone();
+    config.worker.drain_timeout = options.drain_timeout;
     config
 }
 
@@ -194,6 +220,7 @@ impl TestApp {
             api_stop,
             api_task: Some(api_task),
             workers: Vec::new(),
+            worker_bases: Vec::new(),
         };
         for _ in 0..options.workers {
             test_app.start_worker().await;
@@ -208,11 +235,34 @@ impl TestApp {
         let worker = todo_worker::Worker::build(config)
             .await
             .expect("worker builds");
+        self.worker_bases
+            .push(format!("http://{}", worker.http_addr()));
         let stop = CancellationToken::new();
         let s = stop.clone();
         let handle = tokio::spawn(worker.run_until_stopped(async move { s.cancelled().await }));
         self.workers.push((stop, handle));
         self.workers.len() - 1
+    }
+
+    /// Asks a worker to stop, as SIGTERM does, and waits for it to exit.
+    pub async fn stop_worker(&mut self, index: usize) -> anyhow::Result<()> {
+        let (stop, handle) = &mut self.workers[index];
+        stop.cancel();
+        // Leave a finished handle behind: teardown awaits every worker's.
+        let handle = std::mem::replace(handle, tokio::spawn(async { Ok(()) }));
+        handle.await?
+    }
+
+    /// The api's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// Kills a worker abruptly (its in-flight turns are abandoned mid-way, like `kill -9`).
@@ -427,6 +477,36 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// Sum of the samples of metric `name` (exact series name, e.g. `todo_http_requests_total` or
+/// `todo_chat_turn_duration_seconds_count`) whose labels include every `labels` pair, in a
+/// Prometheus text exposition.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            (series_name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| series_labels.contains(&format!("{k}=\"{v}\""))))
+            .then(|| value.parse::<f64>().ok())
+            .flatten()
+        })
+        .sum()
+}
+
+/// Whether the exposition has any series of metric `name`.
+pub fn has_metric(text: &str, name: &str) -> bool {
+    text.lines().any(|l| {
+        l.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+    })
 }
 
 /// Polls `check` until it returns `Some` or `timeout` passes.

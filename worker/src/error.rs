@@ -8,14 +8,21 @@ pub enum TurnError {
     /// A transient failure (database or broker unavailable): run the turn again later.
     #[error("retryable: {0:#}")]
     Retryable(anyhow::Error),
-    /// The request can never succeed (malformed, unknown user or conversation): drop it.
-    #[error("fatal: {0:#}")]
-    Fatal(anyhow::Error),
+    /// The request can never succeed (malformed, unknown user or conversation, or out of
+    /// deliveries): drop it and keep a dead-letter record. `reason` is the record's stable code.
+    #[error("fatal ({reason}): {error:#}")]
+    Fatal {
+        reason: &'static str,
+        error: anyhow::Error,
+    },
 }
 
 impl TurnError {
-    pub fn fatal(msg: impl Into<String>) -> Self {
-        Self::Fatal(anyhow::anyhow!(msg.into()))
+    pub fn fatal(reason: &'static str, msg: impl Into<String>) -> Self {
+        Self::Fatal {
+            reason,
+            error: anyhow::anyhow!(msg.into()),
+        }
     }
 
     pub fn is_retryable(&self) -> bool {

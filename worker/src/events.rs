@@ -1,8 +1,12 @@
 //! Publishing a turn's reply events on its reply subject (core NATS: low latency; the final event is
 //! also stored in Postgres, where the api finds it if the event is lost).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 use todo_common::schema::{ChatEvent, EventBody, ToolCall};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -10,19 +14,34 @@ pub struct EventSink {
     nats: async_nats::Client,
     subject: String,
     request_id: Uuid,
+    /// When the request entered the queue.
+    published: Instant,
+    first_delta_sent: Arc<AtomicBool>,
 }
 
 impl EventSink {
-    pub fn new(nats: async_nats::Client, subject: String, request_id: Uuid) -> Self {
+    pub fn new(
+        nats: async_nats::Client,
+        subject: String,
+        request_id: Uuid,
+        published: Instant,
+    ) -> Self {
         Self {
             nats,
             subject,
             request_id,
+            published,
+            first_delta_sent: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn request_id(&self) -> Uuid {
         self.request_id
+    }
+
+    /// When the request entered the queue.
+    pub fn published(&self) -> Instant {
+        self.published
     }
 
     pub async fn publish(&self, body: EventBody) -> Result<ChatEvent, async_nats::PublishError> {
@@ -37,6 +56,10 @@ impl EventSink {
     pub async fn delta(&self, text: &str) -> Result<(), async_nats::PublishError> {
         if text.is_empty() {
             return Ok(());
+        }
+        if !self.first_delta_sent.swap(true, Ordering::Relaxed) {
+            metrics::histogram!("todo_chat_time_to_first_token_seconds")
+                .record(self.published.elapsed().as_secs_f64());
         }
         self.publish(EventBody::Delta {
             text: text.to_owned(),

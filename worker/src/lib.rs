@@ -1,6 +1,9 @@
 //! The todo-chat worker: consumes chat requests from JetStream and runs the agent.
 //!
-//! - [`runner`]: the consume loop (concurrency, heartbeats, ack / nak / term, drain on shutdown).
+//! - [`runner`]: the consume loop (concurrency, heartbeats and leases, ack / nak / term, dead
+//!   letters, drain on shutdown).
+//! - [`reconciler`]: publishes again unfinished requests whose message was lost.
+//! - [`http`]: the worker's `/health` and `/metrics` server.
 //! - [`turn`]: one chat turn from request to stored reply and `done` event (ordering, replay, retries).
 //! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
 //! - [`tools`]: the five task tools and their exactly-once executor.
@@ -10,6 +13,8 @@
 pub mod agent;
 pub mod error;
 pub mod events;
+pub mod http;
+pub mod reconciler;
 pub mod runner;
 pub mod tools;
 pub mod turn;

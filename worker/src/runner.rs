@@ -1,7 +1,8 @@
 //! The worker's run loop: pull requests from the shared durable consumer, run up to
 //! `WORKER_CONCURRENCY` turns at once, keep each message alive with in-progress acks while its turn
-//! runs, and ack / nak (with backoff) / term it according to the outcome. On shutdown it stops
-//! pulling and lets in-flight turns finish within a deadline.
+//! runs, and ack / nak (with backoff) / term it according to the outcome (a termed message leaves a
+//! dead-letter record). On shutdown it stops pulling, lets in-flight turns finish within
+//! `WORKER_DRAIN_TIMEOUT_SECS`, and hands the rest back (nak) so another worker runs them at once.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,22 +11,29 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
+use serde::Deserialize;
 use sqlx::PgPool;
-use todo_common::{Config, db, queue};
+use time::OffsetDateTime;
+use todo_common::{Config, chat, db, queue};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::agent::Agent;
 use crate::error::{TurnError, retry_delay};
 use crate::turn::{self, TurnContext};
 
-/// How long in-flight turns may take to finish after a shutdown signal.
-pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// How long handing unfinished turns back may take once the drain deadline has passed.
+const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Worker {
     config: Config,
     ctx: Arc<TurnContext>,
+    listener: TcpListener,
 }
 
 impl Worker {
@@ -42,6 +50,15 @@ impl Worker {
         let nats = queue::connect(&config.nats, "todo-chat-worker")
             .await
             .context("connecting to NATS")?;
+        let listener = TcpListener::bind(config.worker.http_addr)
+            .await
+            .with_context(|| format!("binding WORKER_HTTP_ADDR {}", config.worker.http_addr))?;
+        todo_common::metrics::install();
+        todo_common::metrics::spawn_pool_sampler(
+            pool.clone(),
+            "worker",
+            config.database.max_connections,
+        );
         let agent = Arc::new(Agent::from_config(&config.worker.agent));
         tracing::info!(
             agent = agent.name(),
@@ -54,7 +71,18 @@ impl Worker {
             nats_config: config.nats.clone(),
             agent,
         });
-        Ok(Self { config, ctx })
+        Ok(Self {
+            config,
+            ctx,
+            listener,
+        })
+    }
+
+    /// Address of the worker's `/health` and `/metrics` server.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// Consumes requests until `shutdown` resolves, then drains.
@@ -63,6 +91,7 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        let hand_back = CancellationToken::new();
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -70,6 +99,27 @@ impl Worker {
             trigger.cancel();
         });
         let js = jetstream::new(self.ctx.nats.clone());
+        tracing::info!(addr = %self.http_addr(), "worker health and metrics listening");
+        let http_stop = CancellationToken::new();
+        let server = axum::serve(
+            self.listener,
+            crate::http::router(self.ctx.db.clone(), self.ctx.nats.clone()),
+        )
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+        let server = tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "worker HTTP server failed");
+            }
+        });
+        let stop_http = http_stop.drop_guard();
+        todo_common::metrics::spawn_queue_sampler(js.clone(), self.config.nats.clone());
+        tokio::spawn(crate::reconciler::run(
+            self.ctx.db.clone(),
+            js.clone(),
+            self.config.nats.clone(),
+            self.config.worker.reconcile_after,
+            stop.clone(),
+        ));
         let consumer = loop {
             match queue::ensure_consumer(&js, &self.config.nats).await {
                 Ok(c) => break c,
@@ -124,68 +174,184 @@ impl Worker {
                     None => continue 'outer,
                 };
                 let ctx = self.ctx.clone();
+                let hand_back = hand_back.clone();
                 inflight.spawn(async move {
                     let _permit = permit;
-                    handle(ctx, message, heartbeat, max_deliver).await;
+                    handle(ctx, message, heartbeat, max_deliver, hand_back).await;
                 });
                 while inflight.try_join_next().is_some() {}
             }
         }
         tracing::info!(in_flight = inflight.len(), "draining in-flight turns");
-        let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        let drain_timeout = self.config.worker.drain_timeout;
+        let drained = tokio::time::timeout(drain_timeout, async {
             while inflight.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
             tracing::warn!(
                 left = inflight.len(),
-                "drain deadline passed; remaining turns will be redelivered"
+                "drain deadline passed; handing the remaining turns back to the queue"
             );
-            inflight.abort_all();
+            hand_back.cancel();
+            let handed_back = tokio::time::timeout(HAND_BACK_TIMEOUT, async {
+                while inflight.join_next().await.is_some() {}
+            })
+            .await;
+            if handed_back.is_err() {
+                // JetStream redelivers them after the ack wait.
+                inflight.abort_all();
+            }
         }
+        drop(stop_http);
+        let _ = server.await;
         self.ctx.db.close().await;
         tracing::info!("worker stopped");
         Ok(())
     }
 }
 
-/// Runs one message's turn with heartbeats and settles the message.
+/// The request id of a payload, without validating the rest (for leases and dead letters).
+fn request_ids(payload: &[u8]) -> (Option<Uuid>, Option<Uuid>) {
+    #[derive(Deserialize)]
+    struct Ids {
+        request_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+    }
+    serde_json::from_slice::<Ids>(payload).map_or((None, None), |ids| (ids.request_id, ids.user_id))
+}
+
+/// Runs one message's turn with heartbeats and settles the message: ack when done, nak with
+/// backoff when it may succeed later, term (and a dead-letter record) when it never will; nak at
+/// once when the worker is stopping and `hand_back` fires. Every log line of the turn carries its
+/// `request_id`, `user_id` and `conversation_id` (the api logs the same fields).
 async fn handle(
     ctx: Arc<TurnContext>,
     message: jetstream::Message,
     heartbeat: Duration,
     max_deliver: i64,
+    hand_back: CancellationToken,
 ) {
-    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+    let (request_id, user_id) = request_ids(&message.payload);
+    let span = tracing::info_span!(
+        "turn",
+        request_id = request_id.map(tracing::field::display),
+        user_id = user_id.map(tracing::field::display),
+        conversation_id = tracing::field::Empty,
+    );
+    let ids = (request_id, user_id);
+    settle(ctx, message, ids, heartbeat, max_deliver, hand_back)
+        .instrument(span)
+        .await;
+}
+
+async fn settle(
+    ctx: Arc<TurnContext>,
+    message: jetstream::Message,
+    (request_id, user_id): (Option<Uuid>, Option<Uuid>),
+    heartbeat: Duration,
+    max_deliver: i64,
+    hand_back: CancellationToken,
+) {
+    let info = message.info().ok();
+    let delivered = info.as_ref().map_or(1, |i| i.delivered);
+    let queued_for = info
+        .as_ref()
+        .map(|i| OffsetDateTime::now_utc() - i.published)
+        .and_then(|d| Duration::try_from(d).ok())
+        .unwrap_or_default();
+    let published = Instant::now()
+        .checked_sub(queued_for)
+        .unwrap_or_else(Instant::now);
+    if delivered > 1 {
+        metrics::counter!("todo_worker_redeliveries_total").increment(1);
+    }
+    let _in_flight = InFlight::new();
     let last_delivery = delivered >= max_deliver;
-    // In-progress acks keep the message ours while the turn runs; they stop with the turn.
-    let turn = turn::process(&ctx, &message.payload, last_delivery);
+    // In-progress acks keep the message ours while the turn runs, and the lease in Postgres tells
+    // other deliveries of the same request that this attempt is alive; both stop with the turn.
+    let turn = turn::process(&ctx, &message.payload, last_delivery, published);
     tokio::pin!(turn);
     let mut tick = tokio::time::interval(heartbeat);
     tick.tick().await;
     let outcome = loop {
         tokio::select! {
-            outcome = &mut turn => break outcome,
+            outcome = &mut turn => break Some(outcome),
             _ = tick.tick() => {
                 if let Err(e) = message.ack_with(AckKind::Progress).await {
                     tracing::warn!(error = %e, "in-progress ack failed");
                 }
+                if let Some(id) = request_id
+                    && let Err(e) = chat::touch_running(&ctx.db, id).await
+                {
+                    tracing::warn!(error = %e, "could not renew the turn's lease");
+                }
             }
+            () = hand_back.cancelled() => break None,
         }
     };
     let settle = match &outcome {
-        Ok(()) => message.double_ack().await,
-        Err(TurnError::Retryable(e)) => {
+        Some(Ok(())) => {
+            metrics::counter!("todo_worker_messages_total", "outcome" => "ack").increment(1);
+            message.double_ack().await
+        }
+        None => {
+            tracing::warn!("handing an unfinished turn back to the queue");
+            release(&ctx, request_id).await;
+            metrics::counter!("todo_worker_messages_total", "outcome" => "nak").increment(1);
+            message.ack_with(AckKind::Nak(None)).await
+        }
+        Some(Err(TurnError::Retryable(e))) => {
             let delay = retry_delay(delivered);
             tracing::warn!(error = %format!("{e:#}"), delivered, delay_ms = delay.as_millis() as u64, "turn failed; will retry");
+            release(&ctx, request_id).await;
+            metrics::counter!("todo_worker_messages_total", "outcome" => "nak").increment(1);
             message.ack_with(AckKind::Nak(Some(delay))).await
         }
-        Err(TurnError::Fatal(e)) => {
-            tracing::error!(error = %format!("{e:#}"), delivered, "turn dropped");
+        Some(Err(TurnError::Fatal { reason, error })) => {
+            let cause = format!("{error:#}");
+            tracing::error!(reason, cause, delivered, "turn dropped to the dead letters");
+            metrics::counter!("todo_worker_messages_total", "outcome" => "term").increment(1);
+            metrics::counter!("todo_dead_letters_total", "reason" => *reason).increment(1);
+            let letter = chat::DeadLetter {
+                request_id,
+                user_id,
+                reason,
+                cause: &cause,
+                deliveries: delivered,
+                payload: &message.payload,
+            };
+            if let Err(e) = chat::record_dead_letter(&ctx.db, &letter).await {
+                tracing::error!(error = %e, "could not record the dead letter");
+            }
             message.ack_with(AckKind::Term).await
         }
     };
     if let Err(e) = settle {
         tracing::warn!(error = %e, "could not settle the JetStream message; it will be redelivered");
+    }
+}
+
+async fn release(ctx: &TurnContext, request_id: Option<Uuid>) {
+    if let Some(id) = request_id
+        && let Err(e) = chat::release(&ctx.db, id).await
+    {
+        tracing::warn!(error = %e, "could not hand the turn back; its lease will expire instead");
+    }
+}
+
+/// Counts a turn in `todo_worker_in_flight` for as long as it lives.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        metrics::gauge!("todo_worker_in_flight").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("todo_worker_in_flight").decrement(1.0);
     }
 }

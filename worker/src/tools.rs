@@ -305,6 +305,8 @@ impl ToolExecutor {
                 result: previous.result.0.clone(),
             };
             tracing::info!(tool, "replayed recorded tool effect");
+            metrics::counter!("todo_tool_calls_total", "tool" => tool.to_owned(), "outcome" => "replayed")
+                .increment(1);
             self.calls.push(call.clone());
             return Ok(call);
         }
@@ -329,6 +331,8 @@ impl ToolExecutor {
             "ok"
         };
         tracing::info!(tool, outcome, "tool call");
+        metrics::counter!("todo_tool_calls_total", "tool" => tool.to_owned(), "outcome" => outcome)
+            .increment(1);
         let call = ToolCall {
             tool: tool.to_owned(),
             arguments,

@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use anyhow::anyhow;
 use bytes::Bytes;
 use serde_json::json;
@@ -16,7 +18,6 @@ use sqlx::PgPool;
 use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
-use tracing::Instrument;
 
 use crate::agent::Agent;
 use crate::error::{AgentError, TurnError};
@@ -35,43 +36,41 @@ pub struct TurnContext {
 }
 
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
-/// again: a retryable failure then ends the turn with an error for the user.
+/// again: a retryable failure then ends the turn with an error for the user. `published` is when
+/// the request entered the queue: turn latency and time to first token are measured from it.
 pub async fn process(
     ctx: &TurnContext,
     payload: &Bytes,
     last_delivery: bool,
+    published: Instant,
 ) -> Result<(), TurnError> {
     let request: ChatRequest = serde_json::from_slice(payload)
-        .map_err(|e| TurnError::fatal(format!("malformed chat request: {e}")))?;
+        .map_err(|e| TurnError::fatal("malformed", format!("malformed chat request: {e}")))?;
     let subject = request
         .reply_to
         .clone()
         .filter(|s| !s.is_empty() && !s.contains(['*', '>', ' ']))
         .unwrap_or_else(|| ctx.nats_config.default_event_subject(request.request_id));
-    let events = EventSink::new(ctx.nats.clone(), subject, request.request_id);
-    let span = tracing::info_span!(
-        "turn",
-        request_id = %request.request_id,
-        user_id = %request.user_id,
-        conversation_id = tracing::field::Empty,
-    );
+    let events = EventSink::new(ctx.nats.clone(), subject, request.request_id, published);
+    if let Some(id) = request.conversation_id {
+        tracing::Span::current().record("conversation_id", id);
+    }
     let result = async {
         if let Err(reason) = request.validate() {
             send_error(ctx, &events, "invalid_request", &reason, &reason).await;
-            return Err(TurnError::fatal(reason));
+            return Err(TurnError::fatal("invalid_request", reason));
         }
         let record = match begin(ctx, &request, &events).await? {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(()),
             Err(reason) => {
                 send_error(ctx, &events, "not_found", reason, reason).await;
-                return Err(TurnError::fatal(reason));
+                return Err(TurnError::fatal("not_found", reason));
             }
         };
         tracing::Span::current().record("conversation_id", record.conversation_id);
         run(ctx, record, &events).await
     }
-    .instrument(span)
     .await;
     match result {
         Err(TurnError::Retryable(e)) if last_delivery => {
@@ -84,9 +83,10 @@ pub async fn process(
                 &cause,
             )
             .await;
-            Err(TurnError::Fatal(anyhow!(
-                "gave up after the last delivery: {cause}"
-            )))
+            Err(TurnError::fatal(
+                "retries_exhausted",
+                format!("gave up after the last delivery: {cause}"),
+            ))
         }
         other => other,
     }
@@ -106,7 +106,8 @@ async fn begin(
     let mut stored = false;
     loop {
         let mut conn = ctx.db.acquire().await?;
-        match chat::begin_turn(&mut conn, request.request_id, request.user_id).await? {
+        let lease = ctx.nats_config.ack_wait;
+        match chat::begin_turn(&mut conn, request.request_id, request.user_id, lease).await? {
             Begin::Started(record) => return Ok(Ok(Some(record))),
             Begin::Finished(record) => {
                 replay(&record, events).await?;
@@ -121,6 +122,7 @@ async fn begin(
                     request.user_id,
                     request.conversation_id,
                     &request.message,
+                    None,
                 )
                 .await?
                 {
@@ -129,6 +131,9 @@ async fn begin(
                         return Ok(Err("conversation not found"));
                     }
                     Accepted::UserNotFound => return Ok(Err("user not found")),
+                    Accepted::TooManyInFlight => {
+                        return Err(TurnError::Retryable(anyhow!("in-flight limit reached")));
+                    }
                 }
             }
             Begin::Missing => return Ok(Err("request not found")),
@@ -195,7 +200,8 @@ async fn run(
             tool_calls: tool_calls.clone(),
         },
     );
-    let done_value = serde_json::to_value(&done).map_err(|e| TurnError::Fatal(e.into()))?;
+    let done_value = serde_json::to_value(&done)
+        .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
     chat::finish(
         &ctx.db,
         &record,
@@ -205,6 +211,9 @@ async fn run(
     )
     .await?;
     events.publish(done.body).await?;
+    metrics::counter!("todo_chat_turns_completed_total").increment(1);
+    metrics::histogram!("todo_chat_turn_duration_seconds")
+        .record(events.published().elapsed().as_secs_f64());
     tracing::info!(tools = tool_calls.len(), "turn done");
     Ok(())
 }
@@ -219,7 +228,9 @@ async fn replay(record: &ChatRequestRecord, events: &EventSink) -> Result<(), Tu
     Ok(())
 }
 
-/// Tells the user a turn failed and records it; failures to do so are only logged.
+/// Records that a turn failed and tells the user. The user hears only what Postgres recorded: if
+/// the failure cannot be recorded (the database is down), nothing is sent, the turn stays
+/// unfinished, and the reconciler runs it again later.
 async fn send_error(ctx: &TurnContext, events: &EventSink, code: &str, message: &str, cause: &str) {
     let event = ChatEvent::new(
         events.request_id(),
@@ -228,13 +239,17 @@ async fn send_error(ctx: &TurnContext, events: &EventSink, code: &str, message: 
             message: message.into(),
         },
     );
-    if let Ok(value) = serde_json::to_value(&event)
-        && let Err(e) = chat::fail(&ctx.db, events.request_id(), &value, cause).await
-    {
-        tracing::error!(error = %e, "could not record the failed turn");
+    let recorded = match serde_json::to_value(&event) {
+        Ok(value) => chat::fail(&ctx.db, events.request_id(), &value, cause).await,
+        Err(e) => Err(sqlx::Error::Decode(e.into())),
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, cause, "could not record the failed turn; the reconciler will retry it");
+        return;
     }
     if let Err(e) = events.publish(event.body).await {
         tracing::error!(error = %e, "could not publish the error event");
     }
+    metrics::counter!("todo_chat_turns_failed_total", "code" => code.to_owned()).increment(1);
     tracing::warn!(code, cause, "turn failed");
 }

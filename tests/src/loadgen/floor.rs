@@ -126,7 +126,7 @@ pub async fn run(database_url: &str, nats_url: &str, o: &FloorOptions) -> anyhow
                 let t0 = Instant::now();
                 let id = Uuid::new_v4();
                 sent_at.lock().await.insert(id, t0);
-                let accepted = chat::accept(&pool, id, user, None, &format!("add a task to floor {i}")).await?;
+                let accepted = chat::accept(&pool, id, user, None, &format!("add a task to floor {i}"), None).await?;
                 let Accepted::New(stored) = accepted else { anyhow::bail!("not new") };
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", id.to_string().as_str());
@@ -179,7 +179,9 @@ async fn worker_statements(
     events: usize,
 ) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let chat::Begin::Started(record) = chat::begin_turn(&mut conn, request_id, user).await? else {
+    let chat::Begin::Started(record) =
+        chat::begin_turn(&mut conn, request_id, user, Duration::from_secs(30)).await?
+    else {
         anyhow::bail!("turn did not start");
     };
     let _ = chat::store_user_message_and_history(&mut conn, &record).await?;

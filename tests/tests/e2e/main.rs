@@ -7,6 +7,7 @@ mod health;
 mod loadgen;
 mod openai;
 mod openapi;
+mod operations;
 mod queue;
 mod schema;
 mod tasks;

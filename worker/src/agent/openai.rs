@@ -67,6 +67,26 @@ fn classify(e: &OpenAIError) -> CallError {
     }
 }
 
+/// Counts one HTTP attempt at the model server by status (`error` when no response came).
+fn count_http_attempt(
+    result: Result<reqwest::Response, OpenAIError>,
+) -> Result<reqwest::Response, OpenAIError> {
+    let status = match &result {
+        Ok(response) => response.status().as_u16().to_string(),
+        Err(_) => "error".to_owned(),
+    };
+    metrics::counter!("todo_llm_http_requests_total", "status" => status).increment(1);
+    result
+}
+
+fn count_error(kind: &'static str) {
+    metrics::counter!("todo_llm_errors_total", "kind" => kind).increment(1);
+}
+
+fn count_retry(reason: &'static str) {
+    metrics::counter!("todo_llm_retries_total", "reason" => reason).increment(1);
+}
+
 impl OpenAiAgent {
     pub fn new(config: OpenAiConfig) -> Self {
         let openai = OpenAIConfig::new()
@@ -75,6 +95,8 @@ impl OpenAiAgent {
         let retries = usize::try_from(config.max_retries).unwrap_or(usize::MAX);
         let http = tower::ServiceBuilder::new()
             .layer(OpenAIRetryLayer::new(retries))
+            // Below the retry layer: sees every HTTP attempt, so retried 429s and 5xx are counted.
+            .map_result(count_http_attempt)
             .service(ReqwestService::new(reqwest::Client::new()));
         let client = Client::with_config(openai).with_http_service(http);
         Self { client, config }
@@ -90,6 +112,7 @@ impl OpenAiAgent {
             "messages": messages,
             "tools": tools::definitions(),
             "stream": true,
+            "stream_options": {"include_usage": true},
         }))
         .map_err(|e| AgentError::Provider(format!("building request: {e}")))
     }
@@ -107,15 +130,20 @@ impl OpenAiAgent {
             {
                 Ok(Ok(stream)) => return Ok(stream),
                 Ok(Err(e)) => classify(&e),
-                Err(_) => CallError::Transient("timed out".into()),
+                Err(_) => {
+                    count_error("timeout");
+                    CallError::Transient("timed out".into())
+                }
             };
             match error {
                 CallError::Transient(cause) if attempt < self.config.max_retries => {
                     attempt += 1;
+                    count_retry("open");
                     tracing::warn!(attempt, cause = %cause, "model call failed; retrying");
                     tokio::time::sleep(self.backoff(attempt)).await;
                 }
                 CallError::Transient(cause) | CallError::Permanent(cause) => {
+                    count_error("gave_up");
                     return Err(AgentError::Provider(format!(
                         "{cause} (after {attempt} retries)"
                     )));
@@ -187,6 +215,7 @@ impl OpenAiAgent {
     ) -> Result<(String, Vec<PendingCall>), AgentError> {
         let mut attempt = 0;
         'retry: loop {
+            let started = std::time::Instant::now();
             let mut stream = self.open(messages).await?;
             let mut text = String::new();
             let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
@@ -194,8 +223,10 @@ impl OpenAiAgent {
                 let next = match tokio::time::timeout(self.config.timeout, stream.next()).await {
                     Ok(next) => next,
                     Err(_) => {
+                        count_error("stall");
                         if text.is_empty() && attempt < self.config.max_retries {
                             attempt += 1;
+                            count_retry("stall");
                             tracing::warn!(attempt, round, "model stream stalled; retrying");
                             tokio::time::sleep(self.backoff(attempt)).await;
                             continue 'retry;
@@ -207,17 +238,25 @@ impl OpenAiAgent {
                 let chunk = match chunk {
                     Ok(c) => c,
                     Err(e) => {
+                        count_error("stream");
                         if text.is_empty()
                             && attempt < self.config.max_retries
                             && matches!(classify(&e), CallError::Transient(_))
                         {
                             attempt += 1;
+                            count_retry("stream");
                             tokio::time::sleep(self.backoff(attempt)).await;
                             continue 'retry;
                         }
                         return Err(AgentError::Provider(e.to_string()));
                     }
                 };
+                if let Some(usage) = &chunk.usage {
+                    metrics::counter!("todo_llm_tokens_total", "kind" => "prompt")
+                        .increment(u64::from(usage.prompt_tokens));
+                    metrics::counter!("todo_llm_tokens_total", "kind" => "completion")
+                        .increment(u64::from(usage.completion_tokens));
+                }
                 for choice in chunk.choices {
                     if let Some(content) = choice.delta.content.filter(|c| !c.is_empty()) {
                         events.delta(&content).await?;
@@ -239,6 +278,8 @@ impl OpenAiAgent {
                     }
                 }
             }
+            metrics::histogram!("todo_llm_request_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
             let calls: Vec<PendingCall> = calls
                 .into_values()
                 .enumerate()

@@ -1,0 +1,65 @@
+//! The worker's own small HTTP server (`WORKER_HTTP_ADDR`): `GET /health` (Postgres and NATS
+//! reachable) and `GET /metrics` (Prometheus text format).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use sqlx::PgPool;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+struct Deps {
+    db: PgPool,
+    nats: async_nats::Client,
+}
+
+pub fn router(db: PgPool, nats: async_nats::Client) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": {"code": "not_found", "message": "not found"}})),
+            )
+        })
+        .with_state(Deps { db, nats })
+}
+
+async fn health(State(deps): State<Deps>) -> impl IntoResponse {
+    let db_ok = matches!(
+        tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&deps.db)).await,
+        Ok(Ok(_))
+    );
+    let nats_ok = deps.nats.connection_state() == async_nats::connection::State::Connected;
+    let up = |ok: bool| if ok { "up" } else { "down" };
+    let healthy = db_ok && nats_ok;
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": {"status": up(db_ok)},
+        "nats": {"status": up(nats_ok)},
+    });
+    (status, Json(body))
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        todo_common::metrics::render(),
+    )
+}
