@@ -229,24 +229,29 @@ pub async fn begin_turn(
     })
 }
 
-/// Renews the lease of a running attempt (see [`begin_turn`]).
-pub async fn touch_running(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
+/// Renews the lease of running attempt number `attempt` (see [`begin_turn`]); a later attempt
+/// that took the turn over is left alone.
+pub async fn touch_running(pool: &PgPool, request_id: Uuid, attempt: i32) -> sqlx::Result<()> {
     sqlx::query(
-        "update chat_requests set updated_at = now() where request_id = $1 and status = 'running'",
+        "update chat_requests set updated_at = now()
+         where request_id = $1 and status = 'running' and attempts = $2",
     )
     .bind(request_id)
+    .bind(attempt)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Hands a running attempt back (it will be retried): the turn is `queued` again, so the next
-/// delivery may start it at once.
-pub async fn release(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
+/// Hands running attempt number `attempt` back (it will be retried): the turn is `queued` again,
+/// so the next delivery may start it at once.
+pub async fn release(pool: &PgPool, request_id: Uuid, attempt: i32) -> sqlx::Result<()> {
     sqlx::query(
-        "update chat_requests set status = 'queued' where request_id = $1 and status = 'running'",
+        "update chat_requests set status = 'queued'
+         where request_id = $1 and status = 'running' and attempts = $2",
     )
     .bind(request_id)
+    .bind(attempt)
     .execute(pool)
     .await?;
     Ok(())

@@ -32,7 +32,8 @@ pub fn install() -> PrometheusHandle {
                 .expect("bucket list is not empty");
             let handle = match builder.install_recorder() {
                 Ok(handle) => handle,
-                // Another recorder is installed (an embedding program's): render ours anyway.
+                // Another recorder is installed (by an embedding program): metrics go to it,
+                // and this handle renders an empty exposition.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             };
             describe();

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -270,7 +271,10 @@ async fn settle(
     let last_delivery = delivered >= max_deliver;
     // In-progress acks keep the message ours while the turn runs, and the lease in Postgres tells
     // other deliveries of the same request that this attempt is alive; both stop with the turn.
-    let turn = turn::process(&ctx, &message.payload, last_delivery, published);
+    // Only an attempt that started (`begin_turn`) holds the lease: a delivery waiting for the turn
+    // must not renew the lease of the attempt it waits for.
+    let holding = AtomicI32::new(0);
+    let turn = turn::process(&ctx, &message.payload, last_delivery, published, &holding);
     tokio::pin!(turn);
     let mut tick = tokio::time::interval(heartbeat);
     tick.tick().await;
@@ -281,8 +285,10 @@ async fn settle(
                 if let Err(e) = message.ack_with(AckKind::Progress).await {
                     tracing::warn!(error = %e, "in-progress ack failed");
                 }
+                let attempt = holding.load(Ordering::Relaxed);
                 if let Some(id) = request_id
-                    && let Err(e) = chat::touch_running(&ctx.db, id).await
+                    && attempt > 0
+                    && let Err(e) = chat::touch_running(&ctx.db, id, attempt).await
                 {
                     tracing::warn!(error = %e, "could not renew the turn's lease");
                 }
@@ -297,14 +303,14 @@ async fn settle(
         }
         None => {
             tracing::warn!("handing an unfinished turn back to the queue");
-            release(&ctx, request_id).await;
+            release(&ctx, request_id, &holding).await;
             metrics::counter!("todo_worker_messages_total", "outcome" => "nak").increment(1);
             message.ack_with(AckKind::Nak(None)).await
         }
         Some(Err(TurnError::Retryable(e))) => {
             let delay = retry_delay(delivered);
             tracing::warn!(error = %format!("{e:#}"), delivered, delay_ms = delay.as_millis() as u64, "turn failed; will retry");
-            release(&ctx, request_id).await;
+            release(&ctx, request_id, &holding).await;
             metrics::counter!("todo_worker_messages_total", "outcome" => "nak").increment(1);
             message.ack_with(AckKind::Nak(Some(delay))).await
         }
@@ -332,9 +338,12 @@ async fn settle(
     }
 }
 
-async fn release(ctx: &TurnContext, request_id: Option<Uuid>) {
+/// Hands the turn back if this delivery's attempt holds it.
+async fn release(ctx: &TurnContext, request_id: Option<Uuid>, holding: &AtomicI32) {
+    let attempt = holding.load(Ordering::Relaxed);
     if let Some(id) = request_id
-        && let Err(e) = chat::release(&ctx.db, id).await
+        && attempt > 0
+        && let Err(e) = chat::release(&ctx.db, id, attempt).await
     {
         tracing::warn!(error = %e, "could not hand the turn back; its lease will expire instead");
     }

@@ -7,6 +7,7 @@
 //! one transaction; publish `done`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -38,11 +39,14 @@ pub struct TurnContext {
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
 /// again: a retryable failure then ends the turn with an error for the user. `published` is when
 /// the request entered the queue: turn latency and time to first token are measured from it.
+/// `holding` is set to the attempt number once this delivery has started the turn (and so holds
+/// its lease).
 pub async fn process(
     ctx: &TurnContext,
     payload: &Bytes,
     last_delivery: bool,
     published: Instant,
+    holding: &AtomicI32,
 ) -> Result<(), TurnError> {
     let request: ChatRequest = serde_json::from_slice(payload)
         .map_err(|e| TurnError::fatal("malformed", format!("malformed chat request: {e}")))?;
@@ -61,7 +65,10 @@ pub async fn process(
             return Err(TurnError::fatal("invalid_request", reason));
         }
         let record = match begin(ctx, &request, &events).await? {
-            Ok(Some(record)) => record,
+            Ok(Some(record)) => {
+                holding.store(record.attempts, Ordering::Relaxed);
+                record
+            }
             Ok(None) => return Ok(()),
             Err(reason) => {
                 send_error(ctx, &events, "not_found", reason, reason).await;
