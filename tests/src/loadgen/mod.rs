@@ -2,11 +2,14 @@
 //!
 //! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
 //! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
-//! api's memory per connection), `fake-llm` (an OpenAI-compatible streaming server with a latency
+//! api's memory per connection), `floor` (the unavoidable work of a turn alone), `faults` (the
+//! fault-injection suite), `fake-llm` (an OpenAI-compatible streaming server with a latency
 //! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
 //! exits non-zero when a request was lost or an effect duplicated.
 
+pub mod faults;
 pub mod floor;
+pub mod services;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -134,6 +137,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The fault-injection suite (docs/RELIABILITY.md): steady load through private servers and
+    /// processes while a worker, NATS, Postgres or an api dies, or the model hangs.
+    Faults(faults::FaultArgs),
     /// Serve an OpenAI-compatible streaming endpoint with a latency profile.
     FakeLlm {
         #[arg(long, default_value = "127.0.0.1:8089")]
@@ -155,6 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Ws(args) => chat_command(Mode::Ws, args).await,
         Command::Http(args) => chat_command(Mode::Http, args).await,
+        Command::Faults(args) => faults::run(args).await,
         Command::Queue {
             nats,
             api,
