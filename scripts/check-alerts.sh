@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks deploy/prometheus/alerts.yml with promtool (syntax, then the unit tests in
-# alerts.test.yml), installing Debian's prometheus package for promtool when it is missing.
+# Checks deploy/prometheus with promtool: the example prometheus.yml, the rules in alerts.yml and
+# their unit tests in alerts.test.yml. Installs Debian's prometheus package for promtool when it is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/../deploy/prometheus"
 if ! command -v promtool >/dev/null; then
@@ -14,5 +15,6 @@ if ! command -v promtool >/dev/null; then
     exit 0
   fi
 fi
+promtool check config prometheus.yml
 promtool check rules alerts.yml
 promtool test rules alerts.test.yml

@@ -226,6 +226,7 @@ impl ChatService {
         let record = match accepted {
             Accepted::New(record) => record,
             Accepted::Existing(record) => {
+                tracing::Span::current().record("conversation_id", record.conversation_id);
                 tracing::info!(request_id = %request_id, "duplicate chat request: following the original");
                 let events = self.follow(&record).await?;
                 return Ok(Submitted { record, events });
