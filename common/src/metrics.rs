@@ -53,8 +53,6 @@ pub fn install() -> PrometheusHandle {
 }
 
 /// Every metric todo-chat records, with its help text (the list docs/OPERATIONS.md explains).
-/// Counters that alerts divide or compare are created at zero, so their series exist before the
-/// first event.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
@@ -172,23 +170,24 @@ fn describe() {
         "todo_queue_stream_max_messages",
         "NATS_STREAM_MAX_MSGS: the stream refuses publishes beyond it"
     );
+}
 
-    metrics::counter!("todo_chat_turns_completed_total").absolute(0);
+/// Creates the worker's counters that alerts divide or compare at zero, so their series exist
+/// before the first event.
+pub fn register_worker_counters() {
+    metrics::counter!("todo_chat_turns_completed_total").increment(0);
     for code in ["agent_unavailable", "internal_error"] {
-        metrics::counter!("todo_chat_turns_failed_total", "code" => code).absolute(0);
+        metrics::counter!("todo_chat_turns_failed_total", "code" => code).increment(0);
     }
-    metrics::counter!("todo_reconciler_republished_total").absolute(0);
-    metrics::counter!("todo_worker_redeliveries_total").absolute(0);
-    for pool in ["api", "worker"] {
-        metrics::counter!("todo_db_pool_acquire_timeouts_total", "pool" => pool).absolute(0);
-    }
+    metrics::counter!("todo_reconciler_republished_total").increment(0);
+    metrics::counter!("todo_worker_redeliveries_total").increment(0);
     for reason in [
         "malformed",
         "invalid_request",
         "not_found",
         "retries_exhausted",
     ] {
-        metrics::counter!("todo_dead_letters_total", "reason" => reason).absolute(0);
+        metrics::counter!("todo_dead_letters_total", "reason" => reason).increment(0);
     }
 }
 
@@ -206,6 +205,7 @@ pub fn record_db_error(pool: &'static str, error: &sqlx::Error) {
 
 /// Samples the pool's size, idle connections and maximum every [`SAMPLE_EVERY`] until the pool closes.
 pub fn spawn_pool_sampler(pool: PgPool, name: &'static str, max_connections: u32) {
+    metrics::counter!("todo_db_pool_acquire_timeouts_total", "pool" => name).increment(0);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         while !pool.is_closed() {

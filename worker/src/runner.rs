@@ -55,6 +55,7 @@ impl Worker {
             .await
             .with_context(|| format!("binding WORKER_HTTP_ADDR {}", config.worker.http_addr))?;
         todo_common::metrics::install();
+        todo_common::metrics::register_worker_counters();
         todo_common::metrics::spawn_pool_sampler(
             pool.clone(),
             "worker",
