@@ -638,3 +638,66 @@ async fn a_stopping_worker_hands_back_a_turn_it_cannot_finish_in_time() {
     assert_eq!(frames.iter().filter(|f| f["type"] == "done").count(), 1);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_turn_that_fails_every_delivery_ends_in_an_error_and_a_dead_letter() {
+    // Arrange: two deliveries, and a database that refuses every tool effect (its table is gone),
+    // so each attempt fails with a retryable database error.
+    let app = TestApp::spawn_with(TestOptions {
+        max_deliver: 2,
+        ..TestOptions::default()
+    })
+    .await;
+    let user = app.user().await;
+    sqlx::query("alter table tool_effects rename to tool_effects_unavailable")
+        .execute(&app.db)
+        .await
+        .expect("rename");
+    let mut ws = app.ws(&user).await;
+
+    // Act
+    let frames = ws.ask("add a task to buy milk", None).await;
+
+    // Assert: the user hears an error (not silence), nothing was half-done, operators see why.
+    let last = final_frame(&frames);
+    assert_eq!(last["type"], "error", "{frames:?}");
+    assert_eq!(last["code"], "internal_error");
+    let request_id: Uuid = frames[0]["request_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    assert_eq!(
+        app.count("select count(*) from tasks where user_id = $1", &user)
+            .await,
+        0,
+        "the failed attempts left no task behind"
+    );
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("select status, attempts from chat_requests where request_id = $1")
+            .bind(request_id)
+            .fetch_one(&app.db)
+            .await
+            .expect("request row");
+    assert_eq!((status.as_str(), attempts), ("failed", 2));
+    let letter = eventually(Duration::from_secs(10), || async {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "select reason, cause, deliveries from dead_letters where request_id = $1",
+        )
+        .bind(request_id)
+        .fetch_optional(&app.db)
+        .await
+        .ok()
+        .flatten()
+    })
+    .await
+    .expect("a dead letter");
+    assert_eq!(letter.0, "retries_exhausted");
+    assert!(
+        letter.1.contains("tool_effects"),
+        "cause names the failure: {}",
+        letter.1
+    );
+    assert_eq!(letter.2, 2);
+    app.shutdown().await;
+}
