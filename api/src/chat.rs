@@ -251,6 +251,13 @@ impl ChatService {
         let events = self.follow(&record).await?;
         if let Err(e) = self.publish(&record).await {
             tracing::error!(request_id = %request_id, error = %e, "publishing chat request failed");
+            // If the stream is gone (a NATS server that came back without its storage), create
+            // it again so the client's retry can succeed.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                queue::ensure_stream(&self.js, &self.config),
+            )
+            .await;
             // The client is told to retry: forget the request so a retry with the same
             // idempotency key is accepted afresh. (Should the publish have reached the stream
             // after all, a worker stores and runs it, and that retry follows it.)

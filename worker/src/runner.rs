@@ -122,7 +122,7 @@ impl Worker {
             self.config.worker.reconcile_after,
             stop.clone(),
         ));
-        let consumer = loop {
+        let mut consumer = loop {
             match queue::ensure_consumer(&js, &self.config.nats).await {
                 Ok(c) => break c,
                 Err(e) => {
@@ -143,7 +143,7 @@ impl Worker {
             let mut messages = match consumer
                 .stream()
                 .max_messages_per_batch(concurrency)
-                .heartbeat(Duration::from_secs(5))
+                .heartbeat(Duration::from_secs(2))
                 .expires(Duration::from_secs(30))
                 .messages()
                 .await
@@ -153,8 +153,13 @@ impl Worker {
                     tracing::warn!(error = %e, "cannot pull from JetStream; retrying");
                     tokio::select! {
                         () = stop.cancelled() => break 'outer,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => continue 'outer,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
+                    // The stream or the consumer may be gone (a NATS server that came back
+                    // without its storage): create them again. Lost requests are the
+                    // reconciler's to publish again.
+                    recreate_consumer(&js, &self.config.nats, &mut consumer).await;
+                    continue 'outer;
                 }
             };
             loop {
@@ -171,6 +176,8 @@ impl Worker {
                     Some(Ok(m)) => m,
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "pull error; resubscribing");
+                        // Missed heartbeats can mean the consumer is gone: make sure it exists.
+                        recreate_consumer(&js, &self.config.nats, &mut consumer).await;
                         continue 'outer;
                     }
                     None => continue 'outer,
@@ -210,6 +217,19 @@ impl Worker {
         self.ctx.db.close().await;
         tracing::info!("worker stopped");
         Ok(())
+    }
+}
+
+/// Makes sure the stream and the consumer exist (creating them if they were lost) and pulls from
+/// that consumer from now on.
+async fn recreate_consumer(
+    js: &jetstream::Context,
+    config: &todo_common::config::NatsConfig,
+    consumer: &mut jetstream::consumer::PullConsumer,
+) {
+    match queue::ensure_consumer(js, config).await {
+        Ok(c) => *consumer = c,
+        Err(e) => tracing::warn!(error = %e, "JetStream consumer not ready yet"),
     }
 }
 
