@@ -31,6 +31,7 @@ use crate::fake_openai::{FakeOpenAi, Profile};
 pub const FAULTS: &[&str] = &[
     "worker-kill",
     "nats-restart",
+    "nats-data-loss",
     "postgres-restart",
     "api-kill",
     "llm-hang",
@@ -41,7 +42,8 @@ pub struct FaultArgs {
     /// Directory with the `api` and `worker` binaries.
     #[arg(long, default_value = "target/debug")]
     pub bin_dir: PathBuf,
-    /// Faults to inject (default: all): worker-kill, nats-restart, postgres-restart, api-kill, llm-hang.
+    /// Faults to inject (default: all): worker-kill, nats-restart, nats-data-loss,
+    /// postgres-restart, api-kill, llm-hang.
     #[arg(long, value_delimiter = ',')]
     pub faults: Vec<String>,
     /// Simulated users, each on its own WebSocket, each sending one message after another.
@@ -312,7 +314,20 @@ async fn run_one(
             tokio::time::sleep(down).await;
             workers[0].start()?;
         }
-        "nats-restart" => nats.restart_after(down).await?,
+        "nats-restart" => nats.restart_after(down, false).await?,
+        "nats-data-loss" => {
+            // With no worker pulling for a second, accepted requests pile up in the stream; then
+            // the broker loses its storage with them (and with the turns the killed workers held):
+            // only Postgres still knows those requests.
+            for w in &mut workers {
+                w.kill9()?;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            nats.restart_after(down, true).await?;
+            for w in &mut workers {
+                w.start()?;
+            }
+        }
         "postgres-restart" => pg.restart_after(down).await?,
         "api-kill" => {
             apis[0].kill9()?;

@@ -138,7 +138,8 @@ pub enum Command {
         json: bool,
     },
     /// The fault-injection suite (docs/RELIABILITY.md): steady load through private servers and
-    /// processes while a worker, NATS, Postgres or an api dies, or the model hangs.
+    /// processes while a worker, NATS, Postgres or an api dies, NATS loses its data, or the model
+    /// hangs.
     Faults(faults::FaultArgs),
     /// Serve an OpenAI-compatible streaming endpoint with a latency profile.
     FakeLlm {

@@ -210,11 +210,15 @@ impl PrivateNats {
         wait_for_port(self.port, Duration::from_secs(15)).await
     }
 
-    /// `kill -9` the server, leave it down for `down`, start it again on the same store.
-    pub async fn restart_after(&mut self, down: Duration) -> anyhow::Result<()> {
+    /// `kill -9` the server, leave it down for `down`, start it again on the same store, or
+    /// (`wipe_store`) on an empty one: every stored message, acknowledged or not, is gone.
+    pub async fn restart_after(&mut self, down: Duration, wipe_store: bool) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
             child.kill()?;
             child.wait()?;
+        }
+        if wipe_store {
+            std::fs::remove_dir_all(&self.store)?;
         }
         tokio::time::sleep(down).await;
         self.start_server().await
