@@ -1,7 +1,7 @@
 //! `GET /health`: liveness and readiness of the api and what it depends on; `GET /metrics`:
 //! Prometheus metrics.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -57,13 +57,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 503, description = "Postgres or NATS is unreachable; the failing part says `down`", body = Health),
     ))]
 async fn health(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) {
-    let started = Instant::now();
-    let db_ok = matches!(
-        tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&state.db)).await,
-        Ok(Ok(_))
-    );
-    let latency_ms =
-        db_ok.then(|| (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
+    let latency = todo_common::db::ping(&state.db, CHECK_TIMEOUT).await;
+    let db_ok = latency.is_some();
+    let latency_ms = latency.map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0);
     let nats_ok = state.nats.connection_state() == async_nats::connection::State::Connected;
     let healthy = db_ok && nats_ok;
     let body = Health {
@@ -97,7 +93,7 @@ async fn metrics() -> impl axum::response::IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            todo_common::metrics::CONTENT_TYPE,
         )],
         todo_common::metrics::render(),
     )

@@ -23,6 +23,16 @@ pub fn pool(config: &DatabaseConfig) -> PgPool {
         .connect_lazy_with(config.connect_options.clone())
 }
 
+/// Round-trips `select 1` within `timeout`; returns how long it took, or `None` when Postgres
+/// did not answer in time. Shared by the api's and the worker's `/health`.
+pub async fn ping(pool: &PgPool, timeout: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(timeout, sqlx::query("select 1").execute(pool)).await {
+        Ok(Ok(_)) => Some(started.elapsed()),
+        _ => None,
+    }
+}
+
 /// Applies pending migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await

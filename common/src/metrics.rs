@@ -18,6 +18,8 @@ use crate::config::NatsConfig;
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
+/// `Content-Type` of the text exposition served at `/metrics`.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often pool and queue gauges are sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 

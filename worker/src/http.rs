@@ -33,10 +33,9 @@ pub fn router(db: PgPool, nats: async_nats::Client) -> Router {
 }
 
 async fn health(State(deps): State<Deps>) -> impl IntoResponse {
-    let db_ok = matches!(
-        tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&deps.db)).await,
-        Ok(Ok(_))
-    );
+    let db_ok = todo_common::db::ping(&deps.db, CHECK_TIMEOUT)
+        .await
+        .is_some();
     let nats_ok = deps.nats.connection_state() == async_nats::connection::State::Connected;
     let up = |ok: bool| if ok { "up" } else { "down" };
     let healthy = db_ok && nats_ok;
@@ -56,10 +55,7 @@ async fn health(State(deps): State<Deps>) -> impl IntoResponse {
 
 async fn metrics() -> impl IntoResponse {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, todo_common::metrics::CONTENT_TYPE)],
         todo_common::metrics::render(),
     )
 }

@@ -247,8 +247,10 @@ async fn send_error(ctx: &TurnContext, events: &EventSink, code: &str, message: 
         },
     );
     let recorded = match serde_json::to_value(&event) {
-        Ok(value) => chat::fail(&ctx.db, events.request_id(), &value, cause).await,
-        Err(e) => Err(sqlx::Error::Decode(e.into())),
+        Ok(value) => chat::fail(&ctx.db, events.request_id(), &value, cause)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
     if let Err(e) = recorded {
         tracing::error!(error = %e, cause, "could not record the failed turn; the reconciler will retry it");
