@@ -32,6 +32,7 @@ impl TurnError {
 
 impl From<sqlx::Error> for TurnError {
     fn from(e: sqlx::Error) -> Self {
+        todo_common::metrics::record_db_error("worker", &e);
         Self::Retryable(e.into())
     }
 }
@@ -68,6 +69,19 @@ pub enum AgentError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_retryable_and_counted() {
+        todo_common::metrics::install();
+        let err = TurnError::from(sqlx::Error::PoolTimedOut);
+        assert!(err.is_retryable());
+        let text = todo_common::metrics::render();
+        assert!(
+            text.lines()
+                .any(|l| l == "todo_db_pool_acquire_timeouts_total{pool=\"worker\"} 1"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn retry_delay_grows_and_is_capped() {
