@@ -8,6 +8,7 @@
 //! - [`queue`]: JetStream connection, stream and consumer set-up.
 //! - [`chat`]: conversations, messages and chat-request records in Postgres.
 //! - [`metrics`]: the Prometheus recorder and the sampled pool / queue gauges.
+//! - [`when`]: dates, times and repeats as people say them, in the user's timezone.
 
 pub mod chat;
 pub mod config;
@@ -17,5 +18,6 @@ pub mod queue;
 pub mod schema;
 pub mod tasks;
 pub mod telemetry;
+pub mod when;
 
 pub use config::Config;

@@ -1,0 +1,851 @@
+//! Dates and times in plain English, resolved against a [`Clock`].
+//!
+//! A small recursive-descent reader over lower-cased words. It reads a whole phrase or nothing:
+//! "tomorrow at 5pm", "5pm tomorrow", "next friday", "this weekend", "in 3 days", "on the 3rd",
+//! "March 14", "14/3" (by the user's [`DateOrder`](super::DateOrder)), "end of the month", "noon".
+//! The meanings chosen where English is ambiguous (tested in `tests` below and documented in the
+//! README):
+//! - a weekday alone ("friday", "this friday", "on friday") is the next such day, today included;
+//!   "next friday" is the Friday of next week (weeks start on Monday);
+//! - "next week" is next Monday; "this weekend" is this Saturday (today on a weekend day);
+//!   "next weekend" is next week's Saturday; "end of the week" is Friday (Sunday once Friday has passed);
+//! - "next month" is the 1st of next month; "end of the month" its last day; "next year" January 1st;
+//! - a date without a year is the next such date, today included;
+//! - a time alone ("at 5pm") is today, or tomorrow once that time has passed today;
+//! - "morning" is 09:00, "noon" 12:00, "afternoon" 15:00, "evening" 19:00, "tonight" 20:00,
+//!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day;
+//! - "at 5" without am/pm is 17:00 (1–6 are afternoon hours, 7–11 morning ones).
+
+use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, Weekday};
+
+use super::{Clock, DateOrder, Due, LocalDue};
+
+/// A phrase read by [`parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    /// A local date, with or without a time.
+    Local(LocalDue),
+    /// An exact instant ("in 2 hours").
+    Due(Due),
+}
+
+/// Reads a whole phrase as a due date; `None` when any word is not understood.
+pub fn parse(text: &str, clock: &Clock) -> Option<Parsed> {
+    let tokens = tokenize(text);
+    if tokens.is_empty() {
+        return None;
+    }
+    Reader {
+        tokens: &tokens,
+        at: 0,
+        clock,
+        dates: true,
+    }
+    .phrase()
+}
+
+/// Reads a whole phrase that names only a time of day ("at 9am", "in the morning", "at 8 in the
+/// evening").
+pub fn time_only(text: &str) -> Option<NaiveTime> {
+    let tokens = tokenize(text);
+    let clock = Clock::new(chrono::Utc::now(), chrono_tz::Tz::UTC, DateOrder::Dmy);
+    let reader = Reader {
+        tokens: &tokens,
+        at: 0,
+        clock: &clock,
+        dates: false,
+    };
+    match reader.read()? {
+        Read::Parts(None, Some(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// Splits a phrase into lower-case words, separating "5pm" style suffixes is left to the reader.
+pub fn tokenize(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace([',', ';'], " ")
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | '(' | ')' | '"' | '\''))
+                .to_owned()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+pub fn weekday(word: &str) -> Option<Weekday> {
+    Some(match word {
+        "mon" | "monday" | "mondays" => Weekday::Mon,
+        "tue" | "tues" | "tuesday" | "tuesdays" => Weekday::Tue,
+        "wed" | "weds" | "wednesday" | "wednesdays" => Weekday::Wed,
+        "thu" | "thur" | "thurs" | "thursday" | "thursdays" => Weekday::Thu,
+        "fri" | "friday" | "fridays" => Weekday::Fri,
+        "sat" | "saturday" | "saturdays" => Weekday::Sat,
+        "sun" | "sunday" | "sundays" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn month(word: &str) -> Option<u32> {
+    Some(match word {
+        "jan" | "january" => 1,
+        "feb" | "february" => 2,
+        "mar" | "march" => 3,
+        "apr" | "april" => 4,
+        "may" => 5,
+        "jun" | "june" => 6,
+        "jul" | "july" => 7,
+        "aug" | "august" => 8,
+        "sep" | "sept" | "september" => 9,
+        "oct" | "october" => 10,
+        "nov" | "november" => 11,
+        "dec" | "december" => 12,
+        _ => return None,
+    })
+}
+
+/// "3", "three", "a", "an", "couple" …
+pub fn number(word: &str) -> Option<u32> {
+    if let Ok(n) = word.parse::<u32>() {
+        return (n <= 1000).then_some(n);
+    }
+    Some(match word {
+        "a" | "an" | "one" => 1,
+        "two" | "couple" => 2,
+        "three" | "few" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        "eleven" => 11,
+        "twelve" => 12,
+        _ => return None,
+    })
+}
+
+/// "3rd", "21st", "14th", "3".
+pub fn ordinal(word: &str) -> Option<u32> {
+    let digits = ["st", "nd", "rd", "th"]
+        .iter()
+        .find_map(|s| word.strip_suffix(s))
+        .unwrap_or(word);
+    let n: u32 = digits.parse().ok()?;
+    (1..=31).contains(&n).then_some(n)
+}
+
+fn time(h: u32, m: u32) -> Option<NaiveTime> {
+    NaiveTime::from_hms_opt(h, m, 0)
+}
+
+/// "5", "5:30", "17:00" → (hour, minute, had minutes).
+fn clock_digits(word: &str) -> Option<(u32, u32)> {
+    let (h, m) = match word.split_once([':', '.']) {
+        Some((h, m)) if m.len() == 2 => (h.parse().ok()?, m.parse().ok()?),
+        Some(_) => return None,
+        None => (word.parse().ok()?, 0),
+    };
+    (h <= 24 && m < 60).then_some((h, m))
+}
+
+/// Hour with am/pm applied.
+fn meridiem(h: u32, m: u32, pm: bool) -> Option<NaiveTime> {
+    if !(1..=12).contains(&h) {
+        return None;
+    }
+    let h = match (h, pm) {
+        (12, false) => 0,
+        (12, true) => 12,
+        (h, true) => h + 12,
+        (h, false) => h,
+    };
+    time(h, m)
+}
+
+/// The next `day` on or after `from`.
+pub fn on_or_after(from: NaiveDate, day: Weekday) -> NaiveDate {
+    let ahead = (7 + i64::from(day.num_days_from_monday())
+        - i64::from(from.weekday().num_days_from_monday()))
+        % 7;
+    from + Duration::days(ahead)
+}
+
+fn monday_of(date: NaiveDate) -> NaiveDate {
+    date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
+}
+
+fn last_day_of_month(date: NaiveDate) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date);
+    first
+        .checked_add_months(Months::new(1))
+        .map_or(date, |next| next - Duration::days(1))
+}
+
+/// The next `month`/`day` on or after `today` (this year, else next year).
+fn next_month_day(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
+    let this_year = NaiveDate::from_ymd_opt(today.year(), month, day);
+    match this_year {
+        Some(d) if d >= today => Some(d),
+        _ => (1..=8).find_map(|y| {
+            NaiveDate::from_ymd_opt(today.year() + y, month, day).filter(|d| *d >= today)
+        }),
+    }
+}
+
+/// The next day-of-month `day` on or after `today`.
+fn next_day_of_month(today: NaiveDate, day: u32) -> Option<NaiveDate> {
+    (0..=12).find_map(|m| {
+        let base = today.checked_add_months(Months::new(m))?;
+        NaiveDate::from_ymd_opt(base.year(), base.month(), day).filter(|d| *d >= today)
+    })
+}
+
+fn full_year(y: i32) -> i32 {
+    if y < 100 { 2000 + y } else { y }
+}
+
+struct Reader<'a> {
+    tokens: &'a [String],
+    at: usize,
+    clock: &'a Clock,
+    /// Whether dates may be read (false: times of day only).
+    dates: bool,
+}
+
+/// What a phrase named: an exact instant, or a date and a time of day (each optional).
+enum Read {
+    Exact(Due),
+    Parts(Option<NaiveDate>, Option<NaiveTime>),
+}
+
+/// A vague time of day ("morning") can be refined by an exact one ("at 8").
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeOfDay {
+    Morning,
+    Afternoon,
+    Evening,
+}
+
+impl Reader<'_> {
+    fn peek(&self, ahead: usize) -> Option<&str> {
+        self.tokens.get(self.at + ahead).map(String::as_str)
+    }
+
+    fn eat(&mut self, word: &str) -> bool {
+        if self.peek(0) == Some(word) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_seq(&mut self, words: &[&str]) -> bool {
+        if words
+            .iter()
+            .enumerate()
+            .all(|(i, w)| self.peek(i) == Some(*w))
+        {
+            self.at += words.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.clock.today()
+    }
+
+    fn phrase(self) -> Option<Parsed> {
+        let clock = self.clock;
+        match self.read()? {
+            Read::Exact(due) => Some(Parsed::Due(due)),
+            Read::Parts(None, None) => None,
+            Read::Parts(Some(d), t) => Some(Parsed::Local(LocalDue { date: d, time: t })),
+            Read::Parts(None, Some(t)) => {
+                // A time alone: today, or tomorrow once it has passed.
+                let today = clock.today();
+                let now = clock.local_now().time();
+                let date = if t > now {
+                    today
+                } else {
+                    today + Duration::days(1)
+                };
+                Some(Parsed::Local(LocalDue::at(date, t)))
+            }
+        }
+    }
+
+    /// The date and time a phrase names (each optional).
+    fn read(mut self) -> Option<Read> {
+        let mut date: Option<NaiveDate> = None;
+        let mut at: Option<NaiveTime> = None;
+        let mut vague: Option<TimeOfDay> = None;
+        let mut exact_time = false;
+        while self.at < self.tokens.len() {
+            let start = self.at;
+            if [
+                "on", "by", "due", "before", "until", "for", "the", "of", "at", "around", "about",
+                "-",
+            ]
+            .contains(&self.peek(0).unwrap_or_default())
+                && self.at + 1 < self.tokens.len()
+            {
+                // Fillers: "due on", "by the", "at" (the time reader looks at "at" itself).
+                if self.peek(0) != Some("at") && self.peek(0) != Some("the") {
+                    self.at += 1;
+                    continue;
+                }
+            }
+            if self.dates && date.is_none() && at.is_none() && self.at == 0 {
+                if let Some(due) = self.relative_time() {
+                    return (self.at == self.tokens.len()).then_some(Read::Exact(due));
+                }
+                self.at = start;
+            }
+            if let Some((t, v)) = self.time_of_day() {
+                match (v, at) {
+                    // "tomorrow morning at 8": the exact time wins, read as a morning hour.
+                    (Some(v), Some(_)) if exact_time => vague = Some(v),
+                    (Some(v), _) => {
+                        vague = Some(v);
+                        at = Some(t);
+                    }
+                    (None, _) => {
+                        at = Some(t);
+                        exact_time = true;
+                    }
+                }
+                continue;
+            }
+            self.at = start;
+            if self.dates
+                && date.is_none()
+                && let Some((d, default_time)) = self.date()
+            {
+                date = Some(d);
+                if default_time.is_some() {
+                    // "tonight": an evening, which "at 9" refines.
+                    vague = vague.or(Some(TimeOfDay::Evening));
+                }
+                if at.is_none() {
+                    at = default_time;
+                }
+                continue;
+            }
+            self.at = start;
+            return None;
+        }
+        // "at 8 in the evening": move an ambiguous hour into the part of day named.
+        if let (Some(t), Some(v), true) = (at, vague, exact_time) {
+            use chrono::Timelike;
+            let h = t.hour();
+            let shifted = match v {
+                TimeOfDay::Afternoon | TimeOfDay::Evening if h < 12 => h + 12,
+                TimeOfDay::Morning if h > 12 => h - 12,
+                _ => h,
+            };
+            at = time(shifted, t.minute());
+        }
+        Some(Read::Parts(date, at))
+    }
+
+    /// "in 2 hours", "in 30 minutes": an exact instant.
+    fn relative_time(&mut self) -> Option<Due> {
+        if !self.eat("in") {
+            return None;
+        }
+        let n = self.peek(0).and_then(number)?;
+        let unit = self.peek(1)?;
+        let minutes = match unit {
+            "hour" | "hours" | "hr" | "hrs" | "h" => i64::from(n) * 60,
+            "minute" | "minutes" | "min" | "mins" => i64::from(n),
+            _ => return None,
+        };
+        self.at += 2;
+        Some(Due {
+            at: self.clock.now + Duration::minutes(minutes),
+            has_time: true,
+        })
+    }
+
+    /// A time of day; the second value says it was vague ("morning").
+    fn time_of_day(&mut self) -> Option<(NaiveTime, Option<TimeOfDay>)> {
+        let start = self.at;
+        let had_at = self.eat("at") || self.eat("@");
+        let _ = self.eat("around") || self.eat("about");
+        let word = self.peek(0)?.to_owned();
+        let named = match word.as_str() {
+            "noon" | "midday" | "lunch" | "lunchtime" => Some((time(12, 0)?, None)),
+            "midnight" => Some((time(23, 59)?, None)),
+            "eod" => Some((time(17, 0)?, None)),
+            _ => None,
+        };
+        if let Some(found) = named {
+            self.at += 1;
+            return Some(found);
+        }
+        if self.eat_seq(&["end", "of", "day"]) || self.eat_seq(&["end", "of", "the", "day"]) {
+            return Some((time(17, 0)?, None));
+        }
+        // "in the morning", "this evening", "morning"
+        let vague_start = self.at;
+        let _ = self.eat("in") && self.eat("the") || self.eat("this") || self.eat("the");
+        let vague = match self.peek(0) {
+            Some("morning") => Some((TimeOfDay::Morning, 9)),
+            Some("afternoon") => Some((TimeOfDay::Afternoon, 15)),
+            Some("evening") => Some((TimeOfDay::Evening, 19)),
+            Some("night") => Some((TimeOfDay::Evening, 21)),
+            _ => None,
+        };
+        if let Some((v, h)) = vague
+            && !had_at
+        {
+            self.at += 1;
+            return Some((time(h, 0)?, Some(v)));
+        }
+        self.at = vague_start;
+        // "5pm", "5:30pm", "5 pm", "17:00", "at 5"
+        for suffix in ["am", "a.m", "pm", "p.m", "a", "p"] {
+            if let Some(digits) = word.strip_suffix(suffix)
+                && !digits.is_empty()
+                && (suffix.len() > 1 || had_at)
+                && let Some((h, m)) = clock_digits(digits)
+            {
+                self.at += 1;
+                return Some((meridiem(h, m, suffix.starts_with('p'))?, None));
+            }
+        }
+        if let Some((h, m)) = clock_digits(&word) {
+            let next = self.peek(1);
+            if let Some(pm) = match next {
+                Some("am" | "a.m" | "a.m.") => Some(false),
+                Some("pm" | "p.m" | "p.m.") => Some(true),
+                _ => None,
+            } {
+                self.at += 2;
+                return Some((meridiem(h, m, pm)?, None));
+            }
+            let with_colon = word.contains(':');
+            if had_at || with_colon {
+                self.at += 1;
+                let _ =
+                    self.eat("o'clock") || self.eat("oclock") || self.eat("hrs") || self.eat("h");
+                let h = if with_colon || h == 0 || h >= 13 {
+                    h
+                } else if h <= 6 {
+                    h + 12
+                } else {
+                    h
+                };
+                return Some((time(h % 24, m)?, None));
+            }
+        }
+        self.at = start;
+        None
+    }
+
+    /// A date, with the time it implies ("tonight").
+    fn date(&mut self) -> Option<(NaiveDate, Option<NaiveTime>)> {
+        let today = self.today();
+        let start = self.at;
+        let word = self.peek(0)?.to_owned();
+        let simple = match word.as_str() {
+            "today" | "tod" => Some((today, None)),
+            "tonight" | "tonite" => Some((today, time(20, 0))),
+            "tomorrow" | "tmrw" | "tmr" | "tomorow" | "tommorow" | "tommorrow" | "tomorrows" => {
+                Some((today + Duration::days(1), None))
+            }
+            "yesterday" => Some((today - Duration::days(1), None)),
+            "eom" => Some((last_day_of_month(today), None)),
+            _ => None,
+        };
+        if let Some(found) = simple {
+            self.at += 1;
+            return Some(found);
+        }
+        if self.eat_seq(&["the", "day", "after", "tomorrow"])
+            || self.eat_seq(&["day", "after", "tomorrow"])
+        {
+            return Some((today + Duration::days(2), None));
+        }
+        if self.eat("end") || self.eat_seq(&["the", "end"]) {
+            let _ = self.eat("of");
+            let _ = self.eat("the") || self.eat("this");
+            let next = self.eat("next");
+            let date = match self.peek(0)? {
+                "month" => {
+                    self.at += 1;
+                    let base = if next {
+                        today.checked_add_months(Months::new(1))?
+                    } else {
+                        today
+                    };
+                    last_day_of_month(base)
+                }
+                "week" => {
+                    self.at += 1;
+                    let friday = on_or_after(monday_of(today), Weekday::Fri);
+                    if next {
+                        friday + Duration::days(7)
+                    } else if friday >= today {
+                        friday
+                    } else {
+                        on_or_after(today, Weekday::Sun)
+                    }
+                }
+                "year" => {
+                    self.at += 1;
+                    NaiveDate::from_ymd_opt(today.year() + i32::from(next), 12, 31)?
+                }
+                _ => return None,
+            };
+            return Some((date, None));
+        }
+        self.at = start;
+        // "next week", "next monday", "this friday", "coming friday", "friday next week"
+        let modifier = match word.as_str() {
+            "next" => Some(true),
+            "this" | "coming" | "upcoming" => Some(false),
+            _ => None,
+        };
+        if let Some(next) = modifier {
+            self.at += 1;
+            let _ = self.eat("coming");
+            let noun = self.peek(0)?.to_owned();
+            self.at += 1;
+            let date = match noun.as_str() {
+                "week" if next => monday_of(today) + Duration::days(7),
+                "week" => return self.backtrack(start),
+                "weekend" => self.weekend(next),
+                "month" if next => {
+                    let base = today.checked_add_months(Months::new(1))?;
+                    NaiveDate::from_ymd_opt(base.year(), base.month(), 1)?
+                }
+                "year" if next => NaiveDate::from_ymd_opt(today.year() + 1, 1, 1)?,
+                other => {
+                    let day = weekday(other)?;
+                    if next {
+                        on_or_after(monday_of(today) + Duration::days(7), day)
+                    } else {
+                        on_or_after(today, day)
+                    }
+                }
+            };
+            return Some((date, None));
+        }
+        if word == "weekend" || (word == "the" && self.peek(1) == Some("weekend")) {
+            self.at += if word == "the" { 2 } else { 1 };
+            return Some((self.weekend(false), None));
+        }
+        if let Some(day) = weekday(&word) {
+            self.at += 1;
+            if self.eat_seq(&["next", "week"]) || self.eat_seq(&["of", "next", "week"]) {
+                return Some((on_or_after(monday_of(today) + Duration::days(7), day), None));
+            }
+            let _ = self.eat_seq(&["this", "week"]);
+            return Some((on_or_after(today, day), None));
+        }
+        // "in 3 days", "in a week", "in two months", "3 days from now", "a week from today"
+        let had_in = self.eat("in");
+        if let Some(n) = self.peek(0).and_then(number) {
+            let unit = self.peek(1).map(str::to_owned);
+            let offset = unit.as_deref().and_then(|u| Self::offset(today, n, u));
+            if let Some(date) = offset {
+                self.at += 2;
+                let from_now = self.eat_seq(&["from", "now"])
+                    || self.eat_seq(&["from", "today"])
+                    || self.eat("later");
+                if had_in || from_now {
+                    return Some((date, None));
+                }
+            }
+        }
+        if had_in && self.eat_seq(&["a", "fortnight"]) {
+            return Some((today + Duration::days(14), None));
+        }
+        self.at = start;
+        self.calendar_date()
+    }
+
+    fn backtrack<T>(&mut self, to: usize) -> Option<T> {
+        self.at = to;
+        None
+    }
+
+    fn weekend(&self, next: bool) -> NaiveDate {
+        let today = self.today();
+        let saturday = if matches!(today.weekday(), Weekday::Sat | Weekday::Sun) {
+            today
+        } else {
+            on_or_after(today, Weekday::Sat)
+        };
+        if next {
+            on_or_after(monday_of(today) + Duration::days(7), Weekday::Sat)
+        } else {
+            saturday
+        }
+    }
+
+    fn offset(today: NaiveDate, n: u32, unit: &str) -> Option<NaiveDate> {
+        match unit {
+            "day" | "days" => Some(today + Duration::days(i64::from(n))),
+            "week" | "weeks" | "wk" | "wks" => Some(today + Duration::weeks(i64::from(n))),
+            "month" | "months" | "mo" => today.checked_add_months(Months::new(n)),
+            "year" | "years" | "yr" | "yrs" => today.checked_add_months(Months::new(n * 12)),
+            _ => None,
+        }
+    }
+
+    /// "March 14", "14 March 2027", "the 3rd", "3rd of next month", "14/3", "3/14/27", "2026-03-14".
+    fn calendar_date(&mut self) -> Option<(NaiveDate, Option<NaiveTime>)> {
+        let today = self.today();
+        let start = self.at;
+        let _ = self.eat("the");
+        let word = self.peek(0)?.to_owned();
+        // numeric forms
+        if let Ok(d) = NaiveDate::parse_from_str(&word, "%Y-%m-%d") {
+            self.at += 1;
+            return Some((d, None));
+        }
+        let parts: Vec<&str> = word.split('/').collect();
+        if parts.len() >= 2
+            && parts.len() <= 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()))
+        {
+            let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+            let date = if parts[0].len() == 4 {
+                // 2026/03/14
+                NaiveDate::from_ymd_opt(i32::try_from(nums[0]).ok()?, *nums.get(1)?, *nums.get(2)?)
+            } else {
+                let (a, b) = (nums[0], nums[1]);
+                let (month, day) = match self.clock.date_order {
+                    _ if a > 12 && b <= 12 => (b, a),
+                    _ if b > 12 && a <= 12 => (a, b),
+                    DateOrder::Dmy => (b, a),
+                    DateOrder::Mdy => (a, b),
+                };
+                match nums.get(2) {
+                    Some(y) => {
+                        NaiveDate::from_ymd_opt(full_year(i32::try_from(*y).ok()?), month, day)
+                    }
+                    None => next_month_day(today, month, day),
+                }
+            };
+            self.at += 1;
+            return date.map(|d| (d, None));
+        }
+        // "March 14(th)( 2027)"
+        if let Some(m) = month(&word) {
+            self.at += 1;
+            let _ = self.eat("the");
+            if let Some(day) = self.peek(0).and_then(ordinal) {
+                self.at += 1;
+                return self.with_year(m, day).map(|d| (d, None));
+            }
+            return self.backtrack(start);
+        }
+        // "14(th)( of) March( 2027)", "the 3rd( of next month| of the month)"
+        if let Some(day) = ordinal(&word) {
+            let is_ordinal = word.chars().any(|c| c.is_alphabetic());
+            self.at += 1;
+            let _ = self.eat("of");
+            if let Some(m) = self.peek(0).and_then(month) {
+                self.at += 1;
+                return self.with_year(m, day).map(|d| (d, None));
+            }
+            if self.eat_seq(&["next", "month"]) {
+                let base = today.checked_add_months(Months::new(1))?;
+                return NaiveDate::from_ymd_opt(base.year(), base.month(), day).map(|d| (d, None));
+            }
+            let _ = self.eat_seq(&["the", "month"]) || self.eat_seq(&["this", "month"]);
+            if is_ordinal || self.tokens.get(start).map(String::as_str) == Some("the") {
+                return next_day_of_month(today, day).map(|d| (d, None));
+            }
+        }
+        self.backtrack(start)
+    }
+
+    /// A month and day, with an optional year after them.
+    fn with_year(&mut self, month: u32, day: u32) -> Option<NaiveDate> {
+        if let Some(year) = self
+            .peek(0)
+            .filter(|w| w.len() == 4)
+            .and_then(|w| w.parse::<i32>().ok())
+            .filter(|y| (1970..=2200).contains(y))
+        {
+            self.at += 1;
+            return NaiveDate::from_ymd_opt(year, month, day);
+        }
+        next_month_day(self.today(), month, day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+
+    /// Thursday 26 November 2026, 10:30 in Berlin.
+    fn clock(order: DateOrder) -> Clock {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T10:30:00+01:00")
+            .expect("rfc3339")
+            .with_timezone(&Utc);
+        Clock::new(now, chrono_tz::Europe::Berlin, order)
+    }
+
+    /// The phrase's local date and time as `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`.
+    fn read(phrase: &str, order: DateOrder) -> Option<String> {
+        let clock = clock(order);
+        Some(match parse(phrase, &clock)? {
+            Parsed::Local(LocalDue { date, time: None }) => date.to_string(),
+            Parsed::Local(LocalDue {
+                date,
+                time: Some(t),
+            }) => format!("{date} {}", t.format("%H:%M")),
+            Parsed::Due(due) => due
+                .at
+                .with_timezone(&clock.tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        })
+    }
+
+    /// Golden table: phrase → local date (and time), on Thu 2026-11-26 10:30 Europe/Berlin.
+    const GOLDEN: &[(&str, &str)] = &[
+        ("today", "2026-11-26"),
+        ("tonight", "2026-11-26 20:00"),
+        ("tonight at 9", "2026-11-26 21:00"),
+        ("tomorrow", "2026-11-27"),
+        ("tmrw", "2026-11-27"),
+        ("tomorrow at 5pm", "2026-11-27 17:00"),
+        ("tomorrow 5pm", "2026-11-27 17:00"),
+        ("5pm tomorrow", "2026-11-27 17:00"),
+        ("tomorrow at 17:30", "2026-11-27 17:30"),
+        ("tomorrow morning", "2026-11-27 09:00"),
+        ("tomorrow morning at 8", "2026-11-27 08:00"),
+        ("tomorrow evening", "2026-11-27 19:00"),
+        ("tomorrow at noon", "2026-11-27 12:00"),
+        ("noon", "2026-11-26 12:00"),
+        ("at 9am", "2026-11-27 09:00"),
+        ("at 5", "2026-11-26 17:00"),
+        ("5:30pm", "2026-11-26 17:30"),
+        ("at 8 in the evening", "2026-11-26 20:00"),
+        ("midnight", "2026-11-26 23:59"),
+        ("end of day", "2026-11-26 17:00"),
+        ("the day after tomorrow", "2026-11-28"),
+        ("friday", "2026-11-27"),
+        ("on friday", "2026-11-27"),
+        ("this friday", "2026-11-27"),
+        ("fri", "2026-11-27"),
+        ("next friday", "2026-12-04"),
+        ("next friday 5pm", "2026-12-04 17:00"),
+        ("thursday", "2026-11-26"),
+        ("next thursday", "2026-12-03"),
+        ("monday", "2026-11-30"),
+        ("next monday", "2026-11-30"),
+        ("this monday", "2026-11-30"),
+        ("on monday at 10am", "2026-11-30 10:00"),
+        ("monday next week", "2026-11-30"),
+        ("wednesday", "2026-12-02"),
+        ("next wednesday", "2026-12-02"),
+        ("saturday", "2026-11-28"),
+        ("next week", "2026-11-30"),
+        ("this weekend", "2026-11-28"),
+        ("the weekend", "2026-11-28"),
+        ("next weekend", "2026-12-05"),
+        ("in 3 days", "2026-11-29"),
+        ("in three days", "2026-11-29"),
+        ("in 2 weeks", "2026-12-10"),
+        ("in a week", "2026-12-03"),
+        ("in a month", "2026-12-26"),
+        ("in 2 hours", "2026-11-26 12:30"),
+        ("in 30 minutes", "2026-11-26 11:00"),
+        ("3 days from now", "2026-11-29"),
+        ("on the 3rd", "2026-12-03"),
+        ("the 30th", "2026-11-30"),
+        ("on the 26th", "2026-11-26"),
+        ("the 3rd of next month", "2026-12-03"),
+        ("march 14", "2027-03-14"),
+        ("March 14th", "2027-03-14"),
+        ("14 march", "2027-03-14"),
+        ("14th of march", "2027-03-14"),
+        ("dec 24", "2026-12-24"),
+        ("december 24 at 6pm", "2026-12-24 18:00"),
+        ("march 14 2028", "2028-03-14"),
+        ("14/3", "2027-03-14"),
+        ("3/14", "2027-03-14"),
+        ("1/12", "2026-12-01"),
+        ("24/12/2026", "2026-12-24"),
+        ("2026-12-05", "2026-12-05"),
+        ("end of the month", "2026-11-30"),
+        ("end of month", "2026-11-30"),
+        ("end of next month", "2026-12-31"),
+        ("next month", "2026-12-01"),
+        ("end of the week", "2026-11-27"),
+        ("end of year", "2026-12-31"),
+        ("next year", "2027-01-01"),
+        ("by friday", "2026-11-27"),
+        ("due tomorrow", "2026-11-27"),
+        ("on dec 1st at 9:15", "2026-12-01 09:15"),
+    ];
+
+    #[test]
+    fn golden_phrasings() {
+        let mut failures = Vec::new();
+        for (phrase, expected) in GOLDEN {
+            let got = read(phrase, DateOrder::Dmy);
+            if got.as_deref() != Some(*expected) {
+                failures.push(format!("{phrase:?}: expected {expected}, got {got:?}"));
+            }
+        }
+        assert!(GOLDEN.len() >= 60);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn ambiguous_numeric_dates_follow_the_users_date_order() {
+        assert_eq!(read("3/4", DateOrder::Dmy).as_deref(), Some("2027-04-03"));
+        assert_eq!(read("3/4", DateOrder::Mdy).as_deref(), Some("2027-03-04"));
+        // Valid one way only: read that way whatever the setting.
+        assert_eq!(read("14/3", DateOrder::Mdy).as_deref(), Some("2027-03-14"));
+        assert_eq!(read("3/14", DateOrder::Dmy).as_deref(), Some("2027-03-14"));
+    }
+
+    #[test]
+    fn words_that_are_not_dates_are_refused() {
+        for phrase in [
+            "buy milk",
+            "2 apples",
+            "1984",
+            "march",
+            "next",
+            "in the box",
+            "friday the",
+            "at home",
+            "13/13",
+            "soon",
+        ] {
+            assert_eq!(read(phrase, DateOrder::Dmy), None, "{phrase:?}");
+        }
+    }
+
+    #[test]
+    fn a_time_that_has_passed_today_means_tomorrow() {
+        assert_eq!(
+            read("at 9am", DateOrder::Dmy).as_deref(),
+            Some("2026-11-27 09:00")
+        );
+        assert_eq!(
+            read("at 11am", DateOrder::Dmy).as_deref(),
+            Some("2026-11-26 11:00")
+        );
+    }
+}
