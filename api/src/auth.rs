@@ -204,15 +204,23 @@ pub struct User {
     pub id: Uuid,
     pub email: String,
     pub name: Option<String>,
+    /// IANA timezone (`Europe/Berlin`): dates are read and shown in it. Default `UTC`.
+    pub timezone: String,
+    /// How a numeric date such as 3/4 is read: `dmy` (3 April, the default) or `mdy` (March 4).
+    pub date_order: String,
     pub created_at: DateTime<Utc>,
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, email, name, timezone, date_order, created_at"
+    };
 }
 
 #[derive(sqlx::FromRow)]
 struct UserWithHash {
-    id: Uuid,
-    email: String,
-    name: Option<String>,
-    created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    user: User,
     password_hash: String,
 }
 
@@ -224,6 +232,21 @@ pub struct SignupRequest {
     pub password: String,
     /// Display name (optional, at most 100 characters).
     pub name: Option<String>,
+    /// IANA timezone such as `Europe/Berlin` (optional, default `UTC`).
+    pub timezone: Option<String>,
+}
+
+/// Changes to the account; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateMe {
+    /// Display name (at most 100 characters); `null` or `""` clears it.
+    #[serde(default, deserialize_with = "crate::tasks::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// IANA timezone such as `Europe/Berlin`.
+    pub timezone: Option<String>,
+    /// `dmy` or `mdy`.
+    pub date_order: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -246,7 +269,36 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(signup))
         .routes(routes!(login))
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
+}
+
+fn validate_name(raw: Option<&str>) -> Result<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) if n.chars().count() > 100 => Err(ApiError::validation(
+            "name_too_long",
+            "name",
+            "name must be at most 100 characters",
+        )),
+        Some(n) if n.chars().any(char::is_control) => Err(ApiError::validation(
+            "name_invalid",
+            "name",
+            "name must not contain control characters",
+        )),
+        Some(n) => Ok(Some(n.to_owned())),
+    }
+}
+
+fn validate_timezone(raw: &str) -> Result<String> {
+    todo_common::when::parse_timezone(raw)
+        .map(|tz| tz.name().to_owned())
+        .ok_or_else(|| {
+            ApiError::validation(
+                "invalid_timezone",
+                "timezone",
+                "timezone must be an IANA name such as Europe/Berlin or America/New_York",
+            )
+        })
 }
 
 fn validate_email(raw: &str) -> Result<String> {
@@ -309,26 +361,25 @@ async fn signup(
 ) -> Result<(StatusCode, ApiJson<User>)> {
     let email = validate_email(&req.email)?;
     validate_password(&req.password)?;
-    let name = match req.name.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(n) if n.chars().count() > 100 => {
-            return Err(ApiError::validation(
-                "name_too_long",
-                "name",
-                "name must be at most 100 characters",
-            ));
-        }
-        Some(n) => Some(n.to_owned()),
-    };
+    let name = validate_name(req.name.as_deref())?;
+    let timezone = req
+        .timezone
+        .as_deref()
+        .map(validate_timezone)
+        .transpose()?
+        .unwrap_or_else(|| "UTC".to_owned());
     let hash = state.auth.hash_password(&req.password).await?;
-    let user = sqlx::query_as::<_, User>(
-        "insert into users (email, name, password_hash) values ($1, $2, $3)
+    let user = sqlx::query_as::<_, User>(concat!(
+        "insert into users (email, name, password_hash, timezone) values ($1, $2, $3, $4)
          on conflict (lower(email)) do nothing
-         returning id, email, name, created_at",
-    )
+         returning ",
+        user_columns!(),
+        ""
+    ))
     .bind(&email)
     .bind(&name)
     .bind(&hash)
+    .bind(&timezone)
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| ApiError::Conflict {
@@ -361,10 +412,14 @@ async fn login(
         return Err(e);
     }
     let row: Option<UserWithHash> = if email.len() <= 254 {
-        sqlx::query_as("select id, email, name, created_at, password_hash from users where lower(email) = lower($1)")
-            .bind(email)
-            .fetch_optional(&state.db)
-            .await?
+        sqlx::query_as(concat!(
+            "select ",
+            user_columns!(),
+            ", password_hash from users where lower(email) = lower($1)"
+        ))
+        .bind(email)
+        .fetch_optional(&state.db)
+        .await?
     } else {
         None
     };
@@ -372,29 +427,17 @@ async fn login(
         .auth
         .verify_password(&req.password, row.as_ref().map(|r| r.password_hash.clone()))
         .await;
-    let Some(UserWithHash {
-        id,
-        email,
-        name,
-        created_at,
-        ..
-    }) = row.filter(|_| password_ok)
-    else {
+    let Some(UserWithHash { user, .. }) = row.filter(|_| password_ok) else {
         tracing::warn!(target: "security", event = "login_failed", email = %email.to_lowercase(), "failed login");
         return Err(ApiError::InvalidCredentials);
     };
-    tracing::Span::current().record("user_id", tracing::field::display(id));
-    let access_token = state.auth.issue(id)?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    let access_token = state.auth.issue(user.id)?;
     Ok(ApiJson(LoginResponse {
         access_token,
         token_type: "bearer",
         expires_in: state.auth.token_ttl().as_secs(),
-        user: User {
-            id,
-            email,
-            name,
-            created_at,
-        },
+        user,
     }))
 }
 
@@ -405,12 +448,66 @@ async fn login(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> Result<ApiJson<User>> {
-    sqlx::query_as::<_, User>("select id, email, name, created_at from users where id = $1")
-        .bind(auth.user_id)
-        .fetch_optional(&state.db)
-        .await?
-        .map(ApiJson)
-        .ok_or(ApiError::Unauthorized)
+    sqlx::query_as::<_, User>(concat!(
+        "select ",
+        user_columns!(),
+        " from users where id = $1"
+    ))
+    .bind(auth.user_id)
+    .fetch_optional(&state.db)
+    .await?
+    .map(ApiJson)
+    .ok_or(ApiError::Unauthorized)
+}
+
+/// Change the display name, timezone or date order.
+#[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    request_body = UpdateMe,
+    responses(
+        (status = 200, description = "The updated user", body = User),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "Unknown timezone (`invalid_timezone`), bad date order or name", body = ErrorBody),
+    ))]
+async fn update_me(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<UpdateMe>,
+) -> Result<ApiJson<User>> {
+    let name = req.name.map(|n| validate_name(n.as_deref())).transpose()?;
+    let timezone = req.timezone.as_deref().map(validate_timezone).transpose()?;
+    let date_order = req
+        .date_order
+        .as_deref()
+        .map(|d| {
+            todo_common::when::DateOrder::parse(d).ok_or_else(|| {
+                ApiError::validation(
+                    "invalid_date_order",
+                    "date_order",
+                    "date_order must be dmy or mdy",
+                )
+            })
+        })
+        .transpose()?;
+    sqlx::query_as::<_, User>(concat!(
+        "update users set
+             name = case when $2 then $3 else name end,
+             timezone = coalesce($4, timezone),
+             date_order = coalesce($5, date_order)
+         where id = $1
+         returning ",
+        user_columns!(),
+        ""
+    ))
+    .bind(auth.user_id)
+    .bind(name.is_some())
+    .bind(name.flatten())
+    .bind(timezone)
+    .bind(date_order.map(todo_common::when::DateOrder::as_str))
+    .fetch_optional(&state.db)
+    .await?
+    .map(ApiJson)
+    .ok_or(ApiError::Unauthorized)
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub struct Message {
     pub tool_calls: sqlx::types::Json<Value>,
     pub request_id: Uuid,
     pub created_at: DateTime<Utc>,
+    /// What the agent remembered with this reply (internal: not shown to clients).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub agent_state: Option<sqlx::types::Json<Value>>,
 }
 
 /// A stored chat request.
@@ -325,7 +329,8 @@ pub async fn store_user_message_and_history(
              insert into messages (conversation_id, user_id, role, content, request_id)
              values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing
          )
-         select id, conversation_id, role, content, tool_calls, request_id, created_at from messages
+         select id, conversation_id, role, content, tool_calls, request_id, created_at, agent_state
+         from messages
          where conversation_id = $1 and request_id <> $4
          order by created_at desc, id desc limit $5",
     )
@@ -340,19 +345,48 @@ pub async fn store_user_message_and_history(
     Ok(messages)
 }
 
-/// Stores the assistant's reply and the final event and marks the turn done: one statement, so
-/// all of it happens or none.
+/// What a turn's agent needs beyond the history: the user's clock and the bulk change the
+/// previous turn asked to confirm (stored with the conversation; only valid for the next turn).
+pub async fn turn_context(
+    conn: &mut PgConnection,
+    record: &ChatRequestRecord,
+) -> sqlx::Result<(crate::when::Clock, Option<crate::tools::PendingAction>)> {
+    let row: Option<(
+        String,
+        String,
+        Option<sqlx::types::Json<crate::tools::PendingAction>>,
+    )> = sqlx::query_as(
+        "select u.timezone, u.date_order, c.pending_action
+             from conversations c join users u on u.id = c.user_id
+             where c.id = $1 and c.user_id = $2",
+    )
+    .bind(record.conversation_id)
+    .bind(record.user_id)
+    .fetch_optional(conn)
+    .await?;
+    let (tz, order, pending) = row.unwrap_or_else(|| ("UTC".into(), "dmy".into(), None));
+    let clock = crate::when::Clock::system(
+        crate::when::parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
+        crate::when::DateOrder::parse(&order).unwrap_or_default(),
+    );
+    let pending = pending.map(|p| p.0).filter(|p| p.turn == record.turn - 1);
+    Ok((clock, pending))
+}
+
+/// Stores the assistant's reply (with the agent's state) and the final event and marks the turn
+/// done: one statement, so all of it happens or none.
 pub async fn finish(
     pool: &PgPool,
     record: &ChatRequestRecord,
     response: &str,
     tool_calls: &Value,
     final_event: &Value,
+    agent_state: Option<&Value>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "with stored as (
-             insert into messages (conversation_id, user_id, role, content, tool_calls, request_id)
-             values ($1, $2, 'assistant', $3, $4, $5) on conflict (request_id, role) do nothing
+             insert into messages (conversation_id, user_id, role, content, tool_calls, request_id, agent_state)
+             values ($1, $2, 'assistant', $3, $4, $5, $7) on conflict (request_id, role) do nothing
          ),
          finished as (
              update chat_requests set status = 'done', result = $6, error = null where request_id = $5
@@ -365,6 +399,7 @@ pub async fn finish(
     .bind(sqlx::types::Json(tool_calls))
     .bind(record.request_id)
     .bind(sqlx::types::Json(final_event))
+    .bind(agent_state.map(sqlx::types::Json))
     .execute(pool)
     .await?;
     Ok(())
@@ -472,8 +507,8 @@ pub async fn list_messages(
         return Ok(None);
     }
     sqlx::query_as(
-        "select id, conversation_id, role, content, tool_calls, request_id, created_at from messages
-         where conversation_id = $1 order by created_at, id",
+        "select id, conversation_id, role, content, tool_calls, request_id, created_at, agent_state
+         from messages where conversation_id = $1 order by created_at, id",
     )
     .bind(conversation_id)
     .fetch_all(pool)

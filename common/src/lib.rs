@@ -3,7 +3,8 @@
 //! - [`config`]: typed configuration from flags / environment / `.env`, validated once at start-up.
 //! - [`telemetry`]: tracing subscriber (JSON or human) and the TLS crypto provider.
 //! - [`db`]: Postgres pool and the embedded migrations.
-//! - [`tasks`]: the task domain type, validation and the SQL the REST API and the agent's tools share.
+//! - [`tasks`]: the task domain types, validation and the SQL every front end shares (with history).
+//! - [`tools`]: the typed task tools (args, JSON schemas, results) the agents and MCP call.
 //! - [`schema`]: the versioned queue contract (chat requests and reply events).
 //! - [`queue`]: JetStream connection, stream and consumer set-up.
 //! - [`chat`]: conversations, messages and chat-request records in Postgres.
@@ -18,6 +19,7 @@ pub mod queue;
 pub mod schema;
 pub mod tasks;
 pub mod telemetry;
+pub mod tools;
 pub mod when;
 
 pub use config::Config;

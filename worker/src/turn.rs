@@ -20,7 +20,10 @@ use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 
-use crate::agent::Agent;
+use todo_common::tasks::Source;
+use todo_common::tools::{ToolContext, TurnRef};
+
+use crate::agent::{Agent, TurnInput};
 use crate::error::{AgentError, TurnError};
 use crate::events::EventSink;
 use crate::tools::ToolExecutor;
@@ -171,23 +174,31 @@ async fn run(
             })
             .await?;
     }
-    let history = {
+    let (history, clock, pending) = {
         let mut conn = ctx.db.acquire().await?;
-        chat::store_user_message_and_history(&mut conn, &record).await?
+        let history = chat::store_user_message_and_history(&mut conn, &record).await?;
+        let (clock, pending) = chat::turn_context(&mut conn, &record).await?;
+        (history, clock, pending)
     };
 
-    let mut tools = ToolExecutor::load(
-        ctx.db.clone(),
-        record.user_id,
-        record.request_id,
-        record.attempts,
-    )
-    .await?;
-    let reply = match ctx
-        .agent
-        .run(&record.message, &history, &mut tools, events)
-        .await
-    {
+    let tool_context = ToolContext {
+        user_id: record.user_id,
+        clock,
+        source: Source::Chat,
+        turn: Some(TurnRef {
+            request_id: record.request_id,
+            conversation_id: record.conversation_id,
+            turn: record.turn,
+        }),
+    };
+    let mut tools = ToolExecutor::load(ctx.db.clone(), tool_context, record.attempts).await?;
+    let input = TurnInput {
+        message: &record.message,
+        history: &history,
+        clock,
+        pending: pending.as_ref(),
+    };
+    let reply = match ctx.agent.run(&input, &mut tools, events).await {
         Ok(reply) => reply,
         Err(AgentError::Database(e)) => return Err(e.into()),
         Err(AgentError::Publish(e)) => return Err(e.into()),
@@ -215,6 +226,7 @@ async fn run(
         &reply.response,
         &json!(tool_calls),
         &done_value,
+        reply.state.as_ref(),
     )
     .await?;
     events.publish(done.body).await?;

@@ -188,7 +188,12 @@ async fn worker_statements(
     drop(conn);
     let mut tx = pool.begin().await?;
     let args = json!({"title": "Floor task"});
-    let task = tasks::create(&mut tx, record.user_id, "Floor task", None)
+    let new = tasks::NewTask {
+        title: "Floor task".into(),
+        ..tasks::NewTask::default()
+    };
+    let actor = tasks::Actor::chat(request_id, record.conversation_id);
+    let task = tasks::store::create(&mut tx, record.user_id, &new, &actor)
         .await?
         .context("task")?;
     let result = json!({"task_id": task.id});
@@ -203,6 +208,6 @@ async fn worker_statements(
         .await?;
     }
     let done = json!({"type": "done"});
-    chat::finish(pool, &record, "Floor task added.", &json!([]), &done).await?;
+    chat::finish(pool, &record, "Floor task added.", &json!([]), &done, None).await?;
     Ok(())
 }

@@ -51,13 +51,13 @@ async fn websocket_user_stories_with_the_builtin_agent() {
             .contains("Buy milk")
     );
 
-    // Story 2: list
+    // Story 2: list (the date is read out of the title)
     ws.ask("remind me to call mom tomorrow", Some(conversation))
         .await;
     let done = final_frame(&ws.ask("what's pending?", Some(conversation)).await).clone();
     let reply = done["response"].as_str().expect("text");
     assert!(
-        reply.contains("Buy milk") && reply.contains("Call mom tomorrow"),
+        reply.contains("Buy milk") && reply.contains("Call mom — due"),
         "{reply}"
     );
 

@@ -1,11 +1,14 @@
-//! Agents: the built-in offline one and any OpenAI-compatible model. Both call the same tools
-//! through a [`ToolExecutor`] and stream their reply through an [`EventSink`].
+//! Agents: the built-in offline one and any OpenAI-compatible model. Both call the same typed
+//! tools through a [`ToolExecutor`] and stream their reply through an [`EventSink`].
 
 pub mod builtin;
 pub mod openai;
 
+use serde_json::Value;
 use todo_common::chat::Message;
 use todo_common::config::AgentConfig;
+use todo_common::tools::PendingAction;
+use todo_common::when::Clock;
 
 use crate::error::AgentError;
 use crate::events::EventSink;
@@ -15,6 +18,20 @@ use crate::tools::ToolExecutor;
 #[derive(Debug, Clone)]
 pub struct AgentReply {
     pub response: String,
+    /// What the agent wants to remember with this reply (stored on the assistant message).
+    pub state: Option<Value>,
+}
+
+/// What a turn gives its agent.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnInput<'a> {
+    pub message: &'a str,
+    /// Earlier messages of the conversation, oldest first.
+    pub history: &'a [Message],
+    /// Now, in the user's timezone and date order.
+    pub clock: Clock,
+    /// A change to several tasks that the previous turn asked the user to confirm.
+    pub pending: Option<&'a PendingAction>,
 }
 
 pub enum Agent {
@@ -39,14 +56,13 @@ impl Agent {
 
     pub async fn run(
         &self,
-        message: &str,
-        history: &[Message],
+        input: &TurnInput<'_>,
         tools: &mut ToolExecutor,
         events: &EventSink,
     ) -> Result<AgentReply, AgentError> {
         match self {
-            Self::Builtin(a) => a.run(message, history, tools, events).await,
-            Self::OpenAi(a) => a.run(message, history, tools, events).await,
+            Self::Builtin(a) => a.run(input, tools, events).await,
+            Self::OpenAi(a) => a.run(input, tools, events).await,
         }
     }
 }

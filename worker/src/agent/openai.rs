@@ -19,20 +19,49 @@ use async_openai::types::chat::{ChatCompletionResponseStream, CreateChatCompleti
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use todo_common::chat::Message;
 use todo_common::config::OpenAiConfig;
 
 use crate::error::AgentError;
 use crate::events::EventSink;
-use crate::tools::{self, ToolExecutor};
+use crate::tools::ToolExecutor;
 
-use super::AgentReply;
+use super::{AgentReply, TurnInput};
 
 const SYSTEM_PROMPT: &str = "You are todo-chat, a friendly assistant that manages the user's todo list. \
-Use the tools to add, list, complete, update and delete tasks; never invent task numbers: list the tasks \
-when you are unsure which one the user means, and ask a short question when a request is ambiguous. \
-Task numbers (1, 2, 3 ...) belong to this user only. You can only see and change this user's tasks. \
-After acting, confirm what you did in one or two short sentences.";
+Use the tools to add, list, complete, update (reschedule, prioritise, tag, repeat) and delete tasks, and \
+to undo the last change. Never invent task numbers: list or search the tasks when you are unsure which one \
+the user means, and ask a short question when a request is ambiguous. Give due dates as ISO dates \
+(2026-12-05, or 2026-12-05T17:00 in the user's local time) or as the user's own phrase (\"next friday \
+5pm\"); the server resolves phrases in the user's timezone. A change to several tasks asks the user to \
+confirm: tell them what would change and wait for their answer; call confirm_action only after they \
+answered. Task numbers (1, 2, 3 ...) belong to this user only. You can only see and change this user's \
+tasks. After acting, confirm what you did in one or two short sentences, with dates as the tool results \
+show them (due_text).";
+
+/// The system prompt with the user's local date, time and timezone, and any pending confirmation.
+fn system_prompt(input: &TurnInput<'_>) -> String {
+    let now = input.clock.local_now();
+    let mut prompt = format!(
+        "{SYSTEM_PROMPT}\n\nNow it is {} ({}) in the user's timezone, {}. Numeric dates like 3/4 are {} for this user.",
+        now.format("%A %-d %B %Y, %H:%M"),
+        now.format("%Y-%m-%dT%H:%M%:z"),
+        input.clock.tz.name(),
+        match input.clock.date_order {
+            todo_common::when::DateOrder::Dmy => "day/month",
+            todo_common::when::DateOrder::Mdy => "month/day",
+        }
+    );
+    if let Some(pending) = input.pending {
+        let ids: Vec<String> = pending.task_ids.iter().map(i32::to_string).collect();
+        prompt.push_str(&format!(
+            "\n\nYour previous reply asked the user to confirm: {} tasks {}. If this message answers \
+that question, call confirm_action with approve=true for yes or approve=false for no.",
+            pending.action.verb(),
+            ids.join(", ")
+        ));
+    }
+    prompt
+}
 
 pub struct OpenAiAgent {
     client: Client<OpenAIConfig>,
@@ -110,7 +139,7 @@ impl OpenAiAgent {
         serde_json::from_value(json!({
             "model": self.config.model,
             "messages": messages,
-            "tools": tools::definitions(),
+            "tools": todo_common::tools::openai_tools(),
             "stream": true,
             "stream_options": {"include_usage": true},
         }))
@@ -154,26 +183,29 @@ impl OpenAiAgent {
 
     pub async fn run(
         &self,
-        message: &str,
-        history: &[Message],
+        input: &TurnInput<'_>,
         tools: &mut ToolExecutor,
         events: &EventSink,
     ) -> Result<AgentReply, AgentError> {
-        let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
+        let mut messages = vec![json!({"role": "system", "content": system_prompt(input)})];
         messages.extend(
-            history
+            input
+                .history
                 .iter()
                 .filter(|m| !m.content.is_empty())
                 .map(|m| json!({"role": m.role, "content": m.content})),
         );
-        messages.push(json!({"role": "user", "content": message}));
+        messages.push(json!({"role": "user", "content": input.message}));
 
         let mut response = String::new();
         for round in 0..self.config.max_tool_rounds {
             let (text, calls) = self.stream_round(&messages, events, round).await?;
             response.push_str(&text);
             if calls.is_empty() {
-                return Ok(AgentReply { response });
+                return Ok(AgentReply {
+                    response,
+                    state: None,
+                });
             }
             let tool_calls: Vec<Value> = calls
                 .iter()
@@ -189,7 +221,7 @@ impl OpenAiAgent {
                     },
                 ) {
                     Ok(arguments) => {
-                        let done = tools.call(&call.name, arguments).await?;
+                        let done = tools.call_raw(&call.name, arguments).await?;
                         events.tool(&done).await?;
                         done.result
                     }

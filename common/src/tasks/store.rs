@@ -1,0 +1,752 @@
+//! The task SQL. Every function that changes a task appends to `task_history` on the same
+//! connection: call them inside a transaction (`pool.begin()`) so that the change and its history
+//! commit together.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{DueFilter, LIST_LIMIT_DEFAULT, Priority, Sort, StatusFilter, Task};
+use crate::when::{Clock, Due, Repeat};
+
+macro_rules! task_columns {
+    () => {
+        "id, user_id, title, description, completed, completed_at, due_at, due_has_time, priority, tags, repeat, created_at, updated_at"
+    };
+}
+
+/// Which front end changed a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Rest,
+    Chat,
+    Mcp,
+    Undo,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::Chat => "chat",
+            Self::Mcp => "mcp",
+            Self::Undo => "undo",
+        }
+    }
+}
+
+/// Who makes a change: recorded in the task's history.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub source: Source,
+    /// The chat turn making the change.
+    pub request_id: Option<Uuid>,
+    pub conversation_id: Option<i64>,
+}
+
+impl Actor {
+    pub fn rest() -> Self {
+        Self {
+            source: Source::Rest,
+            request_id: None,
+            conversation_id: None,
+        }
+    }
+
+    pub fn chat(request_id: Uuid, conversation_id: i64) -> Self {
+        Self {
+            source: Source::Chat,
+            request_id: Some(request_id),
+            conversation_id: Some(conversation_id),
+        }
+    }
+}
+
+/// A validated new task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub due: Option<Due>,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub repeat: Option<Repeat>,
+}
+
+/// A change to a task: `None` leaves a field as it is; `Some(None)` clears an optional one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub due: Option<Option<Due>>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
+    pub repeat: Option<Option<Repeat>>,
+    pub completed: Option<bool>,
+}
+
+impl TaskChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    fn apply(&self, task: &Task, now: DateTime<Utc>) -> Task {
+        let mut t = task.clone();
+        if let Some(title) = &self.title {
+            t.title.clone_from(title);
+        }
+        if let Some(d) = &self.description {
+            t.description.clone_from(d);
+        }
+        if let Some(due) = self.due {
+            t.due_at = due.map(|d| d.at);
+            t.due_has_time = due.is_some_and(|d| d.has_time);
+        }
+        if let Some(p) = self.priority {
+            t.priority = p;
+        }
+        if let Some(tags) = &self.tags {
+            t.tags.clone_from(tags);
+        }
+        if let Some(r) = &self.repeat {
+            t.repeat = r.as_ref().map(Repeat::to_rrule);
+        }
+        if let Some(c) = self.completed
+            && c != t.completed
+        {
+            t.completed = c;
+            t.completed_at = c.then_some(now);
+        }
+        t
+    }
+}
+
+/// A listing's filters, order and page.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: StatusFilter,
+    pub due: Option<DueFilter>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_after: Option<DateTime<Utc>>,
+    /// At least this priority.
+    pub min_priority: Option<Priority>,
+    /// Every one of these tags.
+    pub tags: Vec<String>,
+    /// Case-insensitive text in the title or description (`%` and `_` are literal).
+    pub text: Option<String>,
+    pub sort: Sort,
+    pub limit: Option<u32>,
+    pub cursor: Option<Cursor>,
+}
+
+/// Where a page ends: the sort keys of its last task. Opaque to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    sort: Sort,
+    priority: i16,
+    no_due: bool,
+    at: DateTime<Utc>,
+    id: i32,
+}
+
+impl Cursor {
+    fn after(task: &Task, sort: Sort) -> Self {
+        Self {
+            sort,
+            priority: task.priority as i16,
+            no_due: task.due_at.is_none(),
+            at: match sort {
+                Sort::Created => task.created_at,
+                Sort::Due | Sort::Priority => task.due_at.unwrap_or(DateTime::UNIX_EPOCH),
+            },
+            id: task.id,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let sort = match self.sort {
+            Sort::Created => 'c',
+            Sort::Due => 'd',
+            Sort::Priority => 'p',
+        };
+        format!(
+            "{sort}{}.{}.{}.{}",
+            self.priority,
+            u8::from(self.no_due),
+            self.at.timestamp_micros(),
+            self.id
+        )
+    }
+
+    /// Reads a cursor made for `sort`; `None` when it is malformed or was made for another order.
+    pub fn decode(text: &str, sort: Sort) -> Option<Self> {
+        let expected = match sort {
+            Sort::Created => 'c',
+            Sort::Due => 'd',
+            Sort::Priority => 'p',
+        };
+        let rest = text.strip_prefix(expected)?;
+        let mut parts = rest.split('.');
+        let priority: i16 = parts.next()?.parse().ok().filter(|p| (0..=3).contains(p))?;
+        let no_due = match parts.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        let at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+        let id = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some(Self {
+            sort,
+            priority,
+            no_due,
+            at,
+            id,
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<Cursor>,
+}
+
+/// `%` and `_` match themselves.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+macro_rules! list_where {
+    () => {
+        " from tasks
+         where user_id = $1
+           and ($2::boolean is null or completed = $2)
+           and ($3::timestamptz is null or due_at < $3)
+           and ($4::timestamptz is null or due_at > $4)
+           and ($5::smallint is null or priority >= $5)
+           and (cardinality($6::text[]) = 0 or tags @> $6)
+           and ($7::text is null or title ilike $7 or coalesce(description, '') ilike $7)
+           and ($8::text is null
+                or ($8 = 'overdue' and not completed
+                    and due_at < case when due_has_time then $9 else $10 end)
+                or ($8 = 'today' and due_at >= $10 and due_at < $11)
+                or ($8 = 'tomorrow' and due_at >= $11 and due_at < $12)
+                or ($8 = 'week' and due_at >= $10 and due_at < $13)
+                or ($8 = 'none' and due_at is null)) "
+    };
+}
+
+/// The user's tasks matching `filter`, one page at a time.
+pub async fn list(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    filter: &ListFilter,
+    clock: &Clock,
+) -> sqlx::Result<Page> {
+    let limit = filter.limit.unwrap_or(LIST_LIMIT_DEFAULT).max(1);
+    let sql = match filter.sort {
+        Sort::Created => concat!(
+            "select ",
+            task_columns!(),
+            list_where!(),
+            "and ($14::boolean is not true or (created_at, id) < ($15, $16))
+             order by created_at desc, id desc limit $17"
+        ),
+        Sort::Due => concat!(
+            "select ",
+            task_columns!(),
+            list_where!(),
+            "and ($14::boolean is not true
+                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($15, $16, $17))
+             order by (due_at is null), due_at, id limit $18"
+        ),
+        Sort::Priority => concat!(
+            "select ",
+            task_columns!(),
+            list_where!(),
+            "and ($14::boolean is not true
+                  or (-priority, (due_at is null), coalesce(due_at, 'epoch'::timestamptz), id)
+                     > (-$15::smallint, $16, $17, $18))
+             order by priority desc, (due_at is null), due_at, id limit $19"
+        ),
+    };
+    let cursor = filter.cursor;
+    let query = sqlx::query_as(sql)
+        .bind(user_id)
+        .bind(filter.status.completed())
+        .bind(filter.due_before)
+        .bind(filter.due_after)
+        .bind(filter.min_priority.map(|p| p as i16))
+        .bind(&filter.tags)
+        .bind(filter.text.as_deref().map(like_pattern))
+        .bind(filter.due.map(DueFilter::as_str))
+        .bind(clock.now)
+        .bind(clock.day_bounds(0))
+        .bind(clock.day_bounds(1))
+        .bind(clock.day_bounds(2))
+        .bind(clock.day_bounds(clock.days_left_in_week()))
+        .bind(cursor.is_some());
+    // The keyset of the page's order, then the limit (one more row tells whether a next page exists).
+    let query = match filter.sort {
+        Sort::Created => query,
+        Sort::Due => query.bind(cursor.is_some_and(|c| c.no_due)),
+        Sort::Priority => query
+            .bind(cursor.map_or(0, |c| c.priority))
+            .bind(cursor.is_some_and(|c| c.no_due)),
+    };
+    let mut tasks: Vec<Task> = query
+        .bind(cursor.map_or(DateTime::UNIX_EPOCH, |c| c.at))
+        .bind(cursor.map_or(0, |c| c.id))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(conn)
+        .await?;
+    let next = if tasks.len() > limit as usize {
+        tasks.truncate(limit as usize);
+        tasks.last().map(|t| Cursor::after(t, filter.sort))
+    } else {
+        None
+    };
+    Ok(Page { tasks, next })
+}
+
+pub async fn get(conn: &mut PgConnection, user_id: Uuid, id: i32) -> sqlx::Result<Option<Task>> {
+    sqlx::query_as::<_, Task>(concat!(
+        "select ",
+        task_columns!(),
+        " from tasks where user_id = $1 and id = $2"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Locks a task for a change in this transaction.
+async fn get_for_update(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: i32,
+) -> sqlx::Result<Option<Task>> {
+    sqlx::query_as::<_, Task>(concat!(
+        "select ",
+        task_columns!(),
+        " from tasks where user_id = $1 and id = $2 for update"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+fn snapshot(task: Option<&Task>) -> Option<Json<&Task>> {
+    task.map(Json)
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    task_id: i32,
+    action: &str,
+    actor: &Actor,
+    before: Option<&Task>,
+    after: Option<&Task>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into task_history (user_id, task_id, action, source, request_id, conversation_id, before, after)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(user_id)
+    .bind(task_id)
+    .bind(action)
+    .bind(actor.source.as_str())
+    .bind(actor.request_id)
+    .bind(actor.conversation_id)
+    .bind(snapshot(before))
+    .bind(snapshot(after))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates a task with the user's next task number. `None` when the user does not exist.
+pub async fn create(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    new: &NewTask,
+    actor: &Actor,
+) -> sqlx::Result<Option<Task>> {
+    let task = sqlx::query_as::<_, Task>(concat!(
+        "with seq as (
+             update users set task_seq = task_seq + 1 where id = $1 returning task_seq
+         )
+         insert into tasks (user_id, id, title, description, due_at, due_has_time, priority, tags, repeat)
+         select $1, task_seq, $2, $3, $4, $5, $6, $7, $8 from seq
+         returning ",
+        task_columns!()
+    ))
+    .bind(user_id)
+    .bind(&new.title)
+    .bind(new.description.as_deref())
+    .bind(new.due.map(|d| d.at))
+    .bind(new.due.is_some_and(|d| d.has_time))
+    .bind(new.priority)
+    .bind(&new.tags)
+    .bind(new.repeat.as_ref().map(Repeat::to_rrule))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(task) = &task {
+        record(conn, user_id, task.id, "created", actor, None, Some(task)).await?;
+    }
+    Ok(task)
+}
+
+async fn write(conn: &mut PgConnection, task: &Task) -> sqlx::Result<Task> {
+    sqlx::query_as::<_, Task>(concat!(
+        "insert into tasks (user_id, id, title, description, completed, completed_at, due_at,
+                            due_has_time, priority, tags, repeat, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (user_id, id) do update set
+             title = excluded.title, description = excluded.description,
+             completed = excluded.completed, completed_at = excluded.completed_at,
+             due_at = excluded.due_at, due_has_time = excluded.due_has_time,
+             priority = excluded.priority, tags = excluded.tags, repeat = excluded.repeat
+         returning ",
+        task_columns!()
+    ))
+    .bind(task.user_id)
+    .bind(task.id)
+    .bind(&task.title)
+    .bind(task.description.as_deref())
+    .bind(task.completed)
+    .bind(task.completed_at)
+    .bind(task.due_at)
+    .bind(task.due_has_time)
+    .bind(task.priority)
+    .bind(&task.tags)
+    .bind(task.repeat.as_deref())
+    .bind(task.created_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Applies `changes`; `None` when the task does not exist for this user.
+pub async fn update(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: i32,
+    changes: &TaskChanges,
+    actor: &Actor,
+    clock: &Clock,
+) -> sqlx::Result<Option<Task>> {
+    let Some(before) = get_for_update(conn, user_id, id).await? else {
+        return Ok(None);
+    };
+    let mut wanted = changes.apply(&before, clock.now);
+    // A repeat needs a date to repeat from.
+    if wanted.repeat.is_some() && wanted.due_at.is_none() {
+        wanted.due_at = Some(clock.start_of(clock.today()));
+        wanted.due_has_time = false;
+    }
+    if wanted == before {
+        return Ok(Some(before));
+    }
+    let after = write(conn, &wanted).await?;
+    let action = match (before.completed, after.completed) {
+        (false, true) => "completed",
+        (true, false) => "reopened",
+        _ => "updated",
+    };
+    record(
+        conn,
+        user_id,
+        id,
+        action,
+        actor,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(Some(after))
+}
+
+/// What completing a task did.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub task: Task,
+    /// It was already completed: nothing changed.
+    pub already_completed: bool,
+    /// A repeating task moved to its next occurrence and stays pending.
+    pub repeated: bool,
+}
+
+/// Completes a task. A repeating task with a due date moves to its next occurrence (after the
+/// later of its due date and now) and stays pending; the completion is recorded in its history.
+pub async fn complete(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: i32,
+    actor: &Actor,
+    clock: &Clock,
+) -> sqlx::Result<Option<Completion>> {
+    let Some(before) = get_for_update(conn, user_id, id).await? else {
+        return Ok(None);
+    };
+    if before.completed {
+        return Ok(Some(Completion {
+            task: before,
+            already_completed: true,
+            repeated: false,
+        }));
+    }
+    let next = before.repeat_rule().and_then(|rule| {
+        let start = before
+            .due_at
+            .unwrap_or_else(|| clock.start_of(clock.today()))
+            .with_timezone(&clock.tz);
+        let after = start.max(clock.now.with_timezone(&clock.tz));
+        rule.next_after(start, after)
+    });
+    let mut wanted = before.clone();
+    match next {
+        Some(next) => wanted.due_at = Some(next.with_timezone(&Utc)),
+        None => {
+            wanted.completed = true;
+            wanted.completed_at = Some(clock.now);
+        }
+    }
+    let after = write(conn, &wanted).await?;
+    record(
+        conn,
+        user_id,
+        id,
+        "completed",
+        actor,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(Some(Completion {
+        task: after,
+        already_completed: false,
+        repeated: next.is_some(),
+    }))
+}
+
+/// Deletes a task; returns it, or `None` when it does not exist for this user.
+pub async fn delete(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    id: i32,
+    actor: &Actor,
+) -> sqlx::Result<Option<Task>> {
+    let task = sqlx::query_as::<_, Task>(concat!(
+        "delete from tasks where user_id = $1 and id = $2 returning ",
+        task_columns!()
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(task) = &task {
+        record(conn, user_id, id, "deleted", actor, Some(task), None).await?;
+    }
+    Ok(task)
+}
+
+/// One change in a task's history.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub task_id: i32,
+    /// `created`, `updated`, `completed`, `reopened`, `deleted` or `restored`.
+    pub action: String,
+    /// `rest`, `chat`, `mcp` or `undo`.
+    pub source: String,
+    /// The chat turn that made the change.
+    pub request_id: Option<Uuid>,
+    pub conversation_id: Option<i64>,
+    /// The task before the change (null for a create).
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Json<Value>>,
+    /// The task after the change (null for a delete).
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Json<Value>>,
+    /// Whether an undo reverted this change.
+    pub undone: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A task's history, oldest first; empty when the user never had such a task.
+pub async fn history(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    task_id: i32,
+) -> sqlx::Result<Vec<HistoryEntry>> {
+    sqlx::query_as(
+        "select id, task_id, action, source, request_id, conversation_id, before, after,
+                undone_by is not null as undone, created_at
+         from task_history where user_id = $1 and task_id = $2 order by id",
+    )
+    .bind(user_id)
+    .bind(task_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// A change an undo reverted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reverted {
+    pub task_id: i32,
+    /// What was undone: `created`, `updated`, `completed`, `reopened` or `deleted`.
+    pub undid: String,
+    /// The task as it is now (null when undoing its creation deleted it).
+    pub task: Option<Task>,
+    /// The title it had.
+    pub title: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct UndoRow {
+    id: i64,
+    task_id: i32,
+    action: String,
+    before: Option<Json<Task>>,
+    after: Option<Json<Task>>,
+}
+
+/// Reverts the task changes of the conversation's last turn that changed tasks and has not been
+/// undone yet (undos themselves are not undone: saying "undo" again goes one turn further back).
+/// Returns what was reverted, newest change first; empty when there was nothing to undo.
+pub async fn undo_last_turn(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    conversation_id: i64,
+    actor: &Actor,
+) -> sqlx::Result<Vec<Reverted>> {
+    let rows: Vec<UndoRow> = sqlx::query_as(
+        "select id, task_id, action, before, after from task_history
+         where user_id = $1 and conversation_id = $2 and source <> 'undo' and undone_by is null
+           and request_id = (
+               select request_id from task_history
+               where user_id = $1 and conversation_id = $2 and source <> 'undo'
+                 and undone_by is null and request_id is not null and request_id <> $3
+               order by id desc limit 1)
+         order by id desc
+         for update",
+    )
+    .bind(user_id)
+    .bind(conversation_id)
+    .bind(actor.request_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut reverted = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let current = get_for_update(conn, user_id, row.task_id).await?;
+        let title = row
+            .before
+            .as_ref()
+            .or(row.after.as_ref())
+            .map(|t| t.0.title.clone())
+            .unwrap_or_default();
+        let now = match (&row.before, &current) {
+            // Undo a create: delete the task (if it still exists).
+            (None, Some(task)) => {
+                delete(conn, user_id, task.id, actor).await?;
+                None
+            }
+            (None, None) => None,
+            // Undo a delete or a change: put the task back as it was.
+            (Some(before), current) => {
+                let restored = write(conn, &before.0).await?;
+                let action = match current {
+                    None => "restored",
+                    Some(c) if c.completed && !restored.completed => "reopened",
+                    Some(c) if !c.completed && restored.completed => "completed",
+                    Some(_) => "updated",
+                };
+                record(
+                    conn,
+                    user_id,
+                    row.task_id,
+                    action,
+                    actor,
+                    current.as_ref(),
+                    Some(&restored),
+                )
+                .await?;
+                Some(restored)
+            }
+        };
+        reverted.push(Reverted {
+            task_id: row.task_id,
+            undid: row.action.clone(),
+            task: now,
+            title,
+        });
+    }
+    if !rows.is_empty() {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        sqlx::query("update task_history set undone_by = $2 where id = any($1)")
+            .bind(&ids)
+            .bind(actor.request_id.unwrap_or_else(Uuid::nil))
+            .execute(conn)
+            .await?;
+    }
+    Ok(reverted)
+}
+
+/// The user's timezone and date order.
+pub async fn user_clock(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<Clock>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("select timezone, date_order from users where id = $1")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(tz, order)| {
+        Clock::system(
+            crate::when::parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
+            crate::when::DateOrder::parse(&order).unwrap_or_default(),
+        )
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_is_bound_to_its_order() {
+        let c = Cursor {
+            sort: Sort::Priority,
+            priority: 3,
+            no_due: false,
+            at: DateTime::from_timestamp_micros(1_764_000_000_123_456).expect("ts"),
+            id: 42,
+        };
+        let text = c.encode();
+        assert_eq!(Cursor::decode(&text, Sort::Priority), Some(c));
+        assert_eq!(Cursor::decode(&text, Sort::Due), None);
+        assert_eq!(Cursor::decode("p9.0.1.1", Sort::Priority), None);
+        assert_eq!(Cursor::decode("garbage", Sort::Created), None);
+    }
+
+    #[test]
+    fn like_patterns_match_percent_and_underscore_literally() {
+        assert_eq!(like_pattern("50%_off"), "%50\\%\\_off%");
+    }
+}

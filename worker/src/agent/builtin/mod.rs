@@ -1,0 +1,454 @@
+//! The built-in offline agent: understands plain-English todo requests without any network.
+//!
+//! - [`parse`]: a message → an [`Intent`](parse::Intent) (dates, repeats, priorities, tags read out).
+//! - [`resolve`]: which tasks a reference names; a change never runs on a guess.
+//! - [`reply`]: the sentences that answer.
+//! - [`plan`] (here): intent + conversation state (+ the user's tasks when a reference needs them)
+//!   → the typed tool calls to make, or a reply / question. Pure, so the phrasing table in
+//!   `worker/tests/phrasings.txt` checks it without a database.
+//!
+//! What the agent asked ("which one?") is remembered as data with its reply ([`AgentState`], stored
+//! on the assistant message); a bulk change waiting for yes / no is the conversation's pending
+//! action, stored by the tool.
+
+pub mod parse;
+pub mod reply;
+pub mod resolve;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use todo_common::chat::Message;
+use todo_common::tasks::{Priority, StatusFilter};
+use todo_common::tools::{
+    AddTaskArgs, CompleteTaskArgs, ConfirmActionArgs, DeleteTaskArgs, ListTasksArgs, PendingAction,
+    TaskId, Tool, ToolOutput, ToolTask, UndoArgs, UpdateTaskArgs,
+};
+use todo_common::when::Clock;
+
+use self::parse::{Edit, Intent, Query, Target};
+use self::resolve::{Found, Prefer};
+use super::{AgentReply, TurnInput};
+use crate::error::AgentError;
+use crate::events::EventSink;
+use crate::tools::ToolExecutor;
+
+/// What the agent remembers from one reply for the next turn.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// The tasks the reply was about: what "it" and "that one" mean next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<i32>,
+    /// A question the reply asked ("which one?", "did you mean …?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
+}
+
+/// A question about which task an action is for; the answer fills in the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    /// The call to make once the task is known (its task id left empty).
+    pub tool: Tool,
+    /// The tasks offered.
+    pub candidates: Vec<i32>,
+}
+
+impl AgentState {
+    /// The state the last assistant message left.
+    pub fn from_history(history: &[Message]) -> Self {
+        history
+            .iter()
+            .rev()
+            .find(|m| m.role == "assistant")
+            .and_then(|m| m.agent_state.as_ref())
+            .and_then(|s| serde_json::from_value(s.0.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// What the planner knows of the conversation.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub clock: Clock,
+    pub state: AgentState,
+    /// A bulk change this conversation's previous turn asked to confirm.
+    pub pending: Option<&'a PendingAction>,
+}
+
+/// What to do about a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// A reference needs the user's tasks: list them and plan again.
+    NeedTasks,
+    /// Make these calls, then reply about their results.
+    Calls(Vec<Tool>),
+    /// Answer without touching any task.
+    Reply(String, Box<AgentState>),
+}
+
+/// The action an intent asks for on resolved tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action<'a> {
+    Complete,
+    Reopen,
+    Delete,
+    Update(&'a Edit),
+}
+
+impl Action<'_> {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Complete => "mark as done",
+            Self::Reopen => "re-open",
+            Self::Delete => "delete",
+            Self::Update(_) => "change",
+        }
+    }
+
+    fn prefer(self) -> Prefer {
+        match self {
+            Self::Complete => Prefer::Pending,
+            Self::Reopen => Prefer::Completed,
+            Self::Delete | Self::Update(_) => Prefer::Any,
+        }
+    }
+}
+
+fn task_ids(ids: &[i32]) -> (Option<TaskId>, Option<Vec<TaskId>>) {
+    match ids {
+        [one] => (Some(TaskId(*one)), None),
+        many => (None, Some(many.iter().map(|i| TaskId(*i)).collect())),
+    }
+}
+
+fn list_args(q: &Query) -> ListTasksArgs {
+    ListTasksArgs {
+        status: Some(q.status).filter(|s| *s != StatusFilter::All),
+        due: q.due,
+        priority: q.priority,
+        tag: q.tag.clone(),
+        query: q.text.clone(),
+        sort: q.sort,
+        limit: q.top.then_some(1),
+    }
+}
+
+/// The call that carries out `action` on `ids` (`tasks`, when known, give update_task the
+/// current tags to add to).
+fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: &Clock) -> Tool {
+    let (task_id, task_ids) = task_ids(ids);
+    match action {
+        Action::Complete | Action::Reopen => Tool::CompleteTask(CompleteTaskArgs {
+            task_id,
+            task_ids,
+            undo: (action == Action::Reopen).then_some(true),
+        }),
+        Action::Delete => Tool::DeleteTask(DeleteTaskArgs { task_id, task_ids }),
+        Action::Update(edit) => {
+            let tags = (!edit.add_tags.is_empty()).then(|| {
+                let mut tags: Vec<String> = ids
+                    .first()
+                    .and_then(|id| tasks?.iter().find(|t| t.task_id == *id))
+                    .map(|t| t.tags.clone())
+                    .unwrap_or_default();
+                for tag in &edit.add_tags {
+                    if !tags.contains(tag) {
+                        tags.push(tag.clone());
+                    }
+                }
+                tags
+            });
+            Tool::UpdateTask(UpdateTaskArgs {
+                task_id,
+                task_ids,
+                title: edit.title.clone(),
+                description: edit.description.clone(),
+                due: edit.due.map(|d| d.map(|d| parse::due_argument(d, clock))),
+                priority: edit.priority,
+                tags,
+                repeat: edit
+                    .repeat
+                    .as_ref()
+                    .map(|r| r.as_ref().map(|r| r.repeat.to_rrule())),
+            })
+        }
+    }
+}
+
+/// Fills the task into a question's call once the user picked one.
+fn with_task(tool: &Tool, id: i32) -> Tool {
+    let mut tool = tool.clone();
+    match &mut tool {
+        Tool::CompleteTask(a) => a.task_id = Some(TaskId(id)),
+        Tool::DeleteTask(a) => a.task_id = Some(TaskId(id)),
+        Tool::UpdateTask(a) => a.task_id = Some(TaskId(id)),
+        _ => {}
+    }
+    tool
+}
+
+fn ask(text: String, tool: Tool, candidates: Vec<i32>) -> Plan {
+    Plan::Reply(
+        text,
+        Box::new(AgentState {
+            tasks: Vec::new(),
+            question: Some(Question { tool, candidates }),
+        }),
+    )
+}
+
+fn say(text: impl Into<String>) -> Plan {
+    Plan::Reply(text.into(), Box::default())
+}
+
+/// Decides what to do about `intent`. `tasks` is `None` until the plan asked for them.
+pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
+    let question = ctx.state.question.as_ref();
+    match intent {
+        Intent::Greeting => say(format!("Hi! {}", reply::HELP_TEXT)),
+        Intent::Help => say(reply::HELP_TEXT),
+        Intent::Thanks => say("You're welcome! Anything else on your list?"),
+        Intent::Unknown => say(format!(
+            "Sorry, I didn't catch that, so I changed nothing. {}",
+            reply::HELP_TEXT
+        )),
+        Intent::AddWithoutTitle => {
+            say("Sure, what should the task say? For example: \"add a task to buy milk tomorrow\".")
+        }
+        Intent::Yes => match (ctx.pending, question) {
+            (Some(_), _) => Plan::Calls(vec![Tool::ConfirmAction(ConfirmActionArgs {
+                approve: true,
+            })]),
+            (None, Some(q)) if q.candidates.len() == 1 => {
+                Plan::Calls(vec![with_task(&q.tool, q.candidates[0])])
+            }
+            (None, Some(_)) => say("Which one? Reply with the task number."),
+            (None, None) => say("OK! Anything else on your list?"),
+        },
+        Intent::No => match (ctx.pending, question) {
+            (Some(_), _) => Plan::Calls(vec![Tool::ConfirmAction(ConfirmActionArgs {
+                approve: false,
+            })]),
+            (None, Some(_)) => say("OK, I won't change anything."),
+            (None, None) => say("OK."),
+        },
+        Intent::Number(n) => match question {
+            Some(q) => Plan::Calls(vec![with_task(&q.tool, *n)]),
+            None => say(format!(
+                "What should I do with task #{n}? For example: \"mark task {n} as done\" or \"delete task {n}\"."
+            )),
+        },
+        Intent::Undo => Plan::Calls(vec![Tool::Undo(UndoArgs {})]),
+        Intent::Add(items) => Plan::Calls(
+            items
+                .iter()
+                .map(|t| {
+                    let due = t.due.or_else(|| {
+                        t.repeat
+                            .as_ref()
+                            .filter(|r| r.time.is_some())
+                            .and_then(|r| todo_common::tasks::first_due(r, &ctx.clock))
+                    });
+                    Tool::AddTask(AddTaskArgs {
+                        title: t.title.clone(),
+                        description: t.description.clone(),
+                        due: due.map(|d| parse::due_argument(d, &ctx.clock)),
+                        priority: t.priority.filter(|p| *p != Priority::None),
+                        tags: (!t.tags.is_empty()).then(|| t.tags.clone()),
+                        repeat: t.repeat.as_ref().map(|r| r.repeat.to_rrule()),
+                    })
+                })
+                .collect(),
+        ),
+        Intent::List(q) => Plan::Calls(vec![Tool::ListTasks(list_args(q))]),
+        Intent::Count(q) => Plan::Calls(vec![Tool::ListTasks(ListTasksArgs {
+            status: None,
+            limit: Some(200),
+            ..list_args(q)
+        })]),
+        Intent::Complete(t) => act(Action::Complete, t, ctx, tasks),
+        Intent::Reopen(t) => act(Action::Reopen, t, ctx, tasks),
+        Intent::Delete(t) => act(Action::Delete, t, ctx, tasks),
+        Intent::Update(t, edit) => act(Action::Update(edit), t, ctx, tasks),
+    }
+}
+
+fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
+    let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty());
+    let ids: Vec<i32> = match target {
+        Target::Missing => {
+            return say(format!(
+                "Which task should I {}? Tell me its number or part of its title.",
+                action.verb()
+            ));
+        }
+        Target::Ids(ids) => ids.clone(),
+        Target::Previous if ctx.state.tasks.is_empty() => {
+            return say("Which task do you mean? Tell me its number or part of its title.");
+        }
+        Target::Previous => ctx.state.tasks.clone(),
+        Target::Title(query) => {
+            let Some(tasks) = tasks else {
+                return Plan::NeedTasks;
+            };
+            if tasks.is_empty() {
+                return say("You don't have any tasks yet.");
+            }
+            let pending_call = call_for(action, &[], Some(tasks), &ctx.clock);
+            match resolve::find_by_title(tasks, query, action.prefer()) {
+                Found::One(task) => vec![task.task_id],
+                Found::Several(found) => {
+                    return ask(
+                        format!(
+                            "I found {} tasks matching {}:{}\nWhich one should I {}? Reply with the task number.",
+                            found.len(),
+                            reply::quote(query),
+                            reply::format_list(&found),
+                            action.verb()
+                        ),
+                        pending_call,
+                        found.iter().map(|t| t.task_id).collect(),
+                    );
+                }
+                Found::Maybe(found) => {
+                    let text = match found.as_slice() {
+                        [one] => format!(
+                            "I'm not sure which task you mean by {}. Did you mean task #{} {}? Answer yes or no.",
+                            reply::quote(query),
+                            one.task_id,
+                            reply::quote(&one.title)
+                        ),
+                        many => format!(
+                            "I'm not sure which task you mean by {}. Did you mean one of these?{}\nReply with the task number.",
+                            reply::quote(query),
+                            reply::format_list(many)
+                        ),
+                    };
+                    return ask(
+                        text,
+                        pending_call,
+                        found.iter().map(|t| t.task_id).collect(),
+                    );
+                }
+                Found::Nothing => {
+                    return say(format!(
+                        "I couldn't find a task matching {}, so I changed nothing. Say \"show my tasks\" to see them.",
+                        reply::quote(query)
+                    ));
+                }
+            }
+        }
+        Target::All(query) => {
+            let Some(tasks) = tasks else {
+                return Plan::NeedTasks;
+            };
+            let mut query = query.clone();
+            if query.status == StatusFilter::All {
+                query.status = match action {
+                    Action::Complete => StatusFilter::Pending,
+                    Action::Reopen => StatusFilter::Completed,
+                    _ => StatusFilter::All,
+                };
+            }
+            let selected = resolve::select(tasks, &query, &ctx.clock);
+            if selected.is_empty() {
+                let what = match query.status {
+                    StatusFilter::Completed => "completed tasks",
+                    StatusFilter::Pending => "pending tasks",
+                    StatusFilter::All => "tasks",
+                };
+                return say(format!(
+                    "You have no {what} that match, so I changed nothing."
+                ));
+            }
+            if needs_tags && selected.len() > 1 {
+                return say("I can tag one task at a time: tell me which one.");
+            }
+            selected.iter().map(|t| t.task_id).collect()
+        }
+    };
+    if needs_tags && tasks.is_none() {
+        return Plan::NeedTasks;
+    }
+    if needs_tags && ids.len() > 1 {
+        return say("I can tag one task at a time: tell me which one.");
+    }
+    Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
+}
+
+/// The tasks the reply is about, for "it" next turn.
+fn mentioned(outputs: &[ToolOutput]) -> Vec<i32> {
+    let mut ids = Vec::new();
+    for o in outputs {
+        match o {
+            ToolOutput::Created(t)
+            | ToolOutput::Updated(t)
+            | ToolOutput::Completed(t)
+            | ToolOutput::Reopened(t) => ids.push(t.task.task_id),
+            ToolOutput::Listed { tasks, .. } if tasks.len() == 1 => ids.push(tasks[0].task_id),
+            ToolOutput::Bulk { tasks, .. } => ids.extend(tasks.iter().map(|t| t.task_id)),
+            _ => {}
+        }
+    }
+    ids
+}
+
+pub struct BuiltinAgent;
+
+impl BuiltinAgent {
+    pub async fn run(
+        &self,
+        input: &TurnInput<'_>,
+        tools: &mut ToolExecutor,
+        events: &EventSink,
+    ) -> Result<AgentReply, AgentError> {
+        let clock = input.clock;
+        let intent = parse::parse(input.message, &clock);
+        let ctx = Context {
+            clock,
+            state: AgentState::from_history(input.history),
+            pending: input.pending,
+        };
+        let mut step = plan(&intent, &ctx, None);
+        if step == Plan::NeedTasks {
+            let lookup = Tool::ListTasks(ListTasksArgs {
+                limit: Some(todo_common::tasks::LIST_LIMIT_MAX),
+                ..ListTasksArgs::default()
+            });
+            let (output, call) = tools.call(&lookup).await?;
+            events.tool(&call).await?;
+            let tasks = match output {
+                ToolOutput::Listed { tasks, .. } => tasks,
+                _ => Vec::new(),
+            };
+            step = plan(&intent, &ctx, Some(&tasks));
+        }
+        let (text, state) = match step {
+            Plan::Reply(text, state) => (text, *state),
+            Plan::NeedTasks => (
+                "Sorry, I couldn't look up your tasks just now.".to_owned(),
+                AgentState::default(),
+            ),
+            Plan::Calls(calls) => {
+                let mut outputs = Vec::with_capacity(calls.len());
+                for tool in &calls {
+                    let (output, call) = tools.call(tool).await?;
+                    events.tool(&call).await?;
+                    outputs.push(output);
+                }
+                let state = AgentState {
+                    tasks: mentioned(&outputs),
+                    question: None,
+                };
+                (reply::write(&intent, &outputs, &clock), state)
+            }
+        };
+        events.stream_text(&text).await?;
+        let state = serde_json::to_value(&state)
+            .ok()
+            .filter(|v| v != &Value::Object(Default::default()));
+        Ok(AgentReply {
+            response: text,
+            state,
+        })
+    }
+}

@@ -1,0 +1,984 @@
+//! Understanding a message: plain English → an [`Intent`]. Dates, repeats, priorities and tags are
+//! read out of the words; what is left of an "add" is the title. Pure: no database, no clock but
+//! the one given.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use todo_common::tasks::{DueFilter, Priority, Sort, StatusFilter, normalize_tag};
+use todo_common::when::phrase::{self, Parsed};
+use todo_common::when::repeat::{RepeatPhrase, parse_phrase as parse_repeat};
+use todo_common::when::{Clock, Due, LocalDue};
+
+/// Words a message can use to pick tasks ("what's overdue?", "all completed tasks").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub status: StatusFilter,
+    pub due: Option<DueFilter>,
+    pub priority: Option<Priority>,
+    pub tag: Option<String>,
+    pub text: Option<String>,
+    pub sort: Option<Sort>,
+    /// "my most important task": only the first.
+    pub top: bool,
+}
+
+/// How a message refers to tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// "task 3", "#3 and #4".
+    Ids(Vec<i32>),
+    /// "the dentist task": found by title.
+    Title(String),
+    /// "it", "that one": the task the conversation was just about.
+    Previous,
+    /// "all completed tasks", "everything due today": every task the query matches.
+    All(Query),
+    /// No reference at all ("delete").
+    Missing,
+}
+
+/// A task to add, as read from the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub due: Option<Due>,
+    pub priority: Option<Priority>,
+    pub tags: Vec<String>,
+    pub repeat: Option<RepeatPhrase>,
+}
+
+/// A change to tasks. For `due`, `repeat`, `description`: `Some(None)` clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edit {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub due: Option<Option<Due>>,
+    pub priority: Option<Priority>,
+    /// Tags to add to the task's own.
+    pub add_tags: Vec<String>,
+    pub repeat: Option<Option<RepeatPhrase>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    Add(Vec<NewTask>),
+    /// An add request whose title is missing ("add a task").
+    AddWithoutTitle,
+    List(Query),
+    Count(Query),
+    Complete(Target),
+    Reopen(Target),
+    Delete(Target),
+    Update(Target, Edit),
+    Undo,
+    /// "yes", "go ahead": an answer to a question.
+    Yes,
+    /// "no", "cancel".
+    No,
+    /// "3", "number 3": an answer to "which one?".
+    Number(i32),
+    Greeting,
+    Help,
+    Thanks,
+    Unknown,
+}
+
+macro_rules! re {
+    ($name:ident, $pat:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($pat).expect("valid regex"));
+    };
+}
+
+const POLITE: &str = r"(?:please\s+|pls\s+|plz\s+|kindly\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:just\s+)?";
+
+re!(
+    GREETING,
+    r"(?i)^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?[\s!.,]*(\w+)?[\s!.]*$"
+);
+re!(
+    HELP,
+    r"(?i)^(help|\?|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage)\b"
+);
+re!(
+    THANKS,
+    r"(?i)^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|cool|nice|got it)\b[\s\w!.]{0,20}$"
+);
+re!(
+    YES,
+    r"(?i)^(yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|yes please|yes do it|sure thing|affirmative)[\s!.]*(please)?[\s!.]*$"
+);
+re!(
+    NO,
+    r"(?i)^(no|nope|nah|n|cancel|don't|dont|do not|stop|never ?mind|no thanks|no thank you|abort|forget it|leave it|not now)[\s!.]*$"
+);
+re!(
+    UNDO,
+    r"(?i)^(?:please\s+)?(?:undo|revert|roll ?back|take (?:that|it) back|undo (?:that|it|this|the last (?:change|action|thing|one|step))|revert (?:that|it|the last change)|oops,?\s*undo(?: that)?)[\s!.]*$"
+);
+re!(
+    HOW_MANY,
+    r"(?i)\bhow many\b|\bcount (my|the)?\s*(tasks|todos)\b|\bnumber of (tasks|todos)\b"
+);
+re!(
+    NUMBER_REPLY,
+    r"(?i)^(?:the\s+)?(?:task\s+|number\s+|no\.?\s*|#\s*)?#?(\d{1,9})(?:\s+please)?$"
+);
+re!(
+    DELETE,
+    &format!(
+        r"(?i)^{POLITE}(?:delete|remove|erase|cancel|drop|trash|scratch|get rid of|clear(?: out)?|purge)\b\s*(.*)$"
+    )
+);
+re!(
+    REOPEN_VERB,
+    &format!(
+        r"(?i)^{POLITE}(?:reopen|re-open|uncomplete|un-complete|unmark|uncheck|untick|restore)\s+(.+)$"
+    )
+);
+re!(
+    REOPEN_MARK,
+    &format!(
+        r"(?i)^{POLITE}(?:mark|set|flag)\s+(.+?)\s+(?:as\s+)?(?:not\s+(?:done|complete|completed|finished)|pending|open|incomplete|undone|to ?do|unfinished|not yet done)\b.*$"
+    )
+);
+re!(
+    REOPEN_IS,
+    r"(?i)^(.+?)\s+(?:is|was)(?:n't|\s+not)\s+(?:actually\s+)?(?:done|finished|complete|completed)(?:\s+yet)?$"
+);
+re!(
+    MARK_DONE,
+    &format!(
+        r"(?i)^{POLITE}(?:mark|set|flag|tick|check)\s+(.+?)\s+(?:as\s+|off\s+(?:as\s+)?)?(?:done|complete|completed|finished)\b.*$"
+    )
+);
+re!(
+    COMPLETE_VERB,
+    &format!(r"(?i)^{POLITE}(?:complete|finish|check off|tick off|close|cross off)\s+(.+)$")
+);
+re!(
+    I_DID,
+    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled)\s+(.+)$"
+);
+re!(
+    I_AM_DONE,
+    r"(?i)^(?:i'm|im|i am)\s+(?:done|finished)\s+(?:with\s+)?(.+)$"
+);
+re!(
+    IS_DONE,
+    r"(?i)^(.+?)\s+(?:is|are)\s+(?:now\s+|all\s+)?(?:done|complete|completed|finished)\b.*$"
+);
+re!(
+    RESCHEDULE,
+    &format!(
+        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|change)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
+    )
+);
+re!(
+    SET_DUE,
+    &format!(
+        r"(?i)^{POLITE}(?:change|set|update|make)\s+(?:the\s+)?(?:due date|deadline|date|due)\s+(?:of|for|on)\s+(.+?)\s+(?:to|as|for)\s+(.+)$"
+    )
+);
+re!(
+    MAKE_DUE,
+    &format!(r"(?i)^{POLITE}(?:make|set|have)\s+(.+?)\s+(?:be\s+)?due\s+(.+)$")
+);
+re!(IS_DUE, r"(?i)^(.+?)\s+(?:is|should be)\s+due\s+(.+)$");
+re!(
+    CLEAR_DUE,
+    &format!(
+        r"(?i)^{POLITE}(?:remove|clear|delete|drop|unset)\s+the\s+(?:due date|deadline|date)\s+(?:of|from|on|for)\s+(.+)$"
+    )
+);
+re!(
+    SET_PRIORITY,
+    &format!(
+        r"(?i)^{POLITE}(?:make|set|mark|flag|change)\s+(.+?)\s+(?:as\s+|to\s+)?(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
+    )
+);
+re!(
+    SET_PRIORITY2,
+    &format!(
+        r"(?i)^{POLITE}(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(.+?)\s+to\s+(high|low|medium|none|normal|urgent)$"
+    )
+);
+re!(
+    MARK_URGENT,
+    &format!(
+        r"(?i)^{POLITE}(?:make|mark|flag|set)\s+(.+?)\s+(?:as\s+)?(urgent|important|a priority)$"
+    )
+);
+re!(
+    PRIORITIZE,
+    &format!(r"(?i)^{POLITE}(de)?prioriti[sz]e\s+(.+)$")
+);
+re!(
+    TAG,
+    &format!(
+        r"(?i)^{POLITE}(?:tag|label)\s+(.+?)\s+(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)$"
+    )
+);
+re!(
+    ADD_TAG,
+    &format!(
+        r"(?i)^{POLITE}add\s+(?:the\s+)?(?:tags?|labels?)\s+#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)\s+to\s+(.+)$"
+    )
+);
+re!(
+    MAKE_REPEAT,
+    &format!(r"(?i)^{POLITE}(?:make|set|have)\s+(.+?)\s+(?:repeat|recur)(?:s)?\s+(.+)$")
+);
+re!(
+    IT_REPEATS,
+    r"(?i)^(.+?)\s+(?:repeats|recurs|should repeat|happens)\s+(.+)$"
+);
+re!(
+    STOP_REPEAT,
+    &format!(
+        r"(?i)^{POLITE}(?:stop repeating|don't repeat|do not repeat|make\s+(.+?)\s+not repeat|stop\s+(.+?)\s+(?:from\s+)?repeating)\s*(.*)$"
+    )
+);
+re!(
+    UPDATE_DESC,
+    &format!(
+        r"(?i)^{POLITE}(?:change|update|edit|modify|set)\s+(?:the\s+)?(?:description|details|notes?)\s+(?:of|for|on)\s+(.+?)\s+(?:to|as)\s+(.+)$"
+    )
+);
+re!(
+    UPDATE_DESC2,
+    &format!(
+        r"(?i)^{POLITE}(?:change|update|edit|modify|set)\s+(.+?)(?:'s)?\s+(?:description|details|notes?)\s+(?:to|as)\s+(.+)$"
+    )
+);
+re!(
+    UPDATE_TITLE,
+    &format!(
+        r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle|set)\s+(?:the\s+)?(?:title\s+of\s+|name\s+of\s+)?(.+?)(?:'s)?(?:\s+(?:title|name))?\s+(?:to|into|as)\s+(.+)$"
+    )
+);
+re!(
+    ADD,
+    &format!(
+        r"(?i)^{POLITE}(?:add|create|make|put|insert|new|save|log|schedule|jot down|write down|note down|set up)\b\s*(.*)$"
+    )
+);
+re!(
+    REMIND,
+    r"(?i)^(?:please\s+)?(?:remind me(?:\s+to)?|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
+);
+re!(
+    ADD_PREFIX,
+    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:new\s+)?(?:(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
+);
+re!(
+    ADD_SUFFIX,
+    r"(?i)\s+(?:to|on|in|onto|into)\s+(?:my|the)\s+(?:[\w-]+\s+)?(?:todo\s+|to-do\s+|to do\s+|task\s+|tasks\s+)?(?:list|tasks|todos|to-dos)$"
+);
+re!(
+    MANY,
+    r"(?i)^(?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten|some|these|the following|a few)\s+)?(?:new\s+)?(?:tasks|items|things|todos|to-dos)\s*:\s*(.+)$"
+);
+re!(
+    DESCRIPTION,
+    r"(?i)^(.+?)\s*(?:,\s*|\s+)(?:with\s+(?:the\s+)?(?:description|details|notes?)|description:|details:|notes?:|desc:)\s*[:\-]?\s*(.+)$"
+);
+re!(
+    LIST_VERB,
+    r"(?i)\b(show|list|display|view|see|get|what|what's|whats|which|give me|tell me|read|check|remaining|outstanding|any|anything|do i have|is there|are there)\b"
+);
+re!(
+    LIST_NOUN,
+    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|this week)\b|#\w"
+);
+re!(
+    BARE_LIST,
+    r"(?i)^(?:my\s+)?(?:tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda)\s*[?!.]*$"
+);
+re!(
+    FIND,
+    r"(?i)^(?:please\s+)?(?:find|search(?:\s+for)?|look\s+(?:for|up)|look\s+up|where(?:'s| is)|do i have (?:a|any) tasks? (?:about|for|called|named|mentioning))\s+(.+?)\??$"
+);
+re!(
+    PENDING_WORDS,
+    r"(?i)\b(pending|left|remaining|open|outstanding|unfinished|incomplete|not done|to do|todo|still|need to do|plate|active|overdue|late|next|upcoming)\b"
+);
+re!(
+    COMPLETED_WORDS,
+    r"(?i)\b(completed|complete|done|finished|accomplished|checked off|did i)\b"
+);
+re!(
+    TAGGED,
+    r"(?i)(?:\btagged\s+(?:as\s+|with\s+)?|\blabell?ed\s+(?:as\s+)?|\bwith\s+(?:the\s+)?tag\s+|#)([\w-]+)|\b([\w-]+)\s+tag\b"
+);
+re!(
+    SELECTOR,
+    r"(?i)^(?:all|every|everything|each|any)\b|^(?:the\s+|my\s+)?(?:completed|done|finished|overdue|old|checked)\s+(?:tasks|ones|items|todos)?$|^(?:the\s+)?(?:tasks|ones|items|todos)\s+(?:due|tagged|that are|with)\b"
+);
+re!(
+    TASK_NUMBER,
+    r"(?i)^(?:the\s+)?(?:task|todo|to-do|item|number|no\.?|#)?\s*(?:number\s+|no\.?\s*|#)?\s*#?(\d{1,9})(?:\s*(?:task|todo|item))?$"
+);
+re!(
+    TASK_NUMBERS,
+    r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:\s*(?:,|and|&)\s*#?\d{1,9})+$"
+);
+re!(
+    PREVIOUS,
+    r"(?i)^(?:it|that|this|that one|this one|that task|this task|the last one|the one you just added|the last task|them)$"
+);
+re!(
+    PRIORITY_WORDS,
+    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,]|$)"
+);
+re!(
+    TAG_PHRASE,
+    r"(?i)(?:^|\s)(?:and\s+)?(?:tag(?:ged)?|label(?:l?ed)?)\s+(?:it\s+)?(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)\s*$"
+);
+re!(HASHTAG, r"(?:^|\s)#([\p{L}\p{N}_-]*\p{L}[\p{L}\p{N}_-]*)");
+
+/// Lower-case words that carry no meaning when matching a title.
+pub const STOPWORDS: &[&str] = &[
+    "the", "a", "an", "my", "to", "task", "tasks", "todo", "item", "for", "of", "on", "with",
+    "and", "please", "that", "this", "one", "about", "i", "me", "it", "is", "as", "at", "in",
+];
+
+pub fn strip_punctuation(s: &str) -> &str {
+    s.trim().trim_end_matches(['.', '!', '?', ',', ';']).trim()
+}
+
+pub fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    for (open, close) in [('"', '"'), ('\'', '\''), ('“', '”'), ('‘', '’'), ('`', '`')] {
+        if let Some(inner) = s.strip_prefix(open).and_then(|r| r.strip_suffix(close)) {
+            return inner.trim();
+        }
+    }
+    s
+}
+
+/// Capitalizes the first letter of a title.
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn clean_title(raw: &str) -> String {
+    let s = strip_punctuation(raw);
+    let s = ADD_SUFFIX.replace(s, "");
+    let mut s = unquote(strip_punctuation(&s)).to_owned();
+    // Words left dangling once a date or tag was read out: "pay rent on", "call mom and".
+    loop {
+        let lower = s.to_lowercase();
+        let Some(cut) = [
+            " on", " by", " at", " due", " for", " and", " with", " -", " to", " before", ",",
+        ]
+        .iter()
+        .find(|w| lower.ends_with(**w)) else {
+            break;
+        };
+        s.truncate(s.len() - cut.len());
+        s = strip_punctuation(&s).to_owned();
+    }
+    capitalize(unquote(&s))
+}
+
+/// Parses what a task reference names.
+pub fn parse_target(raw: &str) -> Target {
+    let s = unquote(strip_punctuation(raw));
+    if s.is_empty()
+        || matches!(
+            s.to_lowercase().as_str(),
+            "task" | "a task" | "the task" | "tasks"
+        )
+    {
+        return Target::Missing;
+    }
+    if let Some(c) = TASK_NUMBER.captures(s)
+        && let Ok(n) = c[1].parse::<i32>()
+    {
+        return Target::Ids(vec![n]);
+    }
+    if TASK_NUMBERS.is_match(s) {
+        let ids: Vec<i32> = Regex::new(r"\d{1,9}")
+            .map(|r| {
+                r.find_iter(s)
+                    .filter_map(|m| m.as_str().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Target::Ids(ids);
+    }
+    if PREVIOUS.is_match(s) {
+        return Target::Previous;
+    }
+    if SELECTOR.is_match(s) {
+        return Target::All(query_of(s));
+    }
+    let mut t = s.to_owned();
+    for prefix in ["the ", "my ", "a ", "that ", "this "] {
+        if t.to_lowercase().starts_with(prefix) {
+            t = t[prefix.len()..].to_owned();
+        }
+    }
+    for suffix in [" task", " todo", " item", " one", " reminder"] {
+        if t.to_lowercase().ends_with(suffix) && t.len() > suffix.len() {
+            t.truncate(t.len() - suffix.len());
+        }
+    }
+    let t = unquote(&t);
+    // "task 'buy milk'" / "task called buy milk"
+    let t = t
+        .strip_prefix("task ")
+        .or_else(|| t.strip_prefix("Task "))
+        .map_or(t, |r| {
+            r.trim_start_matches("called ").trim_start_matches("named ")
+        });
+    Target::Title(unquote(t).to_owned())
+}
+
+fn status_from_words(text: &str) -> StatusFilter {
+    let completed = COMPLETED_WORDS.is_match(text);
+    let pending = PENDING_WORDS.is_match(text)
+        || text.to_lowercase().contains("have to do")
+        || text.to_lowercase().contains("need to do");
+    match (pending, completed) {
+        (true, false) => StatusFilter::Pending,
+        (false, true) => StatusFilter::Completed,
+        _ => StatusFilter::All,
+    }
+}
+
+/// What a listing or a selector asks for.
+pub fn query_of(text: &str) -> Query {
+    let lower = text.to_lowercase();
+    let has = |w: &str| Regex::new(&format!(r"\b{w}\b")).is_ok_and(|r| r.is_match(&lower));
+    let mut q = Query {
+        status: status_from_words(&lower),
+        ..Query::default()
+    };
+    q.due = if has("overdue") || has("late") || lower.contains("past due") {
+        Some(DueFilter::Overdue)
+    } else if has("today") || has("tonight") {
+        Some(DueFilter::Today)
+    } else if has("tomorrow") {
+        Some(DueFilter::Tomorrow)
+    } else if has("this week") || has("week") {
+        Some(DueFilter::Week)
+    } else if lower.contains("no due date")
+        || lower.contains("without a date")
+        || lower.contains("without a due date")
+        || has("undated")
+        || lower.contains("no date")
+    {
+        Some(DueFilter::None)
+    } else {
+        None
+    };
+    // "what's due today?", "what do I have tomorrow?": what is still to do, unless asked otherwise.
+    if q.due.is_some_and(|d| d != DueFilter::None) && !COMPLETED_WORDS.is_match(&lower) {
+        q.status = StatusFilter::Pending;
+    }
+    if lower.contains("most important")
+        || lower.contains("top priority")
+        || lower.contains("highest priority")
+        || lower.contains("most urgent")
+    {
+        q.sort = Some(Sort::Priority);
+        q.top = !has("tasks");
+        q.status = StatusFilter::Pending;
+    } else if has("high priority") || has("urgent") || has("important") || has("high-priority") {
+        q.priority = Some(Priority::High);
+    } else if has("medium priority") {
+        q.priority = Some(Priority::Medium);
+    } else if has("low priority") {
+        q.priority = Some(Priority::Low);
+    }
+    if has("next") && q.due.is_none()
+        || has("upcoming")
+        || lower.contains("by due date")
+        || has("soonest")
+    {
+        q.sort = q.sort.or(Some(Sort::Due));
+        if has("next") {
+            q.status = StatusFilter::Pending;
+        }
+    }
+    if lower.contains("by priority") {
+        q.sort = Some(Sort::Priority);
+    }
+    if let Some(c) = TAGGED.captures(text) {
+        let raw = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+        if !matches!(
+            raw.to_lowercase().as_str(),
+            "the" | "a" | "any" | "this" | "that"
+        ) {
+            q.tag = normalize_tag(raw).ok();
+        }
+    }
+    q
+}
+
+/// Reads the priority words out of an add ("urgent", "high priority", "!high", "p1").
+fn take_priority(text: &mut String) -> Option<Priority> {
+    let c = PRIORITY_WORDS.captures(text)?;
+    let word = (1..=6)
+        .find_map(|i| c.get(i))
+        .map(|m| m.as_str().to_lowercase())?;
+    let priority = match word.as_str() {
+        "high" | "top" | "highest" | "urgent" | "urgently" | "asap" | "important" | "critical"
+        | "p1" | "!!!" => Priority::High,
+        "medium" | "normal" | "p2" | "!!" => Priority::Medium,
+        "low" | "lowest" | "p3" | "!" => Priority::Low,
+        "p4" => Priority::None,
+        _ => return None,
+    };
+    let range = c.get(0)?.range();
+    text.replace_range(range, " ");
+    Some(priority)
+}
+
+fn split_tags(list: &str) -> Vec<String> {
+    list.split([',', ' ', '&'])
+        .map(|t| t.trim().trim_start_matches('#'))
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("and"))
+        .filter_map(|t| normalize_tag(t).ok())
+        .collect()
+}
+
+/// Reads tags out of an add: "#work", "tag it home", "tagged work and errands".
+fn take_tags(text: &mut String) -> Vec<String> {
+    let mut tags = Vec::new();
+    if let Some(c) = TAG_PHRASE.captures(text) {
+        tags.extend(split_tags(&c[1]));
+        let range = c.get(0).map_or(0..0, |m| m.range());
+        text.replace_range(range, " ");
+    }
+    let found: Vec<(std::ops::Range<usize>, String)> = HASHTAG
+        .captures_iter(text)
+        .filter_map(|c| Some((c.get(0)?.range(), c.get(1)?.as_str().to_owned())))
+        .collect();
+    for (range, tag) in found.into_iter().rev() {
+        if let Ok(tag) = normalize_tag(&tag) {
+            tags.insert(0, tag);
+            text.replace_range(range, " ");
+        }
+    }
+    tags.dedup();
+    tags
+}
+
+/// The due date or repeat at the end (or start) of some words, and the words before it.
+struct Timing {
+    due: Option<Due>,
+    repeat: Option<RepeatPhrase>,
+}
+
+fn due_of(words: &str, clock: &Clock) -> Option<Due> {
+    match phrase::parse(words, clock)? {
+        Parsed::Local(local) => Some(local.resolve(clock.tz)),
+        Parsed::Due(due) => Some(due),
+    }
+}
+
+/// Reads a trailing date and/or repeat out of `text` (several may follow each other: "every
+/// monday at 9 starting next week" is not supported, "tomorrow every week" is).
+fn take_timing(text: &mut String, clock: &Clock) -> Timing {
+    let mut timing = Timing {
+        due: None,
+        repeat: None,
+    };
+    loop {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let n = words.len();
+        let mut found = false;
+        // Longest trailing phrase first, leaving at least one word for the title.
+        for k in (1..n.min(9)).rev() {
+            let tail = words[n - k..].join(" ");
+            if timing.repeat.is_none()
+                && let Some(r) = parse_repeat(&tail)
+            {
+                timing.repeat = Some(r);
+            } else if timing.due.is_none()
+                && let Some(d) = due_of(&tail, clock)
+            {
+                timing.due = Some(d);
+            } else {
+                continue;
+            }
+            *text = words[..n - k].join(" ");
+            found = true;
+            break;
+        }
+        if !found {
+            break;
+        }
+    }
+    // A leading date: "tomorrow call mom", "on friday: pay rent".
+    if timing.due.is_none() {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for k in (1..words.len().min(5)).rev() {
+            let head = words[..k].join(" ");
+            let closes = head.ends_with([':', ',', '-']);
+            let first = words[0].to_lowercase();
+            if (closes || matches!(first.as_str(), "today" | "tomorrow" | "tonight"))
+                && let Some(d) = due_of(head.trim_end_matches([':', ',', '-']), clock)
+            {
+                timing.due = Some(d);
+                *text = words[k..].join(" ");
+                break;
+            }
+        }
+    }
+    timing
+}
+
+/// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
+/// "tasks: eggs, milk and bread" or "eggs, milk and bread".
+fn parse_add(body: &str, clock: &Clock) -> Intent {
+    let (body, description) = match DESCRIPTION.captures(body) {
+        Some(d) => (
+            d[1].to_owned(),
+            Some(unquote(strip_punctuation(&d[2])).to_owned()).filter(|d| !d.is_empty()),
+        ),
+        None => (body.to_owned(), None),
+    };
+    let (many, mut text) = match MANY.captures(&body) {
+        Some(c) => (true, c[1].to_owned()),
+        None => (false, body.clone()),
+    };
+    let suffix_free = ADD_SUFFIX
+        .replace(strip_punctuation(&text), "")
+        .into_owned();
+    text = suffix_free;
+    let tags = take_tags(&mut text);
+    let priority = take_priority(&mut text);
+    let timing = take_timing(&mut text, clock);
+    let mut tags = tags;
+    tags.extend(take_tags(&mut text));
+    let priority = priority.or_else(|| take_priority(&mut text));
+    let text = ADD_SUFFIX
+        .replace(strip_punctuation(&text), "")
+        .into_owned();
+    // Several tasks: an explicit "tasks:" list, or "a, b and c".
+    let items: Vec<String> = if many
+        || (text.contains(',')
+            && Regex::new(r"(?i),\s*[^,]+\s+(?:and|&)\s+[^,]+$").is_ok_and(|r| r.is_match(&text)))
+    {
+        text.split([',', ';'])
+            .flat_map(|part| {
+                let part = part.trim();
+                let part = part
+                    .strip_prefix("and ")
+                    .or_else(|| part.strip_prefix("& "))
+                    .unwrap_or(part);
+                // the last item: "milk and bread"
+                if many || part.contains(" and ") {
+                    part.splitn(2, " and ")
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                } else {
+                    vec![part.to_owned()]
+                }
+            })
+            .map(|t| clean_title(&t))
+            .filter(|t| !t.is_empty())
+            .collect()
+    } else {
+        vec![clean_title(&text)]
+    };
+    let items: Vec<String> = items.into_iter().filter(|t| !t.is_empty()).collect();
+    if items.is_empty() {
+        return Intent::AddWithoutTitle;
+    }
+    let single = items.len() == 1;
+    Intent::Add(
+        items
+            .into_iter()
+            .map(|title| NewTask {
+                title,
+                description: if single { description.clone() } else { None },
+                due: timing.due,
+                priority,
+                tags: tags.clone(),
+                repeat: timing.repeat.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// A date phrase for a reschedule, or `None` when it is not one.
+fn due_phrase(raw: &str, clock: &Clock) -> Option<Due> {
+    due_of(strip_punctuation(raw), clock)
+}
+
+fn priority_word(word: &str) -> Option<Priority> {
+    match word.to_lowercase().as_str() {
+        "high" | "top" | "urgent" | "important" | "a priority" => Some(Priority::High),
+        "medium" | "normal" => Some(Priority::Medium),
+        "low" => Some(Priority::Low),
+        "no" | "none" => Some(Priority::None),
+        _ => None,
+    }
+}
+
+/// Understands one message.
+pub fn parse(message: &str, clock: &Clock) -> Intent {
+    let text = message.trim();
+    let lower = text.to_lowercase();
+    let bare = strip_punctuation(text);
+
+    if GREETING.is_match(bare) {
+        return Intent::Greeting;
+    }
+    if HELP.is_match(bare) {
+        return Intent::Help;
+    }
+    if UNDO.is_match(bare) {
+        return Intent::Undo;
+    }
+    if YES.is_match(bare) {
+        return Intent::Yes;
+    }
+    if NO.is_match(bare) {
+        return Intent::No;
+    }
+    if let Some(c) = NUMBER_REPLY.captures(bare)
+        && let Ok(n) = c[1].parse()
+    {
+        return Intent::Number(n);
+    }
+    if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
+        return Intent::Thanks;
+    }
+    if HOW_MANY.is_match(&lower) {
+        return Intent::Count(query_of(&lower));
+    }
+    if let Some(c) = CLEAR_DUE.captures(bare) {
+        return Intent::Update(
+            parse_target(&c[1]),
+            Edit {
+                due: Some(None),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(intent) = parse_edit(bare, clock) {
+        return intent;
+    }
+    if let Some(c) = REOPEN_VERB
+        .captures(bare)
+        .or_else(|| REOPEN_MARK.captures(bare))
+        .or_else(|| REOPEN_IS.captures(bare))
+    {
+        return Intent::Reopen(parse_target(&c[1]));
+    }
+    if let Some(c) = UPDATE_DESC
+        .captures(bare)
+        .or_else(|| UPDATE_DESC2.captures(bare))
+    {
+        return Intent::Update(
+            parse_target(&c[1]),
+            Edit {
+                description: Some(Some(unquote(&c[2]).to_owned())),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = DELETE.captures(bare) {
+        let target = c[1].trim();
+        // "clear completed" / "clear done": the completed tasks
+        let target = match target.to_lowercase().as_str() {
+            "completed" | "done" | "finished" | "the completed" | "the done ones" => {
+                "all completed tasks"
+            }
+            _ => target,
+        };
+        return Intent::Delete(parse_target(target));
+    }
+    if let Some(c) = MARK_DONE
+        .captures(bare)
+        .or_else(|| COMPLETE_VERB.captures(bare))
+        .or_else(|| I_AM_DONE.captures(bare))
+        .or_else(|| I_DID.captures(bare))
+    {
+        return Intent::Complete(parse_target(&c[1]));
+    }
+    if let Some(c) = UPDATE_TITLE.captures(bare) {
+        let target = parse_target(&c[1]);
+        let new_title = clean_title(&c[2]);
+        if !new_title.is_empty() && target != Target::Missing {
+            return Intent::Update(
+                target,
+                Edit {
+                    title: Some(new_title),
+                    ..Edit::default()
+                },
+            );
+        }
+    }
+    if let Some(c) = IS_DONE.captures(bare)
+        && !LIST_VERB.is_match(&c[1])
+    {
+        return Intent::Complete(parse_target(&c[1]));
+    }
+    if let Some(c) = FIND.captures(bare) {
+        let target = parse_target(&c[1]);
+        if let Target::Title(t) = target {
+            return Intent::List(Query {
+                text: Some(t),
+                ..Query::default()
+            });
+        }
+    }
+    let add_body = ADD
+        .captures(bare)
+        .map(|c| {
+            let rest = c[1].to_owned();
+            if MANY.is_match(&rest) {
+                return rest;
+            }
+            ADD_PREFIX
+                .captures(&rest)
+                .map_or(rest.clone(), |p| p[1].to_owned())
+        })
+        .or_else(|| REMIND.captures(bare).map(|c| c[1].to_owned()));
+    if let Some(body) = add_body {
+        return parse_add(&body, clock);
+    }
+    if BARE_LIST.is_match(bare) || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower)) {
+        return Intent::List(query_of(bare));
+    }
+    // "pay rent on friday", "dentist tomorrow at 10", "water plants every monday": a statement
+    // that ends in a date or a repeat is a task to add.
+    if !text.ends_with('?') && bare.split_whitespace().count() <= 25 {
+        let mut rest = bare.to_owned();
+        let timing = take_timing(&mut rest, clock);
+        if (timing.due.is_some() || timing.repeat.is_some()) && !clean_title(&rest).is_empty() {
+            return parse_add(bare, clock);
+        }
+    }
+    Intent::Unknown
+}
+
+/// Reschedules, priorities, tags and repeats of existing tasks.
+fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
+    let edit = |target: &str, edit: Edit| Some(Intent::Update(parse_target(target), edit));
+    if let Some(c) = SET_DUE
+        .captures(bare)
+        .or_else(|| RESCHEDULE.captures(bare))
+        .or_else(|| MAKE_DUE.captures(bare))
+        .or_else(|| IS_DUE.captures(bare))
+        && let Some(due) = due_phrase(&c[2], clock)
+    {
+        return edit(
+            &c[1],
+            Edit {
+                due: Some(Some(due)),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = SET_PRIORITY
+        .captures(bare)
+        .or_else(|| SET_PRIORITY2.captures(bare))
+        .or_else(|| MARK_URGENT.captures(bare))
+        && let Some(p) = priority_word(&c[2])
+    {
+        return edit(
+            &c[1],
+            Edit {
+                priority: Some(p),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = PRIORITIZE.captures(bare) {
+        let p = if c.get(1).is_some() {
+            Priority::Low
+        } else {
+            Priority::High
+        };
+        return edit(
+            &c[2],
+            Edit {
+                priority: Some(p),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = ADD_TAG.captures(bare) {
+        let tags = split_tags(&c[1]);
+        if !tags.is_empty() {
+            return edit(
+                &c[2],
+                Edit {
+                    add_tags: tags,
+                    ..Edit::default()
+                },
+            );
+        }
+    }
+    if let Some(c) = TAG.captures(bare) {
+        let tags = split_tags(&c[2]);
+        if !tags.is_empty() {
+            return edit(
+                &c[1],
+                Edit {
+                    add_tags: tags,
+                    ..Edit::default()
+                },
+            );
+        }
+    }
+    if let Some(c) = STOP_REPEAT.captures(bare) {
+        let target = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .or_else(|| c.get(3))
+            .map_or("", |m| m.as_str());
+        return edit(
+            if target.trim().is_empty() {
+                "it"
+            } else {
+                target
+            },
+            Edit {
+                repeat: Some(None),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = MAKE_REPEAT
+        .captures(bare)
+        .or_else(|| IT_REPEATS.captures(bare))
+        && let Some(r) = parse_repeat(strip_punctuation(&c[2]))
+    {
+        return edit(
+            &c[1],
+            Edit {
+                repeat: Some(Some(r)),
+                ..Edit::default()
+            },
+        );
+    }
+    None
+}
+
+/// A due date as the tools take it: `2026-12-05` (all-day), `2026-12-05T17:00` (local), or
+/// RFC 3339 for an exact instant.
+pub fn due_argument(due: Due, clock: &Clock) -> String {
+    let local = due.at.with_timezone(&clock.tz);
+    if due.has_time {
+        let back = LocalDue::at(local.date_naive(), local.time()).resolve(clock.tz);
+        if back.at == due.at {
+            return local.format("%Y-%m-%dT%H:%M").to_string();
+        }
+        return due.at.to_rfc3339();
+    }
+    local.format("%Y-%m-%d").to_string()
+}

@@ -1,0 +1,430 @@
+//! Writing the reply: what the tools did, in sentences; lists grouped overdue / today / upcoming /
+//! no date, with due dates, priorities, tags and repeats, in the user's timezone.
+
+use todo_common::tasks::{Priority, StatusFilter};
+use todo_common::tools::{BulkAction, TaskOutcome, ToolError, ToolOutput, ToolTask};
+use todo_common::when::Clock;
+
+use super::parse::{Intent, Query};
+
+pub const HELP_TEXT: &str = "I can manage your tasks. Try: \"add a task to pay rent on Friday #home\", \
+\"remind me to call mom tomorrow at 5pm\", \"what's pending?\", \"what's overdue?\", \"what's due this week?\", \
+\"mark task 3 as done\", \"move the dentist to next Monday\", \"make task 2 high priority\", \
+\"water the plants every Monday\", \"delete task 2\" or \"undo\".";
+
+pub fn quote(title: &str) -> String {
+    format!("\u{201c}{title}\u{201d}")
+}
+
+fn priority_word(p: Priority) -> Option<&'static str> {
+    match p {
+        Priority::High => Some("high priority"),
+        Priority::Medium => Some("medium priority"),
+        Priority::Low => Some("low priority"),
+        Priority::None => None,
+    }
+}
+
+/// "due Fri 5 Dec, 17:00 · high priority · #work · every Monday"
+fn details(task: &ToolTask) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(due) = &task.due_text {
+        parts.push(if task.overdue {
+            format!("overdue since {due}")
+        } else {
+            format!("due {due}")
+        });
+    }
+    if let Some(p) = priority_word(task.priority) {
+        parts.push(p.to_owned());
+    }
+    if !task.tags.is_empty() {
+        parts.push(
+            task.tags
+                .iter()
+                .map(|t| format!("#{t}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    if let Some(r) = &task.repeat_text {
+        parts.push(format!("repeats {r}"));
+    }
+    parts
+}
+
+fn line(task: &ToolTask) -> String {
+    let mut out = format!("\n• #{} {}", task.task_id, task.title);
+    let parts = details(task);
+    if !parts.is_empty() {
+        out.push_str(&format!(" — {}", parts.join(" · ")));
+    }
+    if task.completed {
+        out.push_str(" (done)");
+    }
+    out
+}
+
+pub fn format_list(tasks: &[ToolTask]) -> String {
+    tasks.iter().map(line).collect()
+}
+
+/// A listing grouped overdue / today / upcoming / no date / completed (headings only when there
+/// is more than one group).
+pub fn grouped(tasks: &[ToolTask], clock: &Clock) -> String {
+    let tomorrow = clock.day_bounds(1);
+    let mut groups: [(&str, Vec<ToolTask>); 5] = [
+        ("Overdue", Vec::new()),
+        ("Today", Vec::new()),
+        ("Upcoming", Vec::new()),
+        ("No date", Vec::new()),
+        ("Completed", Vec::new()),
+    ];
+    for t in tasks {
+        let group = match (t.completed, t.overdue, t.due_at) {
+            (true, _, _) => 4,
+            (false, true, _) => 0,
+            (false, false, Some(at)) if at < tomorrow => 1,
+            (false, false, Some(_)) => 2,
+            (false, false, None) => 3,
+        };
+        groups[group].1.push(t.clone());
+    }
+    for (name, list) in &mut groups {
+        if *name == "Upcoming" || *name == "Today" || *name == "Overdue" {
+            list.sort_by_key(|t| (t.due_at, t.task_id));
+        }
+    }
+    let non_empty: Vec<&(&str, Vec<ToolTask>)> =
+        groups.iter().filter(|(_, l)| !l.is_empty()).collect();
+    if non_empty.len() <= 1 {
+        return format_list(tasks);
+    }
+    non_empty
+        .iter()
+        .map(|(name, list)| format!("\n{name}:{}", format_list(list)))
+        .collect()
+}
+
+fn error_sentence(e: &ToolError, what: &str) -> String {
+    match e.code.as_str() {
+        "TASK_NOT_FOUND" => format!(
+            "I couldn't find that task ({}). Say \"show my tasks\" to see your tasks and their numbers.",
+            e.message
+        ),
+        "NO_PENDING_ACTION" => {
+            "There's nothing waiting for your answer any more. Tell me again what you'd like to do."
+                .to_owned()
+        }
+        _ => format!("I couldn't {what}: {}.", e.message),
+    }
+}
+
+fn sentence_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn named(task: &ToolTask) -> String {
+    format!("#{} {}", task.task_id, quote(&task.title))
+}
+
+fn created(tasks: &[&TaskOutcome]) -> String {
+    match tasks {
+        [one] => {
+            let mut out = format!(
+                "Done! I added {} to your list as task #{}.",
+                quote(&one.task.title),
+                one.task.task_id
+            );
+            let parts = details(&one.task);
+            if !parts.is_empty() {
+                out.push_str(&format!(" ({})", parts.join(", ")));
+            }
+            if one.task.description.is_some() {
+                out.push_str(" I saved its description too.");
+            }
+            out
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(|o| named(&o.task)).collect();
+            let mut out = format!(
+                "Done! I added {} tasks: {}.",
+                many.len(),
+                sentence_list(&names)
+            );
+            if let Some(first) = many.first() {
+                let parts = details(&first.task);
+                if !parts.is_empty() {
+                    out.push_str(&format!(" Each one: {}.", parts.join(", ")));
+                }
+            }
+            out
+        }
+    }
+}
+
+fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
+    let what = describe_query(query);
+    if tasks.is_empty() {
+        return match (query.status, query.due, &query.tag, &query.text) {
+            (_, _, _, Some(text)) => format!("I found no task matching {}.", quote(text)),
+            (StatusFilter::Pending, None, None, None) => {
+                "You have no pending tasks. All caught up!".to_owned()
+            }
+            (StatusFilter::Completed, None, None, None) => {
+                "You haven't completed any tasks yet.".to_owned()
+            }
+            (StatusFilter::All, None, None, None) if query.priority.is_none() => {
+                "You have no tasks yet. Say \"add a task to …\" to create one.".to_owned()
+            }
+            _ => format!("You have no {what}."),
+        };
+    }
+    if query.top
+        && let Some(first) = tasks.first()
+    {
+        let parts = details(first);
+        return format!(
+            "Your most important task is {}{}.",
+            named(first),
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parts.join(", "))
+            }
+        );
+    }
+    let more = if has_more {
+        "\n…and more: ask for a narrower list."
+    } else {
+        ""
+    };
+    if tasks.len() == 1 {
+        format!(
+            "You have one {}:{}{more}",
+            what.trim_end_matches('s'),
+            grouped(tasks, clock)
+        )
+    } else {
+        format!(
+            "Here are your {} {what}:{}{more}",
+            tasks.len(),
+            grouped(tasks, clock)
+        )
+    }
+}
+
+/// "pending tasks due today tagged #work"
+fn describe_query(q: &Query) -> String {
+    let mut words = Vec::new();
+    match q.status {
+        StatusFilter::Pending if q.due != Some(todo_common::tasks::DueFilter::Overdue) => {
+            words.push("pending")
+        }
+        StatusFilter::Completed => words.push("completed"),
+        _ => {}
+    }
+    if let Some(p) = q.priority.and_then(priority_word) {
+        words.push(p);
+    }
+    let mut out = words.join(" ");
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(match q.due {
+        Some(todo_common::tasks::DueFilter::Overdue) => "overdue tasks",
+        _ => "tasks",
+    });
+    match q.due {
+        Some(todo_common::tasks::DueFilter::Today) => out.push_str(" due today"),
+        Some(todo_common::tasks::DueFilter::Tomorrow) => out.push_str(" due tomorrow"),
+        Some(todo_common::tasks::DueFilter::Week) => out.push_str(" due this week"),
+        Some(todo_common::tasks::DueFilter::None) => out.push_str(" without a due date"),
+        _ => {}
+    }
+    if let Some(tag) = &q.tag {
+        out.push_str(&format!(" tagged #{tag}"));
+    }
+    if let Some(text) = &q.text {
+        out.push_str(&format!(" matching {}", quote(text)));
+    }
+    out
+}
+
+fn counting(query: &Query, tasks: &[ToolTask], has_more: bool) -> String {
+    let done = tasks.iter().filter(|t| t.completed).count();
+    let pending = tasks.len() - done;
+    let plural = |n: usize| if n == 1 { "task" } else { "tasks" };
+    let at_least = if has_more { "at least " } else { "" };
+    let scope = describe_query(&Query {
+        status: StatusFilter::All,
+        ..query.clone()
+    });
+    let scope = scope.trim_start_matches("tasks").trim();
+    let scope = if scope.is_empty() {
+        String::new()
+    } else {
+        format!(" {scope}")
+    };
+    match query.status {
+        StatusFilter::All => format!(
+            "You have {at_least}{} {}{scope}: {pending} pending and {done} completed.",
+            tasks.len(),
+            plural(tasks.len())
+        ),
+        StatusFilter::Pending => format!(
+            "You have {at_least}{pending} pending {}{scope}.",
+            plural(pending)
+        ),
+        StatusFilter::Completed => format!(
+            "You have completed {at_least}{done} {}{scope}.",
+            plural(done)
+        ),
+    }
+}
+
+fn bulk_done(action: BulkAction, tasks: &[ToolTask], not_found: &[i32]) -> String {
+    let names: Vec<String> = tasks.iter().map(named).collect();
+    let verb = match action {
+        BulkAction::Complete => "completed",
+        BulkAction::Reopen => "re-opened",
+        BulkAction::Update => "updated",
+        BulkAction::Delete => "deleted",
+    };
+    let mut out = format!(
+        "Done: I {verb} {} {}: {}.",
+        tasks.len(),
+        if tasks.len() == 1 { "task" } else { "tasks" },
+        sentence_list(&names)
+    );
+    if !not_found.is_empty() {
+        let ids: Vec<String> = not_found.iter().map(|i| format!("#{i}")).collect();
+        out.push_str(&format!(" I couldn't find {}.", sentence_list(&ids)));
+    }
+    out
+}
+
+fn updated(o: &TaskOutcome) -> String {
+    let parts = details(&o.task);
+    let mut out = format!("Updated task {}", named(&o.task));
+    if parts.is_empty() {
+        out.push('.');
+    } else {
+        out.push_str(&format!(": {}.", parts.join(", ")));
+    }
+    out
+}
+
+/// The reply to the tools' outputs, for the intent that made the calls.
+pub fn write(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> String {
+    let what = match intent {
+        Intent::Add(_) => "add that task",
+        Intent::Complete(_) => "complete that task",
+        Intent::Reopen(_) => "re-open that task",
+        Intent::Delete(_) => "delete that task",
+        Intent::Update(..) => "update that task",
+        Intent::Undo => "undo that",
+        _ => "do that",
+    };
+    let created_tasks: Vec<&TaskOutcome> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            ToolOutput::Created(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if !created_tasks.is_empty() {
+        let mut out = created(&created_tasks);
+        for o in outputs {
+            if let ToolOutput::Error { error } = o {
+                out.push_str(&format!(" One task was not added: {}.", error.message));
+            }
+        }
+        return out;
+    }
+    let mut sentences = Vec::new();
+    for output in outputs {
+        sentences.push(match output {
+            ToolOutput::Created(_) => continue,
+            ToolOutput::Listed {
+                tasks, has_more, ..
+            } => match intent {
+                Intent::Count(q) => counting(q, tasks, *has_more),
+                Intent::List(q) => listing(q, tasks, *has_more, clock),
+                _ => continue,
+            },
+            ToolOutput::Completed(o) if o.already_completed => {
+                format!("Task {} was already marked as done.", named(&o.task))
+            }
+            ToolOutput::Completed(o) if o.repeated => format!(
+                "Nice work! {} repeats {}, so it's now due {}.",
+                quote(&o.task.title),
+                o.task.repeat_text.as_deref().unwrap_or("regularly"),
+                o.task.due_text.as_deref().unwrap_or("again")
+            ),
+            ToolOutput::Completed(o) => {
+                format!("Nice work! I marked task {} as done.", named(&o.task))
+            }
+            ToolOutput::Reopened(o) => {
+                format!("I re-opened task {}: it's pending again.", named(&o.task))
+            }
+            ToolOutput::Updated(o) => updated(o),
+            ToolOutput::Deleted(o) => format!("Deleted task {}.", named(&o.task)),
+            ToolOutput::Bulk {
+                action,
+                tasks,
+                not_found,
+            } => bulk_done(*action, tasks, not_found),
+            ToolOutput::ConfirmationRequired {
+                action,
+                tasks,
+                not_found,
+                ..
+            } => {
+                let mut out = format!(
+                    "This will {} these {} tasks:{}",
+                    action.verb(),
+                    tasks.len(),
+                    format_list(tasks)
+                );
+                if !not_found.is_empty() {
+                    let ids: Vec<String> = not_found.iter().map(|i| format!("#{i}")).collect();
+                    out.push_str(&format!("\n(I couldn't find {}.)", sentence_list(&ids)));
+                }
+                out.push_str("\nShall I go ahead? Answer yes or no.");
+                out
+            }
+            ToolOutput::Declined { .. } => "OK, I left your tasks as they were.".to_owned(),
+            ToolOutput::Undone { reverted } => {
+                let parts: Vec<String> = reverted
+                    .iter()
+                    .map(|r| match r.undid.as_str() {
+                        "created" => format!("removed #{} {} again", r.task_id, quote(&r.title)),
+                        "deleted" => format!("put back #{} {}", r.task_id, quote(&r.title)),
+                        "completed" => {
+                            format!("marked #{} {} as not done", r.task_id, quote(&r.title))
+                        }
+                        "reopened" => {
+                            format!("marked #{} {} as done again", r.task_id, quote(&r.title))
+                        }
+                        _ => format!("restored #{} {} as it was", r.task_id, quote(&r.title)),
+                    })
+                    .collect();
+                format!("Undone: I {}.", sentence_list(&parts))
+            }
+            ToolOutput::NothingToUndo {} => {
+                "There's nothing to undo in this conversation.".to_owned()
+            }
+            ToolOutput::Error { error } => error_sentence(error, what),
+        });
+    }
+    if sentences.is_empty() {
+        "Done.".to_owned()
+    } else {
+        sentences.join("\n")
+    }
+}

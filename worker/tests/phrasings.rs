@@ -1,0 +1,184 @@
+//! Runs the built-in agent's phrasing table (`phrasings.txt`): each message, with a fixed clock,
+//! a fixed task list and the row's conversation context, must plan exactly the listed tool calls
+//! (or none, with a question or a reply).
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use todo_common::tasks::Priority;
+use todo_common::tools::{BulkAction, PendingAction, Tool, ToolTask};
+use todo_common::when::{Clock, DateOrder};
+use todo_worker::agent::builtin::parse::parse;
+use todo_worker::agent::builtin::{AgentState, Context, Plan, Question, plan};
+use uuid::Uuid;
+
+/// Thursday 26 November 2026, 10:30 in Berlin.
+fn clock() -> Clock {
+    let now = DateTime::parse_from_rfc3339("2026-11-26T10:30:00+01:00")
+        .expect("rfc3339")
+        .with_timezone(&Utc);
+    Clock::new(now, chrono_tz::Europe::Berlin, DateOrder::Dmy)
+}
+
+fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    chrono_tz::Europe::Berlin
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("local time")
+        .with_timezone(&Utc)
+}
+
+fn task(id: i32, title: &str) -> ToolTask {
+    ToolTask {
+        task_id: id,
+        title: title.into(),
+        description: None,
+        completed: false,
+        due_at: None,
+        due_text: None,
+        due_has_time: false,
+        priority: Priority::None,
+        tags: Vec::new(),
+        repeat: None,
+        repeat_text: None,
+        overdue: false,
+    }
+}
+
+fn fixture() -> Vec<ToolTask> {
+    let mut tasks = vec![
+        task(1, "Buy milk"),
+        task(2, "Call mom"),
+        task(3, "Dentist appointment"),
+        task(4, "Pay rent"),
+        task(5, "Buy oat milk"),
+        task(6, "Write report"),
+        task(7, "Water the plants"),
+        task(8, "Team meeting"),
+    ];
+    tasks[1].due_at = Some(berlin(2026, 11, 26, 17, 0));
+    tasks[1].due_has_time = true;
+    tasks[2].due_at = Some(berlin(2026, 11, 30, 10, 0));
+    tasks[2].due_has_time = true;
+    tasks[2].priority = Priority::High;
+    tasks[2].tags = vec!["health".into()];
+    tasks[3].due_at = Some(berlin(2026, 11, 25, 0, 0));
+    tasks[3].overdue = true;
+    tasks[3].tags = vec!["home".into()];
+    tasks[5].completed = true;
+    tasks[5].tags = vec!["work".into()];
+    tasks[6].due_at = Some(berlin(2026, 11, 30, 0, 0));
+    tasks[6].repeat = Some("FREQ=WEEKLY;BYDAY=MO".into());
+    tasks[6].tags = vec!["home".into()];
+    tasks[7].due_at = Some(berlin(2026, 11, 26, 15, 0));
+    tasks[7].due_has_time = true;
+    tasks[7].priority = Priority::Medium;
+    tasks[7].tags = vec!["work".into()];
+    tasks
+}
+
+fn pending_action() -> PendingAction {
+    PendingAction {
+        turn: 1,
+        request_id: Uuid::nil(),
+        action: BulkAction::Delete,
+        task_ids: vec![4, 7],
+        tool: Tool::from_call("delete_task", &json!({"task_ids": [4, 7]})).expect("tool"),
+    }
+}
+
+/// Splits `[context] message => expectation`.
+fn row(line: &str) -> (Option<&str>, &str, &str) {
+    let (left, expected) = line.split_once(" => ").expect("row has ' => '");
+    let left = left.trim();
+    match left.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((context, message)) => (Some(context), message.trim(), expected.trim()),
+        None => (None, left, expected.trim()),
+    }
+}
+
+fn expected_calls(text: &str) -> Vec<Tool> {
+    text.split("; ")
+        .map(|call| {
+            let (name, args) = call.split_once(' ').expect("tool {args}");
+            let args: Value = serde_json::from_str(args).expect("arguments are JSON");
+            Tool::from_call(name, &args).expect("the expected call is a valid tool call")
+        })
+        .collect()
+}
+
+#[test]
+fn phrasing_table() {
+    let table = include_str!("phrasings.txt");
+    let tasks = fixture();
+    let pending = pending_action();
+    let mut rows = 0;
+    let mut failures = Vec::new();
+    for line in table.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        rows += 1;
+        let (context, message, expected) = row(line);
+        let mut state = AgentState::default();
+        let mut with_pending = None;
+        match context {
+            None => {}
+            Some("pending") => with_pending = Some(&pending),
+            Some(c) if c.starts_with("it=") => {
+                state.tasks = vec![c[3..].parse().expect("task id")];
+            }
+            Some(c) if c.starts_with("asked=") => {
+                let (tool, ids) = c[6..].split_once(':').expect("asked=TOOL:IDS");
+                state.question = Some(Question {
+                    tool: Tool::from_call(tool, &json!({})).expect("tool"),
+                    candidates: ids.split(',').map(|i| i.parse().expect("id")).collect(),
+                });
+            }
+            Some(other) => panic!("unknown context {other}"),
+        }
+        let ctx = Context {
+            clock: clock(),
+            state,
+            pending: with_pending,
+        };
+        let intent = parse(message, &ctx.clock);
+        let mut planned = plan(&intent, &ctx, None);
+        if planned == Plan::NeedTasks {
+            planned = plan(&intent, &ctx, Some(&tasks));
+        }
+        let ok = match (expected, &planned) {
+            ("ask", Plan::Reply(text, _)) => text.contains('?'),
+            ("reply", Plan::Reply(..)) => true,
+            ("ask" | "reply", _) => false,
+            (calls, Plan::Calls(made)) => *made == expected_calls(calls),
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!(
+                "{line}\n    parsed: {intent:?}\n    planned: {planned:?}"
+            ));
+        }
+    }
+    assert!(rows >= 150, "the table has {rows} rows");
+    assert!(
+        failures.is_empty(),
+        "{} of {rows} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn deleting_completed_tasks_when_there_are_none_changes_nothing() {
+    let ctx = Context {
+        clock: clock(),
+        state: AgentState::default(),
+        pending: None,
+    };
+    let pending_only: Vec<ToolTask> = fixture().into_iter().filter(|t| !t.completed).collect();
+    let intent = parse("delete all completed tasks", &ctx.clock);
+    match plan(&intent, &ctx, Some(&pending_only)) {
+        Plan::Reply(text, _) => assert!(text.contains("no completed tasks"), "{text}"),
+        other => panic!("expected a reply, got {other:?}"),
+    }
+}
