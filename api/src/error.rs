@@ -32,6 +32,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// A JSON body of the wrong shape; `field` names the offending member when known.
+    #[error("{message}")]
+    InvalidBody {
+        field: Option<String>,
+        message: String,
+    },
     #[error("{message}")]
     TooManyRequests {
         /// `rate_limited` (too many per minute) or `too_many_in_flight` (too many unanswered).
@@ -101,7 +107,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::InvalidBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -122,6 +128,7 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(v) => v.code,
+            Self::InvalidBody { .. } => "invalid_body",
             Self::RequestTimeout => "request_timeout",
             Self::Overloaded { .. } => "overloaded",
             Self::GatewayTimeout => "timeout",
@@ -140,6 +147,7 @@ impl ApiError {
                 message: self.to_string(),
                 field: match self {
                     Self::Validation(v) => Some(v.field.to_owned()),
+                    Self::InvalidBody { field, .. } => field.clone(),
                     _ => None,
                 },
             },
@@ -183,14 +191,17 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => Self::validation(
-                "invalid_body",
-                "body",
-                format!(
-                    "request body does not match the expected shape: {}",
-                    e.body_text()
-                ),
-            ),
+            JsonRejection::JsonDataError(e) => {
+                let detail = e.body_text();
+                let detail = detail
+                    .split_once("target type: ")
+                    .map_or(detail.as_str(), |(_, d)| d)
+                    .to_owned();
+                Self::InvalidBody {
+                    field: Some(body_field(&detail).unwrap_or_else(|| "body".to_owned())),
+                    message: format!("request body does not match the expected shape: {detail}"),
+                }
+            }
             JsonRejection::JsonSyntaxError(_) => Self::BadRequest {
                 code: "malformed_json",
                 message: "request body is not valid JSON".into(),
@@ -205,6 +216,18 @@ impl From<JsonRejection> for ApiError {
             },
         }
     }
+}
+
+/// The member a deserialization error is about: `priority: unknown variant …` or
+/// ``missing field `title` ``.
+fn body_field(detail: &str) -> Option<String> {
+    if let Some(rest) = detail.split_once("missing field `").map(|(_, r)| r) {
+        return rest.split_once('`').map(|(f, _)| f.to_owned());
+    }
+    let (path, _) = detail.split_once(": ")?;
+    let field = path.split('.').next()?.split('[').next()?;
+    (!field.is_empty() && field.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .then(|| field.to_owned())
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s.

@@ -339,6 +339,70 @@ impl TestApp {
         res.json().await.expect("task json")
     }
 
+    /// `POST /api/{user_id}/tasks` with any body; asserts 201 and returns the task.
+    pub async fn create_task_with(&self, user: &TestUser, body: &Value) -> Value {
+        let res = self
+            .authed(
+                user,
+                reqwest::Method::POST,
+                &format!("/api/{}/tasks", user.id),
+            )
+            .json(body)
+            .send()
+            .await
+            .expect("create task");
+        let status = res.status();
+        let body: Value = res.json().await.expect("task json");
+        assert_eq!(status, StatusCode::CREATED, "create task: {body}");
+        body
+    }
+
+    /// `PATCH /api/auth/me`: sets the user's timezone; asserts 200.
+    pub async fn set_timezone(&self, user: &TestUser, timezone: &str) {
+        let res = self
+            .authed(user, reqwest::Method::PATCH, "/api/auth/me")
+            .json(&json!({"timezone": timezone}))
+            .send()
+            .await
+            .expect("patch me");
+        assert_eq!(res.status(), StatusCode::OK, "set timezone");
+    }
+
+    /// `GET` of a user path (relative to `/api/{user_id}`), returning status, headers and JSON.
+    pub async fn get_json(
+        &self,
+        user: &TestUser,
+        path: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let res = self
+            .authed(
+                user,
+                reqwest::Method::GET,
+                &format!("/api/{}{path}", user.id),
+            )
+            .send()
+            .await
+            .expect("get");
+        let status = res.status();
+        let headers = res.headers().clone();
+        (status, headers, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `PATCH /api/{user_id}/tasks/{id}/{action}` (`complete`, `uncomplete`); asserts 200.
+    pub async fn patch_task(&self, user: &TestUser, id: i64, action: &str) -> Value {
+        let res = self
+            .authed(
+                user,
+                reqwest::Method::PATCH,
+                &format!("/api/{}/tasks/{id}/{action}", user.id),
+            )
+            .send()
+            .await
+            .expect("patch task");
+        assert_eq!(res.status(), StatusCode::OK, "{action}");
+        res.json().await.expect("task json")
+    }
+
     pub async fn list_tasks(&self, user: &TestUser, status: &str) -> Vec<Value> {
         let res = self
             .authed(

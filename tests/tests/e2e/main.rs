@@ -11,3 +11,4 @@ mod operations;
 mod queue;
 mod schema;
 mod tasks;
+mod time;
