@@ -62,12 +62,13 @@ impl ChatRequest {
 /// One call of a tool during a turn, as reported to clients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolCall {
-    /// Tool name: `add_task`, `list_tasks`, `complete_task`, `update_task` or `delete_task`.
+    /// Tool name: `add_task`, `list_tasks`, `complete_task`, `update_task`, `delete_task`, `undo`
+    /// or `confirm_action` (docs/QUEUE.md, "Tool results").
     pub tool: String,
     /// Arguments the agent passed.
     #[schema(value_type = Object)]
     pub arguments: Value,
-    /// What the tool returned (`{"error": {...}}` when it refused).
+    /// What the tool returned, tagged by `status` (`{"status": "error", "error": {...}}` when it refused).
     #[schema(value_type = Object)]
     pub result: Value,
 }
