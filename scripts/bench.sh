@@ -13,7 +13,9 @@ OUT="${OUT:-target/bench}"
 DB="${BENCH_DB:-todo_chat_bench}"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
-export JWT_SECRET="${JWT_SECRET:-benchmark-secret-0123456789abcdefghijklmnop}"
+JWT_SECRET="${JWT_SECRET:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}"
+export JWT_SECRET
+export METRICS_ADDR="${METRICS_ADDR:-127.0.0.1:0}"
 export BCRYPT_COST="${BCRYPT_COST:-4}"   # user set-up speed only; logins are not what is measured
 export LOG_FORMAT=json RUST_LOG="${RUST_LOG:-warn}"
 export API_ADDR=127.0.0.1:18000

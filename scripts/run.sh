@@ -44,7 +44,7 @@ for i in $(seq 1 "${WORKERS:-1}"); do
 done
 cat <<MSG
 
-[run] todo-chat is up: api on http://$addr (docs: http://$addr/docs, metrics: http://$addr/metrics),
+[run] todo-chat is up: api on http://$addr (docs: http://$addr/docs, metrics: http://${METRICS_ADDR:-127.0.0.1:9464}/metrics),
 [run] ${WORKERS:-1} worker(s) (health and metrics from http://127.0.0.1:$worker_port/metrics on).
 [run] Try it: see "Use it with curl and websocat" in README.md. Ctrl-C stops everything.
 

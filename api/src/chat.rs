@@ -141,6 +141,13 @@ pub fn validate_message(raw: &str) -> Result<String> {
             format!("message must be at most {MESSAGE_MAX_CHARS} characters"),
         ));
     }
+    if message.contains('\0') {
+        return Err(ApiError::validation(
+            "message_invalid",
+            "message",
+            "message must not contain NUL characters",
+        ));
+    }
     Ok(message.to_owned())
 }
 

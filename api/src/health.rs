@@ -1,5 +1,6 @@
-//! `GET /health`: liveness and readiness of the api and what it depends on; `GET /metrics`:
-//! Prometheus metrics.
+//! `GET /health`: liveness and readiness of the api and what it depends on. `GET /metrics`
+//! (Prometheus) is served on its own listener (`METRICS_ADDR`, loopback by default), never on the
+//! public port: see [`metrics_router`].
 
 use std::time::Duration;
 
@@ -45,9 +46,12 @@ pub struct PoolHealth {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(health))
+}
+
+/// The router of the metrics listener: `GET /metrics` only.
+pub fn metrics_router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics))
 }
 
 /// Health of the api, Postgres and NATS.
@@ -87,8 +91,6 @@ async fn health(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) 
 }
 
 /// Prometheus metrics (text exposition format): HTTP, WebSockets, chat turns, queue, database pool.
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain")))]
 async fn metrics() -> impl axum::response::IntoResponse {
     (
         [(

@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{Span, field};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -122,14 +123,39 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        // Responses are JSON for one user (tokens, tasks): never sniffed as another type, never
+        // stored by a cache.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
 }
 
-/// Records `todo_http_requests_total` and `todo_http_request_duration_seconds` by method, route
-/// template (never the raw path, so user ids do not explode the label set) and status.
+/// The method as a metric label: the standard ones by name, anything else `other` (a client may
+/// send any token as a method, and each distinct label value is a series kept forever).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Records `todo_http_requests_total` and `todo_http_request_duration_seconds` by method (a closed
+/// set), route template (never the raw path: a matched template or `unmatched`) and status.
 async fn track_http(request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -183,5 +209,17 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             .filter_map(|o| HeaderValue::from_str(o).ok())
             .collect();
         base.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        let made_up = Method::from_bytes(b"FROBNICATE").expect("a valid token");
+        assert_eq!(method_label(&made_up), "other");
     }
 }

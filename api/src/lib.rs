@@ -6,7 +6,8 @@
 //!   HTTP chat and conversation history routes.
 //! - [`ws`]: the WebSocket chat protocol.
 //! - [`limits`]: rate limits (chat per user, login per email and per IP) answered 429.
-//! - [`health`]: the `/health` and `/metrics` routes.
+//! - [`sessions`]: revoked sessions broadcast to every instance's open sockets.
+//! - [`health`]: the `/health` route and the `/metrics` listener.
 //! - [`http`]: middleware (request id, logs, timeout, CORS, JSON fallbacks) and the OpenAPI document.
 //! - [`error`]: the one error type and its JSON shape.
 //! - [`startup`]: [`Application`], which wires everything and runs until a shutdown signal.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tasks;

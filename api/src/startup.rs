@@ -1,6 +1,6 @@
 //! [`Application`]: builds the api from a [`Config`] and runs it until a shutdown signal.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: TcpListener,
     state: AppState,
 }
 
@@ -35,7 +36,8 @@ impl Application {
             .await
             .context("connecting to NATS")?;
         queue::wait_connected(&nats, Duration::from_secs(2)).await;
-        let auth = Arc::new(Auth::new(&config.auth).await?);
+        let auth = Arc::new(Auth::new(&config.auth, pool.clone()).await?);
+        let sessions = crate::sessions::Sessions::start(nats.clone(), &config.nats.subject_prefix);
         let limits = Limits::new(&config.limits);
         let chat = Arc::new(ChatService::new(
             pool.clone(),
@@ -54,6 +56,9 @@ impl Application {
         let listener = TcpListener::bind(config.api_addr)
             .await
             .with_context(|| format!("binding API_ADDR {}", config.api_addr))?;
+        let metrics_listener = TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("binding METRICS_ADDR {}", config.metrics_addr))?;
         let state = AppState {
             config: Arc::new(config),
             db: pool,
@@ -61,13 +66,25 @@ impl Application {
             nats,
             chat,
             limits,
+            sessions,
             shutdown: CancellationToken::new(),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
             .local_addr()
             .expect("bound listener has an address")
     }
@@ -83,17 +100,28 @@ impl Application {
     ) -> anyhow::Result<()> {
         let token = self.state.shutdown.clone();
         let app = crate::http::router(self.state.clone());
-        tracing::info!(addr = %self.local_addr(), "api listening");
+        tracing::info!(addr = %self.local_addr(), metrics_addr = %self.metrics_addr(), "api listening");
+        let metrics_stop = token.clone();
+        let metrics = tokio::spawn(
+            axum::serve(self.metrics_listener, crate::health::metrics_router())
+                .with_graceful_shutdown(async move { metrics_stop.cancelled().await })
+                .into_future(),
+        );
         axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested: finishing in-flight requests");
-            token.cancel();
+        .with_graceful_shutdown({
+            let token = token.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: finishing in-flight requests");
+                token.cancel();
+            }
         })
         .await?;
+        token.cancel();
+        let _ = metrics.await;
         self.state.db.close().await;
         tracing::info!("api stopped");
         Ok(())

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Auth;
 use crate::chat::ChatService;
 use crate::limits::Limits;
+use crate::sessions::Sessions;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub chat: Arc<ChatService>,
     pub limits: Arc<Limits>,
+    /// Revoked sessions, fanned out to open sockets.
+    pub sessions: Arc<Sessions>,
     /// Cancelled when the server shuts down: long-lived WebSockets close on it.
     pub shutdown: CancellationToken,
 }

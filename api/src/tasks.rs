@@ -295,6 +295,7 @@ fn repeat_of(raw: Option<&str>) -> Result<Option<when::repeat::RepeatPhrase>> {
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "Not this user's path", body = ErrorBody),
+        (status = 409, description = "The user has MAX_TASKS_PER_USER tasks already (`task_limit_reached`)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Invalid title, description, due_at, tags or repeat", body = ErrorBody),
     ))]
@@ -330,9 +331,19 @@ async fn create_task(
         tags,
         repeat: repeat.map(|r| r.repeat),
     };
-    let task = store::create(&mut tx, user_id, &new, &Actor::rest())
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let max = state.config.limits.max_tasks_per_user;
+    let task = match store::create(&mut tx, user_id, &new, &Actor::rest(), max).await? {
+        tasks::Created::Task(task) => task,
+        tasks::Created::LimitReached(max) => {
+            return Err(ApiError::Conflict {
+                code: "task_limit_reached",
+                message: format!(
+                    "you already have {max} tasks, the most allowed: delete some first"
+                ),
+            });
+        }
+        tasks::Created::UserMissing => return Err(ApiError::Unauthorized),
+    };
     tx.commit().await?;
     Ok((StatusCode::CREATED, ApiJson(TaskView::new(task, &clock))))
 }

@@ -5,12 +5,13 @@
 //! the socket ends every request task is aborted (the turns themselves still complete in a worker
 //! and can be read back from the conversation).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
@@ -24,9 +25,10 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Session};
 use crate::chat::{Submitted, request_id_for, validate_message};
 use crate::error::{ApiError, ErrorBody, Result};
+use crate::limits::SocketSlot;
 use crate::state::AppState;
 
 /// Largest client frame the api reads; larger ones get an `error` frame (`frame_too_large`).
@@ -58,9 +60,11 @@ pub struct WsQuery {
         (status = 400, description = "Not a WebSocket upgrade request (`websocket_upgrade_required`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "Not this user's path", body = ErrorBody),
+        (status = 429, description = "Too many open sockets for this user or address (`too_many_sockets`)", body = ErrorBody),
     ))]
 async fn ws_upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(user_id): Path<String>,
     Query(query): Query<WsQuery>,
     headers: HeaderMap,
@@ -73,12 +77,14 @@ async fn ws_upgrade(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned());
     let token = header_token.or(query.token).ok_or(ApiError::Unauthorized)?;
-    let auth = AuthUser::from_token(&state.auth, &token)?;
+    let auth = AuthUser::from_token(&state.auth, &token).await?;
     let user_id = auth.owner(&user_id)?;
     let ws = ws.map_err(|_| ApiError::BadRequest {
         code: "websocket_upgrade_required",
         message: "this endpoint speaks WebSocket: send an upgrade request".into(),
     })?;
+    let slot = state.limits.open_socket(user_id, peer.ip())?;
+    let session = auth.session;
     // Small I/O buffers: chat frames are small, and idle sockets should cost little memory
     // (tungstenite's defaults reserve 128 KiB per socket for reading alone).
     Ok(ws
@@ -86,7 +92,7 @@ async fn ws_upgrade(
         .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(4 * MAX_FRAME_BYTES)
         .max_frame_size(4 * MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, state, user_id)))
+        .on_upgrade(move |socket| serve_socket(socket, state, session, slot)))
 }
 
 #[derive(Deserialize)]
@@ -126,8 +132,30 @@ impl Drop for OpenSocket {
     }
 }
 
-async fn serve_socket(socket: WebSocket, state: AppState, user_id: Uuid) {
+/// Close code for a session that ended (token expired, logged out, password changed).
+const CLOSE_SESSION_ENDED: u16 = 4001;
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+async fn serve_socket(socket: WebSocket, state: AppState, session: Session, _slot: SocketSlot) {
+    let user_id = session.user_id;
     let _open = OpenSocket::new();
+    let frame_budget = state.limits.frame_budget();
+    let mut revocations = state.sessions.subscribe();
+    let expires_in = session.expires_at.saturating_sub(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    let expiry = tokio::time::sleep(Duration::from_secs(expires_in));
+    tokio::pin!(expiry);
+    let mut recheck = tokio::time::interval(crate::sessions::RECHECK_EVERY);
+    recheck.reset();
     tracing::info!(user_id = %user_id, "websocket opened");
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
@@ -150,6 +178,12 @@ async fn serve_socket(socket: WebSocket, state: AppState, user_id: Uuid) {
             incoming = stream.next() => {
                 let Some(Ok(msg)) = incoming else { break };
                 last_seen = Instant::now();
+                if matches!(msg, Message::Text(_) | Message::Binary(_))
+                    && frame_budget.as_ref().is_some_and(|b| b.check().is_err())
+                {
+                    let _ = tx.send(error_frame(None, None, "rate_limited", "too many frames: slow down")).await;
+                    continue;
+                }
                 match msg {
                     Message::Text(text) => {
                         // boxed: keeps the per-socket task small while the socket is idle
@@ -172,6 +206,33 @@ async fn serve_socket(socket: WebSocket, state: AppState, user_id: Uuid) {
                 }
             }
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            () = &mut expiry => {
+                tracing::info!(user_id = %user_id, "closing websocket: token expired");
+                let _ = tx.send(close_frame(CLOSE_SESSION_ENDED, "token expired")).await;
+                break;
+            }
+            revoked = revocations.recv() => {
+                let ended = match revoked {
+                    Ok(r) => r.ends(user_id, session.jti),
+                    // Missed some: ask the source of truth.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        !state.auth.is_live(&session).await.unwrap_or(true)
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                };
+                if ended {
+                    tracing::info!(user_id = %user_id, "closing websocket: session revoked");
+                    let _ = tx.send(close_frame(CLOSE_SESSION_ENDED, "session revoked")).await;
+                    break;
+                }
+            }
+            _ = recheck.tick() => {
+                if matches!(state.auth.is_live(&session).await, Ok(false)) {
+                    tracing::info!(user_id = %user_id, "closing websocket: session revoked");
+                    let _ = tx.send(close_frame(CLOSE_SESSION_ENDED, "session revoked")).await;
+                    break;
+                }
+            }
             _ = state.shutdown.cancelled() => {
                 let _ = tx.send(Message::Close(Some(CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") }))).await;
                 break;

@@ -61,6 +61,21 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
             "LOG_FORMAT",
         ),
         (vec![("BETTER_AUTH_SECRET", "short")], "BETTER_AUTH_SECRET"),
+        (
+            vec![(
+                "JWT_SECRET",
+                "change-me-to-a-long-random-secret-of-32-chars-or-more",
+            )],
+            "JWT_SECRET",
+        ),
+        (
+            vec![("JWT_SECRET", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")],
+            "JWT_SECRET",
+        ),
+        (
+            vec![("JWT_SECRET", SECRET), ("NATS_USER", "api")],
+            "NATS_PASSWORD",
+        ),
     ] {
         let out = api().envs(env.iter().copied()).output().expect("run api");
         assert_eq!(out.status.code(), Some(2), "{var}");
@@ -68,6 +83,30 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
         assert!(stderr.contains(var), "names {var}: {stderr}");
         assert!(!stderr.contains(SECRET), "never prints the secret");
+    }
+}
+
+#[test]
+fn secrets_are_refused_on_the_command_line() {
+    for (flag, value, var) in [
+        ("--jwt-secret", SECRET, "JWT_SECRET"),
+        ("--openai-api-key", "sk-live-something", "OPENAI_API_KEY"),
+        ("--nats-password", "hunter2hunter2", "NATS_PASSWORD"),
+        (
+            "--database-url",
+            "postgres://app:hunter2@127.0.0.1:5432/x",
+            "DATABASE_URL",
+        ),
+    ] {
+        let out = api()
+            .env("JWT_SECRET", SECRET)
+            .args([flag, value])
+            .output()
+            .expect("run api");
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var) && stderr.contains("command line"), "{stderr}");
+        assert!(!stderr.contains(value), "never prints the secret: {stderr}");
     }
 }
 
@@ -92,6 +131,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         .env("JWT_SECRET", SECRET)
         .env("DATABASE_URL", &database_url)
         .env("API_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("BCRYPT_COST", "4")
         .env("CHAT_TIMEOUT_SECS", "2")
         .env("NATS_STREAM", format!("BIN_{}", uuid_like()))

@@ -418,19 +418,23 @@ pub async fn forget(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
 }
 
 /// Marks a turn failed with the event sent to the user and the cause for operators.
+/// Only the request's own user's request is touched: a message naming another user cannot fail
+/// somebody else's turn.
 pub async fn fail(
     pool: &PgPool,
     request_id: Uuid,
+    user_id: Uuid,
     final_event: &Value,
     cause: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "update chat_requests set status = 'failed', result = $2, error = $3
-         where request_id = $1 and status <> 'done'",
+         where request_id = $1 and user_id = $4 and status <> 'done'",
     )
     .bind(request_id)
     .bind(sqlx::types::Json(final_event))
     .bind(cause)
+    .bind(user_id)
     .execute(pool)
     .await?;
     Ok(())

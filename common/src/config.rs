@@ -68,9 +68,20 @@ pub struct ConfigArgs {
     /// NATS server URL (JetStream must be enabled).
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
-    /// HS256 signing secret for access tokens, at least 32 characters (alias: BETTER_AUTH_SECRET).
+    /// NATS user of this process's role (`api` or `worker` in deploy/nats/nats.conf); empty:
+    /// connect without credentials.
+    #[arg(long, env = "NATS_USER", default_value = "")]
+    pub nats_user: String,
+    /// Password of NATS_USER. Environment only.
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true)]
+    pub nats_password: Option<String>,
+    /// HS256 signing secret for access tokens: at least 32 random characters (alias:
+    /// BETTER_AUTH_SECRET). Environment only: a secret on the command line shows in `ps`.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Accept a known or low-entropy JWT_SECRET (tests and local experiments only; logs a warning).
+    #[arg(long, env = "ALLOW_WEAK_SECRETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_weak_secrets: bool,
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "JWT_EXPIRES_IN_SECS", default_value_t = 86_400)]
     pub jwt_expires_in_secs: u64,
@@ -80,6 +91,10 @@ pub struct ConfigArgs {
     /// Address the api listens on (`host:port`; port 0 picks a free port).
     #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8000")]
     pub api_addr: String,
+    /// Address of the api's Prometheus `/metrics` listener, kept off the public port (loopback by
+    /// default; port 0 picks a free port). The worker serves its metrics on WORKER_HTTP_ADDR.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: String,
     /// Connections the database pool keeps open (pool minimum).
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
     pub db_pool_size: u32,
@@ -139,6 +154,24 @@ pub struct ConfigArgs {
     /// Login attempts per minute from one client IP address (per api instance); 0 turns the limit off.
     #[arg(long, env = "LOGIN_RATE_PER_MINUTE_PER_IP", default_value_t = 60)]
     pub login_rate_per_minute_per_ip: u32,
+    /// Accounts one client IP address may create per hour (per api instance); 0 turns the limit off.
+    #[arg(long, env = "SIGNUP_RATE_PER_HOUR_PER_IP", default_value_t = 20)]
+    pub signup_rate_per_hour_per_ip: u32,
+    /// Accounts that may be created per minute in all (per api instance); 0 turns the limit off.
+    #[arg(long, env = "SIGNUP_RATE_PER_MINUTE", default_value_t = 60)]
+    pub signup_rate_per_minute: u32,
+    /// WebSockets one user may have open at once (per api instance); 0 turns the limit off.
+    #[arg(long, env = "WS_MAX_PER_USER", default_value_t = 10)]
+    pub ws_max_per_user: u32,
+    /// WebSockets one client IP address may have open at once (per api instance); 0 turns the limit off.
+    #[arg(long, env = "WS_MAX_PER_IP", default_value_t = 100)]
+    pub ws_max_per_ip: u32,
+    /// Frames of any type one socket may send per second (bursts of twice that); 0 turns the limit off.
+    #[arg(long, env = "WS_FRAMES_PER_SECOND", default_value_t = 10)]
+    pub ws_frames_per_second: u32,
+    /// Tasks one user may have; 0 turns the limit off.
+    #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = 5_000)]
+    pub max_tasks_per_user: u32,
 
     /// Address of the worker's own HTTP server (`/health`, `/metrics`); port 0 picks a free port.
     #[arg(long, env = "WORKER_HTTP_ADDR", default_value = "127.0.0.1:8001")]
@@ -187,6 +220,7 @@ pub struct Config {
     pub nats: NatsConfig,
     pub auth: AuthConfig,
     pub api_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
     pub request_timeout: Duration,
@@ -202,6 +236,30 @@ pub struct LimitsConfig {
     pub chat_max_in_flight: Option<u32>,
     pub login_per_minute_per_email: Option<NonZeroU32>,
     pub login_per_minute_per_ip: Option<NonZeroU32>,
+    pub signup_per_hour_per_ip: Option<NonZeroU32>,
+    pub signup_per_minute: Option<NonZeroU32>,
+    pub ws_max_per_user: Option<u32>,
+    pub ws_max_per_ip: Option<u32>,
+    pub ws_frames_per_second: Option<NonZeroU32>,
+    pub max_tasks_per_user: Option<u32>,
+}
+
+impl LimitsConfig {
+    /// Every limit off (tests turn on the ones they check).
+    pub fn off() -> Self {
+        Self {
+            chat_per_minute: None,
+            chat_max_in_flight: None,
+            login_per_minute_per_email: None,
+            login_per_minute_per_ip: None,
+            signup_per_hour_per_ip: None,
+            signup_per_minute: None,
+            ws_max_per_user: None,
+            ws_max_per_ip: None,
+            ws_frames_per_second: None,
+            max_tasks_per_user: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +274,8 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
     pub url: String,
+    /// User and password of this process's NATS role, when the server requires them.
+    pub credentials: Option<(String, SecretString)>,
     pub stream: String,
     pub consumer: String,
     pub subject_prefix: String,
@@ -313,6 +373,36 @@ impl ConfigArgs {
                 format!("must be at least {MIN_JWT_SECRET_LEN} characters long"),
             ));
         }
+        if let Err(why) = check_secret_strength(&secret) {
+            if !self.allow_weak_secrets {
+                return Err(ConfigError::new(
+                    secret_var,
+                    format!(
+                        "{why}; generate one with `openssl rand -hex 32` (ALLOW_WEAK_SECRETS=true accepts it for tests only)"
+                    ),
+                ));
+            }
+            tracing::warn!(
+                var = secret_var,
+                "accepting a weak secret because ALLOW_WEAK_SECRETS=true: {why}"
+            );
+        }
+        let nats_credentials = match (self.nats_user.trim(), self.nats_password) {
+            ("", None) => None,
+            ("", Some(_)) => {
+                return Err(ConfigError::new(
+                    "NATS_USER",
+                    "required when NATS_PASSWORD is set",
+                ));
+            }
+            (_, None) => {
+                return Err(ConfigError::new(
+                    "NATS_PASSWORD",
+                    "required when NATS_USER is set",
+                ));
+            }
+            (user, Some(password)) => Some((user.to_owned(), SecretString::from(password))),
+        };
         if self.jwt_expires_in_secs == 0 {
             return Err(ConfigError::new(
                 "JWT_EXPIRES_IN_SECS",
@@ -324,6 +414,9 @@ impl ConfigArgs {
         }
         let api_addr = SocketAddr::from_str(&self.api_addr).map_err(|_| {
             ConfigError::new("API_ADDR", "expected host:port such as 127.0.0.1:8000")
+        })?;
+        let metrics_addr = SocketAddr::from_str(&self.metrics_addr).map_err(|_| {
+            ConfigError::new("METRICS_ADDR", "expected host:port such as 127.0.0.1:9464")
         })?;
         if self.db_pool_size == 0 {
             return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
@@ -491,6 +584,7 @@ impl ConfigArgs {
             },
             nats: NatsConfig {
                 url: self.nats_url,
+                credentials: nats_credentials,
                 stream: self.nats_stream,
                 consumer: self.nats_consumer,
                 subject_prefix: self.nats_subject_prefix,
@@ -505,6 +599,7 @@ impl ConfigArgs {
                 bcrypt_cost: self.bcrypt_cost,
             },
             api_addr,
+            metrics_addr,
             cors_origins,
             log_format: self.log_format,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
@@ -514,6 +609,12 @@ impl ConfigArgs {
                 chat_max_in_flight: Some(self.chat_max_in_flight).filter(|n| *n > 0),
                 login_per_minute_per_email: NonZeroU32::new(self.login_rate_per_minute_per_email),
                 login_per_minute_per_ip: NonZeroU32::new(self.login_rate_per_minute_per_ip),
+                signup_per_hour_per_ip: NonZeroU32::new(self.signup_rate_per_hour_per_ip),
+                signup_per_minute: NonZeroU32::new(self.signup_rate_per_minute),
+                ws_max_per_user: Some(self.ws_max_per_user).filter(|n| *n > 0),
+                ws_max_per_ip: Some(self.ws_max_per_ip).filter(|n| *n > 0),
+                ws_frames_per_second: NonZeroU32::new(self.ws_frames_per_second),
+                max_tasks_per_user: Some(self.max_tasks_per_user).filter(|n| *n > 0),
             },
             worker: WorkerConfig {
                 concurrency: self.worker_concurrency,
@@ -552,6 +653,47 @@ impl Config {
     }
 }
 
+/// Secrets that were published and must never sign tokens: the `.env.example` placeholder and the
+/// benchmark script's old default.
+const KNOWN_SECRETS: &[&str] = &[
+    "change-me-to-a-long-random-secret-of-32-chars-or-more",
+    "benchmark-secret-0123456789abcdefghijklmnop",
+];
+
+/// Refuses known secrets and ones too regular to be random: fewer than 12 different characters,
+/// or under 128 bits by a character-class estimate.
+pub fn check_secret_strength(secret: &str) -> Result<(), String> {
+    if KNOWN_SECRETS.contains(&secret) {
+        return Err("is a published example value, not a secret".into());
+    }
+    let distinct: std::collections::BTreeSet<char> = secret.chars().collect();
+    let mut pool = 0u32;
+    if secret.chars().any(|c| c.is_ascii_lowercase()) {
+        pool += 26;
+    }
+    if secret.chars().any(|c| c.is_ascii_uppercase()) {
+        pool += 26;
+    }
+    if secret.chars().any(|c| c.is_ascii_digit()) {
+        pool += 10;
+    }
+    if secret.chars().any(|c| !c.is_ascii_alphanumeric()) {
+        pool += 33;
+    }
+    let bits = f64::from(pool.max(1)).log2() * secret.chars().count() as f64;
+    if distinct.len() < 12 || bits < 128.0 {
+        return Err("looks too regular to be random (too few different characters)".into());
+    }
+    Ok(())
+}
+
+/// Variables that hold secrets: refused on the command line, where `ps` and shell history show them.
+const SECRET_ARGS: &[(&str, &str)] = &[
+    ("jwt_secret", "JWT_SECRET"),
+    ("nats_password", "NATS_PASSWORD"),
+    ("openai_api_key", "OPENAI_API_KEY"),
+];
+
 /// Parser for a binary's command line: the shared settings plus `--help` / `--version`.
 #[derive(Debug, clap::Parser)]
 #[command(version, about, long_about = None)]
@@ -577,6 +719,22 @@ pub fn load_or_exit(about: &'static str) -> Config {
         Ok(c) => c,
         Err(e) => exit_on_clap_error(e),
     };
+    for (id, var) in SECRET_ARGS {
+        if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            eprintln!(
+                "error: invalid configuration: {var}: set it in the environment or .env, not on the command line (ps shows command lines)"
+            );
+            std::process::exit(2);
+        }
+    }
+    if matches.value_source("database_url") == Some(clap::parser::ValueSource::CommandLine)
+        && url_has_password(&cli.config.database_url)
+    {
+        eprintln!(
+            "error: invalid configuration: DATABASE_URL: a URL with a password belongs in the environment or .env, not on the command line"
+        );
+        std::process::exit(2);
+    }
     let alias = std::env::var("BETTER_AUTH_SECRET")
         .ok()
         .filter(|s| !s.is_empty());
@@ -587,6 +745,13 @@ pub fn load_or_exit(about: &'static str) -> Config {
             std::process::exit(2);
         }
     }
+}
+
+/// Whether a URL carries a password (`scheme://user:password@host`).
+fn url_has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 fn exit_on_clap_error(e: clap::Error) -> ! {
@@ -651,8 +816,47 @@ mod tests {
             args.clone().validate(None).expect_err("missing").var,
             "JWT_SECRET"
         );
-        let c = args.validate(Some("x".repeat(40))).expect("alias accepted");
-        assert_eq!(c.auth.jwt_secret.expose_secret().len(), 40);
+        let secret = "Kq3v9Zt1mWx7Lp2Rb8Nc4Hd6Fj0Gs5Ya";
+        let c = args
+            .validate(Some(secret.to_owned()))
+            .expect("alias accepted");
+        assert_eq!(c.auth.jwt_secret.expose_secret(), secret);
+    }
+
+    #[test]
+    fn known_and_regular_secrets_are_refused_unless_explicitly_allowed() {
+        for weak in [
+            "change-me-to-a-long-random-secret-of-32-chars-or-more",
+            "benchmark-secret-0123456789abcdefghijklmnop",
+            &"a".repeat(64),
+            &"abcabc".repeat(8),
+        ] {
+            let err = Cli::try_parse_from(["t", "--jwt-secret", weak])
+                .expect("parse")
+                .config
+                .validate(None)
+                .expect_err("weak");
+            assert_eq!(err.var, "JWT_SECRET", "{weak}");
+        }
+        let allowed = Cli::try_parse_from([
+            "t",
+            "--jwt-secret",
+            &"a".repeat(64),
+            "--allow-weak-secrets",
+            "true",
+        ])
+        .expect("parse")
+        .config
+        .validate(None);
+        assert!(allowed.is_ok());
+        assert!(check_secret_strength("4f9c1e7a0b3d5f8e2a6c9b1d7e0f3a5c").is_ok());
+    }
+
+    #[test]
+    fn urls_with_passwords_are_recognised() {
+        assert!(url_has_password("postgres://app:s3cret@db:5432/x"));
+        assert!(!url_has_password("postgres://postgres@127.0.0.1:5432/x"));
+        assert!(!url_has_password("nats://127.0.0.1:4222"));
     }
 
     #[test]

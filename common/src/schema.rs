@@ -50,6 +50,9 @@ impl ChatRequest {
                 "message must be at most {MESSAGE_MAX_CHARS} characters"
             ));
         }
+        if self.message.contains('\0') {
+            return Err("message must not contain NUL characters".into());
+        }
         if let Some(subject) = &self.reply_to
             && (subject.is_empty() || subject.contains(['*', '>', ' ']))
         {

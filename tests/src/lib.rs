@@ -62,12 +62,7 @@ impl Default for TestOptions {
             ack_wait: Duration::from_secs(3),
             max_deliver: 5,
             worker_concurrency: 16,
-            limits: LimitsConfig {
-                chat_per_minute: None,
-                chat_max_in_flight: None,
-                login_per_minute_per_email: None,
-                login_per_minute_per_ip: None,
-            },
+            limits: LimitsConfig::off(),
             reconcile_after: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             stream_max_msgs: 1_000_000,
@@ -102,6 +97,8 @@ pub struct TestUser {
 
 pub struct TestApp {
     pub base: String,
+    /// `http://addr` of the api's metrics listener.
+    pub metrics_base: String,
     pub http: reqwest::Client,
     pub db: PgPool,
     pub config: Config,
@@ -131,6 +128,8 @@ pub fn test_config(database_url: &str, nats_url: &str, tag: &str, options: &Test
         "--jwt-secret",
         TEST_SECRET,
         "--api-addr",
+        "127.0.0.1:0",
+        "--metrics-addr",
         "127.0.0.1:0",
         "--bcrypt-cost",
         "4",
@@ -202,6 +201,7 @@ impl TestApp {
             .await
             .expect("api builds");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = format!("http://{}", app.metrics_addr());
         let db = app.state().db.clone();
         let nats = app.state().nats.clone();
         let api_stop = CancellationToken::new();
@@ -209,6 +209,7 @@ impl TestApp {
         let api_task = tokio::spawn(app.run_until_stopped(async move { stop.cancelled().await }));
         let mut test_app = Self {
             base,
+            metrics_base,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -253,10 +254,10 @@ impl TestApp {
         handle.await?
     }
 
-    /// The api's `/metrics` text.
+    /// The api's `/metrics` text (from its own listener).
     pub async fn metrics(&self) -> String {
         self.http
-            .get(self.url("/metrics"))
+            .get(format!("{}/metrics", self.metrics_base))
             .send()
             .await
             .expect("metrics request")
@@ -436,6 +437,20 @@ impl TestApp {
             .expect("chat request");
         let status = res.status();
         (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A second api instance on the same database and stream (port 0); stops with the returned token.
+    pub async fn second_api(&self) -> (String, CancellationToken) {
+        let mut config = self.config.clone();
+        config.database.run_migrations = false;
+        let app = todo_api::Application::build(config)
+            .await
+            .expect("second api builds");
+        let base = format!("http://{}", app.local_addr());
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(app.run_until_stopped(async move { s.cancelled().await }));
+        (base, stop)
     }
 
     /// Opens a chat WebSocket for the user (token in the `Authorization` header).

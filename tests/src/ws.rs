@@ -73,6 +73,21 @@ impl WsClient {
         }
     }
 
+    /// Waits for the server to close the socket; its close code (`None`: no close within `timeout`).
+    pub async fn close_code(&mut self, timeout: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Some(frame.map_or(1005, |f| u16::from(f.code)));
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return Some(1006),
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Frames until the first `done` or `error` (inclusive).
     pub async fn until_final(&mut self, timeout: Duration) -> Vec<Value> {
         let mut frames = Vec::new();

@@ -72,6 +72,7 @@ impl Worker {
             nats,
             nats_config: config.nats.clone(),
             agent,
+            max_tasks: config.limits.max_tasks_per_user,
         });
         Ok(Self {
             config,

@@ -37,6 +37,8 @@ pub struct TurnContext {
     pub nats: async_nats::Client,
     pub nats_config: NatsConfig,
     pub agent: Arc<Agent>,
+    /// Tasks a user may have.
+    pub max_tasks: Option<u32>,
 }
 
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
@@ -53,18 +55,41 @@ pub async fn process(
 ) -> Result<(), TurnError> {
     let request: ChatRequest = serde_json::from_slice(payload)
         .map_err(|e| TurnError::fatal("malformed", format!("malformed chat request: {e}")))?;
+    // Replies go only under the events prefix: a producer cannot make a worker publish on any
+    // other subject (a `reply_to` elsewhere is refused below, and its error goes to the default).
+    let events_prefix = format!("{}.events.", ctx.nats_config.subject_prefix);
+    let reply_to_ok = request.reply_to.as_deref().is_none_or(|s| {
+        s.starts_with(&events_prefix)
+            && s.len() > events_prefix.len()
+            && !s.contains(['*', '>', ' '])
+    });
     let subject = request
         .reply_to
         .clone()
-        .filter(|s| !s.is_empty() && !s.contains(['*', '>', ' ']))
+        .filter(|_| reply_to_ok)
         .unwrap_or_else(|| ctx.nats_config.default_event_subject(request.request_id));
     let events = EventSink::new(ctx.nats.clone(), subject, request.request_id, published);
     if let Some(id) = request.conversation_id {
         tracing::Span::current().record("conversation_id", id);
     }
     let result = async {
-        if let Err(reason) = request.validate() {
-            send_error(ctx, &events, "invalid_request", &reason, &reason).await;
+        let valid = request.validate().and_then(|()| {
+            if reply_to_ok {
+                Ok(())
+            } else {
+                Err(format!("reply_to must be a subject under {events_prefix}"))
+            }
+        });
+        if let Err(reason) = valid {
+            send_error(
+                ctx,
+                &events,
+                request.user_id,
+                "invalid_request",
+                &reason,
+                &reason,
+            )
+            .await;
             return Err(TurnError::fatal("invalid_request", reason));
         }
         let record = match begin(ctx, &request, &events).await? {
@@ -74,7 +99,7 @@ pub async fn process(
             }
             Ok(None) => return Ok(()),
             Err(reason) => {
-                send_error(ctx, &events, "not_found", reason, reason).await;
+                send_error(ctx, &events, request.user_id, "not_found", reason, reason).await;
                 return Err(TurnError::fatal("not_found", reason));
             }
         };
@@ -88,6 +113,7 @@ pub async fn process(
             send_error(
                 ctx,
                 &events,
+                request.user_id,
                 "internal_error",
                 "Something went wrong while answering. Please try again.",
                 &cause,
@@ -190,6 +216,7 @@ async fn run(
             conversation_id: record.conversation_id,
             turn: record.turn,
         }),
+        max_tasks: ctx.max_tasks,
     };
     let mut tools = ToolExecutor::load(ctx.db.clone(), tool_context, record.attempts).await?;
     let input = TurnInput {
@@ -205,7 +232,15 @@ async fn run(
         Err(e @ (AgentError::Provider(_) | AgentError::TooManyRounds(_))) => {
             tracing::error!(error = %e, agent = ctx.agent.name(), "agent failed");
             let message = "Sorry, the assistant is unavailable right now. Your message was saved; please try again in a moment.";
-            send_error(ctx, events, "agent_unavailable", message, &e.to_string()).await;
+            send_error(
+                ctx,
+                events,
+                record.user_id,
+                "agent_unavailable",
+                message,
+                &e.to_string(),
+            )
+            .await;
             return Ok(());
         }
     };
@@ -250,7 +285,14 @@ async fn replay(record: &ChatRequestRecord, events: &EventSink) -> Result<(), Tu
 /// Records that a turn failed and tells the user. The user hears only what Postgres recorded: if
 /// the failure cannot be recorded (the database is down), nothing is sent, the turn stays
 /// unfinished, and the reconciler runs it again later.
-async fn send_error(ctx: &TurnContext, events: &EventSink, code: &str, message: &str, cause: &str) {
+async fn send_error(
+    ctx: &TurnContext,
+    events: &EventSink,
+    user_id: uuid::Uuid,
+    code: &str,
+    message: &str,
+    cause: &str,
+) {
     let event = ChatEvent::new(
         events.request_id(),
         EventBody::Error {
@@ -259,7 +301,7 @@ async fn send_error(ctx: &TurnContext, events: &EventSink, code: &str, message: 
         },
     );
     let recorded = match serde_json::to_value(&event) {
-        Ok(value) => chat::fail(&ctx.db, events.request_id(), &value, cause)
+        Ok(value) => chat::fail(&ctx.db, events.request_id(), user_id, &value, cause)
             .await
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

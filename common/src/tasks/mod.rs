@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::when::{self, Clock, Due, Repeat};
 
 pub use store::{
-    Actor, Completion, HistoryEntry, ListFilter, NewTask, Page, Reverted, Source, TaskChanges,
+    Actor, Completion, Created, HistoryEntry, ListFilter, NewTask, Page, Reverted, Source,
+    TaskChanges,
 };
 
 pub const TITLE_MAX_CHARS: usize = 200;

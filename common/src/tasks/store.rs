@@ -383,16 +383,30 @@ async fn record(
     Ok(())
 }
 
-/// Creates a task with the user's next task number. `None` when the user does not exist.
+/// What [`create`] did.
+#[derive(Debug, Clone)]
+pub enum Created {
+    Task(Task),
+    /// The user already has `max_tasks` tasks.
+    LimitReached(u32),
+    UserMissing,
+}
+
+/// Creates a task with the user's next task number, unless the user has `max_tasks` already.
 pub async fn create(
     conn: &mut PgConnection,
     user_id: Uuid,
     new: &NewTask,
     actor: &Actor,
-) -> sqlx::Result<Option<Task>> {
+    max_tasks: Option<u32>,
+) -> sqlx::Result<Created> {
+    let limit = max_tasks.map(i64::from);
     let task = sqlx::query_as::<_, Task>(concat!(
         "with seq as (
-             update users set task_seq = task_seq + 1 where id = $1 returning task_seq
+             update users set task_seq = task_seq + 1
+             where id = $1
+               and ($9::bigint is null or (select count(*) from tasks where user_id = $1) < $9)
+             returning task_seq
          )
          insert into tasks (user_id, id, title, description, due_at, due_has_time, priority, tags, repeat)
          select $1, task_seq, $2, $3, $4, $5, $6, $7, $8 from seq
@@ -407,12 +421,26 @@ pub async fn create(
     .bind(new.priority)
     .bind(&new.tags)
     .bind(new.repeat.as_ref().map(Repeat::to_rrule))
+    .bind(limit)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(task) = &task {
-        record(conn, user_id, task.id, "created", actor, None, Some(task)).await?;
+    match task {
+        Some(task) => {
+            record(conn, user_id, task.id, "created", actor, None, Some(&task)).await?;
+            Ok(Created::Task(task))
+        }
+        None => {
+            let exists: bool =
+                sqlx::query_scalar("select exists(select 1 from users where id = $1)")
+                    .bind(user_id)
+                    .fetch_one(conn)
+                    .await?;
+            Ok(match (exists, max_tasks) {
+                (true, Some(max)) => Created::LimitReached(max),
+                _ => Created::UserMissing,
+            })
+        }
     }
-    Ok(task)
 }
 
 async fn write(conn: &mut PgConnection, task: &Task) -> sqlx::Result<Task> {

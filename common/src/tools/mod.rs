@@ -576,6 +576,8 @@ pub struct ToolContext {
     pub source: crate::tasks::Source,
     /// The chat turn calling it (undo and confirmations need a conversation).
     pub turn: Option<TurnRef>,
+    /// Tasks a user may have (`MAX_TASKS_PER_USER`).
+    pub max_tasks: Option<u32>,
 }
 
 /// The chat turn a tool runs in.

@@ -58,9 +58,13 @@ async fn add_task(
         Err(e) => return Ok(Err(e)),
     };
     Ok(
-        match store::create(conn, ctx.user_id, &new, &ctx.actor()).await? {
-            Some(task) => Ok(ToolOutput::Created(outcome(&task, ctx))),
-            None => Err(ToolError::new(
+        match store::create(conn, ctx.user_id, &new, &ctx.actor(), ctx.max_tasks).await? {
+            tasks::Created::Task(task) => Ok(ToolOutput::Created(outcome(&task, ctx))),
+            tasks::Created::LimitReached(max) => Err(ToolError::new(
+                "TASK_LIMIT_REACHED",
+                format!("the user already has {max} tasks, the most allowed: delete some first"),
+            )),
+            tasks::Created::UserMissing => Err(ToolError::new(
                 "USER_NOT_FOUND",
                 "the user no longer exists",
             )),

@@ -230,6 +230,7 @@ async fn run_one(
             ("DATABASE_URL", pg.url(database)),
             ("NATS_URL", nats.url()),
             ("JWT_SECRET", secret.clone()),
+            ("METRICS_ADDR", "127.0.0.1:0".into()),
             ("BCRYPT_COST", "4".into()),
             ("LOG_FORMAT", "json".into()),
             ("RUST_LOG", "warn".into()),

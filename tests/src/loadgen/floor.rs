@@ -193,9 +193,11 @@ async fn worker_statements(
         ..tasks::NewTask::default()
     };
     let actor = tasks::Actor::chat(request_id, record.conversation_id);
-    let task = tasks::store::create(&mut tx, record.user_id, &new, &actor)
-        .await?
-        .context("task")?;
+    let tasks::Created::Task(task) =
+        tasks::store::create(&mut tx, record.user_id, &new, &actor, None).await?
+    else {
+        anyhow::bail!("the floor user has no task slot");
+    };
     let result = json!({"task_id": task.id});
     chat::record_effect(&mut tx, request_id, 0, "add_task", &args, &result).await?;
     tx.commit().await?;

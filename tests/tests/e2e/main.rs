@@ -10,5 +10,6 @@ mod openapi;
 mod operations;
 mod queue;
 mod schema;
+mod security;
 mod tasks;
 mod time;

@@ -8,11 +8,12 @@ use todo_tests::{TestApp, TestOptions};
 /// test fails when a served route is missing from the document, or a documented one is not served.
 const SERVED: &[(&str, &str)] = &[
     ("get", "/health"),
-    ("get", "/metrics"),
     ("post", "/api/auth/signup"),
     ("post", "/api/auth/login"),
     ("get", "/api/auth/me"),
     ("patch", "/api/auth/me"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/password"),
     ("get", "/api/{user_id}/tasks"),
     ("post", "/api/{user_id}/tasks"),
     ("get", "/api/{user_id}/tasks/{task_id}"),

@@ -402,13 +402,27 @@ impl BuiltinAgent {
         events: &EventSink,
     ) -> Result<AgentReply, AgentError> {
         let clock = input.clock;
-        let intent = parse::parse(input.message, &clock);
-        let ctx = Context {
-            clock,
-            state: AgentState::from_history(input.history),
-            pending: input.pending,
+        let state = AgentState::from_history(input.history);
+        let pending = input.pending.cloned();
+        // Reading and matching are CPU work bounded by the message size (10 000 characters) and
+        // the task list (200): done on the blocking pool, never on the async workers.
+        let message = input.message.to_owned();
+        let (intent, mut step) = {
+            let state = state.clone();
+            let pending = pending.clone();
+            tokio::task::spawn_blocking(move || {
+                let intent = parse::parse(&message, &clock);
+                let ctx = Context {
+                    clock,
+                    state,
+                    pending: pending.as_ref(),
+                };
+                let step = plan(&intent, &ctx, None);
+                (intent, step)
+            })
+            .await
+            .map_err(|e| AgentError::Provider(format!("the built-in agent failed: {e}")))?
         };
-        let mut step = plan(&intent, &ctx, None);
         if step == Plan::NeedTasks {
             let lookup = Tool::ListTasks(ListTasksArgs {
                 limit: Some(todo_common::tasks::LIST_LIMIT_MAX),
@@ -420,7 +434,17 @@ impl BuiltinAgent {
                 ToolOutput::Listed { tasks, .. } => tasks,
                 _ => Vec::new(),
             };
-            step = plan(&intent, &ctx, Some(&tasks));
+            let intent = intent.clone();
+            step = tokio::task::spawn_blocking(move || {
+                let ctx = Context {
+                    clock,
+                    state,
+                    pending: pending.as_ref(),
+                };
+                plan(&intent, &ctx, Some(&tasks))
+            })
+            .await
+            .map_err(|e| AgentError::Provider(format!("the built-in agent failed: {e}")))?;
         }
         let (text, state) = match step {
             Plan::Reply(text, state) => (text, *state),
