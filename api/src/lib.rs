@@ -6,6 +6,7 @@
 //!   HTTP chat and conversation history routes.
 //! - [`ws`]: the WebSocket chat protocol.
 //! - [`limits`]: rate limits (chat per user, login per email and per IP) answered 429.
+//! - [`reconciler`]: publishes again unfinished requests whose message was lost.
 //! - [`sessions`]: revoked sessions broadcast to every instance's open sockets.
 //! - [`health`]: the `/health` route and the `/metrics` listener.
 //! - [`http`]: middleware (request id, logs, timeout, CORS, JSON fallbacks) and the OpenAPI document.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod reconciler;
 pub mod sessions;
 pub mod startup;
 pub mod state;

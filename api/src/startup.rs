@@ -53,6 +53,7 @@ impl Application {
         );
         todo_common::metrics::spawn_queue_sampler(chat.jetstream().clone(), config.nats.clone());
         spawn_stream_setup(chat.clone(), config.nats.clone());
+        todo_common::metrics::register_api_counters();
         let listener = TcpListener::bind(config.api_addr)
             .await
             .with_context(|| format!("binding API_ADDR {}", config.api_addr))?;
@@ -101,6 +102,13 @@ impl Application {
         let token = self.state.shutdown.clone();
         let app = crate::http::router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), metrics_addr = %self.metrics_addr(), "api listening");
+        tokio::spawn(crate::reconciler::run(
+            self.state.db.clone(),
+            self.state.chat.jetstream().clone(),
+            self.state.config.nats.clone(),
+            self.state.config.worker.reconcile_after,
+            token.clone(),
+        ));
         let metrics_stop = token.clone();
         let metrics = tokio::spawn(
             axum::serve(self.metrics_listener, crate::health::metrics_router())

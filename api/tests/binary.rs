@@ -105,7 +105,10 @@ fn secrets_are_refused_on_the_command_line() {
             .expect("run api");
         assert_eq!(out.status.code(), Some(2), "{flag}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(var) && stderr.contains("command line"), "{stderr}");
+        assert!(
+            stderr.contains(var) && stderr.contains("command line"),
+            "{stderr}"
+        );
         assert!(!stderr.contains(value), "never prints the secret: {stderr}");
     }
 }

@@ -174,6 +174,12 @@ fn describe() {
     );
 }
 
+/// Creates the api's counters that alerts compare at zero, so their series exist before the first
+/// event.
+pub fn register_api_counters() {
+    metrics::counter!("todo_reconciler_republished_total").increment(0);
+}
+
 /// Creates the worker's counters that alerts divide or compare at zero, so their series exist
 /// before the first event.
 pub fn register_worker_counters() {
@@ -181,7 +187,6 @@ pub fn register_worker_counters() {
     for code in ["agent_unavailable", "internal_error"] {
         metrics::counter!("todo_chat_turns_failed_total", "code" => code).increment(0);
     }
-    metrics::counter!("todo_reconciler_republished_total").increment(0);
     metrics::counter!("todo_worker_redeliveries_total").increment(0);
     for reason in [
         "malformed",

@@ -19,12 +19,24 @@ pub async fn connect(
     config: &NatsConfig,
     name: &str,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(2))
-        .connect(config.url.as_str())
-        .await
+        .connection_timeout(Duration::from_secs(2));
+    if let Some((user, password)) = &config.credentials {
+        use secrecy::ExposeSecret;
+        options = options
+            .user_and_password(user.clone(), password.expose_secret().to_owned())
+            .custom_inbox_prefix(inbox_prefix(user));
+    }
+    options.connect(config.url.as_str()).await
+}
+
+/// The inbox prefix of a NATS role: replies to a role's requests (JetStream API answers, pulled
+/// messages) arrive under it, and only that role may subscribe there (deploy/nats/nats.conf), so
+/// no other client can read them.
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
 }
 
 /// Waits up to `timeout` for the client's first connection (it keeps trying in the background

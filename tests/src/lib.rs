@@ -5,9 +5,11 @@
 //! - [`fake_openai`]: an OpenAI-compatible streaming server scripted per test (the only fake:
 //!   the real provider is an external paid API).
 //! - [`ws`]: a small WebSocket chat client.
+//! - [`nats_server`]: a nats-server started with deploy/nats/nats.conf (least-privilege roles).
 
 pub mod fake_openai;
 pub mod loadgen;
+pub mod nats_server;
 pub mod ws;
 
 use std::time::Duration;
@@ -50,6 +52,11 @@ pub struct TestOptions {
     pub reconcile_after: Duration,
     pub drain_timeout: Duration,
     pub stream_max_msgs: i64,
+    /// Names the stream (`TEST_<tag>`), consumer and subject prefix; random when `None`.
+    pub tag: Option<String>,
+    /// NATS (user, password) of the api and of the workers, for a server that requires them.
+    pub nats_api: Option<(String, String)>,
+    pub nats_worker: Option<(String, String)>,
 }
 
 impl Default for TestOptions {
@@ -66,6 +73,9 @@ impl Default for TestOptions {
             reconcile_after: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             stream_max_msgs: 1_000_000,
+            tag: None,
+            nats_api: None,
+            nats_worker: None,
         }
     }
 }
@@ -109,6 +119,8 @@ pub struct TestApp {
     workers: Vec<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
     /// `http://addr` of each worker's `/health` and `/metrics` server.
     pub worker_bases: Vec<String>,
+    /// The workers' NATS credentials, when they differ from the api's.
+    worker_credentials: Option<(String, secrecy::SecretString)>,
 }
 
 /// A configuration for tests: validated through the same path as the binaries.
@@ -177,7 +189,10 @@ impl TestApp {
     pub async fn spawn_with(options: TestOptions) -> Self {
         todo_common::telemetry::init_for_tests();
         todo_common::telemetry::install_crypto_provider();
-        let tag = Uuid::new_v4().simple().to_string();
+        let tag = options
+            .tag
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().simple().to_string());
         let (database_url, db_name) = match &options.database_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -197,6 +212,14 @@ impl TestApp {
         let nats_url = options.nats_url.clone().unwrap_or_else(nats_url);
         let mut config = test_config(&database_url, &nats_url, &tag, &options);
         config.database.run_migrations = db_name.is_some();
+        config.nats.credentials = options
+            .nats_api
+            .clone()
+            .map(|(user, password)| (user, password.into()));
+        let worker_credentials = options
+            .nats_worker
+            .clone()
+            .map(|(user, password)| (user, password.into()));
         let app = todo_api::Application::build(config.clone())
             .await
             .expect("api builds");
@@ -222,6 +245,7 @@ impl TestApp {
             api_task: Some(api_task),
             workers: Vec::new(),
             worker_bases: Vec::new(),
+            worker_credentials,
         };
         for _ in 0..options.workers {
             test_app.start_worker().await;
@@ -233,6 +257,9 @@ impl TestApp {
     pub async fn start_worker(&mut self) -> usize {
         let mut config = self.config.clone();
         config.database.run_migrations = false;
+        if self.worker_credentials.is_some() {
+            config.nats.credentials.clone_from(&self.worker_credentials);
+        }
         let worker = todo_worker::Worker::build(config)
             .await
             .expect("worker builds");

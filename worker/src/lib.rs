@@ -2,7 +2,6 @@
 //!
 //! - [`runner`]: the consume loop (concurrency, heartbeats and leases, ack / nak / term, dead
 //!   letters, drain on shutdown).
-//! - [`reconciler`]: publishes again unfinished requests whose message was lost.
 //! - [`http`]: the worker's `/health` and `/metrics` server.
 //! - [`turn`]: one chat turn from request to stored reply and `done` event (ordering, replay, retries).
 //! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
@@ -14,7 +13,6 @@ pub mod agent;
 pub mod error;
 pub mod events;
 pub mod http;
-pub mod reconciler;
 pub mod runner;
 pub mod tools;
 pub mod turn;

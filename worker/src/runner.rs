@@ -116,13 +116,6 @@ impl Worker {
         });
         let stop_http = http_stop.drop_guard();
         todo_common::metrics::spawn_queue_sampler(js.clone(), self.config.nats.clone());
-        tokio::spawn(crate::reconciler::run(
-            self.ctx.db.clone(),
-            js.clone(),
-            self.config.nats.clone(),
-            self.config.worker.reconcile_after,
-            stop.clone(),
-        ));
         let mut consumer = loop {
             match queue::ensure_consumer(&js, &self.config.nats).await {
                 Ok(c) => break c,

