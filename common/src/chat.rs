@@ -390,7 +390,8 @@ pub async fn finish(
          ),
          finished as (
              update chat_requests set status = 'done', result = $6, error = null where request_id = $5
-         )
+         ),
+         journal as (delete from turn_steps where request_id = $5)
          update conversations set updated_at = now() where id = $1",
     )
     .bind(record.conversation_id)
@@ -428,7 +429,10 @@ pub async fn fail(
     cause: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update chat_requests set status = 'failed', result = $2, error = $3
+        "with journal as (
+             delete from turn_steps where request_id = $1 and exists (
+                 select 1 from chat_requests where request_id = $1 and user_id = $4 and status <> 'done'))
+         update chat_requests set status = 'failed', result = $2, error = $3
          where request_id = $1 and user_id = $4 and status <> 'done'",
     )
     .bind(request_id)
@@ -438,6 +442,66 @@ pub async fn fail(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// One tool call of a journaled model step, as the model gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments' JSON text, unparsed (a model may send malformed JSON).
+    pub arguments: String,
+}
+
+/// A journaled model step: what the model answered, before any of its tools ran.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TurnStep {
+    pub step: i32,
+    pub content: String,
+    pub tool_calls: sqlx::types::Json<Vec<StepCall>>,
+}
+
+/// The turn's journal, in step order.
+pub async fn turn_steps(pool: &PgPool, request_id: Uuid) -> sqlx::Result<Vec<TurnStep>> {
+    sqlx::query_as(
+        "select step, content, tool_calls from turn_steps where request_id = $1 order by step",
+    )
+    .bind(request_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Journals a model step before its tools run. When the step is already journaled (another
+/// attempt got there first), the journaled one is returned: the journal wins, a step is never
+/// re-decided.
+pub async fn record_step(
+    pool: &PgPool,
+    request_id: Uuid,
+    step: i32,
+    content: &str,
+    calls: &[StepCall],
+) -> sqlx::Result<TurnStep> {
+    let inserted: Option<TurnStep> = sqlx::query_as(
+        "insert into turn_steps (request_id, step, content, tool_calls) values ($1, $2, $3, $4)
+         on conflict (request_id, step) do nothing
+         returning step, content, tool_calls",
+    )
+    .bind(request_id)
+    .bind(step)
+    .bind(content)
+    .bind(sqlx::types::Json(calls))
+    .fetch_optional(pool)
+    .await?;
+    match inserted {
+        Some(step) => Ok(step),
+        None => sqlx::query_as(
+            "select step, content, tool_calls from turn_steps where request_id = $1 and step = $2",
+        )
+        .bind(request_id)
+        .bind(step)
+        .fetch_one(pool)
+        .await,
+    }
 }
 
 /// A tool effect recorded for a turn, replayed on redelivery.

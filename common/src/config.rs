@@ -208,9 +208,12 @@ pub struct ConfigArgs {
     /// Retries of a model call that failed with 429, 5xx or a timeout.
     #[arg(long, env = "OPENAI_MAX_RETRIES", default_value_t = 3)]
     pub openai_max_retries: u32,
-    /// Model ↔ tool rounds allowed in one turn.
+    /// Model steps (model ↔ tool rounds) allowed in one turn.
     #[arg(long, env = "AGENT_MAX_TOOL_ROUNDS", default_value_t = 8)]
     pub agent_max_tool_rounds: u32,
+    /// Tool calls allowed in one turn (all steps together).
+    #[arg(long, env = "AGENT_MAX_TOOL_CALLS", default_value_t = 24)]
+    pub agent_max_tool_calls: u32,
 }
 
 /// Validated configuration.
@@ -327,6 +330,7 @@ pub struct OpenAiConfig {
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_tool_rounds: u32,
+    pub max_tool_calls: u32,
 }
 
 impl ConfigArgs {
@@ -557,6 +561,12 @@ impl ConfigArgs {
                         "must be greater than 0",
                     ));
                 }
+                if self.agent_max_tool_calls == 0 {
+                    return Err(ConfigError::new(
+                        "AGENT_MAX_TOOL_CALLS",
+                        "must be at least 1",
+                    ));
+                }
                 if self.agent_max_tool_rounds == 0 {
                     return Err(ConfigError::new(
                         "AGENT_MAX_TOOL_ROUNDS",
@@ -570,6 +580,7 @@ impl ConfigArgs {
                     timeout: Duration::from_secs(self.openai_timeout_secs),
                     max_retries: self.openai_max_retries,
                     max_tool_rounds: self.agent_max_tool_rounds,
+                    max_tool_calls: self.agent_max_tool_calls,
                 })
             }
         };

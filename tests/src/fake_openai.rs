@@ -32,6 +32,8 @@ pub enum Reply {
     Status(u16),
     /// Never answers.
     Hang,
+    /// Streams these text deltas, then hangs (a model interrupted mid-reply).
+    TextThenHang(Vec<String>),
 }
 
 impl Reply {
@@ -64,6 +66,9 @@ pub struct Profile {
     pub token_delay: Duration,
     /// Answer a request without tool results with an `add_task` call first.
     pub tool_call: bool,
+    /// Word that call differently every time (a title suffix ` #<nonce>`), as a real model's
+    /// sampling does: a retried turn that asked again would make a different call.
+    pub vary_arguments: bool,
 }
 
 impl Default for Profile {
@@ -73,15 +78,20 @@ impl Default for Profile {
             tokens: 1,
             token_delay: Duration::ZERO,
             tool_call: false,
+            vary_arguments: false,
         }
     }
 }
+
+/// Decides the answer to a request from its body (used when the script is empty).
+pub type Responder = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
     script: VecDeque<Reply>,
     requests: Vec<Value>,
     record_requests: bool,
+    responder: Option<Responder>,
 }
 
 #[derive(Clone, Default)]
@@ -135,6 +145,12 @@ impl FakeOpenAi {
         self.inner.lock().expect("lock").script.extend(replies);
     }
 
+    /// Answers every call the script does not cover with `responder(request)`: a model whose
+    /// answer depends on what it is shown (and may differ on every call).
+    pub fn respond_with(&self, responder: impl Fn(&Value) -> Reply + Send + Sync + 'static) {
+        self.inner.lock().expect("lock").responder = Some(Arc::new(responder));
+    }
+
     /// Bodies of the calls received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.inner.lock().expect("lock").requests.clone()
@@ -166,21 +182,20 @@ fn usage_chunk(request: &Value, completion_chars: usize) -> String {
 }
 
 async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) -> Response {
-    let scripted = {
-        let mut inner = fake.inner.lock().expect("lock");
-        if inner.record_requests {
-            // scripted (test) mode: an empty script answers "OK."
-            inner.requests.push(body.0.clone());
-            Some(
-                inner
-                    .script
-                    .pop_front()
-                    .unwrap_or_else(|| Reply::text("OK.")),
-            )
-        } else {
-            inner.script.pop_front()
-        }
-    };
+    let scripted =
+        {
+            let mut inner = fake.inner.lock().expect("lock");
+            if inner.record_requests {
+                // scripted (test) mode: an empty script answers "OK."
+                inner.requests.push(body.0.clone());
+                let responder = inner.responder.clone();
+                Some(inner.script.pop_front().unwrap_or_else(|| {
+                    responder.map_or_else(|| Reply::text("OK."), |r| r(&body.0))
+                }))
+            } else {
+                inner.script.pop_front()
+            }
+        };
     let Some(reply) = scripted else {
         while fake.hanging.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -198,6 +213,21 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
+        Reply::TextThenHang(parts) => {
+            let head: Vec<String> = std::iter::once(sse)
+                .chain(parts.iter().map(|p| chunk(json!({"content": p}), None)))
+                .collect();
+            let stream = futures::stream::iter(head)
+                .map(Ok::<_, std::convert::Infallible>)
+                .chain(futures::stream::once(async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(String::new())
+                }));
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(stream))
+                .expect("response");
         }
         Reply::Text(parts) => {
             for p in parts {
@@ -248,7 +278,13 @@ fn profiled(profile: &Profile, request: &Value) -> Response {
             .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
             .and_then(|m| m["content"].as_str())
             .unwrap_or("Benchmark task");
-        let title: String = said.chars().take(200).collect();
+        let mut title: String = said.chars().take(180).collect();
+        if profile.vary_arguments {
+            title.push_str(&format!(
+                " #{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ));
+        }
         let args = json!({ "title": title }).to_string();
         chunks.push((Duration::ZERO, chunk(
             json!({"tool_calls": [{"index": 0, "id": "call_0", "type": "function", "function": {"name": "add_task", "arguments": ""}}]}),

@@ -90,6 +90,7 @@ impl TestOptions {
                 timeout: Duration::from_secs(2),
                 max_retries: 2,
                 max_tool_rounds: 5,
+                max_tool_calls: 12,
             }),
             ..Self::default()
         }

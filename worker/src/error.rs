@@ -55,9 +55,12 @@ pub enum AgentError {
     /// The model provider failed (after retries) or timed out.
     #[error("model provider failed: {0}")]
     Provider(String),
-    /// The agent hit the tool-round limit.
-    #[error("the agent used more than {0} tool rounds")]
+    /// The agent hit the model-step limit (`AGENT_MAX_TOOL_ROUNDS`).
+    #[error("the agent used more than {0} model steps")]
     TooManyRounds(u32),
+    /// The agent hit the tool-call limit (`AGENT_MAX_TOOL_CALLS`).
+    #[error("the agent asked for more than {0} tool calls")]
+    TooManyToolCalls(u32),
     /// A tool could not run because the database failed: retry the turn.
     #[error(transparent)]
     Database(#[from] sqlx::Error),

@@ -1,13 +1,18 @@
-//! The exactly-once executor of a turn's tool calls. The tools themselves (typed args, schemas,
-//! one function each) live in [`todo_common::tools`], shared with every front end.
+//! The turn's journal and the exactly-once executor of its tool calls. The tools themselves
+//! (typed args, schemas, one function each) live in [`todo_common::tools`], shared with every
+//! front end.
 //!
 //! Every call is recorded in `tool_effects` under (request id, call index) in the same transaction
-//! as its effect; when a redelivered turn makes the same call again, the recorded result is
-//! replayed instead of running the effect twice.
+//! as its effect. A model-driven turn also journals each model step before its tools run
+//! (`turn_steps`): a retried turn replays the journal (recorded calls at their indices, never
+//! executed or decided again) and only then asks the model for what comes after. The built-in
+//! agent is deterministic: its calls replay by position.
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sqlx::PgPool;
-use todo_common::chat::{self, RecordedEffect};
+use todo_common::chat::{self, RecordedEffect, StepCall, TurnStep};
 use todo_common::schema::ToolCall;
 use todo_common::tools::{self, TOOL_NAMES, Tool, ToolContext, ToolOutput};
 
@@ -20,13 +25,15 @@ fn tool_label(name: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Runs a turn's tool calls exactly once across redeliveries.
+/// Runs a turn's tool calls exactly once across redeliveries, and keeps its journal.
 pub struct ToolExecutor {
     db: PgPool,
     ctx: ToolContext,
-    /// Effects recorded by earlier attempts of this turn, in call order.
-    recorded: Vec<RecordedEffect>,
-    cursor: usize,
+    /// Effects recorded by earlier attempts of this turn, by call index.
+    recorded: BTreeMap<i32, RecordedEffect>,
+    /// Model steps journaled by earlier attempts, in order.
+    journal: Vec<TurnStep>,
+    /// Index of the next call made in sequence (the built-in agent's way).
     next_index: i32,
     calls: Vec<ToolCall>,
 }
@@ -34,17 +41,19 @@ pub struct ToolExecutor {
 impl ToolExecutor {
     /// Loads what earlier attempts recorded; a first attempt (`attempt == 1`) has nothing to load.
     pub async fn load(db: PgPool, ctx: ToolContext, attempt: i32) -> sqlx::Result<Self> {
-        let recorded = match ctx.turn {
-            Some(turn) if attempt > 1 => chat::recorded_effects(&db, turn.request_id).await?,
-            _ => Vec::new(),
+        let (recorded, journal) = match ctx.turn {
+            Some(turn) if attempt > 1 => (
+                chat::recorded_effects(&db, turn.request_id).await?,
+                chat::turn_steps(&db, turn.request_id).await?,
+            ),
+            _ => (Vec::new(), Vec::new()),
         };
-        let next_index = recorded.last().map_or(0, |r| r.call_index + 1);
         Ok(Self {
             db,
             ctx,
-            recorded,
-            cursor: 0,
-            next_index,
+            recorded: recorded.into_iter().map(|r| (r.call_index, r)).collect(),
+            journal,
+            next_index: 0,
             calls: Vec::new(),
         })
     }
@@ -53,10 +62,43 @@ impl ToolExecutor {
         &self.ctx
     }
 
-    /// Calls a typed tool.
+    /// The model steps earlier attempts journaled, in order.
+    pub fn journal(&self) -> &[TurnStep] {
+        &self.journal
+    }
+
+    /// Journals a model step before its tools run; returns the step as journaled (an earlier
+    /// attempt's, if it got there first).
+    pub async fn record_step(
+        &mut self,
+        step: i32,
+        content: &str,
+        calls: &[StepCall],
+    ) -> sqlx::Result<TurnStep> {
+        let Some(turn) = self.ctx.turn else {
+            return Ok(TurnStep {
+                step,
+                content: content.to_owned(),
+                tool_calls: sqlx::types::Json(calls.to_vec()),
+            });
+        };
+        chat::record_step(&self.db, turn.request_id, step, content, calls).await
+    }
+
+    /// Calls a typed tool, next in sequence.
     pub async fn call(&mut self, tool: &Tool) -> sqlx::Result<(ToolOutput, ToolCall)> {
+        let index = self.next_index;
+        let replay = self
+            .recorded
+            .get(&index)
+            .is_some_and(|r| r.tool == tool.name() && r.arguments.0 == tool.arguments());
+        if !replay && self.recorded.contains_key(&index) {
+            // The agent diverged from the recorded attempt: new calls go after every recorded one.
+            self.next_index = self.recorded.keys().next_back().map_or(0, |i| i + 1);
+        }
+        let index = self.next_index;
         let call = self
-            .call_named(tool.name(), tool.arguments(), Ok(tool))
+            .call_at(index, tool.name(), tool.arguments(), Ok(tool))
             .await?;
         let output = ToolOutput::from_value(&call.result).unwrap_or_else(|| {
             ToolOutput::from(tools::ToolError::new(
@@ -67,39 +109,46 @@ impl ToolExecutor {
         Ok((output, call))
     }
 
-    /// Calls a tool by the name and JSON arguments a model gave; bad names or arguments give an
-    /// error result the model can recover from (recorded like any call).
-    pub async fn call_raw(&mut self, name: &str, arguments: Value) -> sqlx::Result<ToolCall> {
+    /// Runs the call a journaled model step made at `index` (by the name and JSON arguments the
+    /// model gave), or replays its recorded result. Bad names or arguments give an error result
+    /// the model can recover from (recorded like any call).
+    pub async fn call_journaled(
+        &mut self,
+        index: i32,
+        name: &str,
+        arguments: Value,
+    ) -> sqlx::Result<ToolCall> {
         let parsed = Tool::from_call(name, &arguments);
-        self.call_named(name, arguments, parsed.as_ref().map_err(Clone::clone))
-            .await
+        self.call_at(
+            index,
+            name,
+            arguments,
+            parsed.as_ref().map_err(Clone::clone),
+        )
+        .await
     }
 
-    async fn call_named(
+    async fn call_at(
         &mut self,
+        index: i32,
         name: &str,
         arguments: Value,
         tool: Result<&Tool, tools::ToolError>,
     ) -> sqlx::Result<ToolCall> {
         let label = tool_label(name);
-        if let Some(previous) = self.recorded.get(self.cursor)
-            && previous.tool == name
-            && previous.arguments.0 == arguments
-        {
-            self.cursor += 1;
+        self.next_index = self.next_index.max(index + 1);
+        if let Some(previous) = self.recorded.get(&index) {
             let call = ToolCall {
-                tool: name.to_owned(),
-                arguments,
+                tool: previous.tool.clone(),
+                arguments: previous.arguments.0.clone(),
                 result: previous.result.0.clone(),
             };
-            tracing::info!(tool = label, "replayed recorded tool effect");
+            tracing::info!(tool = label, index, "replayed recorded tool effect");
             metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => "replayed")
                 .increment(1);
             self.calls.push(call.clone());
             return Ok(call);
         }
-        // The agent diverged from the recorded attempt: new calls get fresh indices.
-        self.cursor = self.recorded.len();
         let mut tx = self.db.begin().await?;
         let output = match tool {
             Ok(tool) => tools::run(&mut tx, &self.ctx, tool).await?,
@@ -107,18 +156,9 @@ impl ToolExecutor {
         };
         let result = output.to_value();
         if let Some(turn) = self.ctx.turn {
-            chat::record_effect(
-                &mut tx,
-                turn.request_id,
-                self.next_index,
-                name,
-                &arguments,
-                &result,
-            )
-            .await?;
+            chat::record_effect(&mut tx, turn.request_id, index, name, &arguments, &result).await?;
         }
         tx.commit().await?;
-        self.next_index += 1;
         let outcome = if output.is_error() { "error" } else { "ok" };
         tracing::info!(tool = label, outcome, "tool call");
         metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => outcome)
@@ -130,6 +170,11 @@ impl ToolExecutor {
         };
         self.calls.push(call.clone());
         Ok(call)
+    }
+
+    /// Calls made (or replayed) so far in this attempt.
+    pub fn calls_made(&self) -> usize {
+        self.calls.len()
     }
 
     pub fn into_calls(self) -> Vec<ToolCall> {

@@ -229,7 +229,26 @@ async fn run(
         Ok(reply) => reply,
         Err(AgentError::Database(e)) => return Err(e.into()),
         Err(AgentError::Publish(e)) => return Err(e.into()),
-        Err(e @ (AgentError::Provider(_) | AgentError::TooManyRounds(_))) => {
+        Err(e @ (AgentError::TooManyRounds(_) | AgentError::TooManyToolCalls(_))) => {
+            tracing::warn!(error = %e, agent = ctx.agent.name(), "turn exceeded its limits");
+            let message = match e {
+                AgentError::TooManyToolCalls(n) => format!(
+                    "That request needed more than {n} task operations in one go, so I stopped. Your message was saved; try asking for fewer changes at once."
+                ),
+                _ => "That request needed too many steps, so I stopped. Your message was saved; try asking for it in smaller parts.".to_owned(),
+            };
+            send_error(
+                ctx,
+                events,
+                record.user_id,
+                "turn_limit_exceeded",
+                &message,
+                &e.to_string(),
+            )
+            .await;
+            return Ok(());
+        }
+        Err(e @ AgentError::Provider(_)) => {
             tracing::error!(error = %e, agent = ctx.agent.name(), "agent failed");
             let message = "Sorry, the assistant is unavailable right now. Your message was saved; please try again in a moment.";
             send_error(

@@ -209,6 +209,9 @@ async fn run_one(
         tokens: 10,
         token_delay: Duration::from_millis(15),
         tool_call: true,
+        // A model that words its call differently on every attempt: a retried turn that asked it
+        // again would add a second, differently named task.
+        vary_arguments: true,
     });
     let fake_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let fake_url = format!("http://{}/v1", fake_listener.local_addr()?);
@@ -603,7 +606,10 @@ async fn account(
 ) -> anyhow::Result<FaultReport> {
     let mut conn = PgConnection::connect(database_url).await?;
     let counts: Vec<(String, i64)> =
-        sqlx::query_as("select title, count(*) from tasks group by title")
+        // Titles carry the model's per-call suffix (` #<nonce>`): effects count per message.
+        sqlx::query_as(
+            "select regexp_replace(title, ' #[0-9a-f]{8}$', '') as message, count(*) from tasks group by 1",
+        )
             .fetch_all(&mut conn)
             .await?;
     let effects: HashMap<String, i64> = counts

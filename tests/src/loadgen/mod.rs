@@ -228,6 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
                 tokens,
                 token_delay: Duration::from_millis(token_ms),
                 tool_call,
+                vary_arguments: false,
             };
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await

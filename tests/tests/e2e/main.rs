@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod durable;
 mod health;
 mod loadgen;
 mod nats_roles;

@@ -23,6 +23,8 @@ use todo_common::config::OpenAiConfig;
 
 use crate::error::AgentError;
 use crate::events::EventSink;
+use todo_common::chat::StepCall;
+
 use crate::tools::ToolExecutor;
 
 use super::{AgentReply, TurnInput};
@@ -197,45 +199,107 @@ impl OpenAiAgent {
         );
         messages.push(json!({"role": "user", "content": input.message}));
 
+        // A retried turn first replays its journal: the steps the model already took, with the
+        // recorded results of their tools (a call interrupted before it was recorded runs now,
+        // once). The client, told to `reset`, sees the whole reply again.
         let mut response = String::new();
-        for round in 0..self.config.max_tool_rounds {
+        let mut index = 0;
+        let journal = tools.journal().to_vec();
+        for step in &journal {
+            if !step.content.is_empty() {
+                events.delta(&step.content).await?;
+                response.push_str(&step.content);
+            }
+            self.run_step(
+                &step.content,
+                &step.tool_calls.0,
+                &mut index,
+                &mut messages,
+                tools,
+                events,
+            )
+            .await?;
+        }
+        let first_new = u32::try_from(journal.len()).unwrap_or(u32::MAX);
+        if first_new > 0 {
+            tracing::info!(
+                steps = journal.len(),
+                "continuing the turn from its journal"
+            );
+        }
+        for round in first_new..self.config.max_tool_rounds {
             let (text, calls) = self.stream_round(&messages, events, round).await?;
-            response.push_str(&text);
             if calls.is_empty() {
+                response.push_str(&text);
                 return Ok(AgentReply {
                     response,
                     state: None,
                 });
             }
-            let tool_calls: Vec<Value> = calls
-                .iter()
-                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
-                .collect();
-            messages.push(json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }, "tool_calls": tool_calls}));
-            for call in calls {
-                let result = match serde_json::from_str::<Value>(
-                    if call.arguments.trim().is_empty() {
-                        "{}"
-                    } else {
-                        &call.arguments
-                    },
-                ) {
-                    Ok(arguments) => {
-                        let done = tools.call_raw(&call.name, arguments).await?;
-                        events.tool(&done).await?;
-                        done.result
-                    }
-                    Err(e) => {
-                        tracing::warn!(tool = %call.name, error = %e, "model sent malformed tool arguments");
-                        json!({"error": {"code": "INVALID_ARGUMENTS", "message": format!("arguments are not valid JSON: {e}")}})
-                    }
-                };
-                messages.push(
-                    json!({"role": "tool", "tool_call_id": call.id, "content": result.to_string()}),
-                );
+            let planned = usize::try_from(index).unwrap_or(usize::MAX) + calls.len();
+            if planned > self.config.max_tool_calls as usize {
+                return Err(AgentError::TooManyToolCalls(self.config.max_tool_calls));
             }
+            let calls: Vec<StepCall> = calls
+                .into_iter()
+                .map(|c| StepCall {
+                    id: c.id,
+                    name: c.name,
+                    arguments: c.arguments,
+                })
+                .collect();
+            // Journaled before any of its tools runs: from here on this step is never re-decided.
+            let step_no = i32::try_from(round).unwrap_or(i32::MAX);
+            let step = tools.record_step(step_no, &text, &calls).await?;
+            response.push_str(&step.content);
+            self.run_step(
+                &step.content,
+                &step.tool_calls.0,
+                &mut index,
+                &mut messages,
+                tools,
+                events,
+            )
+            .await?;
         }
         Err(AgentError::TooManyRounds(self.config.max_tool_rounds))
+    }
+
+    /// Adds a model step to the conversation and runs (or replays) its tool calls in order,
+    /// adding their results.
+    async fn run_step(
+        &self,
+        content: &str,
+        calls: &[StepCall],
+        index: &mut i32,
+        messages: &mut Vec<Value>,
+        tools: &mut ToolExecutor,
+        events: &EventSink,
+    ) -> Result<(), AgentError> {
+        let tool_calls: Vec<Value> = calls
+            .iter()
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .collect();
+        messages.push(json!({"role": "assistant", "content": if content.is_empty() { Value::Null } else { json!(content) }, "tool_calls": tool_calls}));
+        for call in calls {
+            let raw = if call.arguments.trim().is_empty() {
+                "{}"
+            } else {
+                call.arguments.as_str()
+            };
+            let arguments = serde_json::from_str::<Value>(raw).unwrap_or_else(|e| {
+                tracing::warn!(tool = %call.name, error = %e, "model sent malformed tool arguments");
+                // Not an object: the tool answers INVALID_ARGUMENTS (recorded like any call).
+                Value::String(raw.chars().take(1000).collect())
+            });
+            let done = tools.call_journaled(*index, &call.name, arguments).await?;
+            *index += 1;
+            events.tool(&done).await?;
+            messages.push(
+                json!({"role": "tool", "tool_call_id": call.id, "content": done.result.to_string()}),
+            );
+        }
+        Ok(())
     }
 
     /// One model call: streams text deltas to the client and assembles tool calls.

@@ -1,0 +1,1 @@
+drop table turn_steps;
