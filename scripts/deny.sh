@@ -29,5 +29,6 @@ if [ -d "$snapshot" ]; then
   cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
   cargo deny --offline check
 else
-  cargo deny check
+  log "no snapshot at $snapshot (set ADVISORY_DB_SNAPSHOT): fetching the live RustSec database"
+  cargo deny check || { log "the audit failed, or the advisory database could not be fetched (no snapshot, no network)"; exit 1; }
 fi
