@@ -114,13 +114,37 @@ async fn stored_final_event(db: &PgPool, request_id: Uuid) -> Option<RelayedEven
     final_event_of(&record)
 }
 
+/// The final event of a finished request. A stored result that cannot be read (it should not
+/// happen) is logged with its cause and answered as an `internal_error` event, so the client gets
+/// an outcome instead of waiting for its timeout.
 fn final_event_of(record: &ChatRequestRecord) -> Option<RelayedEvent> {
     if !record.is_finished() {
         return None;
     }
-    let value = record.result.as_ref()?.0.clone();
-    let event: ChatEvent = serde_json::from_value(value).ok()?;
-    let raw = Bytes::from(serde_json::to_vec(&event).ok()?);
+    let event = record
+        .result
+        .as_ref()
+        .ok_or_else(|| "a finished request has no stored result".to_owned())
+        .and_then(|value| {
+            serde_json::from_value::<ChatEvent>(value.0.clone()).map_err(|e| e.to_string())
+        })
+        .unwrap_or_else(|cause| {
+            tracing::error!(request_id = %record.request_id, cause, "stored final event cannot be read");
+            ChatEvent::new(
+                record.request_id,
+                EventBody::Error {
+                    code: "internal_error".into(),
+                    message: "The answer to this message could not be read. Please send it again.".into(),
+                },
+            )
+        });
+    let raw = match serde_json::to_vec(&event) {
+        Ok(raw) => Bytes::from(raw),
+        Err(e) => {
+            tracing::error!(request_id = %record.request_id, error = %e, "cannot serialize a final event");
+            return None;
+        }
+    };
     Some(RelayedEvent { event, raw })
 }
 
@@ -315,11 +339,17 @@ impl ChatService {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+/// The chat route (it waits for the agent: its own, longer time budget) and the history routes.
+pub fn router(chat_timeout: Duration, timeout: Duration) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_chat))
-        .routes(routes!(list_conversations))
-        .routes(routes!(list_messages))
+        .layer(crate::http::timeout_layer(chat_timeout))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(list_conversations))
+                .routes(routes!(list_messages))
+                .layer(crate::http::timeout_layer(timeout)),
+        )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -397,8 +427,7 @@ async fn post_chat(
                 .into_response());
             }
             EventBody::Error { code, message } => {
-                let body = serde_json::json!({"error": {"code": code, "message": message}});
-                return Ok((axum::http::StatusCode::BAD_GATEWAY, axum::Json(body)).into_response());
+                return Err(ApiError::Agent { code, message });
             }
             _ => continue,
         }

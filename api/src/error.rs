@@ -56,6 +56,10 @@ pub enum ApiError {
         "the assistant did not answer in time; the request may still complete, see the conversation"
     )]
     GatewayTimeout,
+    /// The turn ended with an error (`agent_unavailable`, `turn_limit_exceeded`, …): 502 with
+    /// the turn's own code and message.
+    #[error("{message}")]
+    Agent { code: String, message: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -65,6 +69,7 @@ impl From<sqlx::Error> for ApiError {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 todo_common::metrics::record_db_error("api", &e);
+                tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "database unavailable; answering 503");
                 Self::Overloaded {
                     message: "the database is busy or unavailable, try again shortly".into(),
                     retry_after_secs: 1,
@@ -112,12 +117,14 @@ impl ApiError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Agent { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            Self::Agent { code, .. } => code,
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
             | Self::TooManyRequests { code, .. } => code,
@@ -161,7 +168,8 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?e, "internal error");
         }
         if matches!(self, Self::TooManyRequests { .. }) {
-            metrics::counter!("todo_rate_limited_total", "code" => self.code()).increment(1);
+            metrics::counter!("todo_rate_limited_total", "code" => self.code().to_owned())
+                .increment(1);
         }
         let retry_after = match &self {
             Self::TooManyRequests {
@@ -179,7 +187,8 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if matches!(self, Self::Unauthorized | Self::InvalidCredentials) {
-            metrics::counter!("todo_auth_failures_total", "code" => self.code()).increment(1);
+            metrics::counter!("todo_auth_failures_total", "code" => self.code().to_owned())
+                .increment(1);
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -37,8 +37,8 @@ impl From<sqlx::Error> for TurnError {
     }
 }
 
-impl From<async_nats::PublishError> for TurnError {
-    fn from(e: async_nats::PublishError) -> Self {
+impl From<crate::events::EventError> for TurnError {
+    fn from(e: crate::events::EventError) -> Self {
         Self::Retryable(e.into())
     }
 }
@@ -66,7 +66,7 @@ pub enum AgentError {
     Database(#[from] sqlx::Error),
     /// Publishing an event failed: retry the turn.
     #[error(transparent)]
-    Publish(#[from] async_nats::PublishError),
+    Publish(#[from] crate::events::EventError),
 }
 
 #[cfg(test)]

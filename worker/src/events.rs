@@ -9,6 +9,15 @@ use todo_common::schema::{ChatEvent, EventBody, ToolCall};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+/// Why an event could not be sent: both are retryable for the turn.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("serializing an event: {0}")]
+    Serialize(#[from] serde_json::Error),
+    #[error("publishing an event: {0}")]
+    Publish(#[from] async_nats::PublishError),
+}
+
 #[derive(Clone)]
 pub struct EventSink {
     nats: async_nats::Client,
@@ -44,16 +53,16 @@ impl EventSink {
         self.published
     }
 
-    pub async fn publish(&self, body: EventBody) -> Result<ChatEvent, async_nats::PublishError> {
+    pub async fn publish(&self, body: EventBody) -> Result<ChatEvent, EventError> {
         let event = ChatEvent::new(self.request_id, body);
-        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        let payload = serde_json::to_vec(&event)?;
         self.nats
             .publish(self.subject.clone(), Bytes::from(payload))
             .await?;
         Ok(event)
     }
 
-    pub async fn delta(&self, text: &str) -> Result<(), async_nats::PublishError> {
+    pub async fn delta(&self, text: &str) -> Result<(), EventError> {
         if text.is_empty() {
             return Ok(());
         }
@@ -68,7 +77,7 @@ impl EventSink {
         .map(|_| ())
     }
 
-    pub async fn tool(&self, call: &ToolCall) -> Result<(), async_nats::PublishError> {
+    pub async fn tool(&self, call: &ToolCall) -> Result<(), EventError> {
         self.publish(EventBody::Tool {
             tool: call.tool.clone(),
             arguments: call.arguments.clone(),
@@ -79,7 +88,7 @@ impl EventSink {
     }
 
     /// Streams a finished text as word-sized deltas, as a model would.
-    pub async fn stream_text(&self, text: &str) -> Result<(), async_nats::PublishError> {
+    pub async fn stream_text(&self, text: &str) -> Result<(), EventError> {
         for chunk in chunks(text, 24) {
             self.delta(chunk).await?;
         }

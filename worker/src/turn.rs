@@ -292,12 +292,30 @@ async fn run(
 }
 
 async fn replay(record: &ChatRequestRecord, events: &EventSink) -> Result<(), TurnError> {
-    if let Some(result) = &record.result
-        && let Ok(event) = serde_json::from_value::<ChatEvent>(result.0.clone())
-    {
-        tracing::info!("request already finished: replaying its final event");
-        events.publish(event.body).await?;
-    }
+    let stored = record
+        .result
+        .as_ref()
+        .ok_or_else(|| "a finished request has no stored result".to_owned())
+        .and_then(|r| serde_json::from_value::<ChatEvent>(r.0.clone()).map_err(|e| e.to_string()));
+    let body = match stored {
+        Ok(event) => {
+            tracing::info!("request already finished: replaying its final event");
+            event.body
+        }
+        // Never leave the client waiting: tell it, and say why in the log.
+        Err(cause) => {
+            tracing::error!(
+                cause,
+                "stored final event cannot be read; answering internal_error"
+            );
+            EventBody::Error {
+                code: "internal_error".into(),
+                message: "The answer to this message could not be read. Please send it again."
+                    .into(),
+            }
+        }
+    };
+    events.publish(body).await?;
     Ok(())
 }
 
