@@ -9,6 +9,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::install_crypto_provider();
     telemetry::init(config.log_format);
     config.log_summary("api");
-    let app = Application::build(config).await?;
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => todo_common::db::exit_on_startup_error(&e),
+    };
     app.run_until_stopped(shutdown_signal()).await
 }

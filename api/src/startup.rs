@@ -28,9 +28,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database);
         if config.database.run_migrations {
-            db::migrate(&pool)
-                .await
-                .context("applying database migrations")?;
+            db::migrate(&pool).await?;
         }
         let nats = queue::connect(&config.nats, "todo-chat-api")
             .await

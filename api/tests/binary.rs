@@ -87,6 +87,29 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
 }
 
 #[test]
+fn start_up_fails_fast_naming_the_database_when_postgres_is_unreachable() {
+    // By design (docs/ARCHITECTURE.md): with RUN_MIGRATIONS=true the api does not serve against an
+    // unmigrated database; it exits and an orchestrator restarts it.
+    let started = Instant::now();
+    let out = api()
+        .env("JWT_SECRET", SECRET)
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere")
+        .env("DB_ACQUIRE_TIMEOUT_SECS", "1")
+        .env("API_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("run api");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error:") && last.contains("DATABASE_URL") && last.contains("127.0.0.1:1"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn secrets_are_refused_on_the_command_line() {
     for (flag, value, var) in [
         ("--jwt-secret", SECRET, "JWT_SECRET"),

@@ -33,9 +33,25 @@ pub async fn ping(pool: &PgPool, timeout: Duration) -> Option<Duration> {
     }
 }
 
-/// Applies pending migrations.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+/// Applies pending migrations. Start-up fails fast when Postgres cannot be reached (by design: an
+/// orchestrator or `scripts/run.sh` restarts the process, and nothing is served against an
+/// unmigrated database); the error names DATABASE_URL's host and port.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let options = pool.connect_options();
+    MIGRATOR.run(pool).await.with_context(|| {
+        format!(
+            "applying database migrations: is Postgres up at DATABASE_URL ({}:{})?",
+            options.get_host(),
+            options.get_port()
+        )
+    })
+}
+
+/// Prints a start-up failure as one line with its causes and exits 1 (the binaries' edge).
+pub fn exit_on_startup_error(error: &anyhow::Error) -> ! {
+    eprintln!("error: {error:#}");
+    std::process::exit(1)
 }
 
 /// Checks that every embedded migration has been applied (used by a worker that does not migrate).

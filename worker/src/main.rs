@@ -10,6 +10,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::install_crypto_provider();
     telemetry::init(config.log_format);
     config.log_summary("worker");
-    let worker = Worker::build(config).await?;
+    let worker = match Worker::build(config).await {
+        Ok(worker) => worker,
+        Err(e) => todo_common::db::exit_on_startup_error(&e),
+    };
     worker.run_until_stopped(shutdown_signal()).await
 }

@@ -42,9 +42,7 @@ impl Worker {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool: PgPool = db::pool(&config.database);
         if config.database.run_migrations {
-            db::migrate(&pool)
-                .await
-                .context("applying database migrations")?;
+            db::migrate(&pool).await?;
         } else {
             db::check_migrations(&pool).await?;
         }
