@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -58,30 +58,61 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The routes and their OpenAPI document, before middleware.
-pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// A time budget for a route group: past it the request is answered 408 `request_timeout`.
+pub fn timeout_layer<S>(
+    budget: Duration,
+) -> impl tower::Layer<
+    S,
+    Service = impl tower::Service<
+        Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+        Future = impl Send,
+    > + Clone
+              + Send
+              + Sync
+              + 'static,
+> + Clone
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            |_: tower::BoxError| async { ApiError::RequestTimeout },
+        ))
+        .layer(tower::timeout::TimeoutLayer::new(budget))
+}
+
+/// The routes and their OpenAPI document, before middleware. Each route group has its time budget:
+/// chat waits for the agent (`CHAT_TIMEOUT_SECS` + 5 s), everything else `REQUEST_TIMEOUT_SECS`;
+/// the WebSocket upgrade answers at once and then lives on its own.
+pub fn routes(
+    timeout: Duration,
+    chat_timeout: Duration,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(crate::health::router())
-        .merge(crate::auth::router())
-        .merge(crate::tasks::router())
-        .merge(crate::chat::router())
+        .merge(crate::health::router().layer(timeout_layer(timeout)))
+        .merge(crate::auth::router().layer(timeout_layer(timeout)))
+        .merge(crate::tasks::router().layer(timeout_layer(timeout)))
+        .merge(crate::chat::router(chat_timeout, timeout))
         .merge(crate::ws::router())
         .split_for_parts()
 }
 
 /// The complete application router with middleware, docs and fallbacks.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = routes();
-    let cors = cors_layer(&state.config.cors_origins);
     let timeout = state.config.request_timeout;
     let chat_timeout = state.config.chat_timeout + Duration::from_secs(5);
+    let (api, openapi) = routes(timeout, chat_timeout);
+    let cors = cors_layer(&state.config.cors_origins);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(
-            (timeout, chat_timeout),
-            timeout_middleware,
-        ))
         .layer(axum::middleware::from_fn(track_http))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
@@ -167,21 +198,6 @@ async fn track_http(request: Request, next: Next) -> Response {
     metrics::histogram!("todo_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// Answers 408 `request_timeout` when a handler runs too long. Chat (which waits for the agent)
-/// gets its own, longer budget; WebSocket upgrades return at once and are not limited.
-async fn timeout_middleware(
-    State((timeout, chat_timeout)): State<(Duration, Duration)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let is_chat = request.uri().path().ends_with("/chat");
-    let budget = if is_chat { chat_timeout } else { timeout };
-    match tokio::time::timeout(budget, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::RequestTimeout.into_response(),
-    }
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

@@ -57,6 +57,8 @@ pub struct TestOptions {
     /// NATS (user, password) of the api and of the workers, for a server that requires them.
     pub nats_api: Option<(String, String)>,
     pub nats_worker: Option<(String, String)>,
+    /// `REQUEST_TIMEOUT_SECS` of the api.
+    pub request_timeout: Duration,
 }
 
 impl Default for TestOptions {
@@ -76,6 +78,7 @@ impl Default for TestOptions {
             tag: None,
             nats_api: None,
             nats_worker: None,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -175,6 +178,7 @@ pub fn test_config(database_url: &str, nats_url: &str, tag: &str, options: &Test
     ])
     .expect("test flags parse");
     let mut config = cli.config.validate(None).expect("test config is valid");
+    config.request_timeout = options.request_timeout;
     config.worker.agent = options.agent.clone();
     config.limits = options.limits.clone();
     config.worker.drain_timeout = options.drain_timeout;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sqlx::Connection;
 use todo_common::chat;
 use todo_common::config::{AgentConfig, LimitsConfig};
 use todo_tests::fake_openai::{FakeOpenAi, Reply};
@@ -699,5 +700,49 @@ async fn a_turn_that_fails_every_delivery_ends_in_an_error_and_a_dead_letter() {
         letter.1
     );
     assert_eq!(letter.2, 2);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_past_its_time_budget_is_answered_408_in_the_error_shape() {
+    // Arrange: a 1 s budget, and the user's row locked so that an update of it waits.
+    let app = TestApp::spawn_with(TestOptions {
+        workers: 0,
+        request_timeout: Duration::from_secs(1),
+        ..TestOptions::default()
+    })
+    .await;
+    let user = app.user().await;
+    let mut lock = sqlx::PgConnection::connect_with(&app.config.database.connect_options)
+        .await
+        .expect("connect");
+    sqlx::query("begin")
+        .execute(&mut lock)
+        .await
+        .expect("begin");
+    sqlx::query("select 1 from users where id = $1 for update")
+        .bind(user.id)
+        .execute(&mut lock)
+        .await
+        .expect("lock");
+
+    // Act
+    let started = std::time::Instant::now();
+    let res = app
+        .authed(&user, reqwest::Method::PATCH, "/api/auth/me")
+        .json(&json!({"name": "Slow"}))
+        .send()
+        .await
+        .expect("patch");
+
+    // Assert
+    assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "request_timeout");
+    sqlx::query("rollback")
+        .execute(&mut lock)
+        .await
+        .expect("unlock");
     app.shutdown().await;
 }
