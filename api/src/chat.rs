@@ -251,6 +251,7 @@ impl ChatService {
             user_id,
             conversation_id,
             message,
+            None,
             self.limits.chat_max_in_flight,
         )
         .await?;

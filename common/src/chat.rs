@@ -46,6 +46,48 @@ pub struct Message {
     pub agent_state: Option<sqlx::types::Json<Value>>,
 }
 
+/// Where a chat turn is: `queued` (stored, waiting for a worker), `running` (an attempt holds its
+/// lease), `done` (reply stored) or `failed` (the user was told). Stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum TurnStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl TurnStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Done | Self::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for TurnStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The unfinished statuses as an SQL list, for the statements whose partial indexes name them
+/// (`where status in ('queued', 'running')`): literal, so the planner can use those indexes. A
+/// unit test keeps it equal to [`TurnStatus`].
+macro_rules! unfinished {
+    () => {
+        "('queued', 'running')"
+    };
+}
+
 /// A stored chat request.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChatRequestRecord {
@@ -54,14 +96,74 @@ pub struct ChatRequestRecord {
     pub conversation_id: i64,
     pub turn: i64,
     pub message: String,
-    pub status: String,
+    pub status: TurnStatus,
     pub attempts: i32,
     pub result: Option<sqlx::types::Json<Value>>,
+    /// The subject the request asked its events on (under `<prefix>.events.`), if not the default.
+    pub reply_to: Option<String>,
 }
 
 impl ChatRequestRecord {
     pub fn is_finished(&self) -> bool {
-        self.status == "done" || self.status == "failed"
+        self.status.is_finished()
+    }
+}
+
+/// The lease a running attempt holds on its turn: while it is renewed (more often than it
+/// lasts), no other delivery of the request starts the turn; released, the next one may at once.
+/// Only the attempt that took it can renew or release it.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pool: PgPool,
+    request_id: Uuid,
+    attempt: i32,
+    duration: std::time::Duration,
+}
+
+impl Lease {
+    /// The lease [`begin_turn`] gave attempt `record.attempts`.
+    pub fn of(pool: PgPool, record: &ChatRequestRecord, duration: std::time::Duration) -> Self {
+        Self {
+            pool,
+            request_id: record.request_id,
+            attempt: record.attempts,
+            duration,
+        }
+    }
+
+    pub fn attempt(&self) -> i32 {
+        self.attempt
+    }
+
+    /// Extends the lease; `false` when this attempt no longer holds it (another took the turn).
+    pub async fn renew(&self) -> sqlx::Result<bool> {
+        let renewed = sqlx::query(
+            "update chat_requests set lease_expires_at = now() + make_interval(secs => $4)
+             where request_id = $1 and status = $2 and attempts = $3",
+        )
+        .bind(self.request_id)
+        .bind(TurnStatus::Running)
+        .bind(self.attempt)
+        .bind(self.duration.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    /// Hands the turn back (it will be retried): `queued` again, so the next delivery may start it
+    /// at once. A later attempt that took the turn over is left alone.
+    pub async fn release(&self) -> sqlx::Result<()> {
+        sqlx::query(
+            "update chat_requests set status = $2, lease_expires_at = null
+             where request_id = $1 and status = $3 and attempts = $4",
+        )
+        .bind(self.request_id)
+        .bind(TurnStatus::Queued)
+        .bind(TurnStatus::Running)
+        .bind(self.attempt)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -82,7 +184,7 @@ pub enum Accepted {
 
 macro_rules! request_columns {
     () => {
-        "request_id, user_id, conversation_id, turn, message, status, attempts, result"
+        "request_id, user_id, conversation_id, turn, message, status, attempts, result, reply_to"
     };
 }
 
@@ -109,6 +211,7 @@ pub async fn accept(
     user_id: Uuid,
     conversation_id: Option<i64>,
     message: &str,
+    reply_to: Option<&str>,
     max_in_flight: Option<u32>,
 ) -> sqlx::Result<Accepted> {
     let message = message.trim();
@@ -117,7 +220,9 @@ pub async fn accept(
         "with seen as (select 1 from chat_requests where request_id = $1),
          room as (
              select $6::bigint is null or count(*) < $6 as ok from chat_requests
-             where $6::bigint is not null and user_id = $2 and status in ('queued', 'running')
+             where $6::bigint is not null and user_id = $2 and status in ",
+        unfinished!(),
+        "
          ),
          existing_conversation as (
              update conversations set turn_seq = turn_seq + 1
@@ -137,8 +242,8 @@ pub async fn accept(
              union all
              select id, turn_seq from new_conversation
          )
-         insert into chat_requests (request_id, user_id, conversation_id, turn, message)
-         select $1, $2, id, turn_seq, $4 from target
+         insert into chat_requests (request_id, user_id, conversation_id, turn, message, reply_to)
+         select $1, $2, id, turn_seq, $4, $7 from target
          on conflict (request_id) do nothing
          returning ",
         request_columns!()
@@ -149,6 +254,7 @@ pub async fn accept(
     .bind(message)
     .bind(title)
     .bind(max_in_flight.map(i64::from))
+    .bind(reply_to)
     .fetch_optional(pool)
     .await?;
     if let Some(record) = inserted {
@@ -156,6 +262,20 @@ pub async fn accept(
     }
     // Not inserted: a duplicate request id, the in-flight limit, or nothing to attach it to.
     let mut conn = pool.acquire().await?;
+    if conversation_id.is_none() {
+        // Two concurrent copies of one request may both have opened a conversation before one of
+        // them stored the request: the other conversation has no request at all. (A conversation
+        // and its first request commit together, so a committed one without requests is such a
+        // leftover.)
+        sqlx::query(
+            "delete from conversations c where c.user_id = $1 and c.turn_seq = 1
+               and c.created_at > now() - interval '10 minutes'
+               and not exists (select 1 from chat_requests r where r.conversation_id = c.id)",
+        )
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     let existing = find_request(&mut conn, request_id).await?;
     if existing.is_none()
         && let Some(limit) = max_in_flight
@@ -173,9 +293,10 @@ pub async fn accept(
 
 /// The user's unanswered (`queued` or `running`) requests.
 pub async fn in_flight(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "select count(*) from chat_requests where user_id = $1 and status in ('queued', 'running')",
-    )
+    sqlx::query_scalar(concat!(
+        "select count(*) from chat_requests where user_id = $1 and status in ",
+        unfinished!()
+    ))
     .bind(user_id)
     .fetch_one(conn)
     .await
@@ -198,8 +319,8 @@ pub enum Begin {
 /// Starts an attempt of a turn if it is unfinished, no live attempt holds it, and every earlier
 /// turn of its conversation has finished; one statement in the common case.
 ///
-/// A `running` turn is held by a live attempt while its `updated_at` is younger than `lease`
-/// (the running worker refreshes it with [`touch_running`]); after that it may be taken over.
+/// A `running` turn is held by a live attempt until its `lease_expires_at` (the attempt renews it
+/// through its [`Lease`]); after that it may be taken over. Starting gives a lease of `lease`.
 pub async fn begin_turn(
     conn: &mut PgConnection,
     request_id: Uuid,
@@ -207,19 +328,24 @@ pub async fn begin_turn(
     lease: std::time::Duration,
 ) -> sqlx::Result<Begin> {
     let started: Option<ChatRequestRecord> = sqlx::query_as(concat!(
-        "update chat_requests r set status = 'running', attempts = attempts + 1
+        "update chat_requests r
+         set status = $4, attempts = attempts + 1,
+             lease_expires_at = now() + make_interval(secs => $3)
          where request_id = $1 and user_id = $2
-           and (status = 'queued'
-                or (status = 'running' and updated_at < now() - make_interval(secs => $3)))
+           and (status = $5 or (status = $4 and lease_expires_at < now()))
            and not exists (select 1 from chat_requests p
                            where p.conversation_id = r.conversation_id and p.turn < r.turn
-                             and p.status in ('queued', 'running'))
+                             and p.status in ",
+        unfinished!(),
+        ")
          returning ",
         request_columns!()
     ))
     .bind(request_id)
     .bind(user_id)
     .bind(lease.as_secs_f64())
+    .bind(TurnStatus::Running)
+    .bind(TurnStatus::Queued)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(record) = started {
@@ -233,34 +359,6 @@ pub async fn begin_turn(
     })
 }
 
-/// Renews the lease of running attempt number `attempt` (see [`begin_turn`]); a later attempt
-/// that took the turn over is left alone.
-pub async fn touch_running(pool: &PgPool, request_id: Uuid, attempt: i32) -> sqlx::Result<()> {
-    sqlx::query(
-        "update chat_requests set updated_at = now()
-         where request_id = $1 and status = 'running' and attempts = $2",
-    )
-    .bind(request_id)
-    .bind(attempt)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Hands running attempt number `attempt` back (it will be retried): the turn is `queued` again,
-/// so the next delivery may start it at once.
-pub async fn release(pool: &PgPool, request_id: Uuid, attempt: i32) -> sqlx::Result<()> {
-    sqlx::query(
-        "update chat_requests set status = 'queued'
-         where request_id = $1 and status = 'running' and attempts = $2",
-    )
-    .bind(request_id)
-    .bind(attempt)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// Unfinished requests nothing has touched for `stale_after`, oldest first, at most `limit`,
 /// each marked `queued` and touched so the next scan skips them for another `stale_after`.
 /// Concurrent reconcilers take disjoint rows.
@@ -270,10 +368,12 @@ pub async fn claim_stale(
     limit: i64,
 ) -> sqlx::Result<Vec<ChatRequestRecord>> {
     sqlx::query_as(concat!(
-        "update chat_requests set status = 'queued', updated_at = now()
+        "update chat_requests set status = $3, lease_expires_at = null, updated_at = now()
          where request_id in (
              select request_id from chat_requests
-             where status in ('queued', 'running') and updated_at < now() - make_interval(secs => $1)
+             where status in ",
+        unfinished!(),
+        " and updated_at < now() - make_interval(secs => $1)
              order by updated_at limit $2
              for update skip locked
          )
@@ -282,6 +382,7 @@ pub async fn claim_stale(
     ))
     .bind(stale_after.as_secs_f64())
     .bind(limit)
+    .bind(TurnStatus::Queued)
     .fetch_all(pool)
     .await
 }
@@ -389,7 +490,8 @@ pub async fn finish(
              values ($1, $2, 'assistant', $3, $4, $5, $7) on conflict (request_id, role) do nothing
          ),
          finished as (
-             update chat_requests set status = 'done', result = $6, error = null where request_id = $5
+             update chat_requests set status = $8, result = $6, error = null, lease_expires_at = null
+             where request_id = $5
          ),
          journal as (delete from turn_steps where request_id = $5)
          update conversations set updated_at = now() where id = $1",
@@ -401,6 +503,7 @@ pub async fn finish(
     .bind(record.request_id)
     .bind(sqlx::types::Json(final_event))
     .bind(agent_state.map(sqlx::types::Json))
+    .bind(TurnStatus::Done)
     .execute(pool)
     .await?;
     Ok(())
@@ -409,12 +512,11 @@ pub async fn finish(
 /// Deletes a request that was stored but could not be queued (the client was told to retry),
 /// unless a worker has already started it.
 pub async fn forget(pool: &PgPool, request_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "delete from chat_requests where request_id = $1 and status = 'queued' and attempts = 0",
-    )
-    .bind(request_id)
-    .execute(pool)
-    .await?;
+    sqlx::query("delete from chat_requests where request_id = $1 and status = $2 and attempts = 0")
+        .bind(request_id)
+        .bind(TurnStatus::Queued)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -431,14 +533,16 @@ pub async fn fail(
     sqlx::query(
         "with journal as (
              delete from turn_steps where request_id = $1 and exists (
-                 select 1 from chat_requests where request_id = $1 and user_id = $4 and status <> 'done'))
-         update chat_requests set status = 'failed', result = $2, error = $3
-         where request_id = $1 and user_id = $4 and status <> 'done'",
+                 select 1 from chat_requests where request_id = $1 and user_id = $4 and status <> $5))
+         update chat_requests set status = $6, result = $2, error = $3, lease_expires_at = null
+         where request_id = $1 and user_id = $4 and status <> $5",
     )
     .bind(request_id)
     .bind(sqlx::types::Json(final_event))
     .bind(cause)
     .bind(user_id)
+    .bind(TurnStatus::Done)
+    .bind(TurnStatus::Failed)
     .execute(pool)
     .await?;
     Ok(())
@@ -582,4 +686,21 @@ pub async fn list_messages(
     .fetch_all(pool)
     .await
     .map(Some)
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::TurnStatus;
+
+    #[test]
+    fn the_unfinished_sql_list_names_the_unfinished_statuses() {
+        let expected = format!(
+            "('{}', '{}')",
+            TurnStatus::Queued.as_str(),
+            TurnStatus::Running.as_str()
+        );
+        assert_eq!(unfinished!(), expected);
+        assert!(!TurnStatus::Queued.is_finished() && !TurnStatus::Running.is_finished());
+        assert!(TurnStatus::Done.is_finished() && TurnStatus::Failed.is_finished());
+    }
 }

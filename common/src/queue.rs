@@ -118,7 +118,7 @@ pub async fn publish_request(
         user_id: record.user_id,
         conversation_id: Some(record.conversation_id),
         message: record.message.clone(),
-        reply_to: None,
+        reply_to: record.reply_to.clone(),
     };
     let payload = serde_json::to_vec(&request)?;
     let ack = js

@@ -5,8 +5,7 @@
 //! `WORKER_DRAIN_TIMEOUT_SECS`, and hands the rest back (nak) so another worker runs them at once.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,7 +14,8 @@ use futures::StreamExt;
 use serde::Deserialize;
 use sqlx::PgPool;
 use time::OffsetDateTime;
-use todo_common::{Config, chat, db, queue};
+use todo_common::chat::{self, Lease};
+use todo_common::{Config, db, queue};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -114,17 +114,8 @@ impl Worker {
         });
         let stop_http = http_stop.drop_guard();
         todo_common::metrics::spawn_queue_sampler(js.clone(), self.config.nats.clone());
-        let mut consumer = loop {
-            match queue::ensure_consumer(&js, &self.config.nats).await {
-                Ok(c) => break c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "JetStream consumer not ready yet; retrying");
-                    tokio::select! {
-                        () = stop.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
+        let Some(mut consumer) = wait_for_consumer(&js, &self.config.nats, &stop).await else {
+            return Ok(());
         };
         let concurrency = self.config.worker.concurrency;
         let slots = Arc::new(Semaphore::new(concurrency));
@@ -183,32 +174,59 @@ impl Worker {
                 while inflight.try_join_next().is_some() {}
             }
         }
-        tracing::info!(in_flight = inflight.len(), "draining in-flight turns");
-        let drain_timeout = self.config.worker.drain_timeout;
-        let drained = tokio::time::timeout(drain_timeout, async {
-            while inflight.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                left = inflight.len(),
-                "drain deadline passed; handing the remaining turns back to the queue"
-            );
-            hand_back.cancel();
-            let handed_back = tokio::time::timeout(HAND_BACK_TIMEOUT, async {
-                while inflight.join_next().await.is_some() {}
-            })
-            .await;
-            if handed_back.is_err() {
-                // JetStream redelivers them after the ack wait.
-                inflight.abort_all();
-            }
-        }
+        drain(inflight, self.config.worker.drain_timeout, &hand_back).await;
         drop(stop_http);
         let _ = server.await;
         self.ctx.db.close().await;
         tracing::info!("worker stopped");
         Ok(())
+    }
+}
+
+/// The durable consumer, once JetStream has it (retrying while NATS is unreachable); `None` when
+/// the worker is stopped first.
+async fn wait_for_consumer(
+    js: &jetstream::Context,
+    config: &todo_common::config::NatsConfig,
+    stop: &CancellationToken,
+) -> Option<jetstream::consumer::PullConsumer> {
+    loop {
+        match queue::ensure_consumer(js, config).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "JetStream consumer not ready yet; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Lets in-flight turns finish for `timeout`, then hands the rest back to the queue (their
+/// messages nak'ed, their leases released); what still runs after that is aborted, and JetStream
+/// redelivers it after the ack wait.
+async fn drain(mut inflight: JoinSet<()>, timeout: Duration, hand_back: &CancellationToken) {
+    tracing::info!(in_flight = inflight.len(), "draining in-flight turns");
+    let drained = tokio::time::timeout(timeout, async {
+        while inflight.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_ok() {
+        return;
+    }
+    tracing::warn!(
+        left = inflight.len(),
+        "drain deadline passed; handing the remaining turns back to the queue"
+    );
+    hand_back.cancel();
+    let handed_back = tokio::time::timeout(HAND_BACK_TIMEOUT, async {
+        while inflight.join_next().await.is_some() {}
+    })
+    .await;
+    if handed_back.is_err() {
+        inflight.abort_all();
     }
 }
 
@@ -259,14 +277,8 @@ async fn handle(
         .await;
 }
 
-async fn settle(
-    ctx: Arc<TurnContext>,
-    message: jetstream::Message,
-    (request_id, user_id): (Option<Uuid>, Option<Uuid>),
-    heartbeat: Duration,
-    max_deliver: i64,
-    hand_back: CancellationToken,
-) {
+/// The message's delivery count and how long it waited in the queue.
+fn delivery(message: &jetstream::Message) -> (i64, Instant) {
     let info = message.info().ok();
     let delivered = info.as_ref().map_or(1, |i| i.delivered);
     let queued_for = info
@@ -277,53 +289,103 @@ async fn settle(
     let published = Instant::now()
         .checked_sub(queued_for)
         .unwrap_or_else(Instant::now);
+    (delivered, published)
+}
+
+async fn settle(
+    ctx: Arc<TurnContext>,
+    message: jetstream::Message,
+    ids: (Option<Uuid>, Option<Uuid>),
+    heartbeat: Duration,
+    max_deliver: i64,
+    hand_back: CancellationToken,
+) {
+    let (delivered, published) = delivery(&message);
     if delivered > 1 {
         metrics::counter!("todo_worker_redeliveries_total").increment(1);
     }
     let _in_flight = InFlight::new();
-    let last_delivery = delivered >= max_deliver;
-    // In-progress acks keep the message ours while the turn runs, and the lease in Postgres tells
-    // other deliveries of the same request that this attempt is alive; both stop with the turn.
-    // Only an attempt that started (`begin_turn`) holds the lease: a delivery waiting for the turn
-    // must not renew the lease of the attempt it waits for.
-    let holding = AtomicI32::new(0);
-    let turn = turn::process(&ctx, &message.payload, last_delivery, published, &holding);
+    let lease = OnceLock::new();
+    let turn = turn::process(
+        &ctx,
+        &message.payload,
+        delivered >= max_deliver,
+        published,
+        &lease,
+    );
+    let outcome = keep_alive(turn, &message, &lease, heartbeat, &hand_back).await;
+    let settled = finish_message(&ctx, &message, ids, delivered, outcome, lease.get()).await;
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "could not settle the JetStream message; it will be redelivered");
+    }
+}
+
+/// Runs the turn while keeping it alive: in-progress acks keep the message ours, and the lease
+/// (once the turn started, see [`turn::process`]) tells other deliveries this attempt is alive. A
+/// delivery still waiting for its turn renews nothing, so it cannot keep alive the attempt it
+/// waits for. `None` when the worker is stopping and hands the turn back.
+async fn keep_alive(
+    turn: impl std::future::Future<Output = Result<(), TurnError>>,
+    message: &jetstream::Message,
+    lease: &OnceLock<Lease>,
+    heartbeat: Duration,
+    hand_back: &CancellationToken,
+) -> Option<Result<(), TurnError>> {
     tokio::pin!(turn);
     let mut tick = tokio::time::interval(heartbeat);
     tick.tick().await;
-    let outcome = loop {
+    loop {
         tokio::select! {
-            outcome = &mut turn => break Some(outcome),
+            outcome = &mut turn => return Some(outcome),
             _ = tick.tick() => {
                 if let Err(e) = message.ack_with(AckKind::Progress).await {
                     tracing::warn!(error = %e, "in-progress ack failed");
                 }
-                let attempt = holding.load(Ordering::Relaxed);
-                if let Some(id) = request_id
-                    && attempt > 0
-                    && let Err(e) = chat::touch_running(&ctx.db, id, attempt).await
-                {
-                    tracing::warn!(error = %e, "could not renew the turn's lease");
+                if let Some(lease) = lease.get() {
+                    match lease.renew().await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(attempt = lease.attempt(), "the turn's lease was taken over"),
+                        Err(e) => tracing::warn!(error = %e, "could not renew the turn's lease"),
+                    }
                 }
             }
-            () = hand_back.cancelled() => break None,
+            () = hand_back.cancelled() => return None,
+        }
+    }
+}
+
+/// Settles the message by the turn's outcome: ack when done; nak (the lease released) when it
+/// may succeed later or the worker is stopping; term with a dead-letter record when it never will.
+async fn finish_message(
+    ctx: &TurnContext,
+    message: &jetstream::Message,
+    (request_id, user_id): (Option<Uuid>, Option<Uuid>),
+    delivered: i64,
+    outcome: Option<Result<(), TurnError>>,
+    lease: Option<&Lease>,
+) -> Result<(), async_nats::Error> {
+    let release = || async {
+        if let Some(lease) = lease
+            && let Err(e) = lease.release().await
+        {
+            tracing::warn!(error = %e, "could not hand the turn back; its lease will expire instead");
         }
     };
-    let settle = match &outcome {
+    match outcome {
         Some(Ok(())) => {
             metrics::counter!("todo_worker_messages_total", "outcome" => "ack").increment(1);
             message.double_ack().await
         }
         None => {
             tracing::warn!("handing an unfinished turn back to the queue");
-            release(&ctx, request_id, &holding).await;
+            release().await;
             metrics::counter!("todo_worker_messages_total", "outcome" => "nak").increment(1);
             message.ack_with(AckKind::Nak(None)).await
         }
         Some(Err(TurnError::Retryable(e))) => {
             let delay = retry_delay(delivered);
             tracing::warn!(error = %format!("{e:#}"), delivered, delay_ms = delay.as_millis() as u64, "turn failed; will retry");
-            release(&ctx, request_id, &holding).await;
+            release().await;
             metrics::counter!("todo_worker_messages_total", "outcome" => "nak").increment(1);
             message.ack_with(AckKind::Nak(Some(delay))).await
         }
@@ -331,7 +393,7 @@ async fn settle(
             let cause = format!("{error:#}");
             tracing::error!(reason, cause, delivered, "turn dropped to the dead letters");
             metrics::counter!("todo_worker_messages_total", "outcome" => "term").increment(1);
-            metrics::counter!("todo_dead_letters_total", "reason" => *reason).increment(1);
+            metrics::counter!("todo_dead_letters_total", "reason" => reason).increment(1);
             let letter = chat::DeadLetter {
                 request_id,
                 user_id,
@@ -345,20 +407,6 @@ async fn settle(
             }
             message.ack_with(AckKind::Term).await
         }
-    };
-    if let Err(e) = settle {
-        tracing::warn!(error = %e, "could not settle the JetStream message; it will be redelivered");
-    }
-}
-
-/// Hands the turn back if this delivery's attempt holds it.
-async fn release(ctx: &TurnContext, request_id: Option<Uuid>, holding: &AtomicI32) {
-    let attempt = holding.load(Ordering::Relaxed);
-    if let Some(id) = request_id
-        && attempt > 0
-        && let Err(e) = chat::release(&ctx.db, id, attempt).await
-    {
-        tracing::warn!(error = %e, "could not hand the turn back; its lease will expire instead");
     }
 }
 

@@ -6,8 +6,7 @@
 //! the user message; run the agent (tools exactly once); store the reply and mark the turn done in
 //! one transaction; publish `done`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -16,7 +15,7 @@ use anyhow::anyhow;
 use bytes::Bytes;
 use serde_json::json;
 use sqlx::PgPool;
-use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord};
+use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord, Lease};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 
@@ -44,14 +43,14 @@ pub struct TurnContext {
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
 /// again: a retryable failure then ends the turn with an error for the user. `published` is when
 /// the request entered the queue: turn latency and time to first token are measured from it.
-/// `holding` is set to the attempt number once this delivery has started the turn (and so holds
-/// its lease).
+/// `lease` receives the turn's lease once this delivery has started the turn: the runner renews
+/// it while the turn runs and releases it when handing the turn back.
 pub async fn process(
     ctx: &TurnContext,
     payload: &Bytes,
     last_delivery: bool,
     published: Instant,
-    holding: &AtomicI32,
+    lease: &OnceLock<Lease>,
 ) -> Result<(), TurnError> {
     let request: ChatRequest = serde_json::from_slice(payload)
         .map_err(|e| TurnError::fatal("malformed", format!("malformed chat request: {e}")))?;
@@ -94,7 +93,7 @@ pub async fn process(
         }
         let record = match begin(ctx, &request, &events).await? {
             Ok(Some(record)) => {
-                holding.store(record.attempts, Ordering::Relaxed);
+                let _ = lease.set(Lease::of(ctx.db.clone(), &record, ctx.nats_config.ack_wait));
                 record
             }
             Ok(None) => return Ok(()),
@@ -158,6 +157,7 @@ async fn begin(
                     request.user_id,
                     request.conversation_id,
                     &request.message,
+                    request.reply_to.as_deref(),
                     None,
                 )
                 .await?

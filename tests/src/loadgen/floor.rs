@@ -126,7 +126,7 @@ pub async fn run(database_url: &str, nats_url: &str, o: &FloorOptions) -> anyhow
                 let t0 = Instant::now();
                 let id = Uuid::new_v4();
                 sent_at.lock().await.insert(id, t0);
-                let accepted = chat::accept(&pool, id, user, None, &format!("add a task to floor {i}"), None).await?;
+                let accepted = chat::accept(&pool, id, user, None, &format!("add a task to floor {i}"), None, None).await?;
                 let Accepted::New(stored) = accepted else { anyhow::bail!("not new") };
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", id.to_string().as_str());

@@ -15,3 +15,4 @@ mod schema;
 mod security;
 mod tasks;
 mod time;
+mod turns_db;

@@ -490,6 +490,7 @@ async fn the_reconciler_publishes_a_stored_request_whose_message_was_lost() {
         None,
         "add a task to call the plumber",
         None,
+        None,
     )
     .await
     .expect("stored");

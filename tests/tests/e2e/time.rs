@@ -673,8 +673,9 @@ async fn an_undo_interrupted_after_it_ran_is_not_repeated_on_redelivery() {
     assert!(undone.is_some(), "the undo ran");
     app.kill_worker(0);
 
-    // The redelivered turn asks for the undo again: its recorded result is replayed.
-    fake.push([Reply::tool("undo", &json!({})), Reply::text("Undone.")]);
+    // The redelivered turn continues from its journal: the recorded undo is replayed (never run
+    // again), and the model is only asked for its final words.
+    fake.push([Reply::text("Undone.")]);
     app.start_worker().await;
     let frames = ws.until_final(std::time::Duration::from_secs(30)).await;
     assert_eq!(final_frame(&frames)["type"], "done", "{frames:?}");
