@@ -115,6 +115,7 @@ impl Action<'_> {
 
 fn task_ids(ids: &[i32]) -> (Option<TaskId>, Option<Vec<TaskId>>) {
     match ids {
+        [] => (None, None),
         [one] => (Some(TaskId(*one)), None),
         many => (None, Some(many.iter().map(|i| TaskId(*i)).collect())),
     }
@@ -157,12 +158,35 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                 }
                 tags
             });
+            let current = ids
+                .first()
+                .and_then(|id| tasks?.iter().find(|t| t.task_id == *id));
+            // "postpone it by a week": from its own due date (keeping its time), or from now.
+            let shifted = edit.shift.map(|shift| {
+                let (from, has_time) = current
+                    .and_then(|t| Some((t.due_at?, t.due_has_time)))
+                    .unwrap_or((clock.now, false));
+                let local = from.with_timezone(&clock.tz).naive_local()
+                    + chrono::Duration::days(shift.days)
+                    + chrono::Duration::hours(shift.hours);
+                let local = local
+                    .checked_add_months(chrono::Months::new(shift.months))
+                    .unwrap_or(local);
+                let due = todo_common::when::LocalDue {
+                    date: local.date(),
+                    time: (has_time || shift.hours != 0).then(|| local.time()),
+                }
+                .resolve(clock.tz);
+                parse::due_argument(due, clock)
+            });
             Tool::UpdateTask(UpdateTaskArgs {
                 task_id,
                 task_ids,
                 title: edit.title.clone(),
                 description: edit.description.clone(),
-                due: edit.due.map(|d| d.map(|d| parse::due_argument(d, clock))),
+                due: shifted
+                    .map(Some)
+                    .or_else(|| edit.due.map(|d| d.map(|d| parse::due_argument(d, clock)))),
                 priority: edit.priority,
                 tags,
                 repeat: edit
@@ -273,7 +297,9 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
 }
 
 fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
-    let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty());
+    // Adding a tag or moving a date by an amount starts from the task as it is.
+    let needs_tags =
+        matches!(action, Action::Update(e) if !e.add_tags.is_empty() || e.shift.is_some());
     let ids: Vec<i32> = match target {
         Target::Missing => {
             return say(format!(
@@ -361,7 +387,9 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                 ));
             }
             if needs_tags && selected.len() > 1 {
-                return say("I can tag one task at a time: tell me which one.");
+                return say(
+                    "I can tag one task, or move one by an amount, at a time: tell me which one, or give the new date.",
+                );
             }
             selected.iter().map(|t| t.task_id).collect()
         }
@@ -370,7 +398,9 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
         return Plan::NeedTasks;
     }
     if needs_tags && ids.len() > 1 {
-        return say("I can tag one task at a time: tell me which one.");
+        return say(
+            "I can tag one task, or move one by an amount, at a time: tell me which one, or give the new date.",
+        );
     }
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
 }

@@ -59,6 +59,17 @@ pub struct Edit {
     /// Tags to add to the task's own.
     pub add_tags: Vec<String>,
     pub repeat: Option<Option<RepeatPhrase>>,
+    /// Move the due date by this much ("postpone it by a week"), from the task's own due date (or
+    /// from now when it has none).
+    pub shift: Option<Shift>,
+}
+
+/// A relative move of a due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shift {
+    pub days: i64,
+    pub months: u32,
+    pub hours: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +173,10 @@ re!(
     r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled)\s+(.+)$"
 );
 re!(
+    I_PAST,
+    r"(?i)^(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
+);
+re!(
     I_AM_DONE,
     r"(?i)^(?:i'm|im|i am)\s+(?:done|finished)\s+(?:with\s+)?(.+)$"
 );
@@ -179,6 +194,12 @@ re!(
     SET_DUE,
     &format!(
         r"(?i)^{POLITE}(?:change|set|update|make)\s+(?:the\s+)?(?:due date|deadline|date|due)\s+(?:of|for|on)\s+(.+?)\s+(?:to|as|for)\s+(.+)$"
+    )
+);
+re!(
+    SET_DUE_OF,
+    &format!(
+        r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
     )
 );
 re!(
@@ -266,7 +287,7 @@ re!(
 );
 re!(
     REMIND,
-    r"(?i)^(?:please\s+)?(?:remind me(?:\s+to)?|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+to)?|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
 );
 re!(
     ADD_PREFIX,
@@ -290,7 +311,7 @@ re!(
 );
 re!(
     LIST_NOUN,
-    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|this week)\b|#\w"
+    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|this week|everything|all)\b|#\w"
 );
 re!(
     BARE_LIST,
@@ -302,7 +323,7 @@ re!(
 );
 re!(
     PENDING_WORDS,
-    r"(?i)\b(pending|left|remaining|open|outstanding|unfinished|incomplete|not done|to do|todo|still|need to do|plate|active|overdue|late|next|upcoming)\b"
+    r"(?i)\b(pending|left|remaining|open|outstanding|unfinished|incomplete|not done|to do|todo|still|need to do|plate|active|overdue|late|next|upcoming|due)\b"
 );
 re!(
     COMPLETED_WORDS,
@@ -314,11 +335,25 @@ re!(
 );
 re!(
     SELECTOR,
-    r"(?i)^(?:all|every|everything|each|any)\b|^(?:the\s+|my\s+)?(?:completed|done|finished|overdue|old|checked)\s+(?:tasks|ones|items|todos)?$|^(?:the\s+)?(?:tasks|ones|items|todos)\s+(?:due|tagged|that are|with)\b"
+    r"(?i)^(?:all|every|everything|each|any)\b|^(?:the\s+|my\s+)?(?:completed|done|finished|overdue|old|checked)\s+(?:tasks|ones|items|todos)?$|^(?:the\s+)?(?:tasks|ones|items|todos)\s+(?:due|tagged|that are|with)\b|^(?:my|the)\s+(?:whole\s+|entire\s+)?(?:list|todo list|to-do list|task list|tasks|todos)$"
 );
 re!(
     TASK_NUMBER,
     r"(?i)^(?:the\s+)?(?:task|todo|to-do|item|number|no\.?|#)?\s*(?:number\s+|no\.?\s*|#)?\s*#?(\d{1,9})(?:\s*(?:task|todo|item))?$"
+);
+re!(
+    TASK_WORD_NUMBER,
+    r"(?i)^(?:the\s+)?(?:task|todo|to-do|item|number)\s+(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)$"
+);
+re!(
+    SHIFT,
+    &format!(
+        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|push back)\s+(.+?)\s+(?:back\s+|out\s+)?by\s+(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(hours?|days?|weeks?|months?)$"
+    )
+);
+re!(
+    WHAT_FIRST,
+    r"(?i)^(?:what|which task)\s+(?:should|do)\s+i\s+(?:do|work on|start with|tackle|focus on)(?:\s+(?:first|next|now|today))?$"
 );
 re!(
     TASK_NUMBERS,
@@ -403,6 +438,13 @@ pub fn parse_target(raw: &str) -> Target {
     {
         return Target::Ids(vec![n]);
     }
+    // "task one", "number three"
+    if let Some(c) = TASK_WORD_NUMBER.captures(s)
+        && let Some(n) = phrase::number(&c[1].to_lowercase()).filter(|n| *n > 0)
+        && let Ok(n) = i32::try_from(n)
+    {
+        return Target::Ids(vec![n]);
+    }
     if TASK_NUMBERS.is_match(s) {
         let ids: Vec<i32> = Regex::new(r"\d{1,9}")
             .map(|r| {
@@ -417,7 +459,7 @@ pub fn parse_target(raw: &str) -> Target {
         return Target::Previous;
     }
     if SELECTOR.is_match(s) {
-        return Target::All(query_of(s));
+        return Target::All(selector_query(s));
     }
     let mut t = s.to_owned();
     for prefix in ["the ", "my ", "a ", "that ", "this "] {
@@ -442,6 +484,8 @@ pub fn parse_target(raw: &str) -> Target {
 }
 
 fn status_from_words(text: &str) -> StatusFilter {
+    // "due" means still to do, but "(without a) due date" says nothing about done or not.
+    let text = &text.to_lowercase().replace("due date", "");
     let completed = COMPLETED_WORDS.is_match(text);
     let pending = PENDING_WORDS.is_match(text)
         || text.to_lowercase().contains("have to do")
@@ -451,6 +495,99 @@ fn status_from_words(text: &str) -> StatusFilter {
         (false, true) => StatusFilter::Completed,
         _ => StatusFilter::All,
     }
+}
+
+/// Words a selector may use beside a title fragment ("all the milk tasks", "tasks with milk").
+const SELECTOR_WORDS: &[&str] = &[
+    "all",
+    "every",
+    "everything",
+    "each",
+    "any",
+    "the",
+    "my",
+    "of",
+    "tasks",
+    "task",
+    "ones",
+    "one",
+    "items",
+    "item",
+    "todos",
+    "todo",
+    "to-dos",
+    "that",
+    "are",
+    "is",
+    "with",
+    "about",
+    "containing",
+    "mentioning",
+    "called",
+    "named",
+    "titled",
+    "completed",
+    "complete",
+    "done",
+    "finished",
+    "pending",
+    "open",
+    "overdue",
+    "late",
+    "due",
+    "today",
+    "tonight",
+    "tomorrow",
+    "week",
+    "this",
+    "next",
+    "high",
+    "low",
+    "medium",
+    "priority",
+    "urgent",
+    "important",
+    "tagged",
+    "tag",
+    "labelled",
+    "labeled",
+    "as",
+    "no",
+    "date",
+    "without",
+    "a",
+    "an",
+    "old",
+    "checked",
+    "remaining",
+    "left",
+    "list",
+    "whole",
+    "entire",
+    "in",
+    "for",
+    "and",
+];
+
+/// A selector's query, with what is left of its words (a title fragment) as a text filter, so
+/// that "delete all the milk tasks" picks the milk tasks, not every task.
+fn selector_query(text: &str) -> Query {
+    let mut q = query_of(text);
+    let rest: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '#')
+                .to_owned()
+        })
+        .filter(|w| !w.is_empty() && !w.starts_with('#'))
+        .filter(|w| !SELECTOR_WORDS.contains(&w.as_str()))
+        .filter(|w| q.tag.as_deref() != Some(w.as_str()))
+        .collect();
+    if !rest.is_empty() {
+        q.text = Some(rest.join(" "));
+    }
+    q
 }
 
 /// What a listing or a selector asks for.
@@ -758,6 +895,11 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(query_of(&lower));
     }
+    // "remind me to …", "I need to …", "set a reminder to …": always a task to add, even when
+    // its words look like an edit ("remind me to move the car to the garage").
+    if let Some(c) = REMIND.captures(bare) {
+        return parse_add(&c[1], clock);
+    }
     if let Some(c) = CLEAR_DUE.captures(bare) {
         return Intent::Update(
             parse_target(&c[1]),
@@ -808,6 +950,10 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
     {
         return Intent::Complete(parse_target(&c[1]));
     }
+    // "I bought the milk", "we called mom": the task with that verb is done.
+    if let Some(c) = I_PAST.captures(bare) {
+        return Intent::Complete(parse_target(&format!("{} {}", present(&c[1]), &c[2])));
+    }
     if let Some(c) = UPDATE_TITLE.captures(bare) {
         let target = parse_target(&c[1]);
         let new_title = clean_title(&c[2]);
@@ -825,6 +971,14 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
         && !LIST_VERB.is_match(&c[1])
     {
         return Intent::Complete(parse_target(&c[1]));
+    }
+    if WHAT_FIRST.is_match(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            sort: Some(Sort::Priority),
+            top: true,
+            ..Query::default()
+        });
     }
     if let Some(c) = FIND.captures(bare) {
         let target = parse_target(&c[1]);
@@ -853,6 +1007,15 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
     if BARE_LIST.is_match(bare) || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower)) {
         return Intent::List(query_of(bare));
     }
+    // "buy eggs", "call the bank": a short imperative with a task verb is a task to add.
+    let words: Vec<&str> = bare.split_whitespace().collect();
+    if !text.ends_with('?')
+        && (2..=12).contains(&words.len())
+        && TASK_VERBS.contains(&words[0].to_lowercase().as_str())
+        && !matches!(words[1].to_lowercase().as_str(), "me" | "us" | "you")
+    {
+        return parse_add(bare, clock);
+    }
     // "pay rent on friday", "dentist tomorrow at 10", "water plants every monday": a statement
     // that ends in a date or a repeat is a task to add.
     if !text.ends_with('?') && bare.split_whitespace().count() <= 25 {
@@ -865,11 +1028,82 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
     Intent::Unknown
 }
 
+/// The present tense of a past verb ("bought" → "buy"); a regular "-ed" verb is left to the
+/// matcher's stemming ("called" and "call" match).
+fn present(verb: &str) -> String {
+    let lower = verb.to_lowercase();
+    let base = match lower.as_str() {
+        "bought" => "buy",
+        "paid" => "pay",
+        "sent" => "send",
+        "wrote" => "write",
+        "made" => "make",
+        "took" => "take",
+        "got" => "get",
+        "went to" => "go to",
+        "ate" => "eat",
+        "met" => "meet",
+        "ran" => "run",
+        "drove" => "drive",
+        "brought" => "bring",
+        "sold" => "sell",
+        "found" => "find",
+        "fed" => "feed",
+        "gave" => "give",
+        "told" => "tell",
+        other => other,
+    };
+    base.to_owned()
+}
+
+/// A short imperative that names a task ("buy eggs", "call the bank"): a task to add.
+const TASK_VERBS: &[&str] = &[
+    "buy", "call", "email", "e-mail", "text", "pay", "book", "schedule", "pick", "send", "write",
+    "clean", "fix", "finish", "read", "visit", "water", "walk", "feed", "return", "renew",
+    "cancel", "order", "submit", "prepare", "plan", "review", "check", "wash", "cook", "bake",
+    "mow", "take", "bring", "get", "make", "go", "meet", "reply", "respond", "print", "sign",
+    "file", "update", "study", "practice", "practise", "pack", "charge", "repair", "replace",
+];
+
 /// Reschedules, priorities, tags and repeats of existing tasks.
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     let edit = |target: &str, edit: Edit| Some(Intent::Update(parse_target(target), edit));
+    if let Some(c) = SHIFT.captures(bare) {
+        let n = i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
+        let unit = c[3].to_lowercase();
+        let shift = match unit.trim_end_matches('s') {
+            "hour" => Shift {
+                days: 0,
+                months: 0,
+                hours: n,
+            },
+            "week" => Shift {
+                days: 7 * n,
+                months: 0,
+                hours: 0,
+            },
+            "month" => Shift {
+                days: 0,
+                months: u32::try_from(n).unwrap_or(1),
+                hours: 0,
+            },
+            _ => Shift {
+                days: n,
+                months: 0,
+                hours: 0,
+            },
+        };
+        return edit(
+            &c[1],
+            Edit {
+                shift: Some(shift),
+                ..Edit::default()
+            },
+        );
+    }
     if let Some(c) = SET_DUE
         .captures(bare)
+        .or_else(|| SET_DUE_OF.captures(bare))
         .or_else(|| RESCHEDULE.captures(bare))
         .or_else(|| MAKE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))

@@ -44,6 +44,8 @@ pub enum Match {
     Near(f64),
     /// Every word the user said is in the title.
     AllWords,
+    /// The same words as the title, little words aside ("buy the milk" for "Buy milk").
+    SameWords,
     /// The title itself (case and punctuation aside).
     Exact,
 }
@@ -95,7 +97,17 @@ impl Reference {
             })
             .count();
         if exact == q.len() {
-            return Match::AllWords;
+            let mut said = q.clone();
+            let mut named = t.clone();
+            said.sort();
+            said.dedup();
+            named.sort();
+            named.dedup();
+            return if said == named {
+                Match::SameWords
+            } else {
+                Match::AllWords
+            };
         }
         let near = q
             .iter()
@@ -170,8 +182,8 @@ pub fn find_by_title(tasks: &[ToolTask], query: &str, prefer: Prefer) -> Found {
         .take(10)
         .collect();
     match (best, top.as_slice()) {
-        (Match::Exact | Match::AllWords, [one]) => Found::One(one.clone()),
-        (Match::Exact | Match::AllWords, _) => Found::Several(top),
+        (Match::Exact | Match::SameWords | Match::AllWords, [one]) => Found::One(one.clone()),
+        (Match::Exact | Match::SameWords | Match::AllWords, _) => Found::Several(top),
         _ => Found::Maybe(top.into_iter().take(3).collect()),
     }
 }
