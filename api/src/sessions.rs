@@ -47,11 +47,11 @@ impl Sessions {
         let weak = Arc::downgrade(&sessions);
         let subject = sessions.subject.clone();
         tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
+            let mut retry = 0;
             loop {
                 match nats.subscribe(subject.clone()).await {
                     Ok(mut sub) => {
-                        delay = Duration::from_millis(200);
+                        retry = 0;
                         while let Some(msg) = sub.next().await {
                             let Some(sessions) = weak.upgrade() else {
                                 return;
@@ -68,8 +68,8 @@ impl Sessions {
                 if weak.strong_count() == 0 {
                     return;
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                retry += 1;
+                tokio::time::sleep(todo_common::retry::BROKER.delay(retry)).await;
             }
         });
         sessions

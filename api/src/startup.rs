@@ -137,7 +137,7 @@ impl Application {
 /// Creates the request stream, retrying in the background while NATS is unreachable.
 fn spawn_stream_setup(chat: Arc<ChatService>, config: todo_common::config::NatsConfig) {
     tokio::spawn(async move {
-        let mut delay = Duration::from_millis(200);
+        let mut retry = 0;
         loop {
             match queue::ensure_stream(chat.jetstream(), &config).await {
                 Ok(_) => {
@@ -146,8 +146,8 @@ fn spawn_stream_setup(chat: Arc<ChatService>, config: todo_common::config::NatsC
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "JetStream stream not ready yet; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    retry += 1;
+                    tokio::time::sleep(todo_common::retry::BROKER.delay(retry)).await;
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! - [`tools`]: the typed task tools (args, JSON schemas, results) the agents and MCP call.
 //! - [`schema`]: the versioned queue contract (chat requests and reply events).
 //! - [`queue`]: JetStream connection, stream and consumer set-up.
+//! - [`retry`]: the backoff policies every retry loop follows.
 //! - [`chat`]: conversations, messages and chat-request records in Postgres.
 //! - [`metrics`]: the Prometheus recorder and the sampled pool / queue gauges.
 //! - [`when`]: dates, times and repeats as people say them, in the user's timezone.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod db;
 pub mod metrics;
 pub mod queue;
+pub mod retry;
 pub mod schema;
 pub mod tasks;
 pub mod telemetry;

@@ -43,10 +43,10 @@ impl From<crate::events::EventError> for TurnError {
     }
 }
 
-/// Delay before redelivering a request that failed for the `delivered`-th time: 0.5 s, 1 s, 2 s … ≤ 30 s.
+/// Delay before redelivering a request that failed for the `delivered`-th time
+/// ([`todo_common::retry::REDELIVERY`]: 0.5 s, 1 s, 2 s … ≤ 30 s).
 pub fn retry_delay(delivered: i64) -> Duration {
-    let exp = u32::try_from(delivered.clamp(1, 7) - 1).unwrap_or(0);
-    Duration::from_millis(500 * 2u64.pow(exp)).min(Duration::from_secs(30))
+    todo_common::retry::REDELIVERY.delay(u32::try_from(delivered.max(1)).unwrap_or(u32::MAX))
 }
 
 /// Failure of the model provider after its own retries.

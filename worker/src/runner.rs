@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use todo_common::chat::{self, Lease};
-use todo_common::{Config, db, queue};
+use todo_common::{Config, db, queue, retry};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -122,6 +122,7 @@ impl Worker {
         let mut inflight = JoinSet::new();
         let heartbeat = (self.config.nats.ack_wait / 3).max(Duration::from_millis(200));
         let max_deliver = self.config.nats.max_deliver;
+        let mut pull_failures = 0;
         'outer: loop {
             let mut messages = match consumer
                 .stream()
@@ -131,12 +132,16 @@ impl Worker {
                 .messages()
                 .await
             {
-                Ok(m) => m,
+                Ok(m) => {
+                    pull_failures = 0;
+                    m
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot pull from JetStream; retrying");
+                    pull_failures += 1;
                     tokio::select! {
                         () = stop.cancelled() => break 'outer,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tokio::time::sleep(retry::BROKER.delay(pull_failures)) => {}
                     }
                     // The stream or the consumer may be gone (a NATS server that came back
                     // without its storage): create them again. Lost requests are the
@@ -190,14 +195,16 @@ async fn wait_for_consumer(
     config: &todo_common::config::NatsConfig,
     stop: &CancellationToken,
 ) -> Option<jetstream::consumer::PullConsumer> {
+    let mut retry = 0;
     loop {
         match queue::ensure_consumer(js, config).await {
             Ok(c) => return Some(c),
             Err(e) => {
                 tracing::warn!(error = %e, "JetStream consumer not ready yet; retrying");
+                retry += 1;
                 tokio::select! {
                     () = stop.cancelled() => return None,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = tokio::time::sleep(retry::BROKER.delay(retry)) => {}
                 }
             }
         }

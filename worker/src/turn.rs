@@ -137,7 +137,7 @@ async fn begin(
     events: &EventSink,
 ) -> Result<Result<Option<ChatRequestRecord>, &'static str>, TurnError> {
     let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(5);
+    let mut waits = 0;
     let mut stored = false;
     loop {
         let mut conn = ctx.db.acquire().await?;
@@ -180,8 +180,8 @@ async fn begin(
                         "an earlier turn of the conversation is still unfinished"
                     )));
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_millis(200));
+                waits += 1;
+                tokio::time::sleep(todo_common::retry::TURN_ORDER.delay(waits)).await;
             }
         }
     }

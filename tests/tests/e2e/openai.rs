@@ -130,6 +130,9 @@ async fn a_provider_that_keeps_failing_gives_a_friendly_error_and_keeps_the_mess
         !message.contains("500") && !message.to_lowercase().contains("http"),
         "no raw error: {message}"
     );
+    // One retry budget (OPENAI_MAX_RETRIES = 2 in tests): three HTTP attempts in all, not
+    // retries stacked on retries.
+    assert_eq!(fake.requests().len(), 3);
     assert_eq!(
         app.count(
             "select count(*) from messages where user_id = $1 and role = 'user'",

@@ -2,24 +2,25 @@
 //! server through `async-openai`, runs the requested tools, and loops until the model answers or
 //! the round limit is reached.
 //!
-//! Retries: async-openai's own retry layer (configured with `OPENAI_MAX_RETRIES`) retries 429, 5xx
-//! and connection failures with exponential backoff, honouring `Retry-After`. On top of it, each
-//! call has a timeout (also between streamed chunks); a call that times out or whose stream breaks
-//! before any of its reply was streamed is retried here, with the same backoff and budget.
+//! Retries: one policy, [`retry::model_call`]: a model step is tried at most
+//! `OPENAI_MAX_RETRIES + 1` times in all, whatever failed — a connection error, a timeout,
+//! HTTP 408 / 429 / 5xx, or a stream that breaks or stalls before any text was streamed (after
+//! that the client has seen part of the reply, and the turn fails instead). async-openai's own
+//! retry layer is not used, so retries never stack.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
-use async_openai::middleware::retry::OpenAIRetryLayer;
 use async_openai::types::chat::{ChatCompletionResponseStream, CreateChatCompletionRequest};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use todo_common::config::OpenAiConfig;
+
+use todo_common::retry;
 
 use crate::error::AgentError;
 use crate::events::EventSink;
@@ -78,6 +79,35 @@ struct PendingCall {
     arguments: String,
 }
 
+/// Why one attempt at a model step failed.
+enum Failure {
+    /// The model server failed; `retryable` when it is transient and nothing reached the client.
+    Model {
+        cause: String,
+        retryable: bool,
+        reason: &'static str,
+    },
+    /// Not the model's fault (publishing a delta, building the request): not retried here.
+    Agent(AgentError),
+}
+
+impl Failure {
+    fn model(error: CallError, reason: &'static str) -> Self {
+        match error {
+            CallError::Transient(cause) => Self::Model {
+                cause,
+                retryable: true,
+                reason,
+            },
+            CallError::Permanent(cause) => Self::Model {
+                cause,
+                retryable: false,
+                reason,
+            },
+        }
+    }
+}
+
 enum CallError {
     /// Worth retrying (rate limit, server error, timeout, connection).
     Transient(String),
@@ -86,12 +116,15 @@ enum CallError {
 
 fn classify(e: &OpenAIError) -> CallError {
     match e {
-        // Already retried by the client's retry layer.
-        OpenAIError::ApiError(api) => CallError::Permanent(format!(
-            "HTTP {}: {}",
-            api.status_code.as_u16(),
-            api.api_error.message
-        )),
+        OpenAIError::ApiError(api) => {
+            let status = api.status_code.as_u16();
+            let cause = format!("HTTP {status}: {}", api.api_error.message);
+            if matches!(status, 408 | 429) || status >= 500 {
+                CallError::Transient(cause)
+            } else {
+                CallError::Permanent(cause)
+            }
+        }
         OpenAIError::Reqwest(e) => CallError::Transient(format!("transport: {e}")),
         OpenAIError::StreamError(e) => CallError::Transient(format!("stream: {e}")),
         other => CallError::Permanent(other.to_string()),
@@ -123,18 +156,12 @@ impl OpenAiAgent {
         let openai = OpenAIConfig::new()
             .with_api_base(config.base_url.clone())
             .with_api_key(config.api_key.expose_secret());
-        let retries = usize::try_from(config.max_retries).unwrap_or(usize::MAX);
         let http = tower::ServiceBuilder::new()
-            .layer(OpenAIRetryLayer::new(retries))
-            // Below the retry layer: sees every HTTP attempt, so retried 429s and 5xx are counted.
+            // Every HTTP attempt is counted, retried ones included.
             .map_result(count_http_attempt)
             .service(ReqwestService::new(reqwest::Client::new()));
         let client = Client::with_config(openai).with_http_service(http);
         Self { client, config }
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        Duration::from_millis(200 * 2u64.pow(attempt.min(6)))
     }
 
     fn request(&self, messages: &[Value]) -> Result<CreateChatCompletionRequest, AgentError> {
@@ -148,37 +175,23 @@ impl OpenAiAgent {
         .map_err(|e| AgentError::Provider(format!("building request: {e}")))
     }
 
-    /// Opens a completion stream, retrying transient failures.
-    async fn open(&self, messages: &[Value]) -> Result<ChatCompletionResponseStream, AgentError> {
-        let mut attempt = 0;
-        loop {
-            let request = self.request(messages)?;
-            let error = match tokio::time::timeout(
-                self.config.timeout,
-                self.client.chat().create_stream(request),
-            )
-            .await
-            {
-                Ok(Ok(stream)) => return Ok(stream),
-                Ok(Err(e)) => classify(&e),
-                Err(_) => {
-                    count_error("timeout");
-                    CallError::Transient("timed out".into())
-                }
-            };
-            match error {
-                CallError::Transient(cause) if attempt < self.config.max_retries => {
-                    attempt += 1;
-                    count_retry("open");
-                    tracing::warn!(attempt, cause = %cause, "model call failed; retrying");
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                }
-                CallError::Transient(cause) | CallError::Permanent(cause) => {
-                    count_error("gave_up");
-                    return Err(AgentError::Provider(format!(
-                        "{cause} (after {attempt} retries)"
-                    )));
-                }
+    /// Opens a completion stream (one attempt).
+    async fn open(&self, messages: &[Value]) -> Result<ChatCompletionResponseStream, Failure> {
+        let request = self.request(messages).map_err(Failure::Agent)?;
+        match tokio::time::timeout(
+            self.config.timeout,
+            self.client.chat().create_stream(request),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(Failure::model(classify(&e), "open")),
+            Err(_) => {
+                count_error("timeout");
+                Err(Failure::model(
+                    CallError::Transient("timed out".into()),
+                    "open",
+                ))
             }
         }
     }
@@ -302,92 +315,119 @@ impl OpenAiAgent {
         Ok(())
     }
 
-    /// One model call: streams text deltas to the client and assembles tool calls.
+    /// One model step under the model-call policy: retried while nothing of it reached the client.
     async fn stream_round(
         &self,
         messages: &[Value],
         events: &EventSink,
         round: u32,
     ) -> Result<(String, Vec<PendingCall>), AgentError> {
-        let mut attempt = 0;
-        'retry: loop {
-            let started = std::time::Instant::now();
-            let mut stream = self.open(messages).await?;
-            let mut text = String::new();
-            let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
-            loop {
-                let next = match tokio::time::timeout(self.config.timeout, stream.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        count_error("stall");
-                        if text.is_empty() && attempt < self.config.max_retries {
-                            attempt += 1;
-                            count_retry("stall");
-                            tracing::warn!(attempt, round, "model stream stalled; retrying");
-                            tokio::time::sleep(self.backoff(attempt)).await;
-                            continue 'retry;
-                        }
-                        return Err(AgentError::Provider("the model stopped responding".into()));
+        let policy = retry::model_call(self.config.max_retries);
+        let mut retries = 0;
+        loop {
+            match self.attempt(messages, events, round).await {
+                Ok(step) => return Ok(step),
+                Err(Failure::Agent(e)) => return Err(e),
+                Err(Failure::Model {
+                    cause,
+                    retryable,
+                    reason,
+                }) => {
+                    if retryable && policy.allows(retries + 1) {
+                        retries += 1;
+                        count_retry(reason);
+                        tracing::warn!(retry = retries, round, cause = %cause, "model call failed; retrying");
+                        tokio::time::sleep(policy.delay(retries)).await;
+                        continue;
                     }
-                };
-                let Some(chunk) = next else { break };
-                let chunk = match chunk {
-                    Ok(c) => c,
-                    Err(e) => {
-                        count_error("stream");
-                        if text.is_empty()
-                            && attempt < self.config.max_retries
-                            && matches!(classify(&e), CallError::Transient(_))
-                        {
-                            attempt += 1;
-                            count_retry("stream");
-                            tokio::time::sleep(self.backoff(attempt)).await;
-                            continue 'retry;
-                        }
-                        return Err(AgentError::Provider(e.to_string()));
-                    }
-                };
-                if let Some(usage) = &chunk.usage {
-                    metrics::counter!("todo_llm_tokens_total", "kind" => "prompt")
-                        .increment(u64::from(usage.prompt_tokens));
-                    metrics::counter!("todo_llm_tokens_total", "kind" => "completion")
-                        .increment(u64::from(usage.completion_tokens));
+                    count_error("gave_up");
+                    return Err(AgentError::Provider(format!(
+                        "{cause} (after {retries} retries)"
+                    )));
                 }
-                for choice in chunk.choices {
-                    if let Some(content) = choice.delta.content.filter(|c| !c.is_empty()) {
-                        events.delta(&content).await?;
-                        text.push_str(&content);
+            }
+        }
+    }
+
+    /// One attempt at a model step: streams text deltas to the client and assembles tool calls.
+    async fn attempt(
+        &self,
+        messages: &[Value],
+        events: &EventSink,
+        round: u32,
+    ) -> Result<(String, Vec<PendingCall>), Failure> {
+        let started = std::time::Instant::now();
+        let mut stream = self.open(messages).await?;
+        let mut text = String::new();
+        let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
+        loop {
+            let next = match tokio::time::timeout(self.config.timeout, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    count_error("stall");
+                    return Err(Failure::Model {
+                        cause: "the model stopped responding".into(),
+                        retryable: text.is_empty(),
+                        reason: "stall",
+                    });
+                }
+            };
+            let Some(chunk) = next else { break };
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    count_error("stream");
+                    let transient = matches!(classify(&e), CallError::Transient(_));
+                    return Err(Failure::Model {
+                        cause: e.to_string(),
+                        retryable: transient && text.is_empty(),
+                        reason: "stream",
+                    });
+                }
+            };
+            if let Some(usage) = &chunk.usage {
+                metrics::counter!("todo_llm_tokens_total", "kind" => "prompt")
+                    .increment(u64::from(usage.prompt_tokens));
+                metrics::counter!("todo_llm_tokens_total", "kind" => "completion")
+                    .increment(u64::from(usage.completion_tokens));
+            }
+            for choice in chunk.choices {
+                if let Some(content) = choice.delta.content.filter(|c| !c.is_empty()) {
+                    events
+                        .delta(&content)
+                        .await
+                        .map_err(|e| Failure::Agent(e.into()))?;
+                    text.push_str(&content);
+                }
+                for fragment in choice.delta.tool_calls.unwrap_or_default() {
+                    let call = calls.entry(fragment.index).or_default();
+                    if let Some(id) = fragment.id {
+                        call.id = id;
                     }
-                    for fragment in choice.delta.tool_calls.unwrap_or_default() {
-                        let call = calls.entry(fragment.index).or_default();
-                        if let Some(id) = fragment.id {
-                            call.id = id;
+                    if let Some(function) = fragment.function {
+                        if let Some(name) = function.name {
+                            call.name.push_str(&name);
                         }
-                        if let Some(function) = fragment.function {
-                            if let Some(name) = function.name {
-                                call.name.push_str(&name);
-                            }
-                            if let Some(args) = function.arguments {
-                                call.arguments.push_str(&args);
-                            }
+                        if let Some(args) = function.arguments {
+                            call.arguments.push_str(&args);
                         }
                     }
                 }
             }
-            metrics::histogram!("todo_llm_request_duration_seconds")
-                .record(started.elapsed().as_secs_f64());
-            let calls: Vec<PendingCall> = calls
-                .into_values()
-                .enumerate()
-                .map(|(i, mut c)| {
-                    if c.id.is_empty() {
-                        c.id = format!("call_{round}_{i}");
-                    }
-                    c
-                })
-                .filter(|c| !c.name.is_empty())
-                .collect();
-            return Ok((text, calls));
         }
+        metrics::histogram!("todo_llm_request_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let calls: Vec<PendingCall> = calls
+            .into_values()
+            .enumerate()
+            .map(|(i, mut c)| {
+                if c.id.is_empty() {
+                    c.id = format!("call_{round}_{i}");
+                }
+                c
+            })
+            .filter(|c| !c.name.is_empty())
+            .collect();
+        Ok((text, calls))
     }
 }
