@@ -2,8 +2,8 @@
 //!
 //! - [`auth`]: signup / login / me, bcrypt, JWT, the `AuthUser` extractor and the ownership rule.
 //! - [`tasks`]: the task REST API.
-//! - [`chat`]: accepting chat turns (Postgres, then JetStream) and following their reply events;
-//!   HTTP chat and conversation history routes.
+//! - [`chat`]: accepting chat turns (`service`: Postgres, then JetStream), following their reply
+//!   events (`follow`), HTTP chat and conversation history routes (`routes`).
 //! - [`ws`]: the WebSocket chat protocol.
 //! - [`limits`]: rate limits (chat per user, login per email and per IP) answered 429.
 //! - [`reconciler`]: publishes again unfinished requests whose message was lost.

@@ -1,0 +1,188 @@
+//! Accepting a chat turn: limits, then one statement stores it in Postgres (the durable record
+//! before anything is acknowledged), then it is published to JetStream; the follower is subscribed
+//! before the publish so no event can be missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use sqlx::PgPool;
+use todo_common::chat::{self, Accepted, ChatRequestRecord};
+use todo_common::config::NatsConfig;
+use todo_common::queue;
+use uuid::Uuid;
+
+use super::follow::RequestEvents;
+use crate::error::{ApiError, Result};
+use crate::limits::Limits;
+
+/// How long the api waits for JetStream to acknowledge a publish.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Publishes chat requests and follows their events.
+pub struct ChatService {
+    db: PgPool,
+    nats: async_nats::Client,
+    js: jetstream::Context,
+    config: NatsConfig,
+    limits: Arc<Limits>,
+}
+
+/// A request the api has accepted, with the stream of its events.
+pub struct Submitted {
+    pub record: ChatRequestRecord,
+    pub events: RequestEvents,
+}
+
+impl ChatService {
+    pub fn new(
+        db: PgPool,
+        nats: async_nats::Client,
+        config: NatsConfig,
+        limits: Arc<Limits>,
+    ) -> Self {
+        let js = jetstream::new(nats.clone());
+        Self {
+            db,
+            nats,
+            js,
+            config,
+            limits,
+        }
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// Stores and publishes a turn (or finds the earlier one with the same request id) and
+    /// subscribes to its events. Refuses at once (503 `overloaded`) when NATS is unreachable, and
+    /// (429) when the user is over a chat limit.
+    pub async fn submit(
+        &self,
+        user_id: Uuid,
+        request_id: Uuid,
+        conversation_id: Option<i64>,
+        message: &str,
+    ) -> Result<Submitted> {
+        let result = self
+            .try_submit(user_id, request_id, conversation_id, message)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(ApiError::TooManyRequests { .. }) => "rate_limited",
+            Err(ApiError::Overloaded { .. }) => "overloaded",
+            Err(_) => "rejected",
+        };
+        metrics::counter!("todo_chat_requests_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn try_submit(
+        &self,
+        user_id: Uuid,
+        request_id: Uuid,
+        conversation_id: Option<i64>,
+        message: &str,
+    ) -> Result<Submitted> {
+        if self.nats.connection_state() != async_nats::connection::State::Connected {
+            return Err(ApiError::Overloaded {
+                message: "the chat queue is unreachable right now, try again shortly".into(),
+                retry_after_secs: 2,
+            });
+        }
+        self.limits.check_chat(user_id)?;
+        let accepted = chat::accept(
+            &self.db,
+            request_id,
+            user_id,
+            conversation_id,
+            message,
+            None,
+            self.limits.chat_max_in_flight,
+        )
+        .await?;
+        let record = match accepted {
+            Accepted::New(record) => record,
+            Accepted::Existing(record) => {
+                tracing::Span::current().record("conversation_id", record.conversation_id);
+                tracing::info!(request_id = %request_id, "duplicate chat request: following the original");
+                let events = self.follow(&record).await?;
+                return Ok(Submitted { record, events });
+            }
+            Accepted::ConversationNotFound | Accepted::UserNotFound => {
+                return Err(ApiError::NotFound);
+            }
+            Accepted::TooManyInFlight => {
+                return Err(ApiError::TooManyRequests {
+                    code: "too_many_in_flight",
+                    message: format!(
+                        "at most {} chat messages may wait for an answer at once; wait for a reply",
+                        self.limits.chat_max_in_flight.unwrap_or_default()
+                    ),
+                    retry_after_secs: 1,
+                });
+            }
+        };
+        tracing::Span::current().record("conversation_id", record.conversation_id);
+        tracing::info!("chat request accepted");
+        // Subscribe before publishing so no event can be missed.
+        let events = self.follow(&record).await?;
+        if let Err(e) = self.publish(&record).await {
+            tracing::error!(request_id = %request_id, error = %e, "publishing chat request failed");
+            // If the stream is gone (a NATS server that came back without its storage), create
+            // it again so the client's retry can succeed.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                queue::ensure_stream(&self.js, &self.config),
+            )
+            .await;
+            // The client is told to retry: forget the request so a retry with the same
+            // idempotency key is accepted afresh. (Should the publish have reached the stream
+            // after all, a worker stores and runs it, and that retry follows it.)
+            chat::forget(&self.db, request_id).await?;
+            return Err(ApiError::Overloaded {
+                message: "the chat queue is unavailable, try again shortly".into(),
+                retry_after_secs: 2,
+            });
+        }
+        Ok(Submitted { record, events })
+    }
+
+    /// Follows a request the user sent earlier (from any api instance): its remaining events, or
+    /// its stored final event if it has finished. `NotFound` when it is not the user's.
+    pub async fn resume(&self, user_id: Uuid, request_id: Uuid) -> Result<Submitted> {
+        let mut conn = self.db.acquire().await?;
+        let record = chat::find_request(&mut conn, request_id)
+            .await?
+            .filter(|r| r.user_id == user_id)
+            .ok_or(ApiError::NotFound)?;
+        drop(conn);
+        let events = self.follow(&record).await?;
+        // Should it finish between the lookup and the subscription, the waiter's periodic
+        // Postgres check finds the final event.
+        Ok(Submitted { record, events })
+    }
+
+    async fn follow(&self, record: &ChatRequestRecord) -> Result<RequestEvents> {
+        // A request published with its own reply subject (always under the events prefix) is
+        // followed there.
+        let subject = record
+            .reply_to
+            .clone()
+            .unwrap_or_else(|| self.config.default_event_subject(record.request_id));
+        let subscriber = self
+            .nats
+            .subscribe(subject)
+            .await
+            .map_err(|e| ApiError::Overloaded {
+                message: format!("the message broker is unavailable ({e}), try again shortly"),
+                retry_after_secs: 2,
+            })?;
+        Ok(RequestEvents::new(subscriber, self.db.clone(), record))
+    }
+
+    async fn publish(&self, record: &ChatRequestRecord) -> anyhow::Result<()> {
+        queue::publish_request(&self.js, &self.config, record, PUBLISH_TIMEOUT).await
+    }
+}
