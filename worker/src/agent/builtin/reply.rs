@@ -206,7 +206,7 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
     if tasks.len() == 1 {
         format!(
             "You have one {}:{}{more}",
-            what.trim_end_matches('s'),
+            what.replacen("tasks", "task", 1),
             grouped(tasks, clock)
         )
     } else {
@@ -426,5 +426,46 @@ pub fn write(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> String {
         "Done.".to_owned()
     } else {
         sentences.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use todo_common::tasks::DueFilter;
+    use todo_common::when::DateOrder;
+
+    use super::*;
+
+    #[test]
+    fn one_task_is_one_task() {
+        let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let clock = Clock::new(now, chrono_tz::Europe::Berlin, DateOrder::Dmy);
+        let task = ToolTask {
+            task_id: 2,
+            title: "Call mom".into(),
+            description: None,
+            completed: false,
+            due_at: None,
+            due_text: None,
+            due_has_time: false,
+            priority: Priority::None,
+            tags: Vec::new(),
+            repeat: None,
+            repeat_text: None,
+            overdue: false,
+        };
+        let query = Query {
+            status: StatusFilter::Pending,
+            due: Some(DueFilter::Week),
+            ..Query::default()
+        };
+        let text = listing(&query, &[task], false, &clock);
+        assert!(
+            text.starts_with("You have one pending task due this week:"),
+            "{text}"
+        );
     }
 }
