@@ -50,55 +50,64 @@ fn free_port() -> u16 {
 impl RolesServer {
     pub fn start() -> Self {
         let tag = Uuid::new_v4().simple().to_string();
-        let port = free_port();
-        let config = CONFIG
-            .replace("TODO_CHAT_REQUESTS", &format!("TEST_{tag}"))
-            .replace("todo-chat-workers", &format!("workers_{tag}"))
-            .replace("todo_chat.", &format!("test_{tag}."))
-            .replace("http: \"127.0.0.1:8222\"\n", "")
-            .replace("port: 4222", &format!("port: {port}"));
         let dir = std::env::temp_dir().join(format!("todo-chat-nats-{tag}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let file = dir.join("nats.conf");
-        std::fs::write(&file, config).expect("write config");
         let passwords: Vec<(String, String)> = ROLES
             .iter()
             .map(|r| ((*r).to_owned(), Uuid::new_v4().simple().to_string()))
             .collect();
         let bin =
             nats_server_bin().expect("nats-server is installed (scripts/services.sh installs it)");
-        let mut command = Command::new(bin);
-        command
-            .arg("-c")
-            .arg(&file)
-            .args(["-a", "127.0.0.1", "-js", "-sd"])
-            .arg(dir.join("js"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .arg("-l")
-            .arg(dir.join("nats.log"));
-        for (role, password) in &passwords {
-            command.env(
-                format!("TODO_CHAT_NATS_{}_PASSWORD", role.to_uppercase()),
-                password,
-            );
+        // A free port can be taken by another test between choosing it and the server binding it:
+        // then the server exits at once, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let config = CONFIG
+                .replace("TODO_CHAT_REQUESTS", &format!("TEST_{tag}"))
+                .replace("todo-chat-workers", &format!("workers_{tag}"))
+                .replace("todo_chat.", &format!("test_{tag}."))
+                .replace("http: \"127.0.0.1:8222\"\n", "")
+                .replace("port: 4222", &format!("port: {port}"));
+            let file = dir.join("nats.conf");
+            std::fs::write(&file, config).expect("write config");
+            let mut command = Command::new(&bin);
+            command
+                .arg("-c")
+                .arg(&file)
+                .args(["-a", "127.0.0.1", "-js", "-sd"])
+                .arg(dir.join("js"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .arg("-l")
+                .arg(dir.join("nats.log"));
+            for (role, password) in &passwords {
+                command.env(
+                    format!("TODO_CHAT_NATS_{}_PASSWORD", role.to_uppercase()),
+                    password,
+                );
+            }
+            let mut child = command.spawn().expect("start nats-server");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self {
+                        url: format!("nats://127.0.0.1:{port}"),
+                        tag,
+                        passwords,
+                        child,
+                        dir,
+                    };
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let child = command.spawn().expect("start nats-server");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nats-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            url: format!("nats://127.0.0.1:{port}"),
-            tag,
-            passwords,
-            child,
-            dir,
-        }
+        let log = std::fs::read_to_string(dir.join("nats.log")).unwrap_or_default();
+        panic!("nats-server did not start; its log:\n{log}");
     }
 
     /// (user, password) of a role.
