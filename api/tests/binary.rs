@@ -153,6 +153,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         .expect("addr")
         .port();
     let database_url = format!("{}/{db}", admin_url().rsplit_once('/').expect("url").0);
+    let stream = format!("BIN_{}", uuid_like());
     let mut child = api()
         .env("JWT_SECRET", SECRET)
         .env("DATABASE_URL", &database_url)
@@ -160,7 +161,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         .env("METRICS_ADDR", "127.0.0.1:0")
         .env("BCRYPT_COST", "4")
         .env("CHAT_TIMEOUT_SECS", "2")
-        .env("NATS_STREAM", format!("BIN_{}", uuid_like()))
+        .env("NATS_STREAM", &stream)
         .env("NATS_SUBJECT_PREFIX", format!("bin_{}", uuid_like()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -228,6 +229,13 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
             r#"drop database if exists "{db}" with (force)"#
         )))
         .await;
+    // Leave nothing on the shared broker either.
+    let nats_url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
+    if let Ok(nats) = async_nats::connect(nats_url).await {
+        let _ = async_nats::jetstream::new(nats)
+            .delete_stream(&stream)
+            .await;
+    }
 }
 
 fn uuid_like() -> String {

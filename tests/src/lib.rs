@@ -561,12 +561,18 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // A test that panicked before `shutdown` still removes its database.
+        // A test that panicked before `shutdown` still removes its database and its stream.
         self.api_stop.cancel();
         for (stop, handle) in &self.workers {
             stop.cancel();
             handle.abort();
         }
+        if self.db_name.is_none() {
+            return;
+        }
+        let stream = self.config.nats.stream.clone();
+        let nats_url = self.config.nats.url.clone();
+        let credentials = self.config.nats.credentials.is_some();
         if let Some(name) = self.db_name.take() {
             let _ = std::thread::spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -576,6 +582,20 @@ impl Drop for TestApp {
                     return;
                 };
                 rt.block_on(async {
+                    // (servers with roles are the test's own, gone with it)
+                    if !credentials
+                        && let Ok(Ok(nats)) = tokio::time::timeout(
+                            Duration::from_secs(2),
+                            async_nats::connect(nats_url),
+                        )
+                        .await
+                    {
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(2),
+                            async_nats::jetstream::new(nats).delete_stream(&stream),
+                        )
+                        .await;
+                    }
                     if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
                         let _ = admin
                             .execute(sqlx::AssertSqlSafe(format!(
