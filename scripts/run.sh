@@ -41,20 +41,35 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# Waits until a process answers its /health; stops (with one line saying what to change) when it
+# exits or never answers. Its own last log line says why, e.g. a port in use.
+wait_ready() {
+  local name=$1 url=$2 pid=$3 var=$4
+  for _ in $(seq 1 150); do
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "[run] the $name stopped during start-up (its error is above); if its port is taken, set $var in .env" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "[run] the $name did not answer $url within 30 s" >&2
+  return 1
+}
+
 NATS_USER=api NATS_PASSWORD="$TODO_CHAT_NATS_API_PASSWORD" ./target/release/api &
 pids+=($!)
 addr="${API_ADDR:-127.0.0.1:8000}"
-for _ in $(seq 1 100); do
-  curl -fsS "http://$addr/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+wait_ready api "http://$addr/health" "${pids[-1]}" "API_ADDR (or METRICS_ADDR)" || exit 1
 worker_addr="${WORKER_HTTP_ADDR:-127.0.0.1:8001}"
 worker_port=$(( ${worker_addr##*:} ))
 for i in $(seq 1 "${WORKERS:-1}"); do
   # each worker's /health and /metrics on its own port: 8001, 8002, ...
-  WORKER_HTTP_ADDR="127.0.0.1:$((worker_port + i - 1))" NATS_USER=worker NATS_PASSWORD="$TODO_CHAT_NATS_WORKER_PASSWORD" \
+  port=$((worker_port + i - 1))
+  WORKER_HTTP_ADDR="127.0.0.1:$port" NATS_USER=worker NATS_PASSWORD="$TODO_CHAT_NATS_WORKER_PASSWORD" \
     ./target/release/worker &
   pids+=($!)
+  wait_ready "worker $i" "http://127.0.0.1:$port/health" "${pids[-1]}" WORKER_HTTP_ADDR || exit 1
 done
 cat <<MSG
 

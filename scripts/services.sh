@@ -98,7 +98,7 @@ find_nats_server() {
 # Whether the NATS server on host:port requires credentials (its INFO line says so).
 nats_requires_auth() {
   local info
-  info=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2; head -c 4096 <&3 | head -n 1" 2>/dev/null || true)
+  info=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2; IFS= read -r line <&3; printf '%s' \"\$line\"" 2>/dev/null || true)
   [[ "$info" == *'"auth_required":true'* ]]
 }
 
