@@ -319,7 +319,7 @@ pub struct SignupRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateMe {
     /// Display name (at most 100 characters); `null` or `""` clears it.
-    #[serde(default, deserialize_with = "crate::tasks::double_option")]
+    #[serde(default, deserialize_with = "todo_common::tools::double_option")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
     /// IANA timezone such as `Europe/Berlin`.

@@ -5,7 +5,7 @@
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use sqlx::PgConnection;
 use todo_common::tasks::{
     self, Actor, DueFilter, HistoryEntry, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, ListFilter, NewTask,
@@ -82,31 +82,22 @@ pub struct UpdateTask {
     /// New title (1–200 characters after trimming); omitted keeps the current one.
     pub title: Option<String>,
     /// New description; `null` or `""` clears it, omitted keeps it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "todo_common::tools::double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// New completion state; `true` completes it as `PATCH …/complete` does.
     pub completed: Option<bool>,
     /// New due date (as for create); `null` clears it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "todo_common::tools::double_option")]
     #[schema(value_type = Option<String>)]
     pub due_at: Option<Option<String>>,
     pub priority: Option<Priority>,
     /// Replaces the tags.
     pub tags: Option<Vec<String>>,
     /// New repeat rule (as for create); `null` stops it repeating.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "todo_common::tools::double_option")]
     #[schema(value_type = Option<String>)]
     pub repeat: Option<Option<String>>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub fn double_option<'de, D, T>(de: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
 }
 
 fn task_id(raw: &str) -> Result<i32> {

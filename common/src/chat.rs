@@ -107,6 +107,34 @@ impl ChatRequestRecord {
     pub fn is_finished(&self) -> bool {
         self.status.is_finished()
     }
+
+    /// The final event of a finished request, to replay (`None` while it is unfinished). A stored
+    /// result that cannot be read (it should not happen) is logged with its cause and becomes an
+    /// `internal_error` event, so a client gets an outcome instead of waiting for its timeout.
+    pub fn final_event(&self) -> Option<crate::schema::ChatEvent> {
+        use crate::schema::{ChatEvent, EventBody};
+        if !self.is_finished() {
+            return None;
+        }
+        let stored = self
+            .result
+            .as_ref()
+            .ok_or_else(|| "a finished request has no stored result".to_owned())
+            .and_then(|r| {
+                serde_json::from_value::<ChatEvent>(r.0.clone()).map_err(|e| e.to_string())
+            });
+        Some(stored.unwrap_or_else(|cause| {
+            tracing::error!(request_id = %self.request_id, cause, "stored final event cannot be read; answering internal_error");
+            ChatEvent::new(
+                self.request_id,
+                EventBody::Error {
+                    code: "internal_error".into(),
+                    message: "The answer to this message could not be read. Please send it again."
+                        .into(),
+                },
+            )
+        }))
+    }
 }
 
 /// The lease a running attempt holds on its turn: while it is renewed (more often than it
@@ -466,10 +494,7 @@ pub async fn turn_context(
     .fetch_optional(conn)
     .await?;
     let (tz, order, pending) = row.unwrap_or_else(|| ("UTC".into(), "dmy".into(), None));
-    let clock = crate::when::Clock::system(
-        crate::when::parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
-        crate::when::DateOrder::parse(&order).unwrap_or_default(),
-    );
+    let clock = crate::when::Clock::of_user(&tz, &order);
     let pending = pending.map(|p| p.0).filter(|p| p.turn == record.turn - 1);
     Ok((clock, pending))
 }

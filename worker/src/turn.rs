@@ -292,30 +292,10 @@ async fn run(
 }
 
 async fn replay(record: &ChatRequestRecord, events: &EventSink) -> Result<(), TurnError> {
-    let stored = record
-        .result
-        .as_ref()
-        .ok_or_else(|| "a finished request has no stored result".to_owned())
-        .and_then(|r| serde_json::from_value::<ChatEvent>(r.0.clone()).map_err(|e| e.to_string()));
-    let body = match stored {
-        Ok(event) => {
-            tracing::info!("request already finished: replaying its final event");
-            event.body
-        }
-        // Never leave the client waiting: tell it, and say why in the log.
-        Err(cause) => {
-            tracing::error!(
-                cause,
-                "stored final event cannot be read; answering internal_error"
-            );
-            EventBody::Error {
-                code: "internal_error".into(),
-                message: "The answer to this message could not be read. Please send it again."
-                    .into(),
-            }
-        }
-    };
-    events.publish(body).await?;
+    if let Some(event) = record.final_event() {
+        tracing::info!("request already finished: replaying its final event");
+        events.publish(event.body).await?;
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sqlx::PgPool;
 use todo_common::chat::{self, ChatRequestRecord};
-use todo_common::schema::{ChatEvent, EventBody};
+use todo_common::schema::ChatEvent;
 use uuid::Uuid;
 
 /// How often a waiter checks Postgres for a result whose event it may have missed.
@@ -90,30 +90,9 @@ async fn stored_final_event(db: &PgPool, request_id: Uuid) -> Option<RelayedEven
     final_event_of(&record)
 }
 
-/// The final event of a finished request. A stored result that cannot be read (it should not
-/// happen) is logged with its cause and answered as an `internal_error` event, so the client gets
-/// an outcome instead of waiting for its timeout.
+/// The final event of a finished request ([`ChatRequestRecord::final_event`]), ready to relay.
 fn final_event_of(record: &ChatRequestRecord) -> Option<RelayedEvent> {
-    if !record.is_finished() {
-        return None;
-    }
-    let event = record
-        .result
-        .as_ref()
-        .ok_or_else(|| "a finished request has no stored result".to_owned())
-        .and_then(|value| {
-            serde_json::from_value::<ChatEvent>(value.0.clone()).map_err(|e| e.to_string())
-        })
-        .unwrap_or_else(|cause| {
-            tracing::error!(request_id = %record.request_id, cause, "stored final event cannot be read");
-            ChatEvent::new(
-                record.request_id,
-                EventBody::Error {
-                    code: "internal_error".into(),
-                    message: "The answer to this message could not be read. Please send it again.".into(),
-                },
-            )
-        });
+    let event = record.final_event()?;
     let raw = match serde_json::to_vec(&event) {
         Ok(raw) => Bytes::from(raw),
         Err(e) => {

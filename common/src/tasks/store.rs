@@ -745,12 +745,7 @@ pub async fn user_clock(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<
             .bind(user_id)
             .fetch_optional(conn)
             .await?;
-    Ok(row.map(|(tz, order)| {
-        Clock::system(
-            crate::when::parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
-            crate::when::DateOrder::parse(&order).unwrap_or_default(),
-        )
-    }))
+    Ok(row.map(|(tz, order)| Clock::of_user(&tz, &order)))
 }
 
 #[cfg(test)]

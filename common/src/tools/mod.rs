@@ -63,8 +63,9 @@ impl JsonSchema for TaskId {
     }
 }
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`: clear it).
-fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`: clear it). Used
+/// with `#[serde(default, deserialize_with = "double_option")]` by the tools and the REST bodies.
+pub fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -73,6 +73,15 @@ impl Clock {
         }
     }
 
+    /// The real clock of a user with the timezone and date order stored on their row (a value
+    /// the database holds but this build does not know falls back to UTC / day first).
+    pub fn of_user(timezone: &str, date_order: &str) -> Self {
+        Self::system(
+            parse_timezone(timezone).unwrap_or(Tz::UTC),
+            DateOrder::parse(date_order).unwrap_or_default(),
+        )
+    }
+
     /// The real clock in `tz`.
     pub fn system(tz: Tz, date_order: DateOrder) -> Self {
         Self::new(Utc::now(), tz, date_order)
