@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = routes(timeout, chat_timeout);
     let cors = cors_layer(&state.config.cors_origins);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(track_http))

@@ -7,6 +7,8 @@
 //! - [`ws`]: the WebSocket chat protocol.
 //! - [`limits`]: rate limits (chat per user, login per email and per IP) answered 429.
 //! - [`reconciler`]: publishes again unfinished requests whose message was lost.
+//! - [`live`]: task changes (from any front end, any process) pushed to the user's open sockets.
+//! - [`web`]: the chat web app served at `/` (assets embedded in the binary).
 //! - [`sessions`]: revoked sessions broadcast to every instance's open sockets.
 //! - [`health`]: the `/health` route and the `/metrics` listener.
 //! - [`http`]: middleware (request id, logs, timeout, CORS, JSON fallbacks) and the OpenAPI document.
@@ -19,11 +21,13 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod live;
 pub mod reconciler;
 pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tasks;
+pub mod web;
 pub mod ws;
 
 pub use startup::Application;

@@ -36,6 +36,8 @@ impl Application {
         queue::wait_connected(&nats, Duration::from_secs(2)).await;
         let auth = Arc::new(Auth::new(&config.auth, pool.clone()).await?);
         let sessions = crate::sessions::Sessions::start(nats.clone(), &config.nats.subject_prefix);
+        let tasks_feed =
+            crate::live::TaskFeed::start(nats.clone(), pool.clone(), &config.nats.subject_prefix);
         let limits = Limits::new(&config.limits);
         let chat = Arc::new(ChatService::new(
             pool.clone(),
@@ -66,6 +68,7 @@ impl Application {
             chat,
             limits,
             sessions,
+            tasks_feed,
             shutdown: CancellationToken::new(),
         };
         Ok(Self {

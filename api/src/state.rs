@@ -22,6 +22,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Revoked sessions, fanned out to open sockets.
     pub sessions: Arc<Sessions>,
+    /// Task changes, fanned out to the user's open sockets.
+    pub tasks_feed: Arc<crate::live::TaskFeed>,
     /// Cancelled when the server shuts down: long-lived WebSockets close on it.
     pub shutdown: CancellationToken,
 }

@@ -107,6 +107,14 @@ fn task_id(raw: &str) -> Result<i32> {
         .ok_or(ApiError::NotFound)
 }
 
+/// Tells the user's open sockets (on every instance) about a committed change.
+async fn announce(state: &AppState, user_id: Uuid, changed: &[i32], deleted: &[i32]) {
+    let mut notice = todo_common::protocol::TasksChangedNotice::new(user_id);
+    notice.changed.extend_from_slice(changed);
+    notice.deleted.extend_from_slice(deleted);
+    state.tasks_feed.announce(&notice).await;
+}
+
 async fn clock_of(conn: &mut PgConnection, user_id: Uuid) -> Result<Clock> {
     store::user_clock(conn, user_id)
         .await?
@@ -336,6 +344,7 @@ async fn create_task(
         tasks::Created::UserMissing => return Err(ApiError::Unauthorized),
     };
     tx.commit().await?;
+    announce(&state, user_id, &[task.id], &[]).await;
     Ok((StatusCode::CREATED, ApiJson(TaskView::new(task, &clock))))
 }
 
@@ -420,6 +429,7 @@ async fn update_task(
             .task;
     }
     tx.commit().await?;
+    announce(&state, user_id, &[task.id], &[]).await;
     Ok(ApiJson(TaskView::new(task, &clock)))
 }
 
@@ -443,6 +453,7 @@ async fn delete_task(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    announce(&state, user_id, &[], &[id]).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -468,6 +479,7 @@ async fn complete_task(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    announce(&state, user_id, &[done.task.id], &[]).await;
     Ok(ApiJson(TaskView::new(done.task, &clock)))
 }
 
@@ -496,6 +508,7 @@ async fn uncomplete_task(
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    announce(&state, user_id, &[task.id], &[]).await;
     Ok(ApiJson(TaskView::new(task, &clock)))
 }
 

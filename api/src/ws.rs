@@ -16,7 +16,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -95,27 +96,6 @@ async fn ws_upgrade(
         .on_upgrade(move |socket| serve_socket(socket, state, session, slot)))
 }
 
-#[derive(Deserialize)]
-struct ChatFrame {
-    message: Option<Value>,
-    #[serde(default)]
-    conversation_id: Option<i64>,
-}
-
-fn error_frame(
-    request_id: Option<Uuid>,
-    client_msg_id: Option<&str>,
-    code: &str,
-    message: &str,
-) -> Message {
-    let mut frame =
-        json!({"type": "error", "request_id": request_id, "code": code, "message": message});
-    if let Some(id) = client_msg_id {
-        frame["client_msg_id"] = json!(id);
-    }
-    Message::Text(frame.to_string().into())
-}
-
 /// Counts open WebSockets in `todo_ws_connections` for as long as it lives.
 struct OpenSocket;
 
@@ -147,6 +127,7 @@ async fn serve_socket(socket: WebSocket, state: AppState, session: Session, _slo
     let _open = OpenSocket::new();
     let frame_budget = state.limits.frame_budget();
     let mut revocations = state.sessions.subscribe();
+    let mut task_changes = state.tasks_feed.subscribe(user_id);
     let expires_in = session.expires_at.saturating_sub(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -181,7 +162,7 @@ async fn serve_socket(socket: WebSocket, state: AppState, session: Session, _slo
                 if matches!(msg, Message::Text(_) | Message::Binary(_))
                     && frame_budget.as_ref().is_some_and(|b| b.check().is_err())
                 {
-                    let _ = tx.send(error_frame(None, None, "rate_limited", "too many frames: slow down")).await;
+                    send(&tx, ServerFrame::error(None, None, "rate_limited", "too many frames: slow down")).await;
                     continue;
                 }
                 match msg {
@@ -190,7 +171,7 @@ async fn serve_socket(socket: WebSocket, state: AppState, session: Session, _slo
                         Box::pin(handle_text(&state, user_id, text, &tx, &slots, &mut requests)).await;
                     }
                     Message::Binary(_) => {
-                        let _ = tx.send(error_frame(None, None, "unsupported_frame", "send JSON text frames")).await;
+                        send(&tx, ServerFrame::error(None, None, "unsupported_frame", "send JSON text frames")).await;
                     }
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => {}
@@ -206,6 +187,20 @@ async fn serve_socket(socket: WebSocket, state: AppState, session: Session, _slo
                 }
             }
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            changed = task_changes.frames.recv() => {
+                match changed {
+                    Ok(frame) => {
+                        if tx.send(Message::Text(Utf8Bytes::from(&*frame))).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Fell behind: the next frame brings the newest state of what it names.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        task_changes = state.tasks_feed.subscribe(user_id);
+                    }
+                }
+            }
             () = &mut expiry => {
                 tracing::info!(user_id = %user_id, "closing websocket: token expired");
                 let _ = tx.send(close_frame(CLOSE_SESSION_ENDED, "token expired")).await;
@@ -255,91 +250,147 @@ async fn handle_text(
 ) {
     if text.len() > MAX_FRAME_BYTES {
         let msg = format!("frames are limited to {MAX_FRAME_BYTES} bytes");
-        let _ = tx
-            .send(error_frame(None, None, "frame_too_large", &msg))
-            .await;
+        send(tx, ServerFrame::error(None, None, "frame_too_large", msg)).await;
         return;
     }
-    let value: Value = match serde_json::from_str(text.as_str()) {
-        Ok(v) => v,
-        Err(_) => {
-            let _ = tx
-                .send(error_frame(
-                    None,
-                    None,
-                    "malformed_json",
-                    "frame is not valid JSON",
-                ))
-                .await;
+    let frame = match parse_frame(text.as_str()) {
+        Ok(frame) => frame,
+        Err(error) => {
+            send(tx, error).await;
             return;
         }
     };
-    let client_msg_id = value
-        .get("client_msg_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let cmid = client_msg_id.as_deref();
-    match value.get("type").and_then(Value::as_str) {
-        Some("chat") => {}
-        Some("resume") => {
-            resume(state, user_id, &value, cmid, tx, slots, requests).await;
-            return;
+    match frame {
+        ClientFrame::Chat {
+            message,
+            conversation_id,
+            client_msg_id,
+        } => {
+            let cmid = client_msg_id.as_deref();
+            chat(
+                state,
+                user_id,
+                &message,
+                conversation_id,
+                cmid,
+                tx,
+                slots,
+                requests,
+            )
+            .await;
         }
-        Some("ping") => {
-            let _ = tx
-                .send(Message::Text(json!({"type": "pong"}).to_string().into()))
-                .await;
-            return;
+        ClientFrame::Resume {
+            request_id,
+            client_msg_id,
+        } => {
+            let cmid = client_msg_id.as_deref();
+            resume(state, user_id, request_id, cmid, tx, slots, requests).await;
         }
-        Some(other) => {
-            let msg = format!("unknown frame type `{other}`; expected `chat`, `resume` or `ping`");
-            let _ = tx.send(error_frame(None, cmid, "unknown_type", &msg)).await;
-            return;
+        ClientFrame::Cancel {
+            request_id,
+            client_msg_id,
+        } => {
+            let reply = match state.chat.cancel(user_id, request_id).await {
+                Ok(_) => ServerFrame::CancelRequested {
+                    request_id,
+                    client_msg_id,
+                },
+                Err(e) => ServerFrame::error(
+                    Some(request_id),
+                    client_msg_id.as_deref(),
+                    e.code(),
+                    e.to_string(),
+                ),
+            };
+            send(tx, reply).await;
         }
-        None => {
-            let _ = tx
-                .send(error_frame(
+        ClientFrame::Ping => send(tx, ServerFrame::Pong).await,
+    }
+}
+
+/// Reads a client frame, or the `error` frame that explains why it is not one.
+fn parse_frame(text: &str) -> std::result::Result<ClientFrame, ServerFrame> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        kind: Option<Value>,
+        client_msg_id: Option<Value>,
+        message: Option<Value>,
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|_| ServerFrame::error(None, None, "malformed_json", "frame is not valid JSON"))?;
+    match serde_json::from_value::<ClientFrame>(value.clone()) {
+        Ok(ClientFrame::Chat { message, .. }) if message.trim().is_empty() => {
+            Err(ServerFrame::error(
+                None,
+                None,
+                "message_required",
+                "`message` must be a non-empty string",
+            ))
+        }
+        Ok(frame) => Ok(frame),
+        Err(e) => {
+            // Explain the error in the client's terms (and echo its id when it gave one).
+            let envelope = serde_json::from_value::<Envelope>(value).ok();
+            let cmid = envelope
+                .as_ref()
+                .and_then(|e| e.client_msg_id.as_ref())
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let cmid = cmid.as_deref();
+            let kind = envelope.as_ref().and_then(|e| e.kind.as_ref());
+            let error = match kind {
+                None => {
+                    ServerFrame::error(None, cmid, "invalid_frame", "frame needs a `type` field")
+                }
+                Some(_) if e.to_string().starts_with("unknown variant") => ServerFrame::error(
                     None,
                     cmid,
-                    "invalid_frame",
-                    "frame needs a `type` field",
-                ))
-                .await;
-            return;
+                    "unknown_type",
+                    "unknown frame type; expected `chat`, `resume`, `cancel` or `ping`",
+                ),
+                Some(_)
+                    if envelope
+                        .as_ref()
+                        .is_some_and(|e| !matches!(e.message, Some(Value::String(_))))
+                        && e.to_string().contains("message") =>
+                {
+                    ServerFrame::error(
+                        None,
+                        cmid,
+                        "message_required",
+                        "`message` must be a non-empty string",
+                    )
+                }
+                Some(_) => {
+                    ServerFrame::error(None, cmid, "invalid_frame", format!("invalid frame: {e}"))
+                }
+            };
+            Err(error)
         }
     }
-    let frame: ChatFrame = match serde_json::from_value(value) {
-        Ok(f) => f,
+}
+
+/// Queues a frame for the socket's writer.
+async fn send(tx: &mpsc::Sender<Message>, frame: ServerFrame) {
+    let _ = tx.send(Message::Text(frame.to_json().into())).await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn chat(
+    state: &AppState,
+    user_id: Uuid,
+    message: &str,
+    conversation_id: Option<i64>,
+    cmid: Option<&str>,
+    tx: &mpsc::Sender<Message>,
+    slots: &Arc<Semaphore>,
+    requests: &mut JoinSet<()>,
+) {
+    let message = match validate_message(message) {
+        Ok(m) => m,
         Err(e) => {
-            let msg = format!("invalid chat frame: {e}");
-            let _ = tx
-                .send(error_frame(None, cmid, "invalid_frame", &msg))
-                .await;
-            return;
-        }
-    };
-    let message = match frame
-        .message
-        .as_ref()
-        .and_then(Value::as_str)
-        .map(validate_message)
-    {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => {
-            let _ = tx
-                .send(error_frame(None, cmid, e.code(), &e.to_string()))
-                .await;
-            return;
-        }
-        None => {
-            let _ = tx
-                .send(error_frame(
-                    None,
-                    cmid,
-                    "message_required",
-                    "`message` must be a non-empty string",
-                ))
-                .await;
+            send(tx, ServerFrame::error(None, cmid, e.code(), e.to_string())).await;
             return;
         }
     };
@@ -352,7 +403,7 @@ async fn handle_text(
     let span = turn_span(user_id, request_id);
     let submitted = state
         .chat
-        .submit(user_id, request_id, frame.conversation_id, &message)
+        .submit(user_id, request_id, conversation_id, &message)
         .instrument(span.clone())
         .await;
     let follow = Follow {
@@ -362,8 +413,10 @@ async fn handle_text(
         permit,
     };
     follow
-        .start(submitted, tx, requests, |s| {
-            json!({"type": "accepted", "request_id": request_id, "conversation_id": s.record.conversation_id})
+        .start(submitted, tx, requests, |s| ServerFrame::Accepted {
+            request_id,
+            conversation_id: s.record.conversation_id,
+            client_msg_id: cmid.map(str::to_owned),
         })
         .await;
 }
@@ -378,8 +431,11 @@ async fn take_slot(
     let permit = slots.clone().try_acquire_owned().ok();
     if permit.is_none() {
         let msg = format!("at most {MAX_IN_FLIGHT} requests may be in flight on one socket");
-        let frame = error_frame(request_id, cmid, "too_many_in_flight", &msg);
-        let _ = tx.send(frame).await;
+        send(
+            tx,
+            ServerFrame::error(request_id, cmid, "too_many_in_flight", msg),
+        )
+        .await;
     }
     permit
 }
@@ -393,31 +449,29 @@ struct Follow<'a> {
 }
 
 impl Follow<'_> {
-    /// On success sends the first frame (`first`, plus `client_msg_id`) and relays the request's
-    /// events in a task of the socket; on failure sends the `error` frame.
+    /// On success sends the first frame (`first`) and relays the request's events in a task of
+    /// the socket; on failure sends the `error` frame.
     async fn start(
         self,
         outcome: Result<Submitted>,
         tx: &mpsc::Sender<Message>,
         requests: &mut JoinSet<()>,
-        first: impl FnOnce(&Submitted) -> Value,
+        first: impl FnOnce(&Submitted) -> ServerFrame,
     ) {
         let submitted = match outcome {
             Ok(s) => s,
             Err(e) => {
-                let frame = error_frame(Some(self.request_id), self.cmid, e.code(), &e.to_string());
-                let _ = tx.send(frame).await;
+                let frame =
+                    ServerFrame::error(Some(self.request_id), self.cmid, e.code(), e.to_string());
+                send(tx, frame).await;
                 return;
             }
         };
         self.span
             .record("conversation_id", submitted.record.conversation_id);
-        let mut frame = first(&submitted);
-        if let Some(id) = self.cmid {
-            frame["client_msg_id"] = json!(id);
-        }
+        let frame = first(&submitted);
         if tx
-            .send(Message::Text(frame.to_string().into()))
+            .send(Message::Text(frame.to_json().into()))
             .await
             .is_err()
         {
@@ -446,32 +500,17 @@ fn turn_span(user_id: Uuid, request_id: Uuid) -> tracing::Span {
 }
 
 /// `{"type": "resume", "request_id": "…"}`: relays the rest of a request the user sent earlier,
-/// on any socket of any api instance, ending with its `done` or `error` (replayed from Postgres
-/// if it already finished).
+/// on any socket of any api instance, ending with its final event (replayed from Postgres if it
+/// already finished).
 async fn resume(
     state: &AppState,
     user_id: Uuid,
-    frame: &Value,
+    request_id: Uuid,
     cmid: Option<&str>,
     tx: &mpsc::Sender<Message>,
     slots: &Arc<Semaphore>,
     requests: &mut JoinSet<()>,
 ) {
-    let Some(request_id) = frame
-        .get("request_id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-    else {
-        let _ = tx
-            .send(error_frame(
-                None,
-                cmid,
-                "invalid_frame",
-                "`resume` needs the `request_id` (a UUID) of a request sent earlier",
-            ))
-            .await;
-        return;
-    };
     let Some(permit) = take_slot(slots, tx, Some(request_id), cmid).await else {
         return;
     };
@@ -491,13 +530,11 @@ async fn resume(
         permit,
     };
     follow
-        .start(resumed, tx, requests, |s| {
-            json!({
-                "type": "resumed",
-                "request_id": request_id,
-                "conversation_id": s.record.conversation_id,
-                "status": s.record.status,
-            })
+        .start(resumed, tx, requests, |s| ServerFrame::Resumed {
+            request_id,
+            conversation_id: s.record.conversation_id,
+            status: s.record.status,
+            client_msg_id: cmid.map(str::to_owned),
         })
         .await;
 }

@@ -40,6 +40,9 @@ pub struct Message {
     pub tool_calls: sqlx::types::Json<Value>,
     pub request_id: Uuid,
     pub created_at: DateTime<Utc>,
+    /// The reply was cut short: the user stopped it.
+    #[serde(default)]
+    pub stopped: bool,
     /// What the agent remembered with this reply (internal: not shown to clients).
     #[serde(skip)]
     #[schema(ignore)]
@@ -47,7 +50,8 @@ pub struct Message {
 }
 
 /// Where a chat turn is: `queued` (stored, waiting for a worker), `running` (an attempt holds its
-/// lease), `done` (reply stored) or `failed` (the user was told). Stored as text.
+/// lease), `done` (reply stored), `failed` (the user was told) or `cancelled` (the user stopped
+/// it). Stored as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
@@ -56,11 +60,13 @@ pub enum TurnStatus {
     Running,
     Done,
     Failed,
+    /// The user stopped it.
+    Cancelled,
 }
 
 impl TurnStatus {
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Done | Self::Failed)
+        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +75,7 @@ impl TurnStatus {
             Self::Running => "running",
             Self::Done => "done",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -101,6 +108,8 @@ pub struct ChatRequestRecord {
     pub result: Option<sqlx::types::Json<Value>>,
     /// The subject the request asked its events on (under `<prefix>.events.`), if not the default.
     pub reply_to: Option<String>,
+    /// The user asked to stop the turn: it must not run (any further).
+    pub cancel_requested: bool,
 }
 
 impl ChatRequestRecord {
@@ -212,7 +221,8 @@ pub enum Accepted {
 
 macro_rules! request_columns {
     () => {
-        "request_id, user_id, conversation_id, turn, message, status, attempts, result, reply_to"
+        "request_id, user_id, conversation_id, turn, message, status, attempts, result, reply_to,
+         cancel_requested_at is not null as cancel_requested"
     };
 }
 
@@ -458,7 +468,7 @@ pub async fn store_user_message_and_history(
              insert into messages (conversation_id, user_id, role, content, request_id)
              values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing
          )
-         select id, conversation_id, role, content, tool_calls, request_id, created_at, agent_state
+         select id, conversation_id, role, content, tool_calls, request_id, created_at, stopped, agent_state
          from messages
          where conversation_id = $1 and request_id <> $4
          order by created_at desc, id desc limit $5",
@@ -571,6 +581,208 @@ pub async fn fail(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Outcome of [`request_cancel`].
+#[derive(Debug)]
+pub enum CancelRequest {
+    /// The turn is unfinished and now marked: no worker runs it (any further).
+    Marked(ChatRequestRecord),
+    /// The turn had already finished: nothing to stop.
+    Finished(ChatRequestRecord),
+    /// No such request for this user.
+    NotFound,
+}
+
+/// Marks an unfinished turn of the user as cancelled-by-request. Workers check the mark when they
+/// start or resume a turn; the one running it is also told over NATS.
+pub async fn request_cancel(
+    pool: &PgPool,
+    user_id: Uuid,
+    request_id: Uuid,
+) -> sqlx::Result<CancelRequest> {
+    let marked: Option<ChatRequestRecord> = sqlx::query_as(concat!(
+        "update chat_requests set cancel_requested_at = coalesce(cancel_requested_at, now())
+         where request_id = $1 and user_id = $2 and status in ",
+        unfinished!(),
+        " returning ",
+        request_columns!()
+    ))
+    .bind(request_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(record) = marked {
+        return Ok(CancelRequest::Marked(record));
+    }
+    let mut conn = pool.acquire().await?;
+    Ok(match find_request(&mut conn, request_id).await? {
+        Some(r) if r.user_id == user_id && r.is_finished() => CancelRequest::Finished(r),
+        // Finished meanwhile is handled above; unfinished but not marked cannot happen.
+        _ => CancelRequest::NotFound,
+    })
+}
+
+/// Who ends a turn as cancelled: the attempt running it, or (for a turn no live attempt holds)
+/// anybody.
+#[derive(Debug, Clone, Copy)]
+pub enum Stopper {
+    /// The attempt with this number, holding the lease.
+    Attempt(i32),
+    /// Only if the turn is queued or its lease has expired (the api, for a turn still waiting).
+    Idle,
+}
+
+/// Ends an unfinished turn as `cancelled`: keeps the user's message and the partial reply (marked
+/// stopped) in the conversation, stores the `cancelled` event as the final one, and returns it.
+/// `tool_calls` are the calls already applied (`None`: read them from the recorded effects).
+/// `None` when the turn was not `stopper`'s to end (finished meanwhile, or a live attempt holds it).
+pub async fn stop(
+    pool: &PgPool,
+    record: &ChatRequestRecord,
+    partial: &str,
+    tool_calls: Option<Vec<crate::schema::ToolCall>>,
+    stopper: Stopper,
+) -> sqlx::Result<Option<crate::schema::ChatEvent>> {
+    use crate::schema::{ChatEvent, EventBody, ToolCall};
+    let mut tx = pool.begin().await?;
+    let row: Option<(TurnStatus, i32, bool)> = sqlx::query_as(
+        "select status, attempts, coalesce(lease_expires_at < now(), true)
+         from chat_requests where request_id = $1 for update",
+    )
+    .bind(record.request_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let ours = match (row, stopper) {
+        (Some((TurnStatus::Running, attempts, _)), Stopper::Attempt(a)) => attempts == a,
+        (Some((TurnStatus::Queued, _, _)), Stopper::Idle) => true,
+        (Some((TurnStatus::Running, _, expired)), Stopper::Idle) => expired,
+        _ => false,
+    };
+    if !ours {
+        return Ok(None);
+    }
+    let tool_calls = match tool_calls {
+        Some(calls) => calls,
+        None => {
+            let effects: Vec<RecordedEffect> = sqlx::query_as(
+                "select call_index, tool, arguments, result from tool_effects
+                 where request_id = $1 order by call_index",
+            )
+            .bind(record.request_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            effects
+                .into_iter()
+                .map(|e| ToolCall {
+                    tool: e.tool,
+                    arguments: e.arguments.0,
+                    result: e.result.0,
+                })
+                .collect()
+        }
+    };
+    let event = ChatEvent::new(
+        record.request_id,
+        EventBody::Cancelled {
+            conversation_id: record.conversation_id,
+            response: partial.to_owned(),
+            tool_calls: tool_calls.clone(),
+        },
+    );
+    let event_value = serde_json::to_value(&event).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(
+        "with user_message as (
+             insert into messages (conversation_id, user_id, role, content, request_id)
+             values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing
+         ),
+         reply as (
+             insert into messages (conversation_id, user_id, role, content, tool_calls, request_id, stopped)
+             values ($1, $2, 'assistant', $5, $6, $4, true) on conflict (request_id, role) do nothing
+         ),
+         cancelled as (
+             update chat_requests set status = $8, result = $7, error = null, lease_expires_at = null
+             where request_id = $4
+         ),
+         journal as (delete from turn_steps where request_id = $4)
+         update conversations set updated_at = now() where id = $1",
+    )
+    .bind(record.conversation_id)
+    .bind(record.user_id)
+    .bind(&record.message)
+    .bind(record.request_id)
+    .bind(partial)
+    .bind(sqlx::types::Json(&tool_calls))
+    .bind(sqlx::types::Json(&event_value))
+    .bind(TurnStatus::Cancelled)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(event))
+}
+
+/// Renames a conversation of the user; `None` when it is not the user's.
+pub async fn rename_conversation(
+    pool: &PgPool,
+    user_id: Uuid,
+    conversation_id: i64,
+    title: &str,
+) -> sqlx::Result<Option<Conversation>> {
+    sqlx::query_as(
+        "update conversations set title = $3, updated_at = now() where id = $1 and user_id = $2
+         returning id, title, created_at, updated_at",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .bind(title)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Outcome of [`delete_conversation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    NotFound,
+    /// A turn of it is still queued or running: stop it or wait for it first.
+    Busy,
+}
+
+/// Deletes a conversation of the user with its messages and finished requests (task changes its
+/// turns made stay; their history keeps the request id).
+pub async fn delete_conversation(
+    pool: &PgPool,
+    user_id: Uuid,
+    conversation_id: i64,
+) -> sqlx::Result<Deleted> {
+    let mut tx = pool.begin().await?;
+    let owned: Option<i64> = sqlx::query_scalar(
+        "select id from conversations where id = $1 and user_id = $2 for update",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if owned.is_none() {
+        return Ok(Deleted::NotFound);
+    }
+    let busy: bool = sqlx::query_scalar(concat!(
+        "select exists(select 1 from chat_requests where conversation_id = $1 and status in ",
+        unfinished!(),
+        ")"
+    ))
+    .bind(conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if busy {
+        return Ok(Deleted::Busy);
+    }
+    sqlx::query("delete from conversations where id = $1")
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Deleted::Deleted)
 }
 
 /// One tool call of a journaled model step, as the model gave it.
@@ -704,7 +916,7 @@ pub async fn list_messages(
         return Ok(None);
     }
     sqlx::query_as(
-        "select id, conversation_id, role, content, tool_calls, request_id, created_at, agent_state
+        "select id, conversation_id, role, content, tool_calls, request_id, created_at, stopped, agent_state
          from messages where conversation_id = $1 order by created_at, id",
     )
     .bind(conversation_id)

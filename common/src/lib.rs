@@ -6,6 +6,7 @@
 //! - [`tasks`]: the task domain types, validation and the SQL every front end shares (with history).
 //! - [`tools`]: the typed task tools (args, JSON schemas, results) the agents and MCP call.
 //! - [`schema`]: the versioned queue contract (chat requests and reply events).
+//! - [`protocol`]: the WebSocket frames (client and server) and the task-change notice.
 //! - [`queue`]: JetStream connection, stream and consumer set-up.
 //! - [`retry`]: the backoff policies every retry loop follows.
 //! - [`chat`]: conversations, messages and chat-request records in Postgres.
@@ -16,6 +17,7 @@ pub mod chat;
 pub mod config;
 pub mod db;
 pub mod metrics;
+pub mod protocol;
 pub mod queue;
 pub mod retry;
 pub mod schema;

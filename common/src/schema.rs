@@ -1,8 +1,8 @@
 //! The queue contract (version 1): chat requests published to JetStream and the reply events
 //! workers publish back. Documented for load-test scripts and other producers in `docs/QUEUE.md`.
 //!
-//! Compatibility rules: producers set `"v": 1`; consumers ignore unknown fields; a new optional field
-//! keeps the version, anything else bumps it.
+//! Compatibility rules: producers set `"v": 1`; consumers ignore unknown fields and unknown event
+//! types; a new optional field or a new event type keeps the version, anything else bumps it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -86,7 +86,7 @@ pub struct ChatEvent {
 }
 
 /// What happened. Per request, in order: zero or more `delta` / `tool` (possibly after a `reset`),
-/// then exactly one `done` or `error`.
+/// then exactly one `done`, `error` or `cancelled`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
@@ -108,6 +108,14 @@ pub enum EventBody {
     },
     /// The turn failed; the user message is kept.
     Error { code: String, message: String },
+    /// The user stopped the turn: `response` is the part of the reply produced before it stopped
+    /// (kept in the conversation, marked stopped) and `tool_calls` the tools already applied,
+    /// which stay applied.
+    Cancelled {
+        conversation_id: i64,
+        response: String,
+        tool_calls: Vec<ToolCall>,
+    },
 }
 
 impl ChatEvent {
@@ -119,9 +127,12 @@ impl ChatEvent {
         }
     }
 
-    /// `done` and `error` end a request.
+    /// `done`, `error` and `cancelled` end a request.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.body, EventBody::Done { .. } | EventBody::Error { .. })
+        matches!(
+            self.body,
+            EventBody::Done { .. } | EventBody::Error { .. } | EventBody::Cancelled { .. }
+        )
     }
 }
 

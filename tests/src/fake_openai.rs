@@ -34,11 +34,18 @@ pub enum Reply {
     Hang,
     /// Streams these text deltas, then hangs (a model interrupted mid-reply).
     TextThenHang(Vec<String>),
+    /// Streams text deltas with a pause before each (a slow model).
+    SlowText(Vec<String>, Duration),
 }
 
 impl Reply {
     pub fn text(s: &str) -> Self {
         Self::Text(s.split_inclusive(' ').map(str::to_owned).collect())
+    }
+
+    /// `s` word by word, `pause` before each word.
+    pub fn slow_text(s: &str, pause: Duration) -> Self {
+        Self::SlowText(s.split_inclusive(' ').map(str::to_owned).collect(), pause)
     }
 
     /// A single tool call whose arguments arrive in two fragments.
@@ -100,6 +107,27 @@ pub struct FakeOpenAi {
     profile: Arc<Profile>,
     /// While set, profiled calls wait without answering (a hanging model).
     hanging: Arc<AtomicBool>,
+    /// Slow streams the client closed before their end.
+    abandoned: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a slow stream as abandoned when it is dropped before its end.
+struct StreamEnd {
+    abandoned: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+impl StreamEnd {
+    fn finish(mut self) {
+        drop(self.abandoned.take());
+    }
+}
+
+impl Drop for StreamEnd {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.abandoned.take() {
+            abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl FakeOpenAi {
@@ -124,7 +152,13 @@ impl FakeOpenAi {
             inner: Arc::default(),
             profile: Arc::new(profile),
             hanging: Arc::default(),
+            abandoned: Arc::default(),
         }
+    }
+
+    /// How many slow streams the client stopped reading before their end.
+    pub fn abandoned_streams(&self) -> usize {
+        self.abandoned.load(Ordering::SeqCst)
     }
 
     /// Makes profiled calls hang (`true`) until released (`false`).
@@ -229,6 +263,17 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
                 .body(Body::from_stream(stream))
                 .expect("response");
         }
+        Reply::SlowText(parts, pause) => {
+            let end = StreamEnd {
+                abandoned: Some(fake.abandoned.clone()),
+            };
+            let tail = format!("{}data: [DONE]\n\n", chunk(json!({}), Some("stop")));
+            let stream = async_stream_of(sse, parts, pause, tail, move || end.finish());
+            return Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(stream))
+                .expect("response");
+        }
         Reply::Text(parts) => {
             for p in parts {
                 completion_chars += p.len();
@@ -260,6 +305,35 @@ async fn completions(State(fake): State<FakeOpenAi>, body: axum::Json<Value>) ->
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from(sse))
         .expect("response")
+}
+
+/// `head`, then each part after `pause`, then `tail`; `on_end` runs when the tail was produced.
+fn async_stream_of(
+    head: String,
+    parts: Vec<String>,
+    pause: Duration,
+    tail: String,
+    on_end: impl FnOnce() + Send + 'static,
+) -> impl futures::Stream<Item = Result<String, std::convert::Infallible>> + Send {
+    let parts = parts
+        .into_iter()
+        .map(move |p| (pause, chunk(json!({"content": p}), None)));
+    let body = std::iter::once((Duration::ZERO, head))
+        .chain(parts)
+        .collect::<Vec<_>>();
+    let mut on_end = Some(on_end);
+    futures::stream::iter(body)
+        .then(|(pause, text)| async move {
+            tokio::time::sleep(pause).await;
+            Ok(text)
+        })
+        .chain(futures::stream::once(async move { Ok(tail) }))
+        .chain(futures::stream::poll_fn(move |_| {
+            if let Some(end) = on_end.take() {
+                end();
+            }
+            std::task::Poll::Ready(None)
+        }))
 }
 
 /// Streams a reply shaped by `profile`, with real delays between chunks.

@@ -1,9 +1,13 @@
-//! A WebSocket chat client for tests (and later `loadgen`).
+//! A WebSocket chat client for tests, speaking the typed protocol ([`ClientFrame`] out,
+//! [`ServerFrame`] in). `tasks_changed` frames are kept apart from the frames of requests
+//! ([`WsClient::next_tasks_changed`]), so a request's frames read the same whatever else changes.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
+use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -11,6 +15,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// `tasks_changed` frames received meanwhile, oldest first.
+    task_changes: VecDeque<ServerFrame>,
+    /// Request frames read while waiting for a `tasks_changed`, oldest first.
+    pending: VecDeque<Value>,
 }
 
 impl WsClient {
@@ -25,7 +33,75 @@ impl WsClient {
             request.headers_mut().insert("authorization", value);
         }
         let (socket, _) = connect_async(request).await?;
-        Ok(Self { socket })
+        Ok(Self {
+            socket,
+            task_changes: VecDeque::new(),
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// Sends a typed frame.
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        let text = serde_json::to_string(frame).expect("frame encodes");
+        self.send_raw(&text).await;
+    }
+
+    /// Asks to stop a request.
+    pub async fn cancel(&mut self, request_id: uuid::Uuid) {
+        self.send(&ClientFrame::Cancel {
+            request_id,
+            client_msg_id: None,
+        })
+        .await;
+    }
+
+    /// The next request frame, typed; `None` on close or timeout.
+    pub async fn next_frame(&mut self, timeout: Duration) -> Option<ServerFrame> {
+        let value = self.next_json(timeout).await?;
+        Some(serde_json::from_value(value).expect("the server sends protocol frames"))
+    }
+
+    /// The next `tasks_changed` frame (received already, or within `timeout`).
+    pub async fn next_tasks_changed(&mut self, timeout: Duration) -> Option<ServerFrame> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.task_changes.is_empty() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            // Request frames read meanwhile wait for `next_json`.
+            let frame = self.read_any(left).await?;
+            if let Some(other) = self.sort(frame) {
+                self.pending.push_back(other);
+            }
+        }
+        self.task_changes.pop_front()
+    }
+
+    /// Queues a `tasks_changed` frame apart; gives back any other.
+    fn sort(&mut self, frame: Value) -> Option<Value> {
+        if frame["type"] == "tasks_changed" {
+            let typed = serde_json::from_value(frame).expect("a tasks_changed frame");
+            self.task_changes.push_back(typed);
+            return None;
+        }
+        Some(frame)
+    }
+
+    /// The next JSON text frame of any kind; `None` on close or timeout.
+    async fn read_any(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
     }
 
     pub async fn send_json(&mut self, frame: &Value) {
@@ -49,26 +125,26 @@ impl WsClient {
         conversation_id: Option<i64>,
         client_msg_id: Option<&str>,
     ) {
-        let mut frame =
-            json!({"type": "chat", "message": message, "conversation_id": conversation_id});
-        if let Some(id) = client_msg_id {
-            frame["client_msg_id"] = json!(id);
-        }
-        self.send_json(&frame).await;
+        self.send(&ClientFrame::Chat {
+            message: message.to_owned(),
+            conversation_id,
+            client_msg_id: client_msg_id.map(str::to_owned),
+        })
+        .await;
     }
 
-    /// The next JSON text frame (control frames are skipped); `None` on close or timeout.
+    /// The next JSON text frame of a request (control and `tasks_changed` frames are skipped);
+    /// `None` on close or timeout.
     pub async fn next_json(&mut self, timeout: Duration) -> Option<Value> {
+        if let Some(frame) = self.pending.pop_front() {
+            return Some(frame);
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let msg = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()??
-                .ok()?;
-            match msg {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
-                Message::Close(_) => return None,
-                _ => continue,
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.read_any(left).await?;
+            if let Some(frame) = self.sort(frame) {
+                return Some(frame);
             }
         }
     }
@@ -88,11 +164,11 @@ impl WsClient {
         }
     }
 
-    /// Frames until the first `done` or `error` (inclusive).
+    /// Frames until the first `done`, `cancelled` or `error` (inclusive).
     pub async fn until_final(&mut self, timeout: Duration) -> Vec<Value> {
         let mut frames = Vec::new();
         while let Some(f) = self.next_json(timeout).await {
-            let done = matches!(f["type"].as_str(), Some("done" | "error"));
+            let done = matches!(f["type"].as_str(), Some("done" | "error" | "cancelled"));
             frames.push(f);
             if done {
                 break;

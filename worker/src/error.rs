@@ -66,7 +66,19 @@ pub enum AgentError {
     Database(#[from] sqlx::Error),
     /// Publishing an event failed: retry the turn.
     #[error(transparent)]
-    Publish(#[from] crate::events::EventError),
+    Publish(crate::events::EventError),
+    /// The user stopped the turn.
+    #[error("the user stopped the turn")]
+    Cancelled,
+}
+
+impl From<crate::events::EventError> for AgentError {
+    fn from(e: crate::events::EventError) -> Self {
+        match e {
+            crate::events::EventError::Cancelled => Self::Cancelled,
+            other => Self::Publish(other),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Publishing a turn's reply events on its reply subject (core NATS: low latency; the final event is
 //! also stored in Postgres, where the api finds it if the event is lost).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use todo_common::schema::{ChatEvent, EventBody, ToolCall};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Why an event could not be sent: both are retryable for the turn.
@@ -16,6 +17,9 @@ pub enum EventError {
     Serialize(#[from] serde_json::Error),
     #[error("publishing an event: {0}")]
     Publish(#[from] async_nats::PublishError),
+    /// The user stopped the turn: no more of the reply is sent.
+    #[error("the user stopped the turn")]
+    Cancelled,
 }
 
 #[derive(Clone)]
@@ -26,6 +30,12 @@ pub struct EventSink {
     /// When the request entered the queue.
     published: Instant,
     first_delta_sent: Arc<AtomicBool>,
+    /// Trips when the user stops the turn.
+    cancel: CancellationToken,
+    /// The reply text sent so far (since the last `reset`): what a stopped turn keeps.
+    streamed: Arc<Mutex<String>>,
+    /// Where task changes are announced (`<prefix>.changes.<user>`), and for whom.
+    changes: Option<(String, Uuid)>,
 }
 
 impl EventSink {
@@ -41,7 +51,42 @@ impl EventSink {
             request_id,
             published,
             first_delta_sent: Arc::new(AtomicBool::new(false)),
+            cancel: CancellationToken::new(),
+            streamed: Arc::default(),
+            changes: None,
         }
+    }
+
+    /// Announces the task changes of the turn's tools to the user's other sockets.
+    #[must_use]
+    pub fn with_changes(mut self, prefix: &str, user_id: Uuid) -> Self {
+        self.changes = Some((prefix.to_owned(), user_id));
+        self
+    }
+
+    /// Stops the reply when `cancel` trips.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The user asked to stop the turn.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Resolves when the user asks to stop the turn.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await;
+    }
+
+    /// The reply text sent since the last `reset`.
+    pub fn streamed(&self) -> String {
+        self.streamed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn request_id(&self) -> Uuid {
@@ -54,6 +99,12 @@ impl EventSink {
     }
 
     pub async fn publish(&self, body: EventBody) -> Result<ChatEvent, EventError> {
+        if matches!(body, EventBody::Reset { .. }) {
+            self.streamed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+        }
         let event = ChatEvent::new(self.request_id, body);
         let payload = serde_json::to_vec(&event)?;
         self.nats
@@ -66,6 +117,13 @@ impl EventSink {
         if text.is_empty() {
             return Ok(());
         }
+        if self.is_cancelled() {
+            return Err(EventError::Cancelled);
+        }
+        self.streamed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_str(text);
         if !self.first_delta_sent.swap(true, Ordering::Relaxed) {
             metrics::histogram!("todo_chat_time_to_first_token_seconds")
                 .record(self.published.elapsed().as_secs_f64());
@@ -77,7 +135,16 @@ impl EventSink {
         .map(|_| ())
     }
 
+    /// Reports a tool call (after it ran: reported even when the user stopped the turn meanwhile,
+    /// since its effect stays).
     pub async fn tool(&self, call: &ToolCall) -> Result<(), EventError> {
+        if let Some((prefix, user_id)) = &self.changes
+            && let Some(output) = todo_common::tools::ToolOutput::from_value(&call.result)
+        {
+            let mut notice = todo_common::protocol::TasksChangedNotice::new(*user_id);
+            notice.add_tool_result(&output);
+            notice.publish(&self.nats, prefix).await;
+        }
         self.publish(EventBody::Tool {
             tool: call.tool.clone(),
             arguments: call.arguments.clone(),

@@ -7,9 +7,11 @@
 //! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
 //! - [`tools`]: the five task tools and their exactly-once executor.
 //! - [`events`]: publishing reply events.
+//! - [`cancel`]: stopping a running turn when its user asks (one NATS subscription per worker).
 //! - [`error`]: retryable vs fatal turn errors and agent errors.
 
 pub mod agent;
+pub mod cancel;
 pub mod error;
 pub mod events;
 pub mod http;

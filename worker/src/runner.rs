@@ -60,6 +60,13 @@ impl Worker {
             config.database.max_connections,
         );
         let agent = Arc::new(Agent::from_config(&config.worker.agent));
+        // One subscription for every stop request; each names its request.
+        let cancels = crate::cancel::Cancels::default();
+        let stops = nats
+            .subscribe(format!("{}.cancel.*", config.nats.subject_prefix))
+            .await
+            .context("subscribing to stop requests")?;
+        tokio::spawn(cancels.clone().listen(stops));
         tracing::info!(
             agent = agent.name(),
             concurrency = config.worker.concurrency,
@@ -71,6 +78,7 @@ impl Worker {
             nats_config: config.nats.clone(),
             agent,
             max_tasks: config.limits.max_tasks_per_user,
+            cancels,
         });
         Ok(Self {
             config,

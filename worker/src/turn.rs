@@ -38,6 +38,8 @@ pub struct TurnContext {
     pub agent: Arc<Agent>,
     /// Tasks a user may have.
     pub max_tasks: Option<u32>,
+    /// Tokens of the turns running here, tripped when their user stops them.
+    pub cancels: crate::cancel::Cancels,
 }
 
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
@@ -67,7 +69,12 @@ pub async fn process(
         .clone()
         .filter(|_| reply_to_ok)
         .unwrap_or_else(|| ctx.nats_config.default_event_subject(request.request_id));
-    let events = EventSink::new(ctx.nats.clone(), subject, request.request_id, published);
+    // Registered before the turn starts: a stop published from now on reaches it, and one
+    // published earlier is the Postgres mark `begin` reads.
+    let registration = ctx.cancels.register(request.request_id);
+    let events = EventSink::new(ctx.nats.clone(), subject, request.request_id, published)
+        .with_cancel(registration.token())
+        .with_changes(&ctx.nats_config.subject_prefix, request.user_id);
     if let Some(id) = request.conversation_id {
         tracing::Span::current().record("conversation_id", id);
     }
@@ -192,6 +199,10 @@ async fn run(
     record: ChatRequestRecord,
     events: &EventSink,
 ) -> Result<(), TurnError> {
+    if record.cancel_requested {
+        // Stopped while it waited (or while an earlier attempt ran): it does not run (further).
+        return stop(ctx, &record, events, None).await;
+    }
     if record.attempts > 1 {
         tracing::info!(attempt = record.attempts, "running the turn again");
         events
@@ -227,6 +238,9 @@ async fn run(
     };
     let reply = match ctx.agent.run(&input, &mut tools, events).await {
         Ok(reply) => reply,
+        Err(AgentError::Cancelled) => {
+            return stop(ctx, &record, events, Some(tools.into_calls())).await;
+        }
         Err(AgentError::Database(e)) => return Err(e.into()),
         Err(AgentError::Publish(e)) => return Err(e.into()),
         Err(e @ (AgentError::TooManyRounds(_) | AgentError::TooManyToolCalls(_))) => {
@@ -288,6 +302,27 @@ async fn run(
     metrics::histogram!("todo_chat_turn_duration_seconds")
         .record(events.published().elapsed().as_secs_f64());
     tracing::info!(tools = tool_calls.len(), "turn done");
+    Ok(())
+}
+
+/// Ends the turn as stopped by its user: the partial reply and the tools already applied are
+/// kept, and the `cancelled` event is stored and published.
+async fn stop(
+    ctx: &TurnContext,
+    record: &ChatRequestRecord,
+    events: &EventSink,
+    tool_calls: Option<Vec<todo_common::schema::ToolCall>>,
+) -> Result<(), TurnError> {
+    let partial = events.streamed();
+    let stopper = chat::Stopper::Attempt(record.attempts);
+    match chat::stop(&ctx.db, record, &partial, tool_calls, stopper).await? {
+        Some(event) => {
+            events.publish(event.body).await?;
+            metrics::counter!("todo_chat_turns_cancelled_total").increment(1);
+            tracing::info!("turn stopped by its user");
+        }
+        None => tracing::info!("turn was stopped elsewhere"),
+    }
     Ok(())
 }
 

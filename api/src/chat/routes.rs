@@ -10,6 +10,7 @@ use todo_common::schema::{EventBody, ToolCall};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::service::CancelState;
 use super::{request_id_for, validate_message};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ErrorBody, Result};
@@ -24,6 +25,8 @@ pub fn router(chat_timeout: Duration, timeout: Duration) -> OpenApiRouter<AppSta
             OpenApiRouter::new()
                 .routes(routes!(list_conversations))
                 .routes(routes!(list_messages))
+                .routes(routes!(rename_conversation, delete_conversation))
+                .routes(routes!(cancel_request))
                 .layer(crate::http::timeout_layer(timeout)),
         )
 }
@@ -105,6 +108,12 @@ async fn post_chat(
             EventBody::Error { code, message } => {
                 return Err(ApiError::Agent { code, message });
             }
+            EventBody::Cancelled { .. } => {
+                return Err(ApiError::Conflict {
+                    code: "request_cancelled",
+                    message: "the reply was stopped; what was done before it stopped is kept in the conversation".into(),
+                });
+            }
             _ => continue,
         }
     }
@@ -147,4 +156,126 @@ async fn list_messages(
         .await?
         .map(ApiJson)
         .ok_or(ApiError::NotFound)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RenameBody {
+    /// The new title (1–200 characters after trimming).
+    pub title: String,
+}
+
+/// Largest conversation title, in characters.
+const TITLE_MAX_CHARS: usize = 200;
+
+fn conversation_id(raw: &str) -> Result<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Rename a conversation.
+#[utoipa::path(patch, path = "/api/{user_id}/conversations/{conversation_id}", tag = "chat",
+    security(("bearer" = [])),
+    params(("user_id" = String, Path), ("conversation_id" = i64, Path)),
+    request_body = RenameBody,
+    responses(
+        (status = 200, description = "The renamed conversation", body = Conversation),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No such conversation for this user", body = ErrorBody),
+        (status = 422, description = "Empty title (`title_required`), too long (`title_too_long`) or with NUL (`invalid_characters`)", body = ErrorBody),
+    ))]
+async fn rename_conversation(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((user_id, conversation_id_raw)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RenameBody>,
+) -> Result<ApiJson<Conversation>> {
+    let user_id = auth.owner(&user_id)?;
+    let id = conversation_id(&conversation_id_raw)?;
+    let title = body.title.trim();
+    if title.is_empty() {
+        return Err(ApiError::validation(
+            "title_required",
+            "title",
+            "`title` must not be empty",
+        ));
+    }
+    if title.chars().count() > TITLE_MAX_CHARS {
+        return Err(ApiError::validation(
+            "title_too_long",
+            "title",
+            format!("`title` must be at most {TITLE_MAX_CHARS} characters"),
+        ));
+    }
+    if title.contains('\0') {
+        return Err(ApiError::validation(
+            "invalid_characters",
+            "title",
+            "`title` must not contain NUL characters",
+        ));
+    }
+    chat::rename_conversation(&state.db, user_id, id, title)
+        .await?
+        .map(ApiJson)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Delete a conversation and its messages (task changes made in it stay).
+#[utoipa::path(delete, path = "/api/{user_id}/conversations/{conversation_id}", tag = "chat",
+    security(("bearer" = [])),
+    params(("user_id" = String, Path), ("conversation_id" = i64, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No such conversation for this user", body = ErrorBody),
+        (status = 409, description = "A reply in it is still running (`conversation_busy`): stop it or wait", body = ErrorBody),
+    ))]
+async fn delete_conversation(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((user_id, conversation_id_raw)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode> {
+    let user_id = auth.owner(&user_id)?;
+    let id = conversation_id(&conversation_id_raw)?;
+    match chat::delete_conversation(&state.db, user_id, id).await? {
+        chat::Deleted::Deleted => Ok(axum::http::StatusCode::NO_CONTENT),
+        chat::Deleted::NotFound => Err(ApiError::NotFound),
+        chat::Deleted::Busy => Err(ApiError::Conflict {
+            code: "conversation_busy",
+            message: "a reply in this conversation is still running: stop it or wait for it".into(),
+        }),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CancelResponse {
+    pub request_id: uuid::Uuid,
+    /// `cancelled` (it had not started) or `cancelling` (a worker stops it within a second).
+    pub status: CancelState,
+}
+
+/// Stop a reply that is queued or running (on whichever worker). The request then ends with a
+/// `cancelled` event: its partial reply and the tools it already applied are kept.
+#[utoipa::path(post, path = "/api/{user_id}/chat/{request_id}/cancel", tag = "chat",
+    security(("bearer" = [])),
+    params(("user_id" = String, Path), ("request_id" = String, Path, description = "The `request_id` from `accepted`")),
+    responses(
+        (status = 202, description = "Stopping (or stopped)", body = CancelResponse),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No such request for this user", body = ErrorBody),
+        (status = 409, description = "The request has already finished (`request_finished`)", body = ErrorBody),
+    ))]
+async fn cancel_request(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((user_id, request_id_raw)): Path<(String, String)>,
+) -> Result<(axum::http::StatusCode, ApiJson<CancelResponse>)> {
+    let user_id = auth.owner(&user_id)?;
+    let request_id = uuid::Uuid::parse_str(&request_id_raw).map_err(|_| ApiError::NotFound)?;
+    let status = state.chat.cancel(user_id, request_id).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        ApiJson(CancelResponse { request_id, status }),
+    ))
 }

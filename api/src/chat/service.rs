@@ -28,6 +28,16 @@ pub struct ChatService {
     limits: Arc<Limits>,
 }
 
+/// Where a stop request left its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CancelState {
+    /// It had not started: it is cancelled (the `cancelled` event is out).
+    Cancelled,
+    /// A worker is stopping it; its `cancelled` event follows within a second.
+    Cancelling,
+}
+
 /// A request the api has accepted, with the stream of its events.
 pub struct Submitted {
     pub record: ChatRequestRecord,
@@ -162,6 +172,52 @@ impl ChatService {
         // Should it finish between the lookup and the subscription, the waiter's periodic
         // Postgres check finds the final event.
         Ok(Submitted { record, events })
+    }
+
+    /// Stops a request of the user: marks it (so no worker runs it any further) and tells the
+    /// workers; a request no worker holds yet is ended here at once. `Conflict` when it has
+    /// already finished, `NotFound` when it is not the user's.
+    pub async fn cancel(&self, user_id: Uuid, request_id: Uuid) -> Result<CancelState> {
+        let record = match chat::request_cancel(&self.db, user_id, request_id).await? {
+            chat::CancelRequest::Marked(record) => record,
+            chat::CancelRequest::Finished(record) => {
+                return Err(ApiError::Conflict {
+                    code: "request_finished",
+                    message: format!(
+                        "this request has already finished ({}); there is nothing to stop",
+                        record.status
+                    ),
+                });
+            }
+            chat::CancelRequest::NotFound => return Err(ApiError::NotFound),
+        };
+        let subject =
+            todo_common::protocol::cancel_subject(&self.config.subject_prefix, request_id);
+        if let Err(e) = self.nats.publish(subject, bytes::Bytes::new()).await {
+            // The mark stays: a worker that (re)starts the turn stops it.
+            tracing::warn!(error = %e, "could not announce a stop request");
+        }
+        // Nobody runs it yet (or its worker died): end it here, so the stop shows at once.
+        match chat::stop(&self.db, &record, "", None, chat::Stopper::Idle).await? {
+            Some(event) => {
+                let subject = record
+                    .reply_to
+                    .clone()
+                    .unwrap_or_else(|| self.config.default_event_subject(request_id));
+                match serde_json::to_vec(&event) {
+                    Ok(payload) => {
+                        if let Err(e) = self.nats.publish(subject, payload.into()).await {
+                            // Followers find the stored final event by their periodic check.
+                            tracing::warn!(error = %e, "could not publish the cancelled event");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not encode the cancelled event"),
+                }
+                metrics::counter!("todo_chat_turns_cancelled_total").increment(1);
+                Ok(CancelState::Cancelled)
+            }
+            None => Ok(CancelState::Cancelling),
+        }
     }
 
     async fn follow(&self, record: &ChatRequestRecord) -> Result<RequestEvents> {

@@ -2,7 +2,9 @@
 //! One test binary, one module per feature.
 
 mod auth;
+mod browser;
 mod chat;
+mod clients;
 mod durable;
 mod health;
 mod loadgen;

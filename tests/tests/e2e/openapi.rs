@@ -24,6 +24,9 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/api/{user_id}/tasks/{task_id}/history"),
     ("post", "/api/{user_id}/chat"),
     ("get", "/api/{user_id}/conversations"),
+    ("patch", "/api/{user_id}/conversations/{conversation_id}"),
+    ("delete", "/api/{user_id}/conversations/{conversation_id}"),
+    ("post", "/api/{user_id}/chat/{request_id}/cancel"),
     (
         "get",
         "/api/{user_id}/conversations/{conversation_id}/messages",

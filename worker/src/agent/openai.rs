@@ -295,6 +295,10 @@ impl OpenAiAgent {
             .collect();
         messages.push(json!({"role": "assistant", "content": if content.is_empty() { Value::Null } else { json!(content) }, "tool_calls": tool_calls}));
         for call in calls {
+            // No further tool call once the user stopped the turn (calls already made stay).
+            if events.is_cancelled() {
+                return Err(AgentError::Cancelled);
+            }
             let raw = if call.arguments.trim().is_empty() {
                 "{}"
             } else {
@@ -337,7 +341,10 @@ impl OpenAiAgent {
                         retries += 1;
                         count_retry(reason);
                         tracing::warn!(retry = retries, round, cause = %cause, "model call failed; retrying");
-                        tokio::time::sleep(policy.delay(retries)).await;
+                        tokio::select! {
+                            () = events.cancelled() => return Err(AgentError::Cancelled),
+                            () = tokio::time::sleep(policy.delay(retries)) => {}
+                        }
                         continue;
                     }
                     count_error("gave_up");
@@ -357,11 +364,21 @@ impl OpenAiAgent {
         round: u32,
     ) -> Result<(String, Vec<PendingCall>), Failure> {
         let started = std::time::Instant::now();
-        let mut stream = self.open(messages).await?;
+        let mut stream = tokio::select! {
+            biased;
+            () = events.cancelled() => return Err(Failure::Agent(AgentError::Cancelled)),
+            opened = self.open(messages) => opened?,
+        };
         let mut text = String::new();
         let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
         loop {
-            let next = match tokio::time::timeout(self.config.timeout, stream.next()).await {
+            let next = tokio::select! {
+                biased;
+                // Stop reading the model at once (dropping the stream closes the connection).
+                () = events.cancelled() => return Err(Failure::Agent(AgentError::Cancelled)),
+                next = tokio::time::timeout(self.config.timeout, stream.next()) => next,
+            };
+            let next = match next {
                 Ok(next) => next,
                 Err(_) => {
                     count_error("stall");

@@ -485,6 +485,10 @@ impl BuiltinAgent {
             Plan::Calls(calls) => {
                 let mut outputs = Vec::with_capacity(calls.len());
                 for tool in &calls {
+                    // No further tool call once the user stopped the turn.
+                    if events.is_cancelled() {
+                        return Err(AgentError::Cancelled);
+                    }
                     let (output, call) = tools.call(tool).await?;
                     events.tool(&call).await?;
                     outputs.push(output);
