@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(crate::web::router())
+        .merge(crate::mcp::router(state.clone()))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(track_http))

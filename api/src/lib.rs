@@ -8,6 +8,7 @@
 //! - [`limits`]: rate limits (chat per user, login per email and per IP) answered 429.
 //! - [`reconciler`]: publishes again unfinished requests whose message was lost.
 //! - [`live`]: task changes (from any front end, any process) pushed to the user's open sockets.
+//! - [`mcp`]: the task tools over the Model Context Protocol at `/mcp` (bearer auth).
 //! - [`web`]: the chat web app served at `/` (assets embedded in the binary).
 //! - [`sessions`]: revoked sessions broadcast to every instance's open sockets.
 //! - [`health`]: the `/health` route and the `/metrics` listener.
@@ -22,6 +23,7 @@ pub mod health;
 pub mod http;
 pub mod limits;
 pub mod live;
+pub mod mcp;
 pub mod reconciler;
 pub mod sessions;
 pub mod startup;

@@ -10,6 +10,7 @@
 pub mod fake_openai;
 pub mod loadgen;
 pub mod nats_server;
+pub mod terminal;
 pub mod ws;
 
 use std::time::Duration;

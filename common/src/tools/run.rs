@@ -200,6 +200,10 @@ async fn ask_first(
     if found.len() <= 1 {
         return Ok(None);
     }
+    // An MCP host asks its user before a destructive call itself (the tools carry the hints).
+    if ctx.source == crate::tasks::Source::Mcp {
+        return Ok(None);
+    }
     let Some(turn) = ctx.turn else {
         return Ok(Some(Err(ToolError::new(
             "NOT_AVAILABLE",

@@ -4,10 +4,12 @@
 mod auth;
 mod browser;
 mod chat;
+mod cli;
 mod clients;
 mod durable;
 mod health;
 mod loadgen;
+mod mcp;
 mod nats_roles;
 mod openai;
 mod openapi;

@@ -1,0 +1,182 @@
+//! The task tools over MCP, through rmcp's own client: at `/mcp` on the api (streamable HTTP,
+//! bearer tokens) and through the `todo mcp` stdio bridge.
+
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use todo_cli::session::Session;
+use todo_common::protocol::ServerFrame;
+use todo_tests::{TestApp, TestUser};
+
+fn session(app: &TestApp, user: &TestUser) -> Session {
+    Session {
+        api: app.base.clone(),
+        user_id: user.id,
+        email: user.email.clone(),
+        token: user.token.clone(),
+        expires_at: u64::MAX,
+    }
+}
+
+async fn call(
+    client: &rmcp::service::Peer<RoleClient>,
+    tool: &'static str,
+    arguments: Value,
+) -> (bool, Value) {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments are an object")
+    };
+    let result: CallToolResult = client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(arguments))
+        .await
+        .expect("the call is answered");
+    let value = result
+        .structured_content
+        .clone()
+        .expect("structured result");
+    (result.is_error == Some(true), value)
+}
+
+#[tokio::test]
+async fn an_mcp_client_lists_the_task_tools_with_their_hints_and_manages_tasks() {
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let mut ws = app.ws(&user).await;
+    let client = todo_cli::mcp::connect(&app.base, &session(&app, &user))
+        .await
+        .expect("MCP session");
+
+    let tools = client.peer().list_all_tools().await.expect("tools");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(
+        names,
+        [
+            "add_task",
+            "list_tasks",
+            "complete_task",
+            "update_task",
+            "delete_task"
+        ]
+    );
+    let hints = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).expect("tool");
+        let a = tool.annotations.clone().expect("annotations");
+        (a.read_only_hint, a.destructive_hint, a.idempotent_hint)
+    };
+    assert_eq!(hints("list_tasks"), (Some(true), Some(false), Some(true)));
+    assert_eq!(hints("delete_task"), (Some(false), Some(true), Some(true)));
+    assert_eq!(hints("add_task"), (Some(false), Some(false), Some(false)));
+    let add = tools
+        .iter()
+        .find(|t| t.name == "add_task")
+        .expect("add_task");
+    assert!(
+        add.input_schema["properties"]["title"].is_object(),
+        "schema from the args type"
+    );
+
+    // Act: add, complete, list, delete through MCP.
+    let (failed, created) = call(
+        client.peer(),
+        "add_task",
+        json!({"title": "Water the plants", "due": "tomorrow 9am", "tags": ["home"]}),
+    )
+    .await;
+    assert!(!failed, "{created}");
+    assert_eq!(created["status"], "created");
+    let id = created["task_id"].as_i64().expect("id");
+    let Some(ServerFrame::TasksChanged { tasks, .. }) =
+        ws.next_tasks_changed(Duration::from_secs(5)).await
+    else {
+        panic!("the user's socket heard of the MCP change");
+    };
+    assert_eq!(tasks[0].title, "Water the plants");
+    let (_, done) = call(client.peer(), "complete_task", json!({"task_id": id})).await;
+    assert_eq!(done["status"], "completed");
+    let (_, listed) = call(client.peer(), "list_tasks", json!({"status": "completed"})).await;
+    assert_eq!(listed["count"], 1);
+
+    // The change is the user's, recorded as made through MCP.
+    let (_, _, history) = app.get_json(&user, &format!("/tasks/{id}/history")).await;
+    assert!(
+        history
+            .as_array()
+            .expect("history")
+            .iter()
+            .all(|h| h["source"] == "mcp"),
+        "{history}"
+    );
+    // Bad arguments are a tool error the client can read, not a crash.
+    let (failed, refused) = call(client.peer(), "add_task", json!({"title": ""})).await;
+    assert!(failed);
+    assert_eq!(refused["status"], "error");
+    let _ = client.cancel().await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn mcp_acts_only_for_the_tokens_user() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    let bob = app.user().await;
+    app.create_task(&alice, "Alice's secret").await;
+    let bob_client = todo_cli::mcp::connect(&app.base, &session(&app, &bob))
+        .await
+        .expect("MCP session");
+
+    let (_, listed) = call(bob_client.peer(), "list_tasks", json!({})).await;
+    assert_eq!(listed["count"], 0, "{listed}");
+    let (failed, refused) = call(bob_client.peer(), "delete_task", json!({"task_id": 1})).await;
+    assert!(failed);
+    assert_eq!(refused["error"]["code"], "TASK_NOT_FOUND");
+    assert_eq!(
+        app.list_tasks(&alice, "all").await.len(),
+        1,
+        "Alice's task is intact"
+    );
+
+    // Without a token, or with a bad one, nothing is served.
+    for auth in [None, Some("Bearer not-a-token")] {
+        let mut request = app
+            .http
+            .post(app.url("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+        if let Some(value) = auth {
+            request = request.header("authorization", value);
+        }
+        let res = request.send().await.expect("post");
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let _ = bob_client.cancel().await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_stdio_bridge_serves_the_same_tools_with_the_stored_login() {
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let (server_read, server_write) = tokio::io::split(server_io);
+    let api = app.base.clone();
+    let stored = session(&app, &user);
+    let bridge = tokio::spawn(async move {
+        todo_cli::mcp::serve(&api, &stored, server_read, server_write).await
+    });
+
+    let (client_read, client_write) = tokio::io::split(client_io);
+    let client = ().serve((client_read, client_write)).await.expect("initialized");
+    let tools = client.peer().list_all_tools().await.expect("tools");
+    assert_eq!(tools.len(), 5);
+    let (failed, created) = call(client.peer(), "add_task", json!({"title": "Via stdio"})).await;
+    assert!(!failed, "{created}");
+    assert_eq!(app.list_tasks(&user, "all").await[0]["title"], "Via stdio");
+
+    let _ = client.cancel().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), bridge).await;
+    app.shutdown().await;
+}
