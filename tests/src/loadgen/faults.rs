@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::services::{PrivateNats, PrivatePostgres, Service, free_port, wait_for_port};
@@ -112,7 +113,7 @@ impl FaultReport {
 struct Request {
     message: String,
     sent_at: Option<Instant>,
-    request_id: Option<String>,
+    request_id: Option<uuid::Uuid>,
     accepted: bool,
     finals: usize,
     error: Option<String>,
@@ -463,7 +464,7 @@ async fn client(
     fault: String,
 ) -> Vec<Request> {
     let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
-    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut by_id: HashMap<uuid::Uuid, usize> = HashMap::new();
     let mut api = index % load.apis.len();
     let mut socket: Option<Socket> = None;
     let mut seq = 0;
@@ -499,15 +500,20 @@ async fn client(
                     let r = &mut all[current];
                     match (&r.request_id, r.accepted) {
                         (Some(id), true) => {
-                            let frame = json!({"type": "resume", "request_id": id});
                             r.resumes += 1;
-                            frame
+                            ClientFrame::Resume { request_id: *id, client_msg_id: None }
                         }
-                        _ => json!({"type": "chat", "message": r.message, "client_msg_id": cmid}),
+                        _ => ClientFrame::Chat {
+                            message: r.message.clone(),
+                            conversation_id: None,
+                            client_msg_id: Some(cmid.clone()),
+                        },
                     }
                 };
                 if ws
-                    .send(Message::Text(frame.to_string().into()))
+                    .send(Message::Text(
+                        serde_json::to_string(&frame).unwrap_or_default().into(),
+                    ))
                     .await
                     .is_err()
                 {
@@ -519,7 +525,7 @@ async fn client(
             }
             let frame = match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
                 Err(_) => continue,
-                Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<Value>(t.as_str()) {
+                Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerFrame>(t.as_str()) {
                     Ok(v) => v,
                     Err(_) => continue,
                 },
@@ -531,33 +537,34 @@ async fn client(
                     continue;
                 }
             };
-            let request_id = frame["request_id"].as_str().map(str::to_owned);
-            let kind = frame["type"].as_str().unwrap_or("");
+            let request_id = frame.request_id();
+            let frame_cmid = match &frame {
+                ServerFrame::Accepted { client_msg_id, .. }
+                | ServerFrame::Error { client_msg_id, .. } => client_msg_id.as_deref(),
+                _ => None,
+            };
             let mut all = requests.lock().await;
             // Which request is this frame about?
-            let target = match (&request_id, frame["client_msg_id"].as_str()) {
+            let target = match (&request_id, frame_cmid) {
                 (_, Some(id)) if id == cmid => Some(current),
                 (Some(rid), _) => by_id.get(rid).copied(),
                 _ => None,
             };
             let Some(target) = target else { continue };
-            match kind {
-                "accepted" => {
-                    if let Some(rid) = request_id {
-                        by_id.insert(rid.clone(), target);
-                        all[target].request_id = Some(rid);
-                        all[target].accepted = true;
-                    }
+            match frame {
+                ServerFrame::Accepted { request_id: rid, .. } => {
+                    by_id.insert(rid, target);
+                    all[target].request_id = Some(rid);
+                    all[target].accepted = true;
                 }
-                "done" => {
+                ServerFrame::Done { .. } | ServerFrame::Cancelled { .. } => {
                     all[target].finals += 1;
                     all[target].answered_at.get_or_insert_with(Instant::now);
                     if target == current {
                         break;
                     }
                 }
-                "error" => {
-                    let code = frame["code"].as_str().unwrap_or("").to_owned();
+                ServerFrame::Error { code, .. } => {
                     if target == current
                         && !all[target].accepted
                         && REFUSALS.contains(&code.as_str())
@@ -585,9 +592,9 @@ async fn client(
         let until = Instant::now() + Duration::from_secs(2);
         while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, ws.next()).await {
             if let Message::Text(t) = msg
-                && let Ok(v) = serde_json::from_str::<Value>(t.as_str())
-                && matches!(v["type"].as_str(), Some("done" | "error"))
-                && let Some(&i) = v["request_id"].as_str().and_then(|id| by_id.get(id))
+                && let Ok(frame) = serde_json::from_str::<ServerFrame>(t.as_str())
+                && frame.is_terminal()
+                && let Some(&i) = frame.request_id().and_then(|id| by_id.get(&id))
             {
                 requests.lock().await[i].finals += 1;
             }

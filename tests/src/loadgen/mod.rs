@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::fake_openai::{FakeOpenAi, Profile};
 use crate::ws::WsClient;
 use summary::{Recorder, Summary, reconcile, record};
+use todo_common::protocol::ServerFrame;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody, SCHEMA_VERSION};
 
 #[derive(Debug, Parser)]
@@ -402,23 +403,23 @@ pub async fn chat_run(
                         let mut seen_delta = false;
                         let mut done = 0;
                         let deadline = Instant::now() + timeout;
-                        while let Some(f) = ws.next_json(deadline.saturating_duration_since(Instant::now())).await {
-                            match f["type"].as_str() {
-                                Some("accepted") => {
+                        while let Some(f) = ws.next_frame(deadline.saturating_duration_since(Instant::now())).await {
+                            match f {
+                                ServerFrame::Accepted { conversation_id, .. } => {
                                     record(&mut rec.accepted, t0.elapsed());
-                                    conversation = f["conversation_id"].as_i64();
+                                    conversation = Some(conversation_id);
                                 }
-                                Some("delta") if !seen_delta => {
+                                ServerFrame::Delta { .. } if !seen_delta => {
                                     seen_delta = true;
                                     record(&mut rec.ttft, t0.elapsed());
                                 }
-                                Some("done") => {
+                                ServerFrame::Done { .. } => {
                                     record(&mut rec.latency, t0.elapsed());
                                     rec.completed += 1;
                                     done += 1;
                                     break;
                                 }
-                                Some("error") => {
+                                ServerFrame::Error { .. } | ServerFrame::Cancelled { .. } => {
                                     rec.errors += 1;
                                     done += 1;
                                     break;
@@ -435,8 +436,8 @@ pub async fn chat_run(
                         }
                     }
                     // Anything still arriving now is a duplicate final.
-                    while let Some(f) = ws.next_json(Duration::from_millis(200)).await {
-                        if matches!(f["type"].as_str(), Some("done" | "error")) {
+                    while let Some(f) = ws.next_frame(Duration::from_millis(200)).await {
+                        if f.is_terminal() {
                             extra_finals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
