@@ -1,4 +1,6 @@
-//! `GET /health`: liveness and readiness of the api and what it depends on. `GET /metrics`
+//! `GET /health`: the detailed state of the api and what it depends on; `GET /health/live` (the
+//! process answers) and `GET /health/ready` (Postgres and NATS reachable and not shutting down:
+//! 503 from the moment SIGTERM arrives) for orchestrators. `GET /metrics`
 //! (Prometheus) is served on its own listener (`METRICS_ADDR`, loopback by default), never on the
 //! public port: see [`metrics_router`].
 
@@ -46,7 +48,10 @@ pub struct PoolHealth {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
 }
 
 /// The router of the metrics listener: `GET /metrics` only.
@@ -88,6 +93,50 @@ async fn health(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) 
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, ApiJson(body))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Probe {
+    /// `live`, `ready`, `draining` or `unavailable`.
+    pub status: &'static str,
+}
+
+/// Liveness: the process is up and serving (no dependency is checked).
+#[utoipa::path(get, path = "/health/live", tag = "health",
+    responses((status = 200, description = "The process answers", body = Probe)))]
+async fn live() -> ApiJson<Probe> {
+    ApiJson(Probe { status: "live" })
+}
+
+/// Readiness: send traffic here. 503 while Postgres or NATS is unreachable, and from the moment
+/// the process is asked to stop (before it drains).
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready for traffic", body = Probe),
+        (status = 503, description = "Shutting down (`draining`) or a dependency is down (`unavailable`)", body = Probe),
+    ))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Probe>) {
+    if state.draining.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiJson(Probe { status: "draining" }),
+        );
+    }
+    let nats_ok = state.nats.connection_state() == async_nats::connection::State::Connected;
+    let db_ok = nats_ok
+        && todo_common::db::ping(&state.db, CHECK_TIMEOUT)
+            .await
+            .is_some();
+    if db_ok {
+        (StatusCode::OK, ApiJson(Probe { status: "ready" }))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiJson(Probe {
+                status: "unavailable",
+            }),
+        )
+    }
 }
 
 /// Prometheus metrics (text exposition format): HTTP, WebSockets, chat turns, queue, database pool.

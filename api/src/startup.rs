@@ -70,6 +70,7 @@ impl Application {
             sessions,
             tasks_feed,
             shutdown: CancellationToken::new(),
+            draining: CancellationToken::new(),
         };
         Ok(Self {
             listener,
@@ -122,8 +123,20 @@ impl Application {
         )
         .with_graceful_shutdown({
             let token = token.clone();
+            let draining = self.state.draining.clone();
+            let delay = self.state.config.shutdown_delay;
             async move {
                 shutdown.await;
+                // Not ready from now on; keep serving for the delay so load balancers stop
+                // sending new requests before the listener closes.
+                draining.cancel();
+                if !delay.is_zero() {
+                    tracing::info!(
+                        delay_secs = delay.as_secs(),
+                        "shutdown requested: reporting not ready before draining"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
                 tracing::info!("shutdown requested: finishing in-flight requests");
                 token.cancel();
             }

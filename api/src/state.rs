@@ -26,6 +26,8 @@ pub struct AppState {
     pub tasks_feed: Arc<crate::live::TaskFeed>,
     /// Cancelled when the server shuts down: long-lived WebSockets close on it.
     pub shutdown: CancellationToken,
+    /// Cancelled as soon as the process is asked to stop: readiness answers 503 from then on.
+    pub draining: CancellationToken,
 }
 
 impl FromRef<AppState> for Arc<Auth> {

@@ -122,6 +122,10 @@ pub struct ConfigArgs {
     /// Seconds `POST /api/{user_id}/chat` waits for the agent's reply before answering 504.
     #[arg(long, env = "CHAT_TIMEOUT_SECS", default_value_t = 120)]
     pub chat_timeout_secs: u64,
+    /// Seconds between SIGTERM and the start of the drain, while `/health/ready` answers 503 and
+    /// requests are still served (time for a load balancer to stop sending new ones).
+    #[arg(long, env = "SHUTDOWN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_delay_secs: u64,
 
     /// JetStream stream that holds chat requests.
     #[arg(long, env = "NATS_STREAM", default_value = "TODO_CHAT_REQUESTS")]
@@ -228,6 +232,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub request_timeout: Duration,
     pub chat_timeout: Duration,
+    /// Between SIGTERM (readiness turns 503) and the drain.
+    pub shutdown_delay: Duration,
     pub limits: LimitsConfig,
     pub worker: WorkerConfig,
 }
@@ -615,6 +621,7 @@ impl ConfigArgs {
             log_format: self.log_format,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             chat_timeout: Duration::from_secs(self.chat_timeout_secs),
+            shutdown_delay: Duration::from_secs(self.shutdown_delay_secs),
             limits: LimitsConfig {
                 chat_per_minute: NonZeroU32::new(self.chat_rate_per_minute),
                 chat_max_in_flight: Some(self.chat_max_in_flight).filter(|n| *n > 0),

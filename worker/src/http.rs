@@ -1,5 +1,6 @@
 //! The worker's own small HTTP server (`WORKER_HTTP_ADDR`): `GET /health` (Postgres and NATS
-//! reachable) and `GET /metrics` (Prometheus text format).
+//! reachable), `GET /health/live`, `GET /health/ready` (503 once the worker is stopping, before
+//! its drain, or while a dependency is down) and `GET /metrics` (Prometheus text format).
 
 use std::time::Duration;
 
@@ -17,11 +18,22 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 struct Deps {
     db: PgPool,
     nats: async_nats::Client,
+    stopping: tokio_util::sync::CancellationToken,
 }
 
-pub fn router(db: PgPool, nats: async_nats::Client) -> Router {
+/// `stopping` is cancelled when the worker is asked to stop.
+pub fn router(
+    db: PgPool,
+    nats: async_nats::Client,
+    stopping: tokio_util::sync::CancellationToken,
+) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route(
+            "/health/live",
+            get(|| async { Json(json!({"status": "live"})) }),
+        )
+        .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             (
@@ -29,7 +41,29 @@ pub fn router(db: PgPool, nats: async_nats::Client) -> Router {
                 Json(json!({"error": {"code": "not_found", "message": "not found"}})),
             )
         })
-        .with_state(Deps { db, nats })
+        .with_state(Deps { db, nats, stopping })
+}
+
+async fn ready(State(deps): State<Deps>) -> impl IntoResponse {
+    if deps.stopping.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        );
+    }
+    let nats_ok = deps.nats.connection_state() == async_nats::connection::State::Connected;
+    if nats_ok
+        && todo_common::db::ping(&deps.db, CHECK_TIMEOUT)
+            .await
+            .is_some()
+    {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable"})),
+        )
+    }
 }
 
 async fn health(State(deps): State<Deps>) -> impl IntoResponse {

@@ -112,7 +112,7 @@ impl Worker {
         let http_stop = CancellationToken::new();
         let server = axum::serve(
             self.listener,
-            crate::http::router(self.ctx.db.clone(), self.ctx.nats.clone()),
+            crate::http::router(self.ctx.db.clone(), self.ctx.nats.clone(), stop.clone()),
         )
         .with_graceful_shutdown(http_stop.clone().cancelled_owned());
         let server = tokio::spawn(async move {

@@ -20,9 +20,9 @@ use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
+use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::services::{PrivateNats, PrivatePostgres, Service, free_port, wait_for_port};
@@ -501,7 +501,10 @@ async fn client(
                     match (&r.request_id, r.accepted) {
                         (Some(id), true) => {
                             r.resumes += 1;
-                            ClientFrame::Resume { request_id: *id, client_msg_id: None }
+                            ClientFrame::Resume {
+                                request_id: *id,
+                                client_msg_id: None,
+                            }
                         }
                         _ => ClientFrame::Chat {
                             message: r.message.clone(),
@@ -525,10 +528,12 @@ async fn client(
             }
             let frame = match tokio::time::timeout(Duration::from_secs(1), ws.next()).await {
                 Err(_) => continue,
-                Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerFrame>(t.as_str()) {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                },
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    match serde_json::from_str::<ServerFrame>(t.as_str()) {
+                        Ok(v) => v,
+                        Err(_) => continue,
+                    }
+                }
                 Ok(Some(Ok(_))) => continue,
                 Ok(None | Some(Err(_))) => {
                     socket = None;
@@ -552,7 +557,9 @@ async fn client(
             };
             let Some(target) = target else { continue };
             match frame {
-                ServerFrame::Accepted { request_id: rid, .. } => {
+                ServerFrame::Accepted {
+                    request_id: rid, ..
+                } => {
                     by_id.insert(rid, target);
                     all[target].request_id = Some(rid);
                     all[target].accepted = true;

@@ -85,3 +85,110 @@ async fn health_is_503_naming_nats_when_the_broker_is_unreachable() {
     assert_eq!(body["database"]["status"], "up");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn readiness_turns_503_as_soon_as_the_api_is_asked_to_stop_while_it_still_serves() {
+    // Arrange: a second api on the same database with a shutdown delay, as behind a balancer.
+    let app = TestApp::spawn_with(TestOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let mut config = app.config.clone();
+    config.database.run_migrations = false;
+    config.shutdown_delay = std::time::Duration::from_secs(3);
+    let api = todo_api::Application::build(config).await.expect("builds");
+    let base = format!("http://{}", api.local_addr());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let signal = stop.clone();
+    let running = tokio::spawn(api.run_until_stopped(async move { signal.cancelled().await }));
+    let get = |path: &'static str| {
+        let http = app.http.clone();
+        let url = format!("{base}{path}");
+        async move { http.get(url).send().await.map(|r| r.status()).ok() }
+    };
+    let ready = todo_tests::eventually(std::time::Duration::from_secs(10), || async {
+        (get("/health/ready").await == Some(StatusCode::OK)).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "ready once its dependencies answer");
+    assert_eq!(get("/health/live").await, Some(StatusCode::OK));
+
+    // Act: SIGTERM.
+    stop.cancel();
+
+    // Assert: not ready at once, yet still serving (live, and real requests) during the delay.
+    let draining = todo_tests::eventually(std::time::Duration::from_secs(2), || async {
+        (get("/health/ready").await == Some(StatusCode::SERVICE_UNAVAILABLE)).then_some(())
+    })
+    .await;
+    assert!(draining.is_some(), "readiness turned 503");
+    assert_eq!(get("/health/live").await, Some(StatusCode::OK));
+    assert_eq!(get("/openapi.json").await, Some(StatusCode::OK));
+    tokio::time::timeout(std::time::Duration::from_secs(15), running)
+        .await
+        .expect("stops after the delay")
+        .expect("joined")
+        .expect("clean exit");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stopping_worker_reports_not_ready_while_it_drains() {
+    // Arrange: a worker of our own, busy with a slow reply when it is asked to stop.
+    let (fake, url) = todo_tests::fake_openai::FakeOpenAi::start().await;
+    fake.push([todo_tests::fake_openai::Reply::slow_text(
+        "one two three four five six seven eight",
+        std::time::Duration::from_millis(300),
+    )]);
+    let app = TestApp::spawn_with(TestOptions {
+        workers: 0,
+        ..TestOptions::openai(&url)
+    })
+    .await;
+    let mut config = app.config.clone();
+    config.database.run_migrations = false;
+    let worker = todo_worker::Worker::build(config).await.expect("builds");
+    let base = format!("http://{}", worker.http_addr());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let signal = stop.clone();
+    let running = tokio::spawn(worker.run_until_stopped(async move { signal.cancelled().await }));
+    let status = |path: &'static str| {
+        let http = app.http.clone();
+        let url = format!("{base}{path}");
+        async move { http.get(url).send().await.map(|r| r.status()).ok() }
+    };
+    let ready = todo_tests::eventually(std::time::Duration::from_secs(10), || async {
+        (status("/health/ready").await == Some(StatusCode::OK)).then_some(())
+    })
+    .await;
+    assert!(ready.is_some());
+    let user = app.user().await;
+    let mut ws = app.ws(&user).await;
+    ws.chat("tell me something slowly", None, None).await;
+    let first = ws
+        .next_json(std::time::Duration::from_secs(5))
+        .await
+        .expect("accepted");
+    assert_eq!(first["type"], "accepted");
+    let delta = ws
+        .next_json(std::time::Duration::from_secs(5))
+        .await
+        .expect("a delta");
+    assert_eq!(delta["type"], "delta", "the turn is running");
+
+    // Act
+    stop.cancel();
+
+    // Assert: not ready while the turn drains; live; and the turn still completes.
+    let draining = todo_tests::eventually(std::time::Duration::from_secs(2), || async {
+        (status("/health/ready").await == Some(StatusCode::SERVICE_UNAVAILABLE)).then_some(())
+    })
+    .await;
+    assert!(draining.is_some(), "readiness turned 503 during the drain");
+    assert_eq!(status("/health/live").await, Some(StatusCode::OK));
+    let frames = ws.until_final(std::time::Duration::from_secs(10)).await;
+    assert_eq!(frames.last().expect("frames")["type"], "done", "{frames:?}");
+    running.await.expect("joined").expect("clean exit");
+    app.shutdown().await;
+}

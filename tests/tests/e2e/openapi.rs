@@ -8,6 +8,8 @@ use todo_tests::{TestApp, TestOptions};
 /// test fails when a served route is missing from the document, or a documented one is not served.
 const SERVED: &[(&str, &str)] = &[
     ("get", "/health"),
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
     ("post", "/api/auth/signup"),
     ("post", "/api/auth/login"),
     ("get", "/api/auth/me"),
