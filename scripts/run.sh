@@ -13,12 +13,15 @@ if [ ! -f .env ]; then
   sed "s/^JWT_SECRET=.*/JWT_SECRET=$(random_secret)/" .env.example > .env
   echo "[run] created .env with a fresh JWT_SECRET"
 fi
-# One NATS password per role (deploy/nats/nats.conf), made once and kept in .env.
+# One NATS password per role (deploy/nats/nats.conf), made once and kept in .env. nats-server
+# reads an unquoted $VARIABLE as a config value: one starting with a digit parses as a number and
+# the server refuses the file, so passwords start with a letter (an older digit-first one is
+# replaced; only our own NATS, started from this file, uses them).
 for role in API WORKER PRODUCER; do
   var="TODO_CHAT_NATS_${role}_PASSWORD"
-  if ! grep -q "^$var=." .env; then
+  if ! grep -q "^$var=[A-Za-z]" .env; then
     sed -i "/^$var=/d" .env
-    echo "$var=$(random_secret)" >> .env
+    echo "$var=nats$(random_secret)" >> .env
     echo "[run] added a fresh $var to .env"
   fi
 done

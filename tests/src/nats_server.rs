@@ -54,7 +54,9 @@ impl RolesServer {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let passwords: Vec<(String, String)> = ROLES
             .iter()
-            .map(|r| ((*r).to_owned(), Uuid::new_v4().simple().to_string()))
+            // Starting with a letter, as scripts/run.sh makes them: nats-server reads a digit-first
+            // value such as `2497eb83…` as a number with a size suffix and refuses the file.
+            .map(|r| ((*r).to_owned(), format!("nats{}", Uuid::new_v4().simple())))
             .collect();
         let bin =
             nats_server_bin().expect("nats-server is installed (scripts/services.sh installs it)");
