@@ -9,6 +9,7 @@
 //! - [`reconciler`]: publishes again unfinished requests whose message was lost.
 //! - [`live`]: task changes (from any front end, any process) pushed to the user's open sockets.
 //! - [`mcp`]: the task tools over the Model Context Protocol at `/mcp` (bearer auth).
+//! - [`migrate`]: `api migrate up | down | status`, the schema as an operator command.
 //! - [`web`]: the chat web app served at `/` (assets embedded in the binary).
 //! - [`sessions`]: revoked sessions broadcast to every instance's open sockets.
 //! - [`health`]: the `/health` route and the `/metrics` listener.
@@ -24,6 +25,7 @@ pub mod http;
 pub mod limits;
 pub mod live;
 pub mod mcp;
+pub mod migrate;
 pub mod reconciler;
 pub mod sessions;
 pub mod startup;

@@ -74,3 +74,50 @@ pub async fn check_migrations(pool: &PgPool) -> anyhow::Result<()> {
         )
     }
 }
+
+/// One migration and whether this database has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+/// Every embedded migration, oldest first, with whether it is applied.
+pub async fn migration_status(pool: &PgPool) -> sqlx::Result<Vec<MigrationState>> {
+    let table: Option<String> = sqlx::query_scalar("select to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if table.is_some() {
+        sqlx::query_scalar("select version from _sqlx_migrations where success")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| MigrationState {
+            version: m.version,
+            description: m.description.to_string(),
+            applied: applied.contains(&m.version),
+        })
+        .collect())
+}
+
+/// Reverts the newest `steps` applied migrations (all of them when `steps` is at least their
+/// number); returns the versions reverted, newest first.
+pub async fn migrate_down(pool: &PgPool, steps: usize) -> anyhow::Result<Vec<i64>> {
+    let mut applied: Vec<i64> = migration_status(pool)
+        .await?
+        .into_iter()
+        .filter(|m| m.applied)
+        .map(|m| m.version)
+        .collect();
+    applied.sort_unstable_by(|a, b| b.cmp(a));
+    let reverted: Vec<i64> = applied.iter().take(steps).copied().collect();
+    let target = applied.get(steps).copied().unwrap_or(0);
+    MIGRATOR.undo(pool, target).await?;
+    Ok(reverted)
+}

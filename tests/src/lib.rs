@@ -304,6 +304,14 @@ impl TestApp {
         self.workers[index].1.abort();
     }
 
+    /// The URL of this app's database.
+    pub fn database_url(&self) -> String {
+        let name = self.db_name.clone().expect("a database of the test's own");
+        let mut url = url::Url::parse(&admin_database_url()).expect("admin url");
+        url.set_path(&name);
+        url.to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -10,6 +10,7 @@ mod durable;
 mod health;
 mod loadgen;
 mod mcp;
+mod migrate;
 mod nats_roles;
 mod openai;
 mod openapi;
