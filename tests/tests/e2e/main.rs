@@ -2,6 +2,7 @@
 //! One test binary, one module per feature.
 
 mod auth;
+mod backup;
 mod browser;
 mod chat;
 mod cli;
