@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = todo_tests::loadgen::Cli::parse();
     let correct = todo_tests::loadgen::run(cli).await?;
     if !correct {
-        eprintln!("loadgen: requests were lost or effects duplicated");
+        eprintln!("loadgen: the run failed its checks (see above)");
         std::process::exit(1);
     }
     Ok(())

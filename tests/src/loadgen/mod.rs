@@ -3,13 +3,15 @@
 //! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
 //! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
 //! api's memory per connection), `floor` (the unavoidable work of a turn alone), `faults` (the
-//! fault-injection suite), `fake-llm` (an OpenAI-compatible streaming server with a latency
+//! fault-injection suite), `smoke` (a deployment checked as its users use it), `fake-llm` (an
+//! OpenAI-compatible streaming server with a latency
 //! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
 //! exits non-zero when a request was lost or an effect duplicated.
 
 pub mod faults;
 pub mod floor;
 pub mod services;
+pub mod smoke;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -142,6 +144,9 @@ pub enum Command {
     /// processes while a worker, NATS, Postgres or an api dies, NATS loses its data, or the model
     /// hangs.
     Faults(faults::FaultArgs),
+    /// Check a deployment as its users use it (after a deploy or a rollback): health, the five
+    /// user stories by chat checked through REST, multi-turn, resume, p95 latency.
+    Smoke(smoke::SmokeArgs),
     /// Serve an OpenAI-compatible streaming endpoint with a latency profile.
     FakeLlm {
         #[arg(long, default_value = "127.0.0.1:8089")]
@@ -164,6 +169,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Ws(args) => chat_command(Mode::Ws, args).await,
         Command::Http(args) => chat_command(Mode::Http, args).await,
         Command::Faults(args) => faults::run(args).await,
+        Command::Smoke(args) => {
+            let report = smoke::run(&args).await;
+            report.print();
+            Ok(report.passed())
+        }
         Command::Queue {
             nats,
             api,

@@ -19,6 +19,7 @@ mod operations;
 mod queue;
 mod schema;
 mod security;
+mod smoke;
 mod tasks;
 mod time;
 mod turns_db;
