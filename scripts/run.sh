@@ -2,7 +2,7 @@
 # Runs todo-chat locally: makes sure Postgres and NATS are up (installing and starting them if
 # needed), creates the database, builds, then starts the api (which applies migrations) and
 # WORKERS workers (default 1). Uses the built-in agent unless OPENAI_API_KEY is set.
-# Ctrl-C stops everything.
+# Ctrl-C stops everything. `--env-only` only makes .env (secrets included) and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,15 @@ for role in API WORKER PRODUCER; do
     echo "[run] added a fresh $var to .env"
   fi
 done
+# Grafana's admin password, for the compose stack.
+if ! grep -q "^GRAFANA_PASSWORD=." .env; then
+  sed -i "/^GRAFANA_PASSWORD=/d" .env
+  echo "GRAFANA_PASSWORD=$(random_secret | cut -c1-24)" >> .env
+fi
+if [ "${1:-}" = "--env-only" ]; then
+  echo "[run] .env is ready"
+  exit 0
+fi
 set -a
 # shellcheck disable=SC1091
 . ./.env
