@@ -87,6 +87,14 @@ fn describe() {
         "todo_chat_turns_failed_total",
         "Chat turns answered with an error, by code"
     );
+    describe_counter!(
+        "todo_chat_turns_cancelled_total",
+        "Chat turns their user stopped"
+    );
+    describe_counter!(
+        "todo_mcp_tool_calls_total",
+        "Task tool calls over MCP, by tool and outcome"
+    );
     describe_histogram!(
         "todo_chat_turn_duration_seconds",
         metrics::Unit::Seconds,
