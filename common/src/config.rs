@@ -145,6 +145,9 @@ pub struct ConfigArgs {
     /// Largest number of requests the stream holds; publishes beyond it are refused (overload).
     #[arg(long, env = "NATS_STREAM_MAX_MSGS", default_value_t = 1_000_000)]
     pub nats_stream_max_msgs: i64,
+    /// Copies of the request stream in a NATS cluster (1 for one server, 3 in production).
+    #[arg(long, env = "NATS_STREAM_REPLICAS", default_value_t = 1)]
+    pub nats_stream_replicas: usize,
 
     /// Chat requests one user may send per minute (per api instance); 0 turns the limit off.
     #[arg(long, env = "CHAT_RATE_PER_MINUTE", default_value_t = 60)]
@@ -291,6 +294,8 @@ pub struct NatsConfig {
     pub ack_wait: Duration,
     pub max_deliver: i64,
     pub stream_max_msgs: i64,
+    /// Copies of the request stream kept by a NATS cluster.
+    pub stream_replicas: usize,
 }
 
 impl NatsConfig {
@@ -357,12 +362,21 @@ impl ConfigArgs {
                 "expected a URL starting with postgres:// or postgresql://",
             ));
         }
-        if !(self.nats_url.starts_with("nats://") || self.nats_url.starts_with("tls://"))
-            || self.nats_url.len() <= "nats://".len()
-        {
+        // One server, or several (a cluster) separated by commas.
+        if self.nats_url.split(',').any(|url| {
+            let url = url.trim();
+            !(url.starts_with("nats://") || url.starts_with("tls://"))
+                || url.len() <= "nats://".len()
+        }) {
             return Err(ConfigError::new(
                 "NATS_URL",
-                "expected a URL such as nats://127.0.0.1:4222",
+                "expected a URL such as nats://127.0.0.1:4222 (or several, comma-separated)",
+            ));
+        }
+        if !(1..=5).contains(&self.nats_stream_replicas) {
+            return Err(ConfigError::new(
+                "NATS_STREAM_REPLICAS",
+                "must be between 1 and 5 (3 for a three-node cluster)",
             ));
         }
         let (secret_var, secret) = match (self.jwt_secret, better_auth_secret) {
@@ -608,6 +622,7 @@ impl ConfigArgs {
                 ack_wait: Duration::from_secs(self.nats_ack_wait_secs),
                 max_deliver: self.nats_max_deliver,
                 stream_max_msgs: self.nats_stream_max_msgs,
+                stream_replicas: self.nats_stream_replicas,
             },
             auth: AuthConfig {
                 jwt_secret: SecretString::from(secret),

@@ -29,7 +29,14 @@ pub async fn connect(
             .user_and_password(user.clone(), password.expose_secret().to_owned())
             .custom_inbox_prefix(inbox_prefix(user));
     }
-    options.connect(config.url.as_str()).await
+    // NATS_URL may list several servers of a cluster: the client starts with any of them and
+    // moves to another (also to servers the cluster announces) when one goes away.
+    let servers: Result<Vec<async_nats::ServerAddr>, _> =
+        config.url.split(',').map(|u| u.trim().parse()).collect();
+    match servers {
+        Ok(servers) => options.connect(servers.as_slice()).await,
+        Err(_) => options.connect(config.url.as_str()).await,
+    }
 }
 
 /// The inbox prefix of a NATS role: replies to a role's requests (JetStream API answers, pulled
@@ -64,6 +71,7 @@ pub fn stream_config(config: &NatsConfig) -> stream::Config {
         max_messages: config.stream_max_msgs,
         discard: stream::DiscardPolicy::New,
         duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: config.stream_replicas,
         ..Default::default()
     }
 }

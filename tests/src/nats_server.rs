@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const CONFIG: &str = include_str!("../../deploy/nats/nats.conf");
+/// Its accounts (nats.conf includes this file).
+const ACCOUNTS: &str = include_str!("../../deploy/nats/accounts.conf");
 
 /// The roles of deploy/nats/nats.conf.
 pub const ROLES: [&str; 3] = ["api", "worker", "producer"];
@@ -65,6 +67,7 @@ impl RolesServer {
         for _ in 0..5 {
             let port = free_port();
             let config = CONFIG
+                .replace("include \"accounts.conf\"\n", ACCOUNTS)
                 .replace("TODO_CHAT_REQUESTS", &format!("TEST_{tag}"))
                 .replace("todo-chat-workers", &format!("workers_{tag}"))
                 .replace("todo_chat.", &format!("test_{tag}."))

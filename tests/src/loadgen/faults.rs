@@ -32,6 +32,7 @@ use crate::fake_openai::{FakeOpenAi, Profile};
 pub const FAULTS: &[&str] = &[
     "worker-kill",
     "nats-restart",
+    "nats-node-kill",
     "nats-data-loss",
     "postgres-restart",
     "api-kill",
@@ -43,8 +44,8 @@ pub struct FaultArgs {
     /// Directory with the `api` and `worker` binaries.
     #[arg(long, default_value = "target/debug")]
     pub bin_dir: PathBuf,
-    /// Faults to inject (default: all): worker-kill, nats-restart, nats-data-loss,
-    /// postgres-restart, api-kill, llm-hang.
+    /// Faults to inject (default: all): worker-kill, nats-restart, nats-node-kill (a three-node
+    /// cluster loses one node), nats-data-loss, postgres-restart, api-kill, llm-hang.
     #[arg(long, value_delimiter = ',')]
     pub faults: Vec<String>,
     /// Simulated users, each on its own WebSocket, each sending one message after another.
@@ -203,7 +204,18 @@ async fn run_one(
 ) -> anyhow::Result<FaultReport> {
     std::fs::create_dir_all(dir)?;
     let pg = PrivatePostgres::start(dir).await?;
-    let mut nats = PrivateNats::start(dir).await?;
+    // One server, or (nats-node-kill) a three-node cluster keeping three copies of the stream.
+    let mut cluster = if fault == "nats-node-kill" {
+        PrivateNats::start_cluster(dir).await?
+    } else {
+        vec![PrivateNats::start(dir).await?]
+    };
+    let nats_url = cluster
+        .iter()
+        .map(PrivateNats::url)
+        .collect::<Vec<_>>()
+        .join(",");
+    let replicas = cluster.len().to_string();
     // About 300 ms per turn: every moment, most users have a turn in flight for the fault to hit.
     let fake = FakeOpenAi::with_profile(Profile {
         ttft: Duration::from_millis(150),
@@ -232,7 +244,8 @@ async fn run_one(
     let base_env = |extra: &[(&str, String)]| -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
             ("DATABASE_URL", pg.url(database)),
-            ("NATS_URL", nats.url()),
+            ("NATS_URL", nats_url.clone()),
+            ("NATS_STREAM_REPLICAS", replicas.clone()),
             ("JWT_SECRET", secret.clone()),
             ("METRICS_ADDR", "127.0.0.1:0".into()),
             ("BCRYPT_COST", "4".into()),
@@ -319,7 +332,9 @@ async fn run_one(
             tokio::time::sleep(down).await;
             workers[0].start()?;
         }
-        "nats-restart" => nats.restart_after(down, false).await?,
+        "nats-restart" => cluster[0].restart_after(down, false).await?,
+        // One node of three dies (-9) under load and comes back with its store.
+        "nats-node-kill" => cluster[0].restart_after(down, false).await?,
         "nats-data-loss" => {
             // With no worker pulling for a second, accepted requests pile up in the stream; then
             // the broker loses its storage with them (and with the turns the killed workers held):
@@ -328,7 +343,7 @@ async fn run_one(
                 w.kill9()?;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
-            nats.restart_after(down, true).await?;
+            cluster[0].restart_after(down, true).await?;
             for w in &mut workers {
                 w.start()?;
             }

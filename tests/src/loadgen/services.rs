@@ -154,11 +154,51 @@ pub struct PrivateNats {
     bin: PathBuf,
     store: PathBuf,
     pub port: u16,
+    /// Cluster flags (name, routes) when this server is a node of a cluster.
+    cluster_args: Vec<String>,
     child: Option<Child>,
 }
 
 impl PrivateNats {
     pub async fn start(root: &Path) -> anyhow::Result<Self> {
+        let mut nats = Self::new(root.join("nats"), Vec::new())?;
+        nats.start_server().await?;
+        Ok(nats)
+    }
+
+    /// Three servers forming one JetStream cluster (each with its own store), all started.
+    pub async fn start_cluster(root: &Path) -> anyhow::Result<Vec<Self>> {
+        let route_ports = [free_port()?, free_port()?, free_port()?];
+        let routes = route_ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes = Vec::new();
+        for (i, route_port) in route_ports.iter().enumerate() {
+            let args = vec![
+                "-n".to_owned(),
+                format!("todo-nats-{}", i + 1),
+                "--cluster_name".to_owned(),
+                "todo-chat".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{route_port}"),
+                "--routes".to_owned(),
+                routes.clone(),
+            ];
+            nodes.push(Self::new(root.join(format!("nats-{}", i + 1)), args)?);
+        }
+        // All three at once: JetStream elects its meta leader once a majority is up.
+        for node in &mut nodes {
+            node.spawn()?;
+        }
+        for node in &nodes {
+            wait_for_port(node.port, Duration::from_secs(15)).await?;
+        }
+        Ok(nodes)
+    }
+
+    fn new(store: PathBuf, cluster_args: Vec<String>) -> anyhow::Result<Self> {
         let bin = Command::new("which")
             .arg("nats-server")
             .output()
@@ -177,14 +217,13 @@ impl PrivateNats {
                 .find(|p| p.exists())
             })
             .context("nats-server not found (scripts/services.sh installs it)")?;
-        let mut nats = Self {
+        Ok(Self {
             bin,
-            store: root.join("nats"),
+            store,
             port: free_port()?,
+            cluster_args,
             child: None,
-        };
-        nats.start_server().await?;
-        Ok(nats)
+        })
     }
 
     pub fn url(&self) -> String {
@@ -192,6 +231,11 @@ impl PrivateNats {
     }
 
     async fn start_server(&mut self) -> anyhow::Result<()> {
+        self.spawn()?;
+        wait_for_port(self.port, Duration::from_secs(15)).await
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
         let child = Command::new(&self.bin)
             .args([
                 "-js",
@@ -202,12 +246,13 @@ impl PrivateNats {
                 "-sd",
             ])
             .arg(&self.store)
+            .args(&self.cluster_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .context("starting nats-server")?;
         self.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(15)).await
+        Ok(())
     }
 
     /// `kill -9` the server, leave it down for `down`, start it again on the same store, or
