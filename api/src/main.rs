@@ -8,7 +8,10 @@ async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("migrate") {
         return migrate().await;
     }
-    let config = config::load_or_exit("todo-chat api: auth, task REST API and WebSocket chat");
+    let config = config::load_or_exit(
+        config::Role::Api,
+        "todo-chat api: auth, task REST API and WebSocket chat",
+    );
     telemetry::install_crypto_provider();
     telemetry::init(config.log_format);
     config.log_summary("api");

@@ -54,6 +54,68 @@ pub enum AgentProvider {
     Openai,
 }
 
+/// Which binary loads the configuration: each reads, requires and lists (`--help`) only the
+/// settings it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    Worker,
+    /// Both (tests that run an api and workers from one configuration).
+    All,
+}
+
+/// Settings only the api uses.
+const API_ONLY: &[&str] = &[
+    "JWT_SECRET",
+    "ALLOW_WEAK_SECRETS",
+    "JWT_EXPIRES_IN_SECS",
+    "JWT_ISSUER",
+    "API_ADDR",
+    "METRICS_ADDR",
+    "BCRYPT_COST",
+    "CORS_ORIGINS",
+    "REQUEST_TIMEOUT_SECS",
+    "CHAT_TIMEOUT_SECS",
+    "SHUTDOWN_DELAY_SECS",
+    "CHAT_RATE_PER_MINUTE",
+    "CHAT_MAX_IN_FLIGHT",
+    "LOGIN_RATE_PER_MINUTE_PER_EMAIL",
+    "LOGIN_RATE_PER_MINUTE_PER_IP",
+    "SIGNUP_RATE_PER_HOUR_PER_IP",
+    "SIGNUP_RATE_PER_MINUTE",
+    "WS_MAX_PER_USER",
+    "WS_MAX_PER_IP",
+    "WS_FRAMES_PER_SECOND",
+    "RECONCILE_AFTER_SECS",
+];
+
+/// Settings only the worker uses.
+const WORKER_ONLY: &[&str] = &[
+    "WORKER_HTTP_ADDR",
+    "WORKER_DRAIN_TIMEOUT_SECS",
+    "WORKER_CONCURRENCY",
+    "AGENT_PROVIDER",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_AGENT_MODEL",
+    "OPENAI_TIMEOUT_SECS",
+    "OPENAI_MAX_RETRIES",
+    "AGENT_MAX_TOOL_ROUNDS",
+    "AGENT_MAX_TOOL_CALLS",
+];
+
+impl Role {
+    /// Whether this binary uses the setting read from `var` (everything else is shared:
+    /// database, NATS, logging, the task limit).
+    pub fn uses(self, var: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Api => !WORKER_ONLY.contains(&var),
+            Self::Worker => !API_ONLY.contains(&var),
+        }
+    }
+}
+
 /// Raw settings as parsed by clap from flags and environment variables.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArgs {
@@ -348,6 +410,27 @@ impl ConfigArgs {
     /// Validates the raw settings. `better_auth_secret` is the value of the `BETTER_AUTH_SECRET`
     /// alias, used when `JWT_SECRET` is not set.
     pub fn validate(self, better_auth_secret: Option<String>) -> Result<Config, ConfigError> {
+        self.validate_for(Role::All, better_auth_secret)
+    }
+
+    /// Validates the settings `role` uses; the others keep harmless values the role never reads
+    /// (the worker signs no token, the api runs no agent).
+    pub fn validate_for(
+        mut self,
+        role: Role,
+        better_auth_secret: Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut better_auth_secret = better_auth_secret;
+        if role == Role::Worker {
+            // Never used by a worker: no token is signed or checked there.
+            self.jwt_secret = Some(String::new());
+            self.allow_weak_secrets = true;
+            better_auth_secret = None;
+        }
+        if role == Role::Api {
+            self.agent_provider = AgentProvider::Builtin;
+        }
+        let skip_secret = role == Role::Worker;
         let connect_options = PgConnectOptions::from_str(&self.database_url).map_err(|_| {
             ConfigError::new(
                 "DATABASE_URL",
@@ -391,13 +474,13 @@ impl ConfigArgs {
                 ));
             }
         };
-        if secret.chars().count() < MIN_JWT_SECRET_LEN {
+        if !skip_secret && secret.chars().count() < MIN_JWT_SECRET_LEN {
             return Err(ConfigError::new(
                 secret_var,
                 format!("must be at least {MIN_JWT_SECRET_LEN} characters long"),
             ));
         }
-        if let Err(why) = check_secret_strength(&secret) {
+        if !skip_secret && let Err(why) = check_secret_strength(&secret) {
             if !self.allow_weak_secrets {
                 return Err(ConfigError::new(
                     secret_var,
@@ -739,11 +822,25 @@ pub struct Cli {
 ///
 /// `--help` and `--version` print and exit 0; any configuration error prints one line naming the
 /// variable and exits 2.
-pub fn load_or_exit(about: &'static str) -> Config {
+pub fn load_or_exit(role: Role, about: &'static str) -> Config {
     use clap::{CommandFactory, FromArgMatches};
 
     let _ = dotenvy::dotenv();
-    let command = Cli::command().about(about);
+    let mut command = Cli::command().about(about);
+    // `--help` lists only what this binary uses; the others are still parsed (one shared .env)
+    // but never required or checked.
+    let unused: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|a| {
+            a.get_env()
+                .and_then(|v| v.to_str())
+                .is_some_and(|var| !role.uses(var))
+        })
+        .map(|a| a.get_id().clone())
+        .collect();
+    for id in unused {
+        command = command.mut_arg(id, |a| a.hide(true));
+    }
     let matches = match command.try_get_matches() {
         Ok(m) => m,
         Err(e) => exit_on_clap_error(e),
@@ -771,7 +868,7 @@ pub fn load_or_exit(about: &'static str) -> Config {
     let alias = std::env::var("BETTER_AUTH_SECRET")
         .ok()
         .filter(|s| !s.is_empty());
-    match cli.config.validate(alias) {
+    match cli.config.validate_for(role, alias) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
@@ -816,6 +913,37 @@ mod tests {
             .expect("flags parse")
             .config
             .validate(None)
+    }
+
+    #[test]
+    fn each_binary_requires_only_what_it_uses() {
+        let bare = || Cli::try_parse_from(["test"]).expect("flags parse").config;
+        // The worker signs no token: no JWT_SECRET needed.
+        assert!(bare().validate_for(Role::Worker, None).is_ok());
+        let api = bare().validate_for(Role::Api, None).expect_err("the api needs a secret");
+        assert_eq!(api.var, "JWT_SECRET");
+        // The api runs no agent: a model setting it never reads cannot stop it.
+        let mut args = bare();
+        args.jwt_secret = Some("0123456789abcdef0123456789abcdef".into());
+        args.agent_provider = AgentProvider::Openai;
+        assert!(args.clone().validate_for(Role::Api, None).is_ok());
+        let worker = args.validate_for(Role::Worker, None).expect_err("the worker runs it");
+        assert_eq!(worker.var, "OPENAI_API_KEY");
+    }
+
+    #[test]
+    fn the_role_lists_name_real_settings() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let vars: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env().and_then(|v| v.to_str()).map(str::to_owned))
+            .collect();
+        for var in API_ONLY.iter().chain(WORKER_ONLY) {
+            assert!(vars.iter().any(|v| v == var), "{var} is not a setting");
+        }
+        assert!(Role::Api.uses("DATABASE_URL") && Role::Worker.uses("DATABASE_URL"));
+        assert!(!Role::Worker.uses("JWT_SECRET") && !Role::Api.uses("OPENAI_API_KEY"));
     }
 
     #[test]

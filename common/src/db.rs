@@ -56,21 +56,17 @@ pub fn exit_on_startup_error(error: &anyhow::Error) -> ! {
 
 /// Checks that every embedded migration has been applied (used by a worker that does not migrate).
 pub async fn check_migrations(pool: &PgPool) -> anyhow::Result<()> {
-    let applied: Vec<i64> =
-        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
-            .fetch_all(pool)
-            .await?;
-    let missing: Vec<i64> = MIGRATOR
-        .iter()
-        .filter(|m| m.migration_type.is_up_migration() || !m.migration_type.is_down_migration())
+    let missing: Vec<i64> = migration_status(pool)
+        .await?
+        .into_iter()
+        .filter(|m| !m.applied)
         .map(|m| m.version)
-        .filter(|v| !applied.contains(v))
         .collect();
     if missing.is_empty() {
         Ok(())
     } else {
         anyhow::bail!(
-            "database is missing migrations {missing:?}: run the api (or set RUN_MIGRATIONS=true)"
+            "database is missing migrations {missing:?}: run `api migrate up` (or start the api with RUN_MIGRATIONS=true)"
         )
     }
 }

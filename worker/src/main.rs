@@ -5,8 +5,10 @@ use todo_worker::{Worker, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config =
-        config::load_or_exit("todo-chat worker: runs the chat agent on requests from JetStream");
+    let config = config::load_or_exit(
+        config::Role::Worker,
+        "todo-chat worker: runs the chat agent on requests from JetStream",
+    );
     telemetry::install_crypto_provider();
     telemetry::init(config.log_format);
     config.log_summary("worker");
