@@ -6,11 +6,11 @@
 # the table and fails when a request was lost or answered / applied twice.
 #
 #   ./scripts/faults.sh                        # all faults
-#   ./scripts/faults.sh --faults api-kill      # one (any `loadgen faults` flag works)
+#   ./scripts/faults.sh --faults api-kill      # one (any flag of the `faults` binary works)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Postgres server binaries and nats-server must exist (scripts/services.sh installs them); the
 # suite starts its own instances, so the machine's services are not touched.
 ./scripts/services.sh >/dev/null
-cargo build --locked --bin api --bin worker --bin loadgen
-exec ./target/debug/loadgen faults --bin-dir target/debug "$@"
+cargo build --locked --bin api --bin worker --bin faults
+exec ./target/debug/faults --bin-dir target/debug "$@"

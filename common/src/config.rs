@@ -920,14 +920,18 @@ mod tests {
         let bare = || Cli::try_parse_from(["test"]).expect("flags parse").config;
         // The worker signs no token: no JWT_SECRET needed.
         assert!(bare().validate_for(Role::Worker, None).is_ok());
-        let api = bare().validate_for(Role::Api, None).expect_err("the api needs a secret");
+        let api = bare()
+            .validate_for(Role::Api, None)
+            .expect_err("the api needs a secret");
         assert_eq!(api.var, "JWT_SECRET");
         // The api runs no agent: a model setting it never reads cannot stop it.
         let mut args = bare();
         args.jwt_secret = Some("0123456789abcdef0123456789abcdef".into());
         args.agent_provider = AgentProvider::Openai;
         assert!(args.clone().validate_for(Role::Api, None).is_ok());
-        let worker = args.validate_for(Role::Worker, None).expect_err("the worker runs it");
+        let worker = args
+            .validate_for(Role::Worker, None)
+            .expect_err("the worker runs it");
         assert_eq!(worker.var, "OPENAI_API_KEY");
     }
 

@@ -3,15 +3,20 @@
 //! - [`TestApp`]: the real api (port 0) and real workers in-process, against a fresh Postgres
 //!   database and JetStream stream / consumer / subject names of their own, with typed helpers.
 //! - [`fake_openai`]: an OpenAI-compatible streaming server scripted per test (the only fake:
-//!   the real provider is an external paid API).
-//! - [`ws`]: a small WebSocket chat client.
+//!   the real provider is an external paid API), and [`ws`], the typed WebSocket chat client:
+//!   both from the `loadgen` crate, re-exported.
 //! - [`nats_server`]: a nats-server started with deploy/nats/nats.conf (least-privilege roles).
+//! - [`terminal`]: the terminal client `todo` run with scripted input.
+//! - [`faults`] and [`services`]: the fault-injection suite (`faults` binary, docs/RELIABILITY.md)
+//!   and the private Postgres / NATS / processes it breaks.
 
-pub mod fake_openai;
-pub mod loadgen;
+pub mod faults;
 pub mod nats_server;
+pub mod services;
 pub mod terminal;
-pub mod ws;
+
+pub use todo_loadgen as loadgen;
+pub use todo_loadgen::{fake_openai, ws};
 
 use std::time::Duration;
 

@@ -25,8 +25,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::services::{PrivateNats, PrivatePostgres, Service, free_port, wait_for_port};
-use crate::fake_openai::{FakeOpenAi, Profile};
+use crate::services::{PrivateNats, PrivatePostgres, Service, free_port, wait_for_port};
+use todo_loadgen::fake_openai::{FakeOpenAi, Profile};
 
 /// The faults, in the order they run.
 pub const FAULTS: &[&str] = &[

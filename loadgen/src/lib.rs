@@ -1,18 +1,23 @@
-//! `loadgen`: load generator and benchmark driver for todo-chat.
+//! `loadgen`: load generator, benchmark driver and smoke check for todo-chat, for operators and
+//! load scripts. It talks to a running system over HTTP, WebSocket and NATS only (it links
+//! neither the api nor the worker). Modules: this file (the subcommands and their runs),
+//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`smoke`],
+//! [`fake_openai`] (an OpenAI-compatible streaming server, also used by the tests) and [`ws`]
+//! (a typed WebSocket chat client, also used by the tests).
 //!
 //! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
 //! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
-//! api's memory per connection), `floor` (the unavoidable work of a turn alone), `faults` (the
-//! fault-injection suite), `smoke` (a deployment checked as its users use it), `fake-llm` (an
-//! OpenAI-compatible streaming server with a latency
+//! api's memory per connection), `floor` (the unavoidable work of a turn alone), `smoke` (a
+//! deployment checked as its users use it), `fake-llm` (an OpenAI-compatible streaming server with
+//! a latency
 //! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
 //! exits non-zero when a request was lost or an effect duplicated.
 
-pub mod faults;
+pub mod fake_openai;
 pub mod floor;
-pub mod services;
 pub mod smoke;
 pub mod summary;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,10 +145,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The fault-injection suite (docs/RELIABILITY.md): steady load through private servers and
-    /// processes while a worker, NATS, Postgres or an api dies, NATS loses its data, or the model
-    /// hangs.
-    Faults(faults::FaultArgs),
     /// Check a deployment as its users use it (after a deploy or a rollback): health, the five
     /// user stories by chat checked through REST, multi-turn, resume, p95 latency.
     Smoke(smoke::SmokeArgs),
@@ -168,7 +169,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Ws(args) => chat_command(Mode::Ws, args).await,
         Command::Http(args) => chat_command(Mode::Http, args).await,
-        Command::Faults(args) => faults::run(args).await,
         Command::Smoke(args) => {
             let report = smoke::run(&args).await;
             report.print();
