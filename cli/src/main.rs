@@ -9,6 +9,8 @@ use tokio::sync::mpsc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = todo_cli::Cli::parse();
+    // One process-wide rustls provider, so https and wss connections never meet two.
+    todo_common::telemetry::install_crypto_provider();
     let (interrupt, interrupts) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
