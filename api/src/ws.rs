@@ -290,19 +290,30 @@ async fn handle_text(
             request_id,
             client_msg_id,
         } => {
-            let reply = match state.chat.cancel(user_id, request_id).await {
-                Ok(_) => ServerFrame::CancelRequested {
-                    request_id,
-                    client_msg_id,
-                },
-                Err(e) => ServerFrame::error(
-                    Some(request_id),
-                    client_msg_id.as_deref(),
-                    e.code(),
-                    e.to_string(),
-                ),
-            };
-            send(tx, reply).await;
+            match state.chat.mark_cancel(user_id, request_id).await {
+                Ok(record) => {
+                    // Acknowledged before any worker hears of it: `cancel_requested` always
+                    // comes before the request's `cancelled`.
+                    let ack = ServerFrame::CancelRequested {
+                        request_id,
+                        client_msg_id,
+                    };
+                    send(tx, ack).await;
+                    if let Err(e) = state.chat.stop_marked(&record).await {
+                        // The mark holds: whichever worker picks the turn up stops it.
+                        tracing::warn!(error = %e, %request_id, "could not finish a stop at once");
+                    }
+                }
+                Err(e) => {
+                    let frame = ServerFrame::error(
+                        Some(request_id),
+                        client_msg_id.as_deref(),
+                        e.code(),
+                        e.to_string(),
+                    );
+                    send(tx, frame).await;
+                }
+            }
         }
         ClientFrame::Ping => send(tx, ServerFrame::Pong).await,
     }

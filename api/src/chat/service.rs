@@ -178,19 +178,31 @@ impl ChatService {
     /// workers; a request no worker holds yet is ended here at once. `Conflict` when it has
     /// already finished, `NotFound` when it is not the user's.
     pub async fn cancel(&self, user_id: Uuid, request_id: Uuid) -> Result<CancelState> {
-        let record = match chat::request_cancel(&self.db, user_id, request_id).await? {
-            chat::CancelRequest::Marked(record) => record,
-            chat::CancelRequest::Finished(record) => {
-                return Err(ApiError::Conflict {
-                    code: "request_finished",
-                    message: format!(
-                        "this request has already finished ({}); there is nothing to stop",
-                        record.status
-                    ),
-                });
-            }
-            chat::CancelRequest::NotFound => return Err(ApiError::NotFound),
-        };
+        let record = self.mark_cancel(user_id, request_id).await?;
+        self.stop_marked(&record).await
+    }
+
+    /// The first half of [`Self::cancel`]: records the stop in Postgres (from here on no worker
+    /// runs the turn any further). A socket acknowledges the stop after this, before the workers
+    /// hear of it, so the acknowledgement always precedes the `cancelled` event.
+    pub async fn mark_cancel(&self, user_id: Uuid, request_id: Uuid) -> Result<ChatRequestRecord> {
+        match chat::request_cancel(&self.db, user_id, request_id).await? {
+            chat::CancelRequest::Marked(record) => Ok(record),
+            chat::CancelRequest::Finished(record) => Err(ApiError::Conflict {
+                code: "request_finished",
+                message: format!(
+                    "this request has already finished ({}); there is nothing to stop",
+                    record.status
+                ),
+            }),
+            chat::CancelRequest::NotFound => Err(ApiError::NotFound),
+        }
+    }
+
+    /// The second half of [`Self::cancel`]: tells the workers, and ends the turn here when no
+    /// worker holds it.
+    pub async fn stop_marked(&self, record: &ChatRequestRecord) -> Result<CancelState> {
+        let request_id = record.request_id;
         let subject =
             todo_common::protocol::cancel_subject(&self.config.subject_prefix, request_id);
         if let Err(e) = self.nats.publish(subject, bytes::Bytes::new()).await {
@@ -198,7 +210,7 @@ impl ChatService {
             tracing::warn!(error = %e, "could not announce a stop request");
         }
         // Nobody runs it yet (or its worker died): end it here, so the stop shows at once.
-        match chat::stop(&self.db, &record, "", None, chat::Stopper::Idle).await? {
+        match chat::stop(&self.db, record, "", None, chat::Stopper::Idle).await? {
             Some(event) => {
                 let subject = record
                     .reply_to

@@ -108,7 +108,10 @@ async fn stopping_a_streaming_reply_ends_it_within_a_second_and_keeps_the_partia
         }
     };
     let took = asked.elapsed();
-    assert!(acknowledged);
+    assert!(
+        acknowledged,
+        "ended without an acknowledgement: {cancelled:?}"
+    );
     assert!(took < Duration::from_millis(1500), "stopped after {took:?}");
     let ServerFrame::Cancelled {
         request_id: id,
