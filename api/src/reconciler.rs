@@ -58,8 +58,9 @@ pub async fn reconcile_once(
     let stale = chat::claim_stale(db, stale_after, BATCH).await?;
     let mut published = 0;
     for record in &stale {
+        // A duplicate here means the original is still in the stream: nothing more to do.
         match queue::publish_request(js, config, record, PUBLISH_TIMEOUT).await {
-            Ok(()) => {
+            Ok(_) => {
                 published += 1;
                 metrics::counter!("todo_reconciler_republished_total").increment(1);
                 tracing::info!(request_id = %record.request_id, user_id = %record.user_id,

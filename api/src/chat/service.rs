@@ -251,6 +251,6 @@ impl ChatService {
     }
 
     async fn publish(&self, record: &ChatRequestRecord) -> anyhow::Result<()> {
-        queue::publish_request(&self.js, &self.config, record, PUBLISH_TIMEOUT).await
+        queue::publish_new_request(&self.js, &self.config, record, PUBLISH_TIMEOUT).await
     }
 }

@@ -449,3 +449,41 @@ async fn conversations_can_be_renamed_and_deleted() {
     assert_eq!(app.list_tasks(&user, "all").await.len(), 1, "tasks stay");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_resent_after_its_conversation_was_deleted_is_answered_again() {
+    // Arrange: a message with an idempotency key, answered, then its conversation deleted.
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let send = || {
+        app.authed(&user, Method::POST, &format!("/api/{}/chat", user.id))
+            .header("idempotency-key", "key-1")
+            .json(&json!({"message": "add a task to pay rent"}))
+            .send()
+    };
+    let first: Value = send().await.expect("chat").json().await.expect("json");
+    let id = first["conversation_id"].as_i64().expect("conversation");
+    let deleted = app
+        .authed(
+            &user,
+            Method::DELETE,
+            &format!("/api/{}/conversations/{id}", user.id),
+        )
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    // Act: the same key again, well within JetStream's duplicate window.
+    let again = tokio::time::timeout(Duration::from_secs(8), send())
+        .await
+        .expect("answered in time, not left for the reconciler")
+        .expect("chat");
+
+    // Assert: it is a new message in a new conversation, answered.
+    assert_eq!(again.status(), StatusCode::OK);
+    let body: Value = again.json().await.expect("json");
+    assert_ne!(body["conversation_id"], json!(id));
+    assert_eq!(app.list_tasks(&user, "all").await.len(), 2);
+    app.shutdown().await;
+}
