@@ -121,6 +121,36 @@ pub async fn publish_request(
     record: &ChatRequestRecord,
     timeout: Duration,
 ) -> anyhow::Result<bool> {
+    publish_with_id(js, config, record, record.request_id.to_string(), timeout).await
+}
+
+/// Publishes a request the api has just stored (never seen in Postgres before). Should the
+/// stream call it a duplicate, a request with this id was published in the last
+/// [`DUPLICATE_WINDOW`] and then deleted from Postgres (its conversation was deleted, and the
+/// client reused its idempotency key): that message is gone, so this one is published again under
+/// a message id of its own. (A second delivery of a live one would be harmless: a turn runs once.)
+pub async fn publish_new_request(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+    record: &ChatRequestRecord,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    if publish_request(js, config, record, timeout).await? {
+        let unique = format!("{}.{}", record.request_id, uuid::Uuid::new_v4().simple());
+        publish_with_id(js, config, record, unique, timeout).await?;
+    }
+    Ok(())
+}
+
+/// The request of `record` on the request subject under `Nats-Msg-Id: message_id`; whether the
+/// stream called it a duplicate.
+async fn publish_with_id(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+    record: &ChatRequestRecord,
+    message_id: String,
+    timeout: Duration,
+) -> anyhow::Result<bool> {
     let request = ChatRequest {
         v: SCHEMA_VERSION,
         request_id: record.request_id,
@@ -135,51 +165,11 @@ pub async fn publish_request(
             config.request_subject(),
             PublishMessage::build()
                 .payload(payload.into())
-                .message_id(record.request_id.to_string()),
+                .message_id(message_id),
         )
         .await?;
     let ack = tokio::time::timeout(timeout, ack)
         .await
         .map_err(|_| anyhow::anyhow!("JetStream did not acknowledge the publish in time"))??;
     Ok(ack.duplicate)
-}
-
-/// Publishes a request the api has just stored (never seen in Postgres before). Should the
-/// stream call it a duplicate, a request with this id was published in the last
-/// [`DUPLICATE_WINDOW`] and then deleted from Postgres (its conversation was deleted, and the
-/// client reused its idempotency key): that message is gone, so this one is published again under
-/// a message id of its own. (A second delivery of a live one would be harmless: a turn runs once.)
-pub async fn publish_new_request(
-    js: &jetstream::Context,
-    config: &NatsConfig,
-    record: &ChatRequestRecord,
-    timeout: Duration,
-) -> anyhow::Result<()> {
-    if !publish_request(js, config, record, timeout).await? {
-        return Ok(());
-    }
-    let request = ChatRequest {
-        v: SCHEMA_VERSION,
-        request_id: record.request_id,
-        user_id: record.user_id,
-        conversation_id: Some(record.conversation_id),
-        message: record.message.clone(),
-        reply_to: record.reply_to.clone(),
-    };
-    let ack = js
-        .send_publish(
-            config.request_subject(),
-            PublishMessage::build()
-                .payload(serde_json::to_vec(&request)?.into())
-                .message_id(format!(
-                    "{}.{}",
-                    record.request_id,
-                    uuid::Uuid::new_v4().simple()
-                )),
-        )
-        .await?;
-    tokio::time::timeout(timeout, ack)
-        .await
-        .map_err(|_| anyhow::anyhow!("JetStream did not acknowledge the publish in time"))??;
-    Ok(())
 }
