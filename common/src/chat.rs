@@ -664,23 +664,15 @@ pub async fn stop(
     }
     let tool_calls = match tool_calls {
         Some(calls) => calls,
-        None => {
-            let effects: Vec<RecordedEffect> = sqlx::query_as(
-                "select call_index, tool, arguments, result from tool_effects
-                 where request_id = $1 order by call_index",
-            )
-            .bind(record.request_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            effects
-                .into_iter()
-                .map(|e| ToolCall {
-                    tool: e.tool,
-                    arguments: e.arguments.0,
-                    result: e.result.0,
-                })
-                .collect()
-        }
+        None => recorded_effects(&mut *tx, record.request_id)
+            .await?
+            .into_iter()
+            .map(|e| ToolCall {
+                tool: e.tool,
+                arguments: e.arguments.0,
+                result: e.result.0,
+            })
+            .collect(),
     };
     let event = ChatEvent::new(
         record.request_id,
@@ -854,16 +846,17 @@ pub struct RecordedEffect {
     pub result: sqlx::types::Json<Value>,
 }
 
-/// The tool effects recorded for a turn by earlier attempts, in call order.
-pub async fn recorded_effects(
-    pool: &PgPool,
+/// The tool effects recorded for a turn by earlier attempts, in call order (on the pool, or inside
+/// a transaction).
+pub async fn recorded_effects<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     request_id: Uuid,
 ) -> sqlx::Result<Vec<RecordedEffect>> {
     sqlx::query_as(
         "select call_index, tool, arguments, result from tool_effects where request_id = $1 order by call_index",
     )
     .bind(request_id)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await
 }
 
