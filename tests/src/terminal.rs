@@ -8,13 +8,22 @@ use std::sync::{Arc, Mutex};
 use clap::Parser;
 use tokio::sync::mpsc;
 
-/// Output captured from one run.
+/// Everything written to it, kept: the terminal client's output here, log lines in
+/// tests/tests/logs.rs (as a tracing writer).
 #[derive(Clone, Default)]
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }
 

@@ -2,48 +2,22 @@
 //! same `request_id`, `user_id` and `conversation_id` (in the production JSON format).
 //! A test binary of its own, because it installs the process-wide log subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use todo_tests::TestApp;
+use todo_tests::terminal::Captured;
 use todo_tests::ws::final_frame;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Collects every log line written.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().expect("lock").clone();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
+/// The JSON log lines written so far.
+fn lines(captured: &Captured) -> Vec<Value> {
+    captured
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn field(line: &Value, name: &str) -> String {
@@ -70,7 +44,7 @@ async fn every_log_line_of_a_turn_carries_its_request_user_and_conversation() {
     let frames = ws.ask("add a task to buy milk", None).await;
     let (status, body) = app.chat(&user, "what's pending?", None).await;
     tokio::time::sleep(Duration::from_millis(200)).await; // let the last lines be written
-    let lines = captured.lines();
+    let lines = lines(&captured);
 
     // Assert
     assert_eq!(final_frame(&frames)["type"], "done");
