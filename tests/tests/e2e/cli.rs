@@ -118,36 +118,12 @@ async fn wrong_credentials_and_an_unreachable_api_fail_clearly() {
     let app = TestApp::spawn().await;
     let user = app.user().await;
     let dir = config_dir();
-    let (status, _, err) = todo(
-        &dir,
-        &[
-            "--api",
-            &app.base,
-            "login",
-            "--email",
-            &user.email,
-            "--password-stdin",
-        ],
-        "not the password\n",
-    )
-    .await;
+    let (status, _, err) = login(&dir, &app.base, &user.email, "not the password").await;
     assert_eq!(status, 3);
     assert!(err.contains("invalid email or password"), "{err}");
     assert!(!dir.join("session.json").exists());
 
-    let (status, _, err) = todo(
-        &dir,
-        &[
-            "--api",
-            "http://127.0.0.1:9",
-            "login",
-            "--email",
-            &user.email,
-            "--password-stdin",
-        ],
-        "x\n",
-    )
-    .await;
+    let (status, _, err) = login(&dir, "http://127.0.0.1:9", &user.email, "x").await;
     assert_eq!(status, 1);
     assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
     app.shutdown().await;
@@ -161,19 +137,7 @@ async fn ctrl_c_stops_the_running_reply() {
     let app = TestApp::spawn_with(TestOptions::openai(&url)).await;
     let user = app.user().await;
     let dir = config_dir();
-    let (status, _, _) = todo(
-        &dir,
-        &[
-            "--api",
-            &app.base,
-            "login",
-            "--email",
-            &user.email,
-            "--password-stdin",
-        ],
-        &format!("{}\n", user.password),
-    )
-    .await;
+    let (status, _, _) = login(&dir, &app.base, &user.email, &user.password).await;
     assert_eq!(status, 0);
 
     let run = Todo::start(&dir, &["chat", "tell me a story"], "");
@@ -193,6 +157,17 @@ async fn ctrl_c_stops_the_running_reply() {
     assert!(text.contains("[stopped]"), "{text}");
     assert!(!text.contains("word60"), "{text}");
     app.shutdown().await;
+}
+
+/// `todo --api <api> login --email <email> --password-stdin` with `password` on stdin.
+async fn login(
+    dir: &std::path::Path,
+    api: &str,
+    email: &str,
+    password: &str,
+) -> (u8, String, String) {
+    let args = ["--api", api, "login", "--email", email, "--password-stdin"];
+    todo(dir, &args, &format!("{password}\n")).await
 }
 
 /// The user whose session `dir` holds.
