@@ -10,6 +10,9 @@ use crate::config::DatabaseConfig;
 /// The project's migrations (`migrations/` at the workspace root), embedded at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Builds the pool. Connections are opened lazily so a process can start (and report itself
 /// unhealthy) while Postgres is down; `min_connections` are then kept open in the background.
 pub fn pool(config: &DatabaseConfig) -> PgPool {
@@ -17,7 +20,19 @@ pub fn pool(config: &DatabaseConfig) -> PgPool {
         .min_connections(config.min_connections)
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
-        .test_before_acquire(true)
+        // A ping per checkout costs a round trip on every statement of the hot path. Only a
+        // connection that sat idle for a while is checked (it may have been cut by a Postgres
+        // restart or a firewall); one in steady use proves itself, and a broken one fails its
+        // statement with a retryable error.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < IDLE_BEFORE_PING {
+                    return Ok(true);
+                }
+                sqlx::Connection::ping(conn).await.map(|()| true)
+            })
+        })
         .max_lifetime(Duration::from_secs(60 * 60))
         .idle_timeout(Duration::from_secs(10 * 60))
         .connect_lazy_with(config.connect_options.clone())
