@@ -124,26 +124,32 @@ async fn listen(feed: Weak<TaskFeed>, nats: async_nats::Client, db: PgPool, pref
 }
 
 /// The `tasks_changed` frame of a notice: the changed tasks as they are now, in the user's clock
-/// (a task deleted meanwhile is reported deleted).
+/// (a task deleted meanwhile is reported deleted). One statement.
 async fn frame(db: &PgPool, notice: &TasksChangedNotice) -> sqlx::Result<Option<Arc<str>>> {
-    let mut conn = db.acquire().await?;
-    let Some(clock) = store::user_clock(&mut conn, notice.user_id).await? else {
-        return Ok(None); // the user is gone
+    let mut changed = notice.changed.clone();
+    changed.sort_unstable();
+    changed.dedup();
+    let found = if changed.is_empty() {
+        Vec::new()
+    } else {
+        let mut conn = db.acquire().await?;
+        store::get_many_with_clock(&mut conn, notice.user_id, &changed).await?
     };
-    let mut tasks = Vec::with_capacity(notice.changed.len());
     let mut deleted = notice.deleted.clone();
-    let mut seen = std::collections::HashSet::new();
-    for &id in &notice.changed {
-        if !seen.insert(id) {
-            continue;
-        }
-        match store::get(&mut conn, notice.user_id, id).await? {
-            Some(task) => tasks.push(TaskView::new(task, &clock)),
-            None => deleted.push(id),
-        }
-    }
+    deleted.extend(
+        changed
+            .iter()
+            .filter(|id| !found.iter().any(|(task, _)| task.id == **id)),
+    );
     deleted.sort_unstable();
     deleted.dedup();
+    let tasks: Vec<TaskView> = found
+        .into_iter()
+        .map(|(task, clock)| TaskView::new(task, &clock))
+        .collect();
+    if tasks.is_empty() && deleted.is_empty() {
+        return Ok(None);
+    }
     Ok(Some(
         ServerFrame::TasksChanged { tasks, deleted }
             .to_json()

@@ -39,11 +39,15 @@ impl Application {
         let tasks_feed =
             crate::live::TaskFeed::start(nats.clone(), pool.clone(), &config.nats.subject_prefix);
         let limits = Limits::new(&config.limits);
+        let router = crate::chat::EventRouter::start(&nats, &config.nats.subject_prefix)
+            .await
+            .context("subscribing to reply events")?;
         let chat = Arc::new(ChatService::new(
             pool.clone(),
             nats.clone(),
             config.nats.clone(),
             limits.clone(),
+            router,
         ));
         todo_common::metrics::install();
         todo_common::metrics::spawn_pool_sampler(

@@ -141,9 +141,19 @@ async fn serve_socket(socket: WebSocket, state: AppState, session: Session, _slo
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            let closing = matches!(msg, Message::Close(_));
-            if sink.send(msg).await.is_err() || closing {
+        // Frames that are ready together go out in one write (one flush, one syscall).
+        'write: while let Some(msg) = rx.recv().await {
+            let mut closing = matches!(msg, Message::Close(_));
+            if sink.feed(msg).await.is_err() {
+                break;
+            }
+            while !closing && let Ok(msg) = rx.try_recv() {
+                closing = matches!(msg, Message::Close(_));
+                if sink.feed(msg).await.is_err() {
+                    break 'write;
+                }
+            }
+            if sink.flush().await.is_err() || closing {
                 break;
             }
         }

@@ -1,5 +1,7 @@
-//! Following a turn's reply events: they arrive on the request's own subject
-//! (`<prefix>.events.<request_id>`), so any api instance can follow any request. Core NATS delivers
+//! Following a turn's reply events: they arrive on the request's own subject (its `reply_to`:
+//! `<prefix>.events.<instance>.<request_id>` for a turn accepted by an api instance, which routes
+//! it through its one subscription, see [`super::router`]; `<prefix>.events.<request_id>` by
+//! default), so any api instance can follow any request. Core NATS delivers
 //! at most once, so while waiting the follower also checks Postgres and replays a final event it
 //! may have missed.
 
@@ -22,9 +24,26 @@ pub struct RelayedEvent {
     pub raw: Bytes,
 }
 
+/// Where a follower's NATS messages come from.
+pub enum Source {
+    /// The instance's shared subscription (a request accepted here).
+    Routed(super::router::Route),
+    /// A subscription of its own (a request accepted elsewhere or published to the queue).
+    Subscribed(async_nats::Subscriber),
+}
+
+impl Source {
+    async fn next(&mut self) -> Option<async_nats::Message> {
+        match self {
+            Self::Routed(route) => route.events.recv().await,
+            Self::Subscribed(subscriber) => subscriber.next().await,
+        }
+    }
+}
+
 /// Events of one request, ending with its `done` or `error`.
 pub struct RequestEvents {
-    subscriber: async_nats::Subscriber,
+    subscriber: Source,
     db: PgPool,
     request_id: Uuid,
     /// The stored final event of a request that had finished before we subscribed.
@@ -33,9 +52,9 @@ pub struct RequestEvents {
 }
 
 impl RequestEvents {
-    /// Follows `record`'s events on `subscriber`; a record that already finished replays its
+    /// Follows `record`'s events from `subscriber`; a record that already finished replays its
     /// stored final event.
-    pub fn new(subscriber: async_nats::Subscriber, db: PgPool, record: &ChatRequestRecord) -> Self {
+    pub fn new(subscriber: Source, db: PgPool, record: &ChatRequestRecord) -> Self {
         Self {
             subscriber,
             db,

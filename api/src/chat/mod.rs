@@ -3,11 +3,13 @@
 //! - [`service`]: accepting a turn (store it in Postgres, then publish it to JetStream).
 //! - [`follow`]: following a turn's reply events (core NATS at most once, so while waiting the api
 //!   also checks Postgres, the system of record, for a final event it may have missed).
+//! - [`router`]: the instance's one subscription to the reply events of the turns it accepted.
 //! - [`routes`]: `POST /api/{user_id}/chat` and the conversation history routes.
 //!
 //! Input rules for a message and its idempotency key are here, used by both interfaces.
 
 pub mod follow;
+pub mod router;
 pub mod routes;
 pub mod service;
 
@@ -17,6 +19,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, Result};
 
 pub use follow::{RelayedEvent, RequestEvents};
+pub use router::EventRouter;
 pub use routes::router;
 pub use service::{ChatService, Submitted};
 

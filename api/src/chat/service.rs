@@ -12,7 +12,7 @@ use todo_common::config::NatsConfig;
 use todo_common::queue;
 use uuid::Uuid;
 
-use super::follow::RequestEvents;
+use super::follow::{RequestEvents, Source};
 use crate::error::{ApiError, Result};
 use crate::limits::Limits;
 
@@ -26,6 +26,7 @@ pub struct ChatService {
     js: jetstream::Context,
     config: NatsConfig,
     limits: Arc<Limits>,
+    router: Arc<super::EventRouter>,
 }
 
 /// Where a stop request left its turn.
@@ -50,6 +51,7 @@ impl ChatService {
         nats: async_nats::Client,
         config: NatsConfig,
         limits: Arc<Limits>,
+        router: Arc<super::EventRouter>,
     ) -> Self {
         let js = jetstream::new(nats.clone());
         Self {
@@ -58,6 +60,7 @@ impl ChatService {
             js,
             config,
             limits,
+            router,
         }
     }
 
@@ -102,13 +105,14 @@ impl ChatService {
             });
         }
         self.limits.check_chat(user_id)?;
+        let reply_to = self.router.reply_subject(request_id);
         let accepted = chat::accept(
             &self.db,
             request_id,
             user_id,
             conversation_id,
             message,
-            None,
+            Some(&reply_to),
             self.limits.chat_max_in_flight,
         )
         .await?;
@@ -239,15 +243,16 @@ impl ChatService {
             .reply_to
             .clone()
             .unwrap_or_else(|| self.config.default_event_subject(record.request_id));
-        let subscriber = self
-            .nats
-            .subscribe(subject)
-            .await
-            .map_err(|e| ApiError::Overloaded {
-                message: format!("the message broker is unavailable ({e}), try again shortly"),
-                retry_after_secs: 2,
-            })?;
-        Ok(RequestEvents::new(subscriber, self.db.clone(), record))
+        let source = match self.router.follow(&subject, record.request_id) {
+            Some(route) => Source::Routed(route),
+            None => Source::Subscribed(self.nats.subscribe(subject).await.map_err(|e| {
+                ApiError::Overloaded {
+                    message: format!("the message broker is unavailable ({e}), try again shortly"),
+                    retry_after_secs: 2,
+                }
+            })?),
+        };
+        Ok(RequestEvents::new(source, self.db.clone(), record))
     }
 
     async fn publish(&self, record: &ChatRequestRecord) -> anyhow::Result<()> {

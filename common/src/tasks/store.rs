@@ -336,6 +336,37 @@ pub async fn get(conn: &mut PgConnection, user_id: Uuid, id: i32) -> sqlx::Resul
     .await
 }
 
+/// Several of a user's tasks (those that exist of `ids`), each with the user's clock: one
+/// statement. Tasks that do not exist (any more) are simply absent.
+pub async fn get_many_with_clock(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    ids: &[i32],
+) -> sqlx::Result<Vec<(Task, Clock)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        timezone: String,
+        date_order: String,
+        #[sqlx(flatten)]
+        task: Task,
+    }
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "select u.timezone, u.date_order, t.* from users u
+         cross join lateral (select ",
+        task_columns!(),
+        " from tasks where user_id = u.id and id = any($2)) t
+         where u.id = $1"
+    ))
+    .bind(user_id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.task, Clock::of_user(&r.timezone, &r.date_order)))
+        .collect())
+}
+
 /// Locks a task for a change in this transaction.
 async fn get_for_update(
     conn: &mut PgConnection,
