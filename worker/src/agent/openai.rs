@@ -311,7 +311,7 @@ impl OpenAiAgent {
             });
             let done = tools.call_journaled(*index, &call.name, arguments).await?;
             *index += 1;
-            events.tool(&done).await?;
+            events.tool(&done, None).await?;
             messages.push(
                 json!({"role": "tool", "tool_call_id": call.id, "content": done.result.to_string()}),
             );
@@ -372,10 +372,16 @@ impl OpenAiAgent {
         let mut text = String::new();
         let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
         loop {
+            // Text held back for coalescing goes out by its deadline even if the model pauses.
+            let flush_at = events.flush_deadline();
             let next = tokio::select! {
                 biased;
                 // Stop reading the model at once (dropping the stream closes the connection).
                 () = events.cancelled() => return Err(Failure::Agent(AgentError::Cancelled)),
+                () = sleep_until(flush_at), if flush_at.is_some() => {
+                    events.flush().await.map_err(|e| Failure::Agent(e.into()))?;
+                    continue;
+                }
                 next = tokio::time::timeout(self.config.timeout, stream.next()) => next,
             };
             let next = match next {
@@ -446,5 +452,13 @@ impl OpenAiAgent {
             .filter(|c| !c.name.is_empty())
             .collect();
         Ok((text, calls))
+    }
+}
+
+/// Resolves at `at` (never, for `None`).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

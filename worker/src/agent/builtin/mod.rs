@@ -459,7 +459,7 @@ impl BuiltinAgent {
                 ..ListTasksArgs::default()
             });
             let (output, call) = tools.call(&lookup).await?;
-            events.tool(&call).await?;
+            events.tool(&call, Some(&output)).await?;
             let tasks = match output {
                 ToolOutput::Listed { tasks, .. } => tasks,
                 _ => Vec::new(),
@@ -490,7 +490,7 @@ impl BuiltinAgent {
                         return Err(AgentError::Cancelled);
                     }
                     let (output, call) = tools.call(tool).await?;
-                    events.tool(&call).await?;
+                    events.tool(&call, Some(&output)).await?;
                     outputs.push(output);
                 }
                 let state = AgentState {
@@ -500,7 +500,8 @@ impl BuiltinAgent {
                 (reply::write(&intent, &outputs, &clock), state)
             }
         };
-        events.stream_text(&text).await?;
+        // The whole reply is known at once: one delta (a model's tokens are coalesced instead).
+        events.delta(&text).await?;
         let state = serde_json::to_value(&state)
             .ok()
             .filter(|v| v != &Value::Object(Default::default()));
