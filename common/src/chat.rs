@@ -397,6 +397,42 @@ pub async fn begin_turn(
     })
 }
 
+/// [`begin_turn`]'s start for several turns (`(request_id, user_id)`) in one statement: returns
+/// the records of those it started. One it did not start is finished, blocked by an earlier turn
+/// or a live attempt, or missing: [`begin_turn`] tells which.
+pub async fn begin_many(
+    pool: &PgPool,
+    turns: &[(Uuid, Uuid)],
+    lease: std::time::Duration,
+) -> sqlx::Result<Vec<ChatRequestRecord>> {
+    let mut sorted = turns.to_vec();
+    // one lock order for every batch
+    sorted.sort_unstable();
+    let (request_ids, user_ids): (Vec<Uuid>, Vec<Uuid>) = sorted.into_iter().unzip();
+    sqlx::query_as(concat!(
+        "update chat_requests r
+         set status = $4, attempts = attempts + 1,
+             lease_expires_at = now() + make_interval(secs => $3)
+         from unnest($1::uuid[], $2::uuid[]) as b(rid, uid)
+         where r.request_id = b.rid and r.user_id = b.uid
+           and (r.status = $5 or (r.status = $4 and r.lease_expires_at < now()))
+           and not exists (select 1 from chat_requests p
+                           where p.conversation_id = r.conversation_id and p.turn < r.turn
+                             and p.status in ",
+        unfinished!(),
+        ")
+         returning ",
+        request_columns!()
+    ))
+    .bind(request_ids)
+    .bind(user_ids)
+    .bind(lease.as_secs_f64())
+    .bind(TurnStatus::Running)
+    .bind(TurnStatus::Queued)
+    .fetch_all(pool)
+    .await
+}
+
 /// Unfinished requests nothing has touched for `stale_after`, oldest first, at most `limit`,
 /// each marked `queued` and touched so the next scan skips them for another `stale_after`.
 /// Concurrent reconcilers take disjoint rows.
@@ -457,21 +493,60 @@ pub async fn record_dead_letter(pool: &PgPool, letter: &DeadLetter<'_>) -> sqlx:
     Ok(())
 }
 
-/// Stores the user's message of a turn (once, whatever the number of attempts) and returns the
-/// last [`HISTORY_LIMIT`] earlier messages of the conversation, oldest first. One statement.
-pub async fn store_user_message_and_history(
+/// What a turn's agent starts from: the earlier messages of the conversation, the user's clock,
+/// and the bulk change the previous turn asked to confirm.
+#[derive(Debug, Clone)]
+pub struct TurnStart {
+    /// The last [`HISTORY_LIMIT`] earlier messages of the conversation, oldest first.
+    pub history: Vec<Message>,
+    pub clock: crate::when::Clock,
+    /// Stored with the conversation; only valid for the turn right after the one that asked.
+    pub pending: Option<crate::tools::PendingAction>,
+}
+
+/// One row of [`start_turn`]: the turn's context, and one history message if there is any.
+#[derive(sqlx::FromRow)]
+struct TurnStartRow {
+    timezone: Option<String>,
+    date_order: Option<String>,
+    pending_action: Option<sqlx::types::Json<crate::tools::PendingAction>>,
+    id: Option<i64>,
+    role: Option<String>,
+    content: Option<String>,
+    tool_calls: Option<sqlx::types::Json<Value>>,
+    request_id: Option<Uuid>,
+    created_at: Option<DateTime<Utc>>,
+    stopped: Option<bool>,
+    agent_state: Option<sqlx::types::Json<Value>>,
+}
+
+/// Stores the user's message of a turn (once, whatever the number of attempts) and reads what the
+/// agent starts from ([`TurnStart`]). One statement: the history rows carry the context.
+pub async fn start_turn(
     conn: &mut PgConnection,
     record: &ChatRequestRecord,
-) -> sqlx::Result<Vec<Message>> {
-    let mut messages: Vec<Message> = sqlx::query_as(
+) -> sqlx::Result<TurnStart> {
+    let rows: Vec<TurnStartRow> = sqlx::query_as(
         "with stored as (
              insert into messages (conversation_id, user_id, role, content, request_id)
              values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing
+         ),
+         context as (
+             select u.timezone, u.date_order, c.pending_action
+             from conversations c join users u on u.id = c.user_id
+             where c.id = $1 and c.user_id = $2
          )
-         select id, conversation_id, role, content, tool_calls, request_id, created_at, stopped, agent_state
-         from messages
-         where conversation_id = $1 and request_id <> $4
-         order by created_at desc, id desc limit $5",
+         select context.timezone, context.date_order, context.pending_action,
+                h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
+                h.agent_state
+         from (select) one
+         left join context on true
+         left join lateral (
+             select id, role, content, tool_calls, request_id, created_at, stopped, agent_state
+             from messages
+             where conversation_id = $1 and request_id <> $4
+             order by created_at desc, id desc limit $5
+         ) h on true",
     )
     .bind(record.conversation_id)
     .bind(record.user_id)
@@ -480,33 +555,40 @@ pub async fn store_user_message_and_history(
     .bind(HISTORY_LIMIT)
     .fetch_all(conn)
     .await?;
-    messages.reverse();
-    Ok(messages)
-}
-
-/// What a turn's agent needs beyond the history: the user's clock and the bulk change the
-/// previous turn asked to confirm (stored with the conversation; only valid for the next turn).
-pub async fn turn_context(
-    conn: &mut PgConnection,
-    record: &ChatRequestRecord,
-) -> sqlx::Result<(crate::when::Clock, Option<crate::tools::PendingAction>)> {
-    let row: Option<(
-        String,
-        String,
-        Option<sqlx::types::Json<crate::tools::PendingAction>>,
-    )> = sqlx::query_as(
-        "select u.timezone, u.date_order, c.pending_action
-             from conversations c join users u on u.id = c.user_id
-             where c.id = $1 and c.user_id = $2",
-    )
-    .bind(record.conversation_id)
-    .bind(record.user_id)
-    .fetch_optional(conn)
-    .await?;
-    let (tz, order, pending) = row.unwrap_or_else(|| ("UTC".into(), "dmy".into(), None));
-    let clock = crate::when::Clock::of_user(&tz, &order);
+    let (tz, order, pending) = rows.first().map_or((None, None, None), |r| {
+        (
+            r.timezone.clone(),
+            r.date_order.clone(),
+            r.pending_action.clone(),
+        )
+    });
+    let clock = crate::when::Clock::of_user(
+        tz.as_deref().unwrap_or("UTC"),
+        order.as_deref().unwrap_or("dmy"),
+    );
     let pending = pending.map(|p| p.0).filter(|p| p.turn == record.turn - 1);
-    Ok((clock, pending))
+    let mut history: Vec<Message> = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Message {
+                id: r.id?,
+                conversation_id: record.conversation_id,
+                role: r.role?,
+                content: r.content?,
+                tool_calls: r.tool_calls?,
+                request_id: r.request_id?,
+                created_at: r.created_at?,
+                stopped: r.stopped?,
+                agent_state: r.agent_state,
+            })
+        })
+        .collect();
+    history.reverse();
+    Ok(TurnStart {
+        history,
+        clock,
+        pending,
+    })
 }
 
 /// Stores the assistant's reply (with the agent's state) and the final event and marks the turn
@@ -519,25 +601,81 @@ pub async fn finish(
     final_event: &Value,
     agent_state: Option<&Value>,
 ) -> sqlx::Result<()> {
+    let turn = FinishedTurn {
+        request_id: record.request_id,
+        user_id: record.user_id,
+        conversation_id: record.conversation_id,
+        response: response.to_owned(),
+        tool_calls: tool_calls.clone(),
+        final_event: final_event.clone(),
+        agent_state: agent_state.cloned(),
+    };
+    finish_many(pool, std::slice::from_ref(&turn)).await
+}
+
+/// One finished turn for [`finish_many`]: what [`finish`] stores for it.
+#[derive(Debug, Clone)]
+pub struct FinishedTurn {
+    pub request_id: Uuid,
+    pub user_id: Uuid,
+    pub conversation_id: i64,
+    pub response: String,
+    pub tool_calls: Value,
+    pub final_event: Value,
+    pub agent_state: Option<Value>,
+}
+
+/// [`finish`] for several turns in one statement (one round trip, one commit): the group commit
+/// of the worker's finishing turns. All of them are stored, or none (the caller then finishes
+/// them one by one, so one bad row cannot hold back the others).
+pub async fn finish_many(pool: &PgPool, turns: &[FinishedTurn]) -> sqlx::Result<()> {
+    let mut sorted: Vec<&FinishedTurn> = turns.iter().collect();
+    // one lock order for every batch
+    sorted.sort_by_key(|t| t.request_id);
     sqlx::query(
-        "with stored as (
+        "with input as (
+             select * from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::jsonb[],
+                                  $6::jsonb[], $7::jsonb[])
+                 as i(request_id, user_id, conversation_id, response, tool_calls, final_event,
+                      agent_state)
+         ),
+         stored as (
              insert into messages (conversation_id, user_id, role, content, tool_calls, request_id, agent_state)
-             values ($1, $2, 'assistant', $3, $4, $5, $7) on conflict (request_id, role) do nothing
+             select conversation_id, user_id, 'assistant', response, tool_calls, request_id, agent_state
+             from input
+             on conflict (request_id, role) do nothing
          ),
          finished as (
-             update chat_requests set status = $8, result = $6, error = null, lease_expires_at = null
-             where request_id = $5
+             update chat_requests r
+             set status = $8, result = i.final_event, error = null, lease_expires_at = null
+             from input i where r.request_id = i.request_id
          ),
-         journal as (delete from turn_steps where request_id = $5)
-         update conversations set updated_at = now() where id = $1",
+         journal as (delete from turn_steps where request_id in (select request_id from input))
+         update conversations c set updated_at = now()
+         where c.id in (select conversation_id from input)",
     )
-    .bind(record.conversation_id)
-    .bind(record.user_id)
-    .bind(response)
-    .bind(sqlx::types::Json(tool_calls))
-    .bind(record.request_id)
-    .bind(sqlx::types::Json(final_event))
-    .bind(agent_state.map(sqlx::types::Json))
+    .bind(sorted.iter().map(|t| t.request_id).collect::<Vec<_>>())
+    .bind(sorted.iter().map(|t| t.user_id).collect::<Vec<_>>())
+    .bind(sorted.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
+    .bind(sorted.iter().map(|t| t.response.as_str()).collect::<Vec<_>>())
+    .bind(
+        sorted
+            .iter()
+            .map(|t| sqlx::types::Json(&t.tool_calls))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        sorted
+            .iter()
+            .map(|t| sqlx::types::Json(&t.final_event))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        sorted
+            .iter()
+            .map(|t| t.agent_state.as_ref().map(sqlx::types::Json))
+            .collect::<Vec<_>>(),
+    )
     .bind(TurnStatus::Done)
     .execute(pool)
     .await?;

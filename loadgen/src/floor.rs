@@ -184,7 +184,7 @@ async fn worker_statements(
     else {
         anyhow::bail!("turn did not start");
     };
-    let _ = chat::store_user_message_and_history(&mut conn, &record).await?;
+    let _ = chat::start_turn(&mut conn, &record).await?;
     drop(conn);
     let mut tx = pool.begin().await?;
     let args = json!({"title": "Floor task"});

@@ -6,11 +6,13 @@
 //! - [`turn`]: one chat turn from request to stored reply and `done` event (ordering, replay, retries).
 //! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
 //! - [`tools`]: the five task tools and their exactly-once executor.
-//! - [`events`]: publishing reply events.
+//! - [`events`]: publishing reply events (deltas coalesced).
+//! - [`batch`]: group commit across turns (turns that start or finish together share a statement).
 //! - [`cancel`]: stopping a running turn when its user asks (one NATS subscription per worker).
 //! - [`error`]: retryable vs fatal turn errors and agent errors.
 
 pub mod agent;
+pub mod batch;
 pub mod cancel;
 pub mod error;
 pub mod events;

@@ -73,6 +73,8 @@ impl Worker {
             "worker ready"
         );
         let ctx = Arc::new(TurnContext {
+            starter: crate::batch::starter(pool.clone(), config.nats.ack_wait),
+            finisher: crate::batch::finisher(pool.clone()),
             db: pool,
             nats,
             nats_config: config.nats.clone(),

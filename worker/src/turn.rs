@@ -40,6 +40,10 @@ pub struct TurnContext {
     pub max_tasks: Option<u32>,
     /// Tokens of the turns running here, tripped when their user stops them.
     pub cancels: crate::cancel::Cancels,
+    /// Starts turns, several per statement under load.
+    pub starter: crate::batch::Starter,
+    /// Stores finished turns, several per statement under load.
+    pub finisher: crate::batch::Finisher,
 }
 
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
@@ -144,6 +148,15 @@ async fn begin(
     events: &EventSink,
 ) -> Result<Result<Option<ChatRequestRecord>, &'static str>, TurnError> {
     let started = tokio::time::Instant::now();
+    // The common case (a queued turn, nothing before it): started with the turns that start
+    // together. Otherwise the loop below finds out why, one by one.
+    if let Some(record) = ctx
+        .starter
+        .submit((request.request_id, request.user_id))
+        .await?
+    {
+        return Ok(Ok(Some(record)));
+    }
     let mut waits = 0;
     let mut stored = false;
     loop {
@@ -211,11 +224,13 @@ async fn run(
             })
             .await?;
     }
-    let (history, clock, pending) = {
+    let chat::TurnStart {
+        history,
+        clock,
+        pending,
+    } = {
         let mut conn = ctx.db.acquire().await?;
-        let history = chat::store_user_message_and_history(&mut conn, &record).await?;
-        let (clock, pending) = chat::turn_context(&mut conn, &record).await?;
-        (history, clock, pending)
+        chat::start_turn(&mut conn, &record).await?
     };
 
     let tool_context = ToolContext {
@@ -288,15 +303,17 @@ async fn run(
     );
     let done_value = serde_json::to_value(&done)
         .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
-    chat::finish(
-        &ctx.db,
-        &record,
-        &reply.response,
-        &json!(tool_calls),
-        &done_value,
-        reply.state.as_ref(),
-    )
-    .await?;
+    ctx.finisher
+        .submit(chat::FinishedTurn {
+            request_id: record.request_id,
+            user_id: record.user_id,
+            conversation_id: record.conversation_id,
+            response: reply.response,
+            tool_calls: json!(tool_calls),
+            final_event: done_value,
+            agent_state: reply.state,
+        })
+        .await?;
     events.publish(done.body).await?;
     metrics::counter!("todo_chat_turns_completed_total").increment(1);
     metrics::histogram!("todo_chat_turn_duration_seconds")
