@@ -4,7 +4,7 @@
 # summary goes to $OUT (default target/bench/<benchmark>.jsonl) and the medians are printed.
 #
 #   ./scripts/bench.sh                 # all benchmarks
-#   ./scripts/bench.sh throughput idle # some: throughput light streaming streaming200 scaling idle floor
+#   ./scripts/bench.sh throughput idle # some: limits throughput light streaming streaming200 scaling idle floor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +25,14 @@ mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 ./scripts/services.sh
-cargo build --release --locked --bin api --bin worker --bin loadgen >&2
-BIN=target/release
+# BENCH_BIN: a directory of already built api, worker and loadgen binaries (e.g. an older
+# commit's, for a before/after comparison); otherwise this checkout's are built.
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  cargo build --release --locked --bin api --bin worker --bin loadgen >&2
+  BIN=target/release
+fi
 
 pids=()
 stop_all() {
@@ -48,6 +54,8 @@ start_system() {
   fresh_db
   # thousands of simulated users from one address, each chatting flat out: limits off
   CHAT_RATE_PER_MINUTE=0 CHAT_MAX_IN_FLIGHT=0 LOGIN_RATE_PER_MINUTE_PER_IP=0 \
+    LOGIN_RATE_PER_MINUTE_PER_EMAIL=0 SIGNUP_RATE_PER_HOUR_PER_IP=0 SIGNUP_RATE_PER_MINUTE=0 \
+    WS_MAX_PER_IP=0 WS_FRAMES_PER_SECOND=0 \
     $BIN/api >"$OUT/api.log" 2>&1 &
   pids+=($!)
   API_PID=$!
@@ -75,7 +83,7 @@ def get(r, path):
     return r
 keys = ["throughput_per_s", "latency_ms.p50", "latency_ms.p95", "latency_ms.p99", "ttft_ms.p50", "ttft_ms.p99",
         "accepted_ms.p99", "completed", "errors", "lost", "duplicated", "rss_per_connection_kib", "health_ms.p50",
-        "health_ms.p99", "health_ms.max", "opened"]
+        "health_ms.p99", "health_ms.max", "opened", "postgres_commits_per_s", "jetstream_messages_per_s"]
 out = {}
 for k in keys:
     try:
@@ -86,12 +94,13 @@ print(json.dumps({"file": sys.argv[1], "runs": len(runs), "median": out}))
 PY
 }
 
-# builtin_runs FILE USERS MESSAGES: users chatting over WebSocket with the built-in agent.
+# builtin_runs FILE USERS MESSAGES [loadgen ws options...]: users chatting over WebSocket with the
+# built-in agent.
 builtin_runs() {
-  local f=$1 users=$2 messages=$3; : >"$f"
+  local f=$1 users=$2 messages=$3; shift 3; : >"$f"
   for _ in $(seq 1 "$RUNS"); do
     start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
-    $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" --json --user-prefix "tp$RANDOM" >>"$f"
+    $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" "$@" --json --user-prefix "tp$RANDOM" >>"$f"
     stop_all
   done
   median "$f"
@@ -99,8 +108,9 @@ builtin_runs() {
 
 bench_throughput() { builtin_runs "$OUT/throughput.jsonl" 200 20; }
 
-# The throughput workload at a tenth of the users: latency when the system is not saturated.
-bench_light() { builtin_runs "$OUT/light.jsonl" 20 100; }
+# Latency when the system is not saturated: 20 users, each pausing 50 ms between messages
+# (~300 turns/s offered).
+bench_light() { builtin_runs "$OUT/light.jsonl" 20 50 --think-ms 50; }
 
 # streaming_runs FILE USERS MESSAGES: the fake LLM's 300 ms TTFT + 40 tokens × 15 ms profile.
 streaming_runs() {
@@ -166,8 +176,19 @@ bench_floor() {
   median "$f"
 }
 
+# The machine's own limits, nothing else running: Postgres group commit, JetStream round trips.
+bench_limits() {
+  local f="$OUT/limits.jsonl"; : >"$f"
+  fresh_db
+  for _ in $(seq 1 "$RUNS"); do
+    $BIN/loadgen limits --database-url "$DATABASE_URL" --nats "$NATS_URL" --seconds 10 --clients 32 \
+      --in-flight 32 --json >>"$f"
+  done
+  median "$f"
+}
+
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(throughput light streaming streaming200 scaling idle floor)
+[ ${#selected[@]} -gt 0 ] || selected=(limits throughput light streaming streaming200 scaling idle floor)
 for b in "${selected[@]}"; do
   echo "== $b" >&2
   "bench_$b"

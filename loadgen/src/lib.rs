@@ -1,13 +1,14 @@
 //! `loadgen`: load generator, benchmark driver and smoke check for todo-chat, for operators and
 //! load scripts. It talks to a running system over HTTP, WebSocket and NATS only (it links
 //! neither the api nor the worker). Modules: this file (the subcommands and their runs),
-//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`smoke`],
+//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`limits`], [`smoke`],
 //! [`fake_openai`] (an OpenAI-compatible streaming server, also used by the tests) and [`ws`]
 //! (a typed WebSocket chat client, also used by the tests).
 //!
 //! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
 //! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
-//! api's memory per connection), `floor` (the unavoidable work of a turn alone), `smoke` (a
+//! api's memory per connection), `floor` (the unavoidable work of a turn alone), `limits`
+//! (Postgres' commit rate and JetStream's publish-pull-ack rate alone), `smoke` (a
 //! deployment checked as its users use it), `fake-llm` (an OpenAI-compatible streaming server with
 //! a latency
 //! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
@@ -15,6 +16,7 @@
 
 pub mod fake_openai;
 pub mod floor;
+pub mod limits;
 pub mod smoke;
 pub mod summary;
 pub mod ws;
@@ -124,6 +126,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The machine's limits with nothing around them: Postgres single-row commits per second
+    /// (group commit) and JetStream publish → pull → ack messages per second.
+    Limits {
+        /// Postgres database to create a scratch table in (dropped afterwards).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/todo_chat")]
+        database_url: String,
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// Seconds each of the two measurements runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent Postgres connections committing.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// JetStream messages between their publish and their ack.
+        #[arg(long, default_value_t = 32)]
+        in_flight: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// The floor: the unavoidable operations of a turn (JetStream publish + pull + ack, the SQL a
     /// turn runs, the reply publishes) in a tight loop with no api, worker or agent around them.
     Floor {
@@ -226,6 +248,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             let s = floor::run(&database_url, &nats, &options).await?;
             s.print(json);
             Ok(s.is_correct())
+        }
+        Command::Limits {
+            database_url,
+            nats,
+            seconds,
+            clients,
+            in_flight,
+            json,
+        } => {
+            let options = limits::LimitsOptions {
+                seconds,
+                clients,
+                in_flight,
+            };
+            limits::run(&database_url, &nats, &options).await?.print(json);
+            Ok(true)
         }
         Command::FakeLlm {
             addr,
