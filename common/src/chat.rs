@@ -226,6 +226,19 @@ macro_rules! request_columns {
     };
 }
 
+/// A CTE (`stored`) that stores the user message of each turn in `started` (once, whatever the
+/// number of attempts): starting a turn stores its message in the same statement.
+macro_rules! store_user_messages {
+    () => {
+        "
+         stored as (
+             insert into messages (conversation_id, user_id, role, content, request_id)
+             select conversation_id, user_id, 'user', message, request_id from started
+             on conflict (request_id, role) do nothing
+         )"
+    };
+}
+
 pub async fn find_request(
     conn: &mut PgConnection,
     request_id: Uuid,
@@ -355,7 +368,8 @@ pub enum Begin {
 }
 
 /// Starts an attempt of a turn if it is unfinished, no live attempt holds it, and every earlier
-/// turn of its conversation has finished; one statement in the common case.
+/// turn of its conversation has finished, and stores the turn's user message (once, whatever the
+/// number of attempts); one statement in the common case.
 ///
 /// A `running` turn is held by a live attempt until its `lease_expires_at` (the attempt renews it
 /// through its [`Lease`]); after that it may be taken over. Starting gives a lease of `lease`.
@@ -366,18 +380,24 @@ pub async fn begin_turn(
     lease: std::time::Duration,
 ) -> sqlx::Result<Begin> {
     let started: Option<ChatRequestRecord> = sqlx::query_as(concat!(
-        "update chat_requests r
-         set status = $4, attempts = attempts + 1,
-             lease_expires_at = now() + make_interval(secs => $3)
-         where request_id = $1 and user_id = $2
-           and (status = $5 or (status = $4 and lease_expires_at < now()))
-           and not exists (select 1 from chat_requests p
-                           where p.conversation_id = r.conversation_id and p.turn < r.turn
-                             and p.status in ",
+        "with started as (
+             update chat_requests r
+             set status = $4, attempts = attempts + 1,
+                 lease_expires_at = now() + make_interval(secs => $3)
+             where request_id = $1 and user_id = $2
+               and (status = $5 or (status = $4 and lease_expires_at < now()))
+               and not exists (select 1 from chat_requests p
+                               where p.conversation_id = r.conversation_id and p.turn < r.turn
+                                 and p.status in ",
         unfinished!(),
         ")
-         returning ",
-        request_columns!()
+             returning ",
+        request_columns!(),
+        "
+         ),",
+        store_user_messages!(),
+        "
+         select * from started"
     ))
     .bind(request_id)
     .bind(user_id)
@@ -410,19 +430,25 @@ pub async fn begin_many(
     sorted.sort_unstable();
     let (request_ids, user_ids): (Vec<Uuid>, Vec<Uuid>) = sorted.into_iter().unzip();
     sqlx::query_as(concat!(
-        "update chat_requests r
-         set status = $4, attempts = attempts + 1,
-             lease_expires_at = now() + make_interval(secs => $3)
-         from unnest($1::uuid[], $2::uuid[]) as b(rid, uid)
-         where r.request_id = b.rid and r.user_id = b.uid
-           and (r.status = $5 or (r.status = $4 and r.lease_expires_at < now()))
-           and not exists (select 1 from chat_requests p
-                           where p.conversation_id = r.conversation_id and p.turn < r.turn
-                             and p.status in ",
+        "with started as (
+             update chat_requests r
+             set status = $4, attempts = attempts + 1,
+                 lease_expires_at = now() + make_interval(secs => $3)
+             from unnest($1::uuid[], $2::uuid[]) as b(rid, uid)
+             where r.request_id = b.rid and r.user_id = b.uid
+               and (r.status = $5 or (r.status = $4 and r.lease_expires_at < now()))
+               and not exists (select 1 from chat_requests p
+                               where p.conversation_id = r.conversation_id and p.turn < r.turn
+                                 and p.status in ",
         unfinished!(),
         ")
-         returning ",
-        request_columns!()
+             returning ",
+        request_columns!(),
+        "
+         ),",
+        store_user_messages!(),
+        "
+         select * from started"
     ))
     .bind(request_ids)
     .bind(user_ids)
@@ -520,18 +546,14 @@ struct TurnStartRow {
     agent_state: Option<sqlx::types::Json<Value>>,
 }
 
-/// Stores the user's message of a turn (once, whatever the number of attempts) and reads what the
-/// agent starts from ([`TurnStart`]). One statement: the history rows carry the context.
+/// Reads what the agent of a started turn starts from ([`TurnStart`]; starting the turn stored its
+/// user message). One statement: the history rows carry the context.
 pub async fn start_turn(
     conn: &mut PgConnection,
     record: &ChatRequestRecord,
 ) -> sqlx::Result<TurnStart> {
     let rows: Vec<TurnStartRow> = sqlx::query_as(
-        "with stored as (
-             insert into messages (conversation_id, user_id, role, content, request_id)
-             values ($1, $2, 'user', $3, $4) on conflict (request_id, role) do nothing
-         ),
-         context as (
+        "with context as (
              select u.timezone, u.date_order, c.pending_action
              from conversations c join users u on u.id = c.user_id
              where c.id = $1 and c.user_id = $2
@@ -544,13 +566,12 @@ pub async fn start_turn(
          left join lateral (
              select id, role, content, tool_calls, request_id, created_at, stopped, agent_state
              from messages
-             where conversation_id = $1 and request_id <> $4
-             order by created_at desc, id desc limit $5
+             where conversation_id = $1 and request_id <> $3
+             order by created_at desc, id desc limit $4
          ) h on true",
     )
     .bind(record.conversation_id)
     .bind(record.user_id)
-    .bind(&record.message)
     .bind(record.request_id)
     .bind(HISTORY_LIMIT)
     .fetch_all(conn)
