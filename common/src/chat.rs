@@ -342,6 +342,89 @@ pub async fn accept(
     })
 }
 
+/// A new chat request for [`accept_many`].
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub request_id: Uuid,
+    pub user_id: Uuid,
+    pub conversation_id: Option<i64>,
+    pub message: String,
+    pub reply_to: Option<String>,
+}
+
+/// [`accept`]'s common case for several requests in one statement: returns the records of those
+/// it stored. At most one request per user and per conversation (the caller's to ensure): turns
+/// of one conversation are numbered one at a time, and a user's in-flight count is read once.
+/// A request it did not store (a duplicate, over the in-flight limit, no such conversation or
+/// user, or a concurrent copy) is for [`accept`], which says why.
+pub async fn accept_many(
+    pool: &PgPool,
+    requests: &[NewRequest],
+    max_in_flight: Option<u32>,
+) -> sqlx::Result<Vec<ChatRequestRecord>> {
+    let mut sorted: Vec<&NewRequest> = requests.iter().collect();
+    // one lock order for every batch
+    sorted.sort_by_key(|r| (r.conversation_id, r.request_id));
+    let messages: Vec<&str> = sorted.iter().map(|r| r.message.trim()).collect();
+    let titles: Vec<String> = messages
+        .iter()
+        .map(|m| m.chars().take(80).collect())
+        .collect();
+    sqlx::query_as(concat!(
+        "with input as (
+             select * from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],
+                                  $6::text[])
+                 as i(rid, uid, cid, msg, title, reply)
+         ),
+         ok as (
+             select i.* from input i
+             where not exists (select 1 from chat_requests s where s.request_id = i.rid)
+               and ($7::bigint is null
+                    or (select count(*) from chat_requests f
+                        where f.user_id = i.uid and f.status in ",
+        unfinished!(),
+        ") < $7)
+         ),
+         existing_conversation as (
+             update conversations c set turn_seq = c.turn_seq + 1
+             from ok where ok.cid is not null and c.id = ok.cid and c.user_id = ok.uid
+             returning ok.rid, c.id, c.turn_seq
+         ),
+         new_conversation as (
+             insert into conversations (user_id, title, turn_seq)
+             select ok.uid, ok.title, 1 from ok join users u on u.id = ok.uid
+             where ok.cid is null
+             returning id, user_id, turn_seq
+         ),
+         target as (
+             select rid, id, turn_seq from existing_conversation
+             union all
+             select ok.rid, n.id, n.turn_seq from new_conversation n
+             join ok on ok.uid = n.user_id and ok.cid is null
+         )
+         insert into chat_requests (request_id, user_id, conversation_id, turn, message, reply_to)
+         select t.rid, ok.uid, t.id, t.turn_seq, ok.msg, ok.reply from target t
+         join ok on ok.rid = t.rid
+         on conflict (request_id) do nothing
+         returning ",
+        request_columns!()
+    ))
+    .bind(sorted.iter().map(|r| r.request_id).collect::<Vec<_>>())
+    .bind(sorted.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(sorted.iter().map(|r| r.conversation_id).collect::<Vec<_>>())
+    .bind(messages)
+    .bind(titles)
+    .bind(
+        sorted
+            .iter()
+            .map(|r| r.reply_to.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(max_in_flight.map(i64::from))
+    .fetch_all(pool)
+    .await
+}
+
 /// The user's unanswered (`queued` or `running`) requests.
 pub async fn in_flight(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar(concat!(

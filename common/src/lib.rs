@@ -10,9 +10,11 @@
 //! - [`queue`]: JetStream connection, stream and consumer set-up.
 //! - [`retry`]: the backoff policies every retry loop follows.
 //! - [`chat`]: conversations, messages and chat-request records in Postgres.
+//! - [`batch`]: group commit (requests that reach a step together share one statement).
 //! - [`metrics`]: the Prometheus recorder and the sampled pool / queue gauges.
 //! - [`when`]: dates, times and repeats as people say them, in the user's timezone.
 
+pub mod batch;
 pub mod chat;
 pub mod config;
 pub mod db;

@@ -262,7 +262,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
                 clients,
                 in_flight,
             };
-            limits::run(&database_url, &nats, &options).await?.print(json);
+            limits::run(&database_url, &nats, &options)
+                .await?
+                .print(json);
             Ok(true)
         }
         Command::FakeLlm {

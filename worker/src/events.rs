@@ -281,9 +281,15 @@ mod tests {
         // Assert: the first token alone; the held-back burst discarded by the reset; the text
         // after it coalesced ahead of `done`
         assert_eq!(delta_text(next_body(&mut events).await), "word0 ");
-        assert!(matches!(next_body(&mut events).await, EventBody::Reset { .. }));
+        assert!(matches!(
+            next_body(&mut events).await,
+            EventBody::Reset { .. }
+        ));
         assert_eq!(delta_text(next_body(&mut events).await), "after that");
-        assert!(matches!(next_body(&mut events).await, EventBody::Done { .. }));
+        assert!(matches!(
+            next_body(&mut events).await,
+            EventBody::Done { .. }
+        ));
         assert_eq!(sink.streamed(), "after that");
     }
 

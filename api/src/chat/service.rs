@@ -2,11 +2,13 @@
 //! before anything is acknowledged), then it is published to JetStream; the follower is subscribed
 //! before the publish so no event can be missed.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use sqlx::PgPool;
+use todo_common::batch::Batcher;
 use todo_common::chat::{self, Accepted, ChatRequestRecord};
 use todo_common::config::NatsConfig;
 use todo_common::queue;
@@ -27,6 +29,8 @@ pub struct ChatService {
     config: NatsConfig,
     limits: Arc<Limits>,
     router: Arc<super::EventRouter>,
+    /// Stores accepted turns, several per statement under load.
+    acceptor: Batcher<chat::NewRequest, Accepted>,
 }
 
 /// Where a stop request left its turn.
@@ -54,7 +58,9 @@ impl ChatService {
         router: Arc<super::EventRouter>,
     ) -> Self {
         let js = jetstream::new(nats.clone());
+        let acceptor = acceptor(db.clone(), limits.chat_max_in_flight);
         Self {
+            acceptor,
             db,
             nats,
             js,
@@ -105,17 +111,16 @@ impl ChatService {
             });
         }
         self.limits.check_chat(user_id)?;
-        let reply_to = self.router.reply_subject(request_id);
-        let accepted = chat::accept(
-            &self.db,
-            request_id,
-            user_id,
-            conversation_id,
-            message,
-            Some(&reply_to),
-            self.limits.chat_max_in_flight,
-        )
-        .await?;
+        let accepted = self
+            .acceptor
+            .submit(chat::NewRequest {
+                request_id,
+                user_id,
+                conversation_id,
+                message: message.to_owned(),
+                reply_to: Some(self.router.reply_subject(request_id)),
+            })
+            .await?;
         let record = match accepted {
             Accepted::New(record) => record,
             Accepted::Existing(record) => {
@@ -258,4 +263,50 @@ impl ChatService {
     async fn publish(&self, record: &ChatRequestRecord) -> anyhow::Result<()> {
         queue::publish_new_request(&self.js, &self.config, record, PUBLISH_TIMEOUT).await
     }
+}
+
+/// Group commit of accepted turns: the requests that arrive while a batch is being stored are
+/// stored by the next one in one statement ([`chat::accept_many`]), at most one per user (a
+/// user's in-flight count and conversation are read once per batch). A request the batch did not
+/// store, or a lone one, goes through [`chat::accept`], which also says why it was refused.
+fn acceptor(db: PgPool, max_in_flight: Option<u32>) -> Batcher<chat::NewRequest, Accepted> {
+    Batcher::start("accept", move |requests: Vec<chat::NewRequest>| {
+        let db = db.clone();
+        async move {
+            let mut stored: HashMap<Uuid, ChatRequestRecord> = HashMap::new();
+            let mut users = HashSet::new();
+            let batch: Vec<chat::NewRequest> = requests
+                .iter()
+                .filter(|r| users.insert(r.user_id))
+                .cloned()
+                .collect();
+            if batch.len() > 1 {
+                match chat::accept_many(&db, &batch, max_in_flight).await {
+                    Ok(records) => stored.extend(records.into_iter().map(|r| (r.request_id, r))),
+                    Err(e) => {
+                        tracing::warn!(error = %e, requests = batch.len(), "storing a batch of chat requests failed; storing them one by one")
+                    }
+                }
+            }
+            let mut results = Vec::with_capacity(requests.len());
+            for r in &requests {
+                results.push(match stored.remove(&r.request_id) {
+                    Some(record) => Ok(Accepted::New(record)),
+                    None => {
+                        chat::accept(
+                            &db,
+                            r.request_id,
+                            r.user_id,
+                            r.conversation_id,
+                            &r.message,
+                            r.reply_to.as_deref(),
+                            max_in_flight,
+                        )
+                        .await
+                    }
+                });
+            }
+            results
+        }
+    })
 }

@@ -250,3 +250,208 @@ async fn concurrent_reconcilers_claim_disjoint_stale_requests() {
     );
     app.shutdown().await;
 }
+
+fn new_request(user: Uuid, conversation: Option<i64>, message: &str) -> chat::NewRequest {
+    chat::NewRequest {
+        request_id: Uuid::new_v4(),
+        user_id: user,
+        conversation_id: conversation,
+        message: format!("  {message} "),
+        reply_to: Some(format!("todo_chat.events.test.{}", Uuid::new_v4())),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to_accept() {
+    // Arrange: three users; one continues a conversation, one starts one, one names somebody
+    // else's conversation; a fourth request repeats an id already stored
+    let app = database_only().await;
+    let (alice, bob, carol) = (app.user().await, app.user().await, app.user().await);
+    let (_, first) = accept(&app, alice.id, None).await;
+    let Accepted::New(first) = first else {
+        panic!("stored")
+    };
+    let continuing = new_request(alice.id, Some(first.conversation_id), "and another");
+    let starting = new_request(bob.id, None, "buy milk");
+    let trespassing = new_request(carol.id, Some(first.conversation_id), "sneaky");
+    let mut repeated = new_request(carol.id, None, "again");
+    repeated.request_id = first.request_id;
+
+    // Act
+    let stored = chat::accept_many(
+        &app.db,
+        &[
+            continuing.clone(),
+            starting.clone(),
+            trespassing.clone(),
+            repeated,
+        ],
+        Some(10),
+    )
+    .await
+    .expect("batch");
+
+    // Assert: the two valid ones, numbered as `accept` numbers them, messages trimmed, reply
+    // subjects kept; the others are not stored (and `accept` says why)
+    let by_id = |id: Uuid| stored.iter().find(|r| r.request_id == id);
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let c = by_id(continuing.request_id).expect("continuing stored");
+    assert_eq!((c.conversation_id, c.turn), (first.conversation_id, 2));
+    assert_eq!(c.message, "and another");
+    assert_eq!(c.reply_to, continuing.reply_to);
+    assert_eq!(c.status, TurnStatus::Queued);
+    let s = by_id(starting.request_id).expect("starting stored");
+    assert_ne!(s.conversation_id, first.conversation_id);
+    assert_eq!(s.turn, 1);
+    let title: Option<String> = sqlx::query_scalar("select title from conversations where id = $1")
+        .bind(s.conversation_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("conversation");
+    assert_eq!(title.as_deref(), Some("buy milk"));
+    assert!(matches!(
+        chat::accept(
+            &app.db,
+            trespassing.request_id,
+            carol.id,
+            trespassing.conversation_id,
+            "sneaky",
+            None,
+            Some(10)
+        )
+        .await,
+        Ok(Accepted::ConversationNotFound)
+    ));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_respects_the_in_flight_limit() {
+    // Arrange: a user with one unanswered request and a limit of one
+    let app = database_only().await;
+    let (dan, erin) = (app.user().await, app.user().await);
+    accept(&app, dan.id, None).await;
+
+    // Act
+    let over = new_request(dan.id, None, "one more");
+    let fine = new_request(erin.id, None, "first");
+    let stored = chat::accept_many(&app.db, &[over.clone(), fine.clone()], Some(1))
+        .await
+        .expect("batch");
+
+    // Assert
+    assert_eq!(
+        stored.iter().map(|r| r.request_id).collect::<Vec<_>>(),
+        vec![fine.request_id]
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
+    // Arrange: two turns of one conversation and one of another user
+    let app = database_only().await;
+    let (frank, gina) = (app.user().await, app.user().await);
+    let (first, a) = accept(&app, frank.id, None).await;
+    let Accepted::New(a) = a else {
+        panic!("stored")
+    };
+    let (second, _) = accept(&app, frank.id, Some(a.conversation_id)).await;
+    let (other, _) = accept(&app, gina.id, None).await;
+    let lease = Duration::from_secs(30);
+
+    // Act: all three in one batch, and one with the wrong user
+    let started = chat::begin_many(
+        &app.db,
+        &[
+            (first, frank.id),
+            (second, frank.id),
+            (other, gina.id),
+            (other, frank.id),
+        ],
+        lease,
+    )
+    .await
+    .expect("batch");
+
+    // Assert: the later turn of the conversation waits for the earlier one; each started turn's
+    // user message is stored once, and starting again stores no second copy
+    let mut ids: Vec<Uuid> = started.iter().map(|r| r.request_id).collect();
+    ids.sort();
+    let mut expected = vec![first, other];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(
+        started
+            .iter()
+            .all(|r| r.attempts == 1 && r.status == TurnStatus::Running)
+    );
+    assert!(matches!(
+        begin(&app, second, frank.id, lease).await,
+        Begin::Blocked(_)
+    ));
+    let user_messages = |id: Uuid| {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from messages where request_id = $1 and role = 'user'",
+        )
+        .bind(id)
+        .fetch_one(&app.db)
+    };
+    assert_eq!(user_messages(first).await.expect("count"), 1);
+    assert_eq!(user_messages(second).await.expect("count"), 0);
+    let again = chat::begin_many(&app.db, &[(first, frank.id)], Duration::ZERO)
+        .await
+        .expect("batch");
+    assert!(again.is_empty(), "a live lease holds it");
+    assert_eq!(user_messages(first).await.expect("count"), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_finished_turns_is_stored_together() {
+    // Arrange: two started turns
+    let app = database_only().await;
+    let (hal, ida) = (app.user().await, app.user().await);
+    let mut turns = Vec::new();
+    for user in [hal.id, ida.id] {
+        let (id, _) = accept(&app, user, None).await;
+        let Begin::Started(record) = begin(&app, id, user, Duration::from_secs(30)).await else {
+            panic!("started")
+        };
+        turns.push(chat::FinishedTurn {
+            request_id: record.request_id,
+            user_id: user,
+            conversation_id: record.conversation_id,
+            response: format!("Done for {user}"),
+            tool_calls: serde_json::json!([]),
+            final_event: serde_json::json!({"type": "done", "request_id": record.request_id}),
+            agent_state: None,
+        });
+    }
+
+    // Act
+    chat::finish_many(&app.db, &turns).await.expect("batch");
+
+    // Assert: each is done with its own reply and final event
+    for turn in &turns {
+        let mut conn = app.db.acquire().await.expect("connection");
+        let record = chat::find_request(&mut conn, turn.request_id)
+            .await
+            .expect("query")
+            .expect("record");
+        assert_eq!(record.status, TurnStatus::Done);
+        assert_eq!(
+            record.result.expect("final event").0["request_id"],
+            serde_json::json!(turn.request_id)
+        );
+        let reply: String = sqlx::query_scalar(
+            "select content from messages where request_id = $1 and role = 'assistant'",
+        )
+        .bind(turn.request_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("reply");
+        assert_eq!(reply, turn.response);
+    }
+    app.shutdown().await;
+}
