@@ -18,6 +18,8 @@ use crate::config::NatsConfig;
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
+/// Buckets for `todo_batch_size` (items per group-commit statement, at most 64).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 /// `Content-Type` of the text exposition served at `/metrics`.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often pool and queue gauges are sampled.
@@ -31,7 +33,10 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
-                .expect("bucket list is not empty");
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full("todo_batch_size".into()), BATCH_BUCKETS)
+                })
+                .expect("bucket lists are not empty");
             let handle = match builder.install_recorder() {
                 Ok(handle) => handle,
                 // Another recorder is installed (by an embedding program): metrics go to it,
@@ -94,6 +99,10 @@ fn describe() {
     describe_counter!(
         "todo_mcp_tool_calls_total",
         "Task tool calls over MCP, by tool and outcome"
+    );
+    describe_histogram!(
+        "todo_batch_size",
+        "Turns stored by one group-commit statement, by step (accept, begin, finish)"
     );
     describe_histogram!(
         "todo_chat_turn_duration_seconds",
