@@ -39,7 +39,7 @@ pub const MAX_IN_FLIGHT: usize = 32;
 const PING_EVERY: Duration = Duration::from_secs(25);
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
 const OUTBOX: usize = 256;
-const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+const SOCKET_BUFFER_BYTES: usize = 2 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(ws_upgrade))
