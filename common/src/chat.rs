@@ -613,9 +613,11 @@ pub struct TurnStart {
     pub pending: Option<crate::tools::PendingAction>,
 }
 
-/// One row of [`start_turn`]: the turn's context, and one history message if there is any.
+/// One row of [`start_turns`]: which turn (1-based position), its context, and one history
+/// message if there is any.
 #[derive(sqlx::FromRow)]
 struct TurnStartRow {
+    n: i64,
     timezone: Option<String>,
     date_order: Option<String>,
     pending_action: Option<sqlx::types::Json<crate::tools::PendingAction>>,
@@ -630,69 +632,102 @@ struct TurnStartRow {
 }
 
 /// Reads what the agent of a started turn starts from ([`TurnStart`]; starting the turn stored its
-/// user message). One statement: the history rows carry the context.
+/// user message).
 pub async fn start_turn(
     conn: &mut PgConnection,
     record: &ChatRequestRecord,
 ) -> sqlx::Result<TurnStart> {
+    let mut starts = start_turns(conn, std::slice::from_ref(record)).await?;
+    Ok(starts.pop().unwrap_or_else(TurnStart::empty))
+}
+
+/// [`start_turn`] for several turns in one statement (the history rows carry the context), in
+/// the order of `records`.
+pub async fn start_turns(
+    conn: &mut PgConnection,
+    records: &[ChatRequestRecord],
+) -> sqlx::Result<Vec<TurnStart>> {
     let rows: Vec<TurnStartRow> = sqlx::query_as(
-        "with context as (
-             select u.timezone, u.date_order, c.pending_action
-             from conversations c join users u on u.id = c.user_id
-             where c.id = $1 and c.user_id = $2
-         )
-         select context.timezone, context.date_order, context.pending_action,
+        "select i.n, context.timezone, context.date_order, context.pending_action,
                 h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
                 h.agent_state
-         from (select) one
-         left join context on true
+         from unnest($1::bigint[], $2::uuid[], $3::uuid[]) with ordinality as i(cid, uid, rid, n)
+         left join lateral (
+             select u.timezone, u.date_order, c.pending_action
+             from conversations c join users u on u.id = c.user_id
+             where c.id = i.cid and c.user_id = i.uid
+         ) context on true
          left join lateral (
              select id, role, content, tool_calls, request_id, created_at, stopped, agent_state
              from messages
-             where conversation_id = $1 and request_id <> $3
+             where conversation_id = i.cid and request_id <> i.rid
              order by created_at desc, id desc limit $4
-         ) h on true",
+         ) h on true
+         order by i.n, h.created_at desc, h.id desc",
     )
-    .bind(record.conversation_id)
-    .bind(record.user_id)
-    .bind(record.request_id)
+    .bind(
+        records
+            .iter()
+            .map(|r| r.conversation_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(records.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.request_id).collect::<Vec<_>>())
     .bind(HISTORY_LIMIT)
     .fetch_all(conn)
     .await?;
-    let (tz, order, pending) = rows.first().map_or((None, None, None), |r| {
-        (
-            r.timezone.clone(),
-            r.date_order.clone(),
-            r.pending_action.clone(),
-        )
-    });
-    let clock = crate::when::Clock::of_user(
-        tz.as_deref().unwrap_or("UTC"),
-        order.as_deref().unwrap_or("dmy"),
-    );
-    let pending = pending.map(|p| p.0).filter(|p| p.turn == record.turn - 1);
-    let mut history: Vec<Message> = rows
-        .into_iter()
-        .filter_map(|r| {
+    let mut starts: Vec<TurnStart> = records.iter().map(|_| TurnStart::empty()).collect();
+    let mut clocked = vec![false; records.len()];
+    for row in rows {
+        let Some(i) = usize::try_from(row.n - 1)
+            .ok()
+            .filter(|i| *i < records.len())
+        else {
+            continue;
+        };
+        let (start, record) = (&mut starts[i], &records[i]);
+        if !clocked[i] {
+            clocked[i] = true;
+            start.clock = crate::when::Clock::of_user(
+                row.timezone.as_deref().unwrap_or("UTC"),
+                row.date_order.as_deref().unwrap_or("dmy"),
+            );
+            start.pending = row
+                .pending_action
+                .map(|p| p.0)
+                .filter(|p| p.turn == record.turn - 1);
+        }
+        let message = (|| {
             Some(Message {
-                id: r.id?,
+                id: row.id?,
                 conversation_id: record.conversation_id,
-                role: r.role?,
-                content: r.content?,
-                tool_calls: r.tool_calls?,
-                request_id: r.request_id?,
-                created_at: r.created_at?,
-                stopped: r.stopped?,
-                agent_state: r.agent_state,
+                role: row.role?,
+                content: row.content?,
+                tool_calls: row.tool_calls?,
+                request_id: row.request_id?,
+                created_at: row.created_at?,
+                stopped: row.stopped?,
+                agent_state: row.agent_state,
             })
-        })
-        .collect();
-    history.reverse();
-    Ok(TurnStart {
-        history,
-        clock,
-        pending,
-    })
+        })();
+        start.history.extend(message);
+    }
+    for start in &mut starts {
+        // newest first from the query; the agent reads oldest first
+        start.history.reverse();
+    }
+    Ok(starts)
+}
+
+impl TurnStart {
+    /// No history, the default clock, nothing pending.
+    fn empty() -> Self {
+        Self {
+            history: Vec::new(),
+            clock: crate::when::Clock::of_user("UTC", "dmy"),
+            pending: None,
+        }
+    }
 }
 
 /// Stores the assistant's reply (with the agent's state) and the final event and marks the turn

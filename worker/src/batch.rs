@@ -7,12 +7,20 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use todo_common::batch::Batcher;
-use todo_common::chat::{self, ChatRequestRecord, FinishedTurn};
+use todo_common::chat::{self, ChatRequestRecord, FinishedTurn, TurnStart};
 use uuid::Uuid;
 
-/// Starts turns in batches: `Some(record)` when the batch started the turn, `None` when it did
-/// not (the caller's one-by-one path finds out why: finished, blocked, missing).
-pub type Starter = Batcher<(Uuid, Uuid), Option<ChatRequestRecord>>;
+/// A turn a batch started, with what its agent starts from (`None` if that read failed: the turn
+/// reads it itself).
+pub struct Started {
+    pub record: ChatRequestRecord,
+    pub start: Option<TurnStart>,
+}
+
+/// Starts turns in batches (`(request_id, user_id)`): `Some` when the batch started the turn,
+/// `None` when it did not (the caller's one-by-one path finds out why: finished, blocked,
+/// missing).
+pub type Starter = Batcher<(Uuid, Uuid), Option<Started>>;
 
 /// Stores finished turns in batches.
 pub type Finisher = Batcher<FinishedTurn, ()>;
@@ -21,20 +29,34 @@ pub fn starter(pool: PgPool, lease: Duration) -> Starter {
     Batcher::start("begin", move |turns: Vec<(Uuid, Uuid)>| {
         let pool = pool.clone();
         async move {
-            match chat::begin_many(&pool, &turns, lease).await {
-                Ok(started) => turns
-                    .iter()
-                    .map(|(request_id, _)| {
-                        Ok(started
-                            .iter()
-                            .find(|r| r.request_id == *request_id)
-                            .cloned())
-                    })
-                    .collect(),
-                Err(e) if turns.len() == 1 => vec![Err(e)],
+            let started = match chat::begin_many(&pool, &turns, lease).await {
+                Ok(started) => started,
+                Err(e) if turns.len() == 1 => return vec![Err(e)],
                 // each turn finds its own outcome one by one
-                Err(_) => turns.iter().map(|_| Ok(None)).collect(),
-            }
+                Err(_) => return turns.iter().map(|_| Ok(None)).collect(),
+            };
+            // The history and clock of every started turn: one more statement for the batch.
+            let starts = match pool.acquire().await {
+                Ok(mut conn) => chat::start_turns(&mut conn, &started).await.ok(),
+                Err(_) => None,
+            };
+            let mut starts = starts.map(Vec::into_iter);
+            let mut started: Vec<Started> = started
+                .into_iter()
+                .map(|record| Started {
+                    record,
+                    start: starts.as_mut().and_then(Iterator::next),
+                })
+                .collect();
+            turns
+                .iter()
+                .map(|(request_id, _)| {
+                    Ok(started
+                        .iter()
+                        .position(|s| s.record.request_id == *request_id)
+                        .map(|i| started.swap_remove(i)))
+                })
+                .collect()
         }
     })
 }

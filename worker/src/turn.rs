@@ -23,6 +23,7 @@ use todo_common::tasks::Source;
 use todo_common::tools::{ToolContext, TurnRef};
 
 use crate::agent::{Agent, TurnInput};
+use crate::batch::Started;
 use crate::error::{AgentError, TurnError};
 use crate::events::EventSink;
 use crate::tools::ToolExecutor;
@@ -102,10 +103,14 @@ pub async fn process(
             .await;
             return Err(TurnError::fatal("invalid_request", reason));
         }
-        let record = match begin(ctx, &request, &events).await? {
-            Ok(Some(record)) => {
-                let _ = lease.set(Lease::of(ctx.db.clone(), &record, ctx.nats_config.ack_wait));
-                record
+        let (record, start) = match begin(ctx, &request, &events).await? {
+            Ok(Some(started)) => {
+                let _ = lease.set(Lease::of(
+                    ctx.db.clone(),
+                    &started.record,
+                    ctx.nats_config.ack_wait,
+                ));
+                (started.record, started.start)
             }
             Ok(None) => return Ok(()),
             Err(reason) => {
@@ -114,7 +119,7 @@ pub async fn process(
             }
         };
         tracing::Span::current().record("conversation_id", record.conversation_id);
-        run(ctx, record, &events).await
+        run(ctx, record, start, &events).await
     }
     .await;
     match result {
@@ -138,7 +143,7 @@ pub async fn process(
     }
 }
 
-/// Starts an attempt of the request's turn: `Ok(Some(record))` to run it, `Ok(None)` when it had
+/// Starts an attempt of the request's turn: `Ok(Some(started))` to run it, `Ok(None)` when it had
 /// already finished (its final event is replayed), `Err(reason)` when it can never run. Requests
 /// published straight to the queue are stored first. Waits (bounded) for earlier turns of the
 /// conversation, so turns run in order.
@@ -146,16 +151,16 @@ async fn begin(
     ctx: &TurnContext,
     request: &ChatRequest,
     events: &EventSink,
-) -> Result<Result<Option<ChatRequestRecord>, &'static str>, TurnError> {
+) -> Result<Result<Option<Started>, &'static str>, TurnError> {
     let started = tokio::time::Instant::now();
     // The common case (a queued turn, nothing before it): started with the turns that start
     // together. Otherwise the loop below finds out why, one by one.
-    if let Some(record) = ctx
+    if let Some(started) = ctx
         .starter
         .submit((request.request_id, request.user_id))
         .await?
     {
-        return Ok(Ok(Some(record)));
+        return Ok(Ok(Some(started)));
     }
     let mut waits = 0;
     let mut stored = false;
@@ -163,7 +168,12 @@ async fn begin(
         let mut conn = ctx.db.acquire().await?;
         let lease = ctx.nats_config.ack_wait;
         match chat::begin_turn(&mut conn, request.request_id, request.user_id, lease).await? {
-            Begin::Started(record) => return Ok(Ok(Some(record))),
+            Begin::Started(record) => {
+                return Ok(Ok(Some(Started {
+                    record,
+                    start: None,
+                })));
+            }
             Begin::Finished(record) => {
                 replay(&record, events).await?;
                 return Ok(Ok(None));
@@ -210,6 +220,7 @@ async fn begin(
 async fn run(
     ctx: &TurnContext,
     record: ChatRequestRecord,
+    start: Option<chat::TurnStart>,
     events: &EventSink,
 ) -> Result<(), TurnError> {
     if record.cancel_requested {
@@ -228,9 +239,12 @@ async fn run(
         history,
         clock,
         pending,
-    } = {
-        let mut conn = ctx.db.acquire().await?;
-        chat::start_turn(&mut conn, &record).await?
+    } = match start {
+        Some(start) => start,
+        None => {
+            let mut conn = ctx.db.acquire().await?;
+            chat::start_turn(&mut conn, &record).await?
+        }
     };
 
     let tool_context = ToolContext {

@@ -455,3 +455,58 @@ async fn a_batch_of_finished_turns_is_stored_together() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_turns_of_a_batch_read_their_own_history_and_clock() {
+    // Arrange: Jo (Berlin) has a finished first turn and a second one; Kim (UTC) has one turn
+    let app = database_only().await;
+    let (jo, kim) = (app.user().await, app.user().await);
+    app.set_timezone(&jo, "Europe/Berlin").await;
+    let lease = Duration::from_secs(30);
+    let (first, a) = accept(&app, jo.id, None).await;
+    let Accepted::New(a) = a else {
+        panic!("stored")
+    };
+    let Begin::Started(first_record) = begin(&app, first, jo.id, lease).await else {
+        panic!("started")
+    };
+    chat::finish(
+        &app.db,
+        &first_record,
+        "Added it.",
+        &serde_json::json!([]),
+        &serde_json::json!({"type": "done"}),
+        None,
+    )
+    .await
+    .expect("finish");
+    let (second, _) = accept(&app, jo.id, Some(a.conversation_id)).await;
+    let (other, _) = accept(&app, kim.id, None).await;
+    let started = chat::begin_many(&app.db, &[(second, jo.id), (other, kim.id)], lease)
+        .await
+        .expect("begin");
+    let mut records = started.clone();
+    records.sort_by_key(|r| r.user_id != jo.id); // Jo's first
+
+    // Act
+    let mut conn = app.db.acquire().await.expect("connection");
+    let starts = chat::start_turns(&mut conn, &records).await.expect("read");
+    drop(conn);
+
+    // Assert: Jo's turn sees the first turn (oldest first), not its own message, in Berlin time;
+    // Kim's sees nothing, in UTC
+    assert_eq!(starts.len(), 2);
+    let roles: Vec<(&str, &str)> = starts[0]
+        .history
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![("user", "add a task"), ("assistant", "Added it.")]
+    );
+    assert_eq!(starts[0].clock.tz, chrono_tz::Europe::Berlin);
+    assert!(starts[1].history.is_empty());
+    assert_eq!(starts[1].clock.tz, chrono_tz::UTC);
+    app.shutdown().await;
+}
