@@ -55,7 +55,7 @@ start_system() {
   # thousands of simulated users from one address, each chatting flat out: limits off
   CHAT_RATE_PER_MINUTE=0 CHAT_MAX_IN_FLIGHT=0 LOGIN_RATE_PER_MINUTE_PER_IP=0 \
     LOGIN_RATE_PER_MINUTE_PER_EMAIL=0 SIGNUP_RATE_PER_HOUR_PER_IP=0 SIGNUP_RATE_PER_MINUTE=0 \
-    WS_MAX_PER_IP=0 WS_FRAMES_PER_SECOND=0 \
+    WS_MAX_PER_IP=0 WS_MAX_PER_USER=0 WS_FRAMES_PER_SECOND=0 \
     $BIN/api >"$OUT/api.log" 2>&1 &
   pids+=($!)
   API_PID=$!
