@@ -38,8 +38,22 @@ fi
 if ! $D image inspect debian:bookworm-slim >/dev/null 2>&1; then
   if ! timeout 60 $D pull -q debian:bookworm-slim >/dev/null 2>&1; then
     log "no registry: making the Debian 12 base with debootstrap"
-    mirror=$(grep -rhoE 'https?://[^ ]*debian[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | grep -v security | head -1)
-    $SUDO debootstrap --variant=minbase bookworm "$work/rootfs" "${mirror:-http://deb.debian.org/debian}" >/dev/null
+    # The machine's own Debian mirror first (/etc/apt/sources.list may not exist: grep's failure must
+    # not end the script under pipefail), then deb.debian.org; each tried twice, and the last
+    # failure's log shown.
+    mirror=$( (grep -rhoE 'https?://[^ ]*debian[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true) \
+      | grep -v -e security -e snapshot | head -1 || true)
+    made=""
+    for source in ${mirror:+"$mirror" "$mirror"} http://deb.debian.org/debian http://deb.debian.org/debian; do
+      $SUDO rm -rf "$work/rootfs"
+      if $SUDO debootstrap --variant=minbase bookworm "$work/rootfs" "$source" >"$work/debootstrap.log" 2>&1; then
+        made=yes
+        break
+      fi
+      log "debootstrap from $source failed"
+      sleep 2
+    done
+    [ -n "$made" ] || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
     $SUDO tar -C "$work/rootfs" -c . | $D import - debian:bookworm-slim >/dev/null
   fi
 fi
