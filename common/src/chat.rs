@@ -462,33 +462,9 @@ pub async fn begin_turn(
     user_id: Uuid,
     lease: std::time::Duration,
 ) -> sqlx::Result<Begin> {
-    let started: Option<ChatRequestRecord> = sqlx::query_as(concat!(
-        "with started as (
-             update chat_requests r
-             set status = $4, attempts = attempts + 1,
-                 lease_expires_at = now() + make_interval(secs => $3)
-             where request_id = $1 and user_id = $2
-               and (status = $5 or (status = $4 and lease_expires_at < now()))
-               and not exists (select 1 from chat_requests p
-                               where p.conversation_id = r.conversation_id and p.turn < r.turn
-                                 and p.status in ",
-        unfinished!(),
-        ")
-             returning ",
-        request_columns!(),
-        "
-         ),",
-        store_user_messages!(),
-        "
-         select * from started"
-    ))
-    .bind(request_id)
-    .bind(user_id)
-    .bind(lease.as_secs_f64())
-    .bind(TurnStatus::Running)
-    .bind(TurnStatus::Queued)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let started = begin_many(&mut *conn, &[(request_id, user_id)], lease)
+        .await?
+        .pop();
     if let Some(record) = started {
         return Ok(Begin::Started(record));
     }
@@ -503,8 +479,8 @@ pub async fn begin_turn(
 /// [`begin_turn`]'s start for several turns (`(request_id, user_id)`) in one statement: returns
 /// the records of those it started. One it did not start is finished, blocked by an earlier turn
 /// or a live attempt, or missing: [`begin_turn`] tells which.
-pub async fn begin_many(
-    pool: &PgPool,
+pub async fn begin_many<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     turns: &[(Uuid, Uuid)],
     lease: std::time::Duration,
 ) -> sqlx::Result<Vec<ChatRequestRecord>> {
@@ -538,7 +514,7 @@ pub async fn begin_many(
     .bind(lease.as_secs_f64())
     .bind(TurnStatus::Running)
     .bind(TurnStatus::Queued)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await
 }
 
