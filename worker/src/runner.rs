@@ -75,6 +75,7 @@ impl Worker {
         let ctx = Arc::new(TurnContext {
             starter: crate::batch::starter(pool.clone(), config.nats.ack_wait),
             finisher: crate::batch::finisher(pool.clone()),
+            tools: crate::tools::batcher(pool.clone()),
             db: pool,
             nats,
             nats_config: config.nats.clone(),

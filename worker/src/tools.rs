@@ -7,11 +7,18 @@
 //! (`turn_steps`): a retried turn replays the journal (recorded calls at their indices, never
 //! executed or decided again) and only then asks the model for what comes after. The built-in
 //! agent is deterministic: its calls replay by position.
+//!
+//! Calls run through a group-commit [`ToolBatcher`]: the calls of different turns that arrive
+//! while an earlier batch is in Postgres run in one transaction, each followed by its effect
+//! record, and commit together. A batch that fails is rolled back whole and its calls run again
+//! one transaction each, so every call still gets its own outcome and every effect its record in
+//! the same commit.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use todo_common::batch::Batcher;
 use todo_common::chat::{self, RecordedEffect, StepCall, TurnStep};
 use todo_common::schema::ToolCall;
 use todo_common::tools::{self, TOOL_NAMES, Tool, ToolContext, ToolOutput};
@@ -25,9 +32,106 @@ fn tool_label(name: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// One tool call to run and record: a job of the [`ToolBatcher`].
+pub struct ToolJob {
+    ctx: ToolContext,
+    index: i32,
+    name: String,
+    arguments: Value,
+    /// The parsed call, or why it could not be parsed (recorded as the call's result).
+    tool: Result<Tool, tools::ToolError>,
+}
+
+/// Runs tool calls, several turns' calls per transaction under load.
+pub type ToolBatcher = Batcher<ToolJob, ToolOutput>;
+
+pub fn batcher(pool: PgPool) -> ToolBatcher {
+    Batcher::start("tool", move |jobs: Vec<ToolJob>| {
+        let pool = pool.clone();
+        async move { run_batch(&pool, &jobs).await }
+    })
+}
+
+impl ToolJob {
+    /// The call `name(arguments)` at `index` of the turn in `ctx` (a call that does not parse is
+    /// recorded with its error as its result).
+    pub fn new(ctx: ToolContext, index: i32, name: &str, arguments: Value) -> Self {
+        Self {
+            ctx,
+            index,
+            name: name.to_owned(),
+            tool: Tool::from_call(name, &arguments),
+            arguments,
+        }
+    }
+}
+
+/// Runs a batch of calls, each with its effect record: all in one transaction, or, when that
+/// fails, each in its own (so one bad call gets its own error and the others still run). One
+/// result per job, in order.
+pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<ToolOutput>> {
+    if jobs.len() > 1 {
+        match run_together(pool, jobs).await {
+            Ok(outputs) => return outputs.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, calls = jobs.len(), "a batch of tool calls failed; running them one by one");
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(run_alone(pool, job).await);
+    }
+    results
+}
+
+/// Runs a call and records its effect, on a connection inside a transaction.
+async fn run_in(conn: &mut PgConnection, job: &ToolJob) -> sqlx::Result<ToolOutput> {
+    let output = match &job.tool {
+        Ok(tool) => tools::run(&mut *conn, &job.ctx, tool).await?,
+        Err(e) => ToolOutput::from(e.clone()),
+    };
+    if let Some(turn) = job.ctx.turn {
+        let result = output.to_value();
+        chat::record_effect(
+            conn,
+            turn.request_id,
+            job.index,
+            &job.name,
+            &job.arguments,
+            &result,
+        )
+        .await?;
+    }
+    Ok(output)
+}
+
+async fn run_alone(pool: &PgPool, job: &ToolJob) -> sqlx::Result<ToolOutput> {
+    let mut tx = pool.begin().await?;
+    let output = run_in(&mut tx, job).await?;
+    tx.commit().await?;
+    Ok(output)
+}
+
+/// Runs every call of a batch in one transaction, in the order of their users (so that two
+/// batches running at once take their users' row locks in the same order and cannot deadlock),
+/// and returns their outputs in the jobs' order.
+async fn run_together(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec<ToolOutput>> {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| jobs[i].ctx.user_id);
+    let mut outputs: Vec<Option<ToolOutput>> = jobs.iter().map(|_| None).collect();
+    let mut tx = pool.begin().await?;
+    for i in order {
+        outputs[i] = Some(run_in(&mut tx, &jobs[i]).await?);
+    }
+    tx.commit().await?;
+    Ok(outputs.into_iter().flatten().collect())
+}
+
 /// Runs a turn's tool calls exactly once across redeliveries, and keeps its journal.
 pub struct ToolExecutor {
     db: PgPool,
+    runner: ToolBatcher,
     ctx: ToolContext,
     /// Effects recorded by earlier attempts of this turn, by call index.
     recorded: BTreeMap<i32, RecordedEffect>,
@@ -40,7 +144,12 @@ pub struct ToolExecutor {
 
 impl ToolExecutor {
     /// Loads what earlier attempts recorded; a first attempt (`attempt == 1`) has nothing to load.
-    pub async fn load(db: PgPool, ctx: ToolContext, attempt: i32) -> sqlx::Result<Self> {
+    pub async fn load(
+        db: PgPool,
+        runner: ToolBatcher,
+        ctx: ToolContext,
+        attempt: i32,
+    ) -> sqlx::Result<Self> {
         let (recorded, journal) = match ctx.turn {
             Some(turn) if attempt > 1 => (
                 chat::recorded_effects(&db, turn.request_id).await?,
@@ -50,6 +159,7 @@ impl ToolExecutor {
         };
         Ok(Self {
             db,
+            runner,
             ctx,
             recorded: recorded.into_iter().map(|r| (r.call_index, r)).collect(),
             journal,
@@ -98,7 +208,7 @@ impl ToolExecutor {
         }
         let index = self.next_index;
         let call = self
-            .call_at(index, tool.name(), tool.arguments(), Ok(tool))
+            .call_at(index, tool.name(), tool.arguments(), Ok(tool.clone()))
             .await?;
         let output = ToolOutput::from_value(&call.result).unwrap_or_else(|| {
             ToolOutput::from(tools::ToolError::new(
@@ -119,13 +229,7 @@ impl ToolExecutor {
         arguments: Value,
     ) -> sqlx::Result<ToolCall> {
         let parsed = Tool::from_call(name, &arguments);
-        self.call_at(
-            index,
-            name,
-            arguments,
-            parsed.as_ref().map_err(Clone::clone),
-        )
-        .await
+        self.call_at(index, name, arguments, parsed).await
     }
 
     async fn call_at(
@@ -133,7 +237,7 @@ impl ToolExecutor {
         index: i32,
         name: &str,
         arguments: Value,
-        tool: Result<&Tool, tools::ToolError>,
+        tool: Result<Tool, tools::ToolError>,
     ) -> sqlx::Result<ToolCall> {
         let label = tool_label(name);
         self.next_index = self.next_index.max(index + 1);
@@ -149,16 +253,17 @@ impl ToolExecutor {
             self.calls.push(call.clone());
             return Ok(call);
         }
-        let mut tx = self.db.begin().await?;
-        let output = match tool {
-            Ok(tool) => tools::run(&mut tx, &self.ctx, tool).await?,
-            Err(e) => ToolOutput::from(e),
-        };
+        let output = self
+            .runner
+            .submit(ToolJob {
+                ctx: self.ctx,
+                index,
+                name: name.to_owned(),
+                arguments: arguments.clone(),
+                tool,
+            })
+            .await?;
         let result = output.to_value();
-        if let Some(turn) = self.ctx.turn {
-            chat::record_effect(&mut tx, turn.request_id, index, name, &arguments, &result).await?;
-        }
-        tx.commit().await?;
         let outcome = if output.is_error() { "error" } else { "ok" };
         tracing::info!(tool = label, outcome, "tool call");
         metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => outcome)

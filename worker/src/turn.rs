@@ -45,6 +45,8 @@ pub struct TurnContext {
     pub starter: crate::batch::Starter,
     /// Stores finished turns, several per statement under load.
     pub finisher: crate::batch::Finisher,
+    /// Runs tool calls, several turns' calls per transaction under load.
+    pub tools: crate::tools::ToolBatcher,
 }
 
 /// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
@@ -258,7 +260,13 @@ async fn run(
         }),
         max_tasks: ctx.max_tasks,
     };
-    let mut tools = ToolExecutor::load(ctx.db.clone(), tool_context, record.attempts).await?;
+    let mut tools = ToolExecutor::load(
+        ctx.db.clone(),
+        ctx.tools.clone(),
+        tool_context,
+        record.attempts,
+    )
+    .await?;
     let input = TurnInput {
         message: &record.message,
         history: &history,

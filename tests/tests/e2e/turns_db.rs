@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use todo_common::chat::{self, Accepted, Begin, Lease, TurnStatus};
+use todo_common::tasks::Source;
+use todo_common::tools::{ToolContext, ToolOutput, TurnRef};
+use todo_common::when::Clock;
 use todo_tests::{TestApp, TestOptions};
+use todo_worker::tools::{ToolJob, run_batch};
 use uuid::Uuid;
 
 async fn database_only() -> TestApp {
@@ -508,5 +512,115 @@ async fn the_turns_of_a_batch_read_their_own_history_and_clock() {
     assert_eq!(starts[0].clock.tz, chrono_tz::Europe::Berlin);
     assert!(starts[1].history.is_empty());
     assert_eq!(starts[1].clock.tz, chrono_tz::UTC);
+    app.shutdown().await;
+}
+
+/// A turn stored for `user`, and the context its tool calls run in.
+async fn turn_context(app: &TestApp, user: Uuid) -> ToolContext {
+    let (id, accepted) = accept(app, user, None).await;
+    let Accepted::New(record) = accepted else {
+        panic!("a new request: {accepted:?}");
+    };
+    ToolContext {
+        user_id: user,
+        clock: Clock::of_user("UTC", "dmy"),
+        source: Source::Chat,
+        turn: Some(TurnRef {
+            request_id: id,
+            conversation_id: record.conversation_id,
+            turn: record.turn,
+        }),
+        max_tasks: None,
+    }
+}
+
+fn add_task(ctx: ToolContext, title: &str) -> ToolJob {
+    ToolJob::new(ctx, 0, "add_task", serde_json::json!({ "title": title }))
+}
+
+#[tokio::test]
+async fn a_batch_of_tool_calls_runs_each_call_once_with_its_effect_record() {
+    // Arrange: one turn each for five users
+    let app = database_only().await;
+    let mut contexts = Vec::new();
+    for _ in 0..5 {
+        let user = app.user().await;
+        contexts.push(turn_context(&app, user.id).await);
+    }
+    let jobs: Vec<ToolJob> = contexts
+        .iter()
+        .enumerate()
+        .map(|(i, ctx)| add_task(*ctx, &format!("batched task {i}")))
+        .collect();
+
+    // Act
+    let results = run_batch(&app.db, &jobs).await;
+
+    // Assert: each call's own result, its task, and its record, once
+    assert_eq!(results.len(), 5);
+    for (i, (ctx, result)) in contexts.iter().zip(&results).enumerate() {
+        let Ok(ToolOutput::Created(created)) = result else {
+            panic!("call {i} created its task: {result:?}");
+        };
+        assert_eq!(created.task.title, format!("batched task {i}"));
+        let titles: Vec<String> = sqlx::query_scalar("select title from tasks where user_id = $1")
+            .bind(ctx.user_id)
+            .fetch_all(&app.db)
+            .await
+            .expect("tasks");
+        assert_eq!(titles, [format!("batched task {i}")]);
+        let request_id = ctx.turn.expect("a turn").request_id;
+        let recorded = chat::recorded_effects(&app.db, request_id)
+            .await
+            .expect("effects");
+        assert_eq!(recorded.len(), 1, "one effect record for call {i}");
+        assert_eq!(
+            recorded[0].result.0,
+            result.as_ref().expect("ok").to_value()
+        );
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_that_fails_in_a_batch_does_not_take_the_others_with_it() {
+    // Arrange: two good calls around one whose effect cannot be recorded (its turn is not stored)
+    let app = database_only().await;
+    let first = app.user().await;
+    let doomed = app.user().await;
+    let last = app.user().await;
+    let first_ctx = turn_context(&app, first.id).await;
+    let last_ctx = turn_context(&app, last.id).await;
+    let mut doomed_ctx = turn_context(&app, doomed.id).await;
+    doomed_ctx.turn = Some(TurnRef {
+        request_id: Uuid::new_v4(),
+        ..doomed_ctx.turn.expect("a turn")
+    });
+    let jobs = [
+        add_task(first_ctx, "first"),
+        add_task(doomed_ctx, "doomed"),
+        add_task(last_ctx, "last"),
+    ];
+
+    // Act
+    let results = run_batch(&app.db, &jobs).await;
+
+    // Assert: the good calls took effect, the failed one left no effect without its record
+    assert!(
+        matches!(results[0], Ok(ToolOutput::Created(_))),
+        "{results:?}"
+    );
+    assert!(results[1].is_err(), "{results:?}");
+    assert!(
+        matches!(results[2], Ok(ToolOutput::Created(_))),
+        "{results:?}"
+    );
+    for (user, expected) in [(&first, 1), (&doomed, 0), (&last, 1)] {
+        assert_eq!(
+            app.count("select count(*) from tasks where user_id = $1", user)
+                .await,
+            expected
+        );
+    }
     app.shutdown().await;
 }
