@@ -1113,23 +1113,45 @@ pub async fn recorded_effects<'e>(
     .await
 }
 
-/// Records a tool effect; call inside the transaction that made the effect.
-pub async fn record_effect(
+/// A tool effect to record (see [`record_effects`]).
+#[derive(Debug, Clone)]
+pub struct NewEffect<'a> {
+    pub request_id: Uuid,
+    pub call_index: i32,
+    pub tool: &'a str,
+    pub arguments: &'a Value,
+    pub result: Value,
+}
+
+/// Records tool effects, any number in one statement; call inside the transaction that made the
+/// effects.
+pub async fn record_effects(
     conn: &mut PgConnection,
-    request_id: Uuid,
-    call_index: i32,
-    tool: &str,
-    arguments: &Value,
-    result: &Value,
+    effects: &[NewEffect<'_>],
 ) -> sqlx::Result<()> {
+    if effects.is_empty() {
+        return Ok(());
+    }
+    let request_ids: Vec<Uuid> = effects.iter().map(|e| e.request_id).collect();
+    let indexes: Vec<i32> = effects.iter().map(|e| e.call_index).collect();
+    let tools: Vec<&str> = effects.iter().map(|e| e.tool).collect();
+    let arguments: Vec<sqlx::types::Json<&Value>> = effects
+        .iter()
+        .map(|e| sqlx::types::Json(e.arguments))
+        .collect();
+    let results: Vec<sqlx::types::Json<&Value>> = effects
+        .iter()
+        .map(|e| sqlx::types::Json(&e.result))
+        .collect();
     sqlx::query(
-        "insert into tool_effects (request_id, call_index, tool, arguments, result) values ($1, $2, $3, $4, $5)",
+        "insert into tool_effects (request_id, call_index, tool, arguments, result)
+         select * from unnest($1::uuid[], $2::integer[], $3::text[], $4::jsonb[], $5::jsonb[])",
     )
-    .bind(request_id)
-    .bind(call_index)
-    .bind(tool)
-    .bind(sqlx::types::Json(arguments))
-    .bind(sqlx::types::Json(result))
+    .bind(&request_ids)
+    .bind(&indexes)
+    .bind(&tools)
+    .bind(&arguments)
+    .bind(&results)
     .execute(conn)
     .await?;
     Ok(())

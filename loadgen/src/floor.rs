@@ -198,8 +198,14 @@ async fn worker_statements(
     else {
         anyhow::bail!("the floor user has no task slot");
     };
-    let result = json!({"task_id": task.id});
-    chat::record_effect(&mut tx, request_id, 0, "add_task", &args, &result).await?;
+    let effect = chat::NewEffect {
+        request_id,
+        call_index: 0,
+        tool: "add_task",
+        arguments: &args,
+        result: json!({"task_id": task.id}),
+    };
+    chat::record_effects(&mut tx, &[effect]).await?;
     tx.commit().await?;
     let subject = format!("floor.events.{request_id}");
     for _ in 0..events {

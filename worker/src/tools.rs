@@ -17,9 +17,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use todo_common::batch::Batcher;
-use todo_common::chat::{self, RecordedEffect, StepCall, TurnStep};
+use todo_common::chat::{self, NewEffect, RecordedEffect, StepCall, TurnStep};
 use todo_common::schema::ToolCall;
 use todo_common::tools::{self, TOOL_NAMES, Tool, ToolContext, ToolOutput};
 
@@ -71,7 +71,7 @@ impl ToolJob {
 /// result per job, in order.
 pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<ToolOutput>> {
     if jobs.len() > 1 {
-        match run_together(pool, jobs).await {
+        match run_in_transaction(pool, jobs).await {
             Ok(outputs) => return outputs.into_iter().map(Ok).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, calls = jobs.len(), "a batch of tool calls failed; running them one by one");
@@ -80,52 +80,47 @@ pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<Tool
     }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        results.push(run_alone(pool, job).await);
+        results.push(
+            run_in_transaction(pool, std::slice::from_ref(job))
+                .await
+                .map(|mut outputs| outputs.remove(0)),
+        );
     }
     results
 }
 
-/// Runs a call and records its effect, on a connection inside a transaction.
-async fn run_in(conn: &mut PgConnection, job: &ToolJob) -> sqlx::Result<ToolOutput> {
-    let output = match &job.tool {
-        Ok(tool) => tools::run(&mut *conn, &job.ctx, tool).await?,
-        Err(e) => ToolOutput::from(e.clone()),
-    };
-    if let Some(turn) = job.ctx.turn {
-        let result = output.to_value();
-        chat::record_effect(
-            conn,
-            turn.request_id,
-            job.index,
-            &job.name,
-            &job.arguments,
-            &result,
-        )
-        .await?;
-    }
-    Ok(output)
-}
-
-async fn run_alone(pool: &PgPool, job: &ToolJob) -> sqlx::Result<ToolOutput> {
-    let mut tx = pool.begin().await?;
-    let output = run_in(&mut tx, job).await?;
-    tx.commit().await?;
-    Ok(output)
-}
-
-/// Runs every call of a batch in one transaction, in the order of their users (so that two
-/// batches running at once take their users' row locks in the same order and cannot deadlock),
-/// and returns their outputs in the jobs' order.
-async fn run_together(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec<ToolOutput>> {
+/// Runs calls in one transaction, in the order of their users (so that two batches running at
+/// once take their users' row locks in the same order and cannot deadlock), then records all
+/// their effects with one statement before the commit. Returns the outputs in the jobs' order.
+async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec<ToolOutput>> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| jobs[i].ctx.user_id);
     let mut outputs: Vec<Option<ToolOutput>> = jobs.iter().map(|_| None).collect();
     let mut tx = pool.begin().await?;
     for i in order {
-        outputs[i] = Some(run_in(&mut tx, &jobs[i]).await?);
+        let job = &jobs[i];
+        outputs[i] = Some(match &job.tool {
+            Ok(tool) => tools::run(&mut tx, &job.ctx, tool).await?,
+            Err(e) => ToolOutput::from(e.clone()),
+        });
     }
+    let outputs: Vec<ToolOutput> = outputs.into_iter().flatten().collect();
+    let effects: Vec<NewEffect> = jobs
+        .iter()
+        .zip(&outputs)
+        .filter_map(|(job, output)| {
+            job.ctx.turn.map(|turn| NewEffect {
+                request_id: turn.request_id,
+                call_index: job.index,
+                tool: &job.name,
+                arguments: &job.arguments,
+                result: output.to_value(),
+            })
+        })
+        .collect();
+    chat::record_effects(&mut tx, &effects).await?;
     tx.commit().await?;
-    Ok(outputs.into_iter().flatten().collect())
+    Ok(outputs)
 }
 
 /// Runs a turn's tool calls exactly once across redeliveries, and keeps its journal.
