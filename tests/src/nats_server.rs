@@ -43,10 +43,7 @@ pub fn nats_server_bin() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    crate::services::free_port().expect("a free port")
 }
 
 impl RolesServer {

@@ -10,9 +10,46 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-/// A free TCP port on 127.0.0.1 (bound and released).
+/// A free TCP port on 127.0.0.1 for a server started later, outside the kernel's ephemeral range.
+///
+/// A port from `bind(0)` is an ephemeral one: between releasing it and the server binding it, an
+/// outgoing connection (a pool's, or `wait_for_port`'s own, which can even connect to itself) may
+/// take it, and the server then fails with "address in use". Ports below the ephemeral range are
+/// never handed to outgoing connections; this process never hands out the same one twice.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::{Mutex, PoisonError};
+
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let (low, _) = ephemeral_range();
+    // 10000 up to the ephemeral range; where that range starts lower, the old way.
+    if low <= 12_000 {
+        return Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
+    }
+    let span = u64::from(low - 10_000);
+    let seed = RandomState::new();
+    let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let given = given.get_or_insert_with(HashSet::new);
+    for attempt in 0..1_000u32 {
+        let port = 10_000 + u16::try_from(seed.hash_one(attempt) % span)?;
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return Ok(port);
+        }
+    }
+    bail!("no free port between 10000 and {low}")
+}
+
+/// The kernel's range of ports for outgoing connections (Linux; its default elsewhere).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut parts = s.split_whitespace().map(str::parse::<u16>);
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// Waits until something accepts connections on `port`.
