@@ -1120,7 +1120,7 @@ pub struct NewEffect<'a> {
     pub call_index: i32,
     pub tool: &'a str,
     pub arguments: &'a Value,
-    pub result: Value,
+    pub result: &'a Value,
 }
 
 /// Records tool effects, any number in one statement; call inside the transaction that made the
@@ -1141,7 +1141,7 @@ pub async fn record_effects(
         .collect();
     let results: Vec<sqlx::types::Json<&Value>> = effects
         .iter()
-        .map(|e| sqlx::types::Json(&e.result))
+        .map(|e| sqlx::types::Json(e.result))
         .collect();
     sqlx::query(
         "insert into tool_effects (request_id, call_index, tool, arguments, result)

@@ -198,12 +198,13 @@ async fn worker_statements(
     else {
         anyhow::bail!("the floor user has no task slot");
     };
+    let result = json!({"task_id": task.id});
     let effect = chat::NewEffect {
         request_id,
         call_index: 0,
         tool: "add_task",
         arguments: &args,
-        result: json!({"task_id": task.id}),
+        result: &result,
     };
     chat::record_effects(&mut tx, &[effect]).await?;
     tx.commit().await?;

@@ -22,7 +22,7 @@ pub fn free_port() -> anyhow::Result<u16> {
     use std::sync::{Mutex, PoisonError};
 
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    let (low, _) = ephemeral_range();
+    let low = ephemeral_low();
     // 10000 up to the ephemeral range; where that range starts lower, the old way.
     if low <= 12_000 {
         return Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
@@ -41,15 +41,13 @@ pub fn free_port() -> anyhow::Result<u16> {
     bail!("no free port between 10000 and {low}")
 }
 
-/// The kernel's range of ports for outgoing connections (Linux; its default elsewhere).
-fn ephemeral_range() -> (u16, u16) {
+/// Where the kernel's range of ports for outgoing connections starts (Linux; its default
+/// elsewhere).
+fn ephemeral_low() -> u16 {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|s| {
-            let mut parts = s.split_whitespace().map(str::parse::<u16>);
-            Some((parts.next()?.ok()?, parts.next()?.ok()?))
-        })
-        .unwrap_or((32_768, 60_999))
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// Waits until something accepts connections on `port`.

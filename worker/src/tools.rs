@@ -42,8 +42,15 @@ pub struct ToolJob {
     tool: Result<Tool, tools::ToolError>,
 }
 
+/// A call that ran: its typed output and the JSON result recorded for it.
+#[derive(Debug)]
+pub struct Ran {
+    pub output: ToolOutput,
+    pub result: Value,
+}
+
 /// Runs tool calls, several turns' calls per transaction under load.
-pub type ToolBatcher = Batcher<ToolJob, ToolOutput>;
+pub type ToolBatcher = Batcher<ToolJob, Ran>;
 
 pub fn batcher(pool: PgPool) -> ToolBatcher {
     Batcher::start("tool", move |jobs: Vec<ToolJob>| {
@@ -69,7 +76,7 @@ impl ToolJob {
 /// Runs a batch of calls, each with its effect record: all in one transaction, or, when that
 /// fails, each in its own (so one bad call gets its own error and the others still run). One
 /// result per job, in order.
-pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<ToolOutput>> {
+pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<Ran>> {
     if jobs.len() > 1 {
         match run_in_transaction(pool, jobs).await {
             Ok(outputs) => return outputs.into_iter().map(Ok).collect(),
@@ -83,7 +90,7 @@ pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<Tool
         results.push(
             run_in_transaction(pool, std::slice::from_ref(job))
                 .await
-                .map(|mut outputs| outputs.remove(0)),
+                .map(|mut ran| ran.remove(0)),
         );
     }
     results
@@ -92,7 +99,7 @@ pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<Tool
 /// Runs calls in one transaction, in the order of their users (so that two batches running at
 /// once take their users' row locks in the same order and cannot deadlock), then records all
 /// their effects with one statement before the commit. Returns the outputs in the jobs' order.
-async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec<ToolOutput>> {
+async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec<Ran>> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| jobs[i].ctx.user_id);
     let mut outputs: Vec<Option<ToolOutput>> = jobs.iter().map(|_| None).collect();
@@ -104,23 +111,30 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
             Err(e) => ToolOutput::from(e.clone()),
         });
     }
-    let outputs: Vec<ToolOutput> = outputs.into_iter().flatten().collect();
+    let ran: Vec<Ran> = outputs
+        .into_iter()
+        .flatten()
+        .map(|output| Ran {
+            result: output.to_value(),
+            output,
+        })
+        .collect();
     let effects: Vec<NewEffect> = jobs
         .iter()
-        .zip(&outputs)
-        .filter_map(|(job, output)| {
+        .zip(&ran)
+        .filter_map(|(job, ran)| {
             job.ctx.turn.map(|turn| NewEffect {
                 request_id: turn.request_id,
                 call_index: job.index,
                 tool: &job.name,
                 arguments: &job.arguments,
-                result: output.to_value(),
+                result: &ran.result,
             })
         })
         .collect();
     chat::record_effects(&mut tx, &effects).await?;
     tx.commit().await?;
-    Ok(outputs)
+    Ok(ran)
 }
 
 /// Runs a turn's tool calls exactly once across redeliveries, and keeps its journal.
@@ -202,14 +216,17 @@ impl ToolExecutor {
             self.next_index = self.recorded.keys().next_back().map_or(0, |i| i + 1);
         }
         let index = self.next_index;
-        let call = self
+        let (call, output) = self
             .call_at(index, tool.name(), tool.arguments(), Ok(tool.clone()))
             .await?;
-        let output = ToolOutput::from_value(&call.result).unwrap_or_else(|| {
-            ToolOutput::from(tools::ToolError::new(
-                "INTERNAL",
-                "a recorded result could not be read",
-            ))
+        // A replayed call has only its recorded JSON.
+        let output = output.unwrap_or_else(|| {
+            ToolOutput::from_value(&call.result).unwrap_or_else(|| {
+                ToolOutput::from(tools::ToolError::new(
+                    "INTERNAL",
+                    "a recorded result could not be read",
+                ))
+            })
         });
         Ok((output, call))
     }
@@ -224,7 +241,8 @@ impl ToolExecutor {
         arguments: Value,
     ) -> sqlx::Result<ToolCall> {
         let parsed = Tool::from_call(name, &arguments);
-        self.call_at(index, name, arguments, parsed).await
+        let (call, _) = self.call_at(index, name, arguments, parsed).await?;
+        Ok(call)
     }
 
     async fn call_at(
@@ -233,7 +251,7 @@ impl ToolExecutor {
         name: &str,
         arguments: Value,
         tool: Result<Tool, tools::ToolError>,
-    ) -> sqlx::Result<ToolCall> {
+    ) -> sqlx::Result<(ToolCall, Option<ToolOutput>)> {
         let label = tool_label(name);
         self.next_index = self.next_index.max(index + 1);
         if let Some(previous) = self.recorded.get(&index) {
@@ -246,9 +264,9 @@ impl ToolExecutor {
             metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => "replayed")
                 .increment(1);
             self.calls.push(call.clone());
-            return Ok(call);
+            return Ok((call, None));
         }
-        let output = self
+        let Ran { output, result } = self
             .runner
             .submit(ToolJob {
                 ctx: self.ctx,
@@ -258,7 +276,6 @@ impl ToolExecutor {
                 tool,
             })
             .await?;
-        let result = output.to_value();
         let outcome = if output.is_error() { "error" } else { "ok" };
         tracing::info!(tool = label, outcome, "tool call");
         metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => outcome)
@@ -269,7 +286,7 @@ impl ToolExecutor {
             result,
         };
         self.calls.push(call.clone());
-        Ok(call)
+        Ok((call, Some(output)))
     }
 
     /// Calls made (or replayed) so far in this attempt.

@@ -10,7 +10,7 @@ use todo_common::tasks::Source;
 use todo_common::tools::{ToolContext, ToolOutput, TurnRef};
 use todo_common::when::Clock;
 use todo_tests::{TestApp, TestOptions};
-use todo_worker::tools::{ToolJob, run_batch};
+use todo_worker::tools::{Ran, ToolJob, run_batch};
 use uuid::Uuid;
 
 async fn database_only() -> TestApp {
@@ -559,7 +559,11 @@ async fn a_batch_of_tool_calls_runs_each_call_once_with_its_effect_record() {
     // Assert: each call's own result, its task, and its record, once
     assert_eq!(results.len(), 5);
     for (i, (ctx, result)) in contexts.iter().zip(&results).enumerate() {
-        let Ok(ToolOutput::Created(created)) = result else {
+        let Ok(Ran {
+            output: ToolOutput::Created(created),
+            result: recorded_result,
+        }) = result
+        else {
             panic!("call {i} created its task: {result:?}");
         };
         assert_eq!(created.task.title, format!("batched task {i}"));
@@ -574,9 +578,10 @@ async fn a_batch_of_tool_calls_runs_each_call_once_with_its_effect_record() {
             .await
             .expect("effects");
         assert_eq!(recorded.len(), 1, "one effect record for call {i}");
+        assert_eq!(&recorded[0].result.0, recorded_result);
         assert_eq!(
             recorded[0].result.0,
-            result.as_ref().expect("ok").to_value()
+            ToolOutput::Created(created.clone()).to_value()
         );
     }
     app.shutdown().await;
@@ -606,15 +611,18 @@ async fn a_call_that_fails_in_a_batch_does_not_take_the_others_with_it() {
     let results = run_batch(&app.db, &jobs).await;
 
     // Assert: the good calls took effect, the failed one left no effect without its record
-    assert!(
-        matches!(results[0], Ok(ToolOutput::Created(_))),
-        "{results:?}"
-    );
+    let created = |r: &sqlx::Result<Ran>| {
+        matches!(
+            r,
+            Ok(Ran {
+                output: ToolOutput::Created(_),
+                ..
+            })
+        )
+    };
+    assert!(created(&results[0]), "{results:?}");
     assert!(results[1].is_err(), "{results:?}");
-    assert!(
-        matches!(results[2], Ok(ToolOutput::Created(_))),
-        "{results:?}"
-    );
+    assert!(created(&results[2]), "{results:?}");
     for (user, expected) in [(&first, 1), (&doomed, 0), (&last, 1)] {
         assert_eq!(
             app.count("select count(*) from tasks where user_id = $1", user)
