@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use todo_common::{Config, db, queue};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -121,8 +122,15 @@ impl Application {
                 .with_graceful_shutdown(async move { metrics_stop.cancelled().await })
                 .into_future(),
         );
+        // Nagle's algorithm off: a turn's events are small frames written one after another, and
+        // with it on each frame after the first waits for the client's delayed ACK (~40 ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown({

@@ -288,6 +288,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
                 "fake LLM on http://{}/v1 ({profile:?})",
                 listener.local_addr()?
             );
+            // Nagle off, as a real model API's servers run: token chunks go out when written.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, FakeOpenAi::with_profile(profile).router())
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;

@@ -11,7 +11,7 @@ use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -32,7 +32,8 @@ impl WsClient {
             let value = format!("Bearer {token}").parse().expect("header value");
             request.headers_mut().insert("authorization", value);
         }
-        let (socket, _) = connect_async(request).await?;
+        // Nagle off, as browsers do: frames go out when written.
+        let (socket, _) = connect_async_with_config(request, None, true).await?;
         Ok(Self {
             socket,
             task_changes: VecDeque::new(),
