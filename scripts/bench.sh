@@ -4,7 +4,7 @@
 # summary goes to $OUT (default target/bench/<benchmark>.jsonl) and the medians are printed.
 #
 #   ./scripts/bench.sh                 # all benchmarks
-#   ./scripts/bench.sh throughput idle # some: limits throughput light streaming streaming200 scaling idle floor
+#   ./scripts/bench.sh throughput idle # some: limits throughput light lone streaming streaming200 scaling idle floor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,6 +112,10 @@ bench_throughput() { builtin_runs "$OUT/throughput.jsonl" 200 20; }
 # (~300 turns/s offered).
 bench_light() { builtin_runs "$OUT/light.jsonl" 20 50 --think-ms 50; }
 
+# One user alone, 50 ms between messages: the latency of a turn with nothing queued before it.
+# (At most 100 messages: the built-in agent adds a task per message and a user may have 100.)
+bench_lone() { builtin_runs "$OUT/lone.jsonl" 1 100 --think-ms 50; }
+
 # streaming_runs FILE USERS MESSAGES: the fake LLM's 300 ms TTFT + 40 tokens × 15 ms profile.
 streaming_runs() {
   local f=$1 users=$2 messages=$3; : >"$f"
@@ -188,7 +192,7 @@ bench_limits() {
 }
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(limits throughput light streaming streaming200 scaling idle floor)
+[ ${#selected[@]} -gt 0 ] || selected=(limits throughput light lone streaming streaming200 scaling idle floor)
 for b in "${selected[@]}"; do
   echo "== $b" >&2
   "bench_$b"
