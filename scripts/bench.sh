@@ -39,6 +39,11 @@ stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   pids=()
+  # the run's own JetStream stream goes with it (binaries older than `drop-stream` leave it)
+  if [ -n "${NATS_STREAM:-}" ]; then
+    $BIN/loadgen drop-stream --nats "$NATS_URL" "$NATS_STREAM" >/dev/null 2>&1 || true
+    unset NATS_STREAM
+  fi
 }
 trap stop_all EXIT
 

@@ -170,6 +170,14 @@ pub enum Command {
     /// Check a deployment as its users use it (after a deploy or a rollback): health, the five
     /// user stories by chat checked through REST, multi-turn, resume, p95 latency.
     Smoke(smoke::SmokeArgs),
+    /// Delete a JetStream stream (and its consumers): what a benchmark run created for itself.
+    /// A stream that is already gone is not an error.
+    DropStream {
+        #[arg(long, default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// The stream's name.
+        stream: String,
+    },
     /// Serve an OpenAI-compatible streaming endpoint with a latency profile.
     FakeLlm {
         #[arg(long, default_value = "127.0.0.1:8089")]
@@ -184,6 +192,24 @@ pub enum Command {
         #[arg(long)]
         tool_call: bool,
     },
+}
+
+/// Deletes the JetStream stream `name`; one that does not exist counts as deleted.
+async fn drop_stream(nats_url: &str, name: &str) -> anyhow::Result<()> {
+    use async_nats::jetstream::{ErrorCode, context::DeleteStreamErrorKind};
+    let nats = async_nats::connect(nats_url)
+        .await
+        .with_context(|| format!("connecting to NATS at {nats_url}"))?;
+    match async_nats::jetstream::new(nats).delete_stream(name).await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(e.kind(), DeleteStreamErrorKind::JetStream(ref js)
+                if js.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("deleting the stream {name}")),
+    }
 }
 
 /// Runs a command; returns whether the run was correct (nothing lost or duplicated).
@@ -228,6 +254,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             json,
         } => {
             idle_run(&api, connections, hold_s, api_pid, json).await?;
+            Ok(true)
+        }
+        Command::DropStream { nats, stream } => {
+            drop_stream(&nats, &stream).await?;
             Ok(true)
         }
         Command::Floor {
@@ -885,6 +915,33 @@ mod tests {
         assert_eq!(back.request_id, id);
     }
 
+    #[tokio::test]
+    async fn drop_stream_deletes_the_stream_and_accepts_one_already_gone() {
+        // Arrange: a stream of its own on the machine's JetStream
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("NATS"));
+        let name = format!("LOADGEN_DROP_{}", Uuid::new_v4().simple());
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.>")],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+
+        // Act
+        let first = drop_stream(&url, &name).await;
+        let again = drop_stream(&url, &name).await;
+
+        // Assert
+        assert!(first.is_ok(), "deleting: {first:?}");
+        assert!(js.get_stream(&name).await.is_err(), "the stream is gone");
+        assert!(
+            again.is_ok(),
+            "a stream already gone is not an error: {again:?}"
+        );
+    }
+
     #[test]
     fn cli_parses_the_documented_flags() {
         let cli = Cli::try_parse_from([
@@ -955,6 +1012,13 @@ mod tests {
                 "--token-ms",
                 "3",
                 "--tool-call",
+            ],
+            vec![
+                "loadgen",
+                "drop-stream",
+                "--nats",
+                "nats://x:4222",
+                "BENCH_1",
             ],
         ] {
             assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
