@@ -1,6 +1,8 @@
 //! The task SQL. Every function that changes a task appends to `task_history` on the same
 //! connection: call them inside a transaction (`pool.begin()`) so that the change and its history
-//! commit together.
+//! commit together. The common changes write their history row in the same statement as the change
+//! (Postgres builds the snapshot: `task_snapshot`, migration 0009); `record` writes it when that
+//! could not be done.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,28 @@ use crate::when::{Clock, Due, Repeat};
 macro_rules! task_columns {
     () => {
         "id, user_id, title, description, completed, completed_at, due_at, due_has_time, priority, tags, repeat, created_at, updated_at"
+    };
+}
+
+/// What a change of one task returns, then its history row in the same statement. The change is a
+/// CTE `changed` that returns the task's columns and `task_snapshot(tasks) as snapshot`; `$row`
+/// gives the history row's action, source, request, conversation, before and after. The
+/// statement returns the task and `recorded` (false when `task_snapshot` could not encode it:
+/// [`record`] then writes the row).
+macro_rules! with_history {
+    ($row:literal) => {
+        concat!(
+            ", history as (
+                 insert into task_history
+                     (user_id, task_id, action, source, request_id, conversation_id, before, after)
+                 select user_id, id, ",
+            $row,
+            " from changed where snapshot is not null
+                 returning 1)
+             select ",
+            task_columns!(),
+            ", exists (select 1 from history) as recorded from changed"
+        )
     };
 }
 
@@ -388,6 +412,14 @@ fn snapshot(task: Option<&Task>) -> Option<Json<&Task>> {
     task.map(Json)
 }
 
+/// A task a statement changed, and whether the same statement wrote its history row.
+#[derive(sqlx::FromRow)]
+struct Changed {
+    #[sqlx(flatten)]
+    task: Task,
+    recorded: bool,
+}
+
 async fn record(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -432,17 +464,19 @@ pub async fn create(
     max_tasks: Option<u32>,
 ) -> sqlx::Result<Created> {
     let limit = max_tasks.map(i64::from);
-    let task = sqlx::query_as::<_, Task>(concat!(
+    let changed = sqlx::query_as::<_, Changed>(concat!(
         "with seq as (
              update users set task_seq = task_seq + 1
              where id = $1
                and ($9::bigint is null or (select count(*) from tasks where user_id = $1) < $9)
              returning task_seq
-         )
-         insert into tasks (user_id, id, title, description, due_at, due_has_time, priority, tags, repeat)
-         select $1, task_seq, $2, $3, $4, $5, $6, $7, $8 from seq
-         returning ",
-        task_columns!()
+         ), changed as (
+             insert into tasks (user_id, id, title, description, due_at, due_has_time, priority, tags, repeat)
+             select $1, task_seq, $2, $3, $4, $5, $6, $7, $8 from seq
+             returning ",
+        task_columns!(),
+        ", task_snapshot(tasks) as snapshot)",
+        with_history!("'created', $10, $11, $12, null, snapshot")
     ))
     .bind(user_id)
     .bind(&new.title)
@@ -453,11 +487,16 @@ pub async fn create(
     .bind(&new.tags)
     .bind(new.repeat.as_ref().map(Repeat::to_rrule))
     .bind(limit)
+    .bind(actor.source.as_str())
+    .bind(actor.request_id)
+    .bind(actor.conversation_id)
     .fetch_optional(&mut *conn)
     .await?;
-    match task {
-        Some(task) => {
-            record(conn, user_id, task.id, "created", actor, None, Some(&task)).await?;
+    match changed {
+        Some(Changed { task, recorded }) => {
+            if !recorded {
+                record(conn, user_id, task.id, "created", actor, None, Some(&task)).await?;
+            }
             Ok(Created::Task(task))
         }
         None => {
@@ -474,18 +513,32 @@ pub async fn create(
     }
 }
 
-async fn write(conn: &mut PgConnection, task: &Task) -> sqlx::Result<Task> {
-    sqlx::query_as::<_, Task>(concat!(
-        "insert into tasks (user_id, id, title, description, completed, completed_at, due_at,
-                            due_has_time, priority, tags, repeat, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         on conflict (user_id, id) do update set
-             title = excluded.title, description = excluded.description,
-             completed = excluded.completed, completed_at = excluded.completed_at,
-             due_at = excluded.due_at, due_has_time = excluded.due_has_time,
-             priority = excluded.priority, tags = excluded.tags, repeat = excluded.repeat
-         returning ",
-        task_columns!()
+/// Writes `task` over the stored one (or back, after a delete) with its history row: `action`, by
+/// `actor`, from `before`.
+async fn write(
+    conn: &mut PgConnection,
+    task: &Task,
+    action: &str,
+    actor: &Actor,
+    before: Option<&Task>,
+) -> sqlx::Result<Task> {
+    let Changed {
+        task: after,
+        recorded,
+    } = sqlx::query_as::<_, Changed>(concat!(
+        "with changed as (
+             insert into tasks (user_id, id, title, description, completed, completed_at, due_at,
+                                due_has_time, priority, tags, repeat, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             on conflict (user_id, id) do update set
+                 title = excluded.title, description = excluded.description,
+                 completed = excluded.completed, completed_at = excluded.completed_at,
+                 due_at = excluded.due_at, due_has_time = excluded.due_has_time,
+                 priority = excluded.priority, tags = excluded.tags, repeat = excluded.repeat
+             returning ",
+        task_columns!(),
+        ", task_snapshot(tasks) as snapshot)",
+        with_history!("$13, $14, $15, $16, $17, snapshot")
     ))
     .bind(task.user_id)
     .bind(task.id)
@@ -499,8 +552,26 @@ async fn write(conn: &mut PgConnection, task: &Task) -> sqlx::Result<Task> {
     .bind(&task.tags)
     .bind(task.repeat.as_deref())
     .bind(task.created_at)
-    .fetch_one(conn)
-    .await
+    .bind(action)
+    .bind(actor.source.as_str())
+    .bind(actor.request_id)
+    .bind(actor.conversation_id)
+    .bind(snapshot(before))
+    .fetch_one(&mut *conn)
+    .await?;
+    if !recorded {
+        record(
+            conn,
+            task.user_id,
+            task.id,
+            action,
+            actor,
+            before,
+            Some(&after),
+        )
+        .await?;
+    }
+    Ok(after)
 }
 
 /// Applies `changes`; `None` when the task does not exist for this user.
@@ -524,22 +595,12 @@ pub async fn update(
     if wanted == before {
         return Ok(Some(before));
     }
-    let after = write(conn, &wanted).await?;
-    let action = match (before.completed, after.completed) {
+    let action = match (before.completed, wanted.completed) {
         (false, true) => "completed",
         (true, false) => "reopened",
         _ => "updated",
     };
-    record(
-        conn,
-        user_id,
-        id,
-        action,
-        actor,
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
+    let after = write(conn, &wanted, action, actor, Some(&before)).await?;
     Ok(Some(after))
 }
 
@@ -588,17 +649,7 @@ pub async fn complete(
             wanted.completed_at = Some(clock.now);
         }
     }
-    let after = write(conn, &wanted).await?;
-    record(
-        conn,
-        user_id,
-        id,
-        "completed",
-        actor,
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
+    let after = write(conn, &wanted, "completed", actor, Some(&before)).await?;
     Ok(Some(Completion {
         task: after,
         already_completed: false,
@@ -613,18 +664,28 @@ pub async fn delete(
     id: i32,
     actor: &Actor,
 ) -> sqlx::Result<Option<Task>> {
-    let task = sqlx::query_as::<_, Task>(concat!(
-        "delete from tasks where user_id = $1 and id = $2 returning ",
-        task_columns!()
+    let changed = sqlx::query_as::<_, Changed>(concat!(
+        "with changed as (
+             delete from tasks where user_id = $1 and id = $2
+             returning ",
+        task_columns!(),
+        ", task_snapshot(tasks) as snapshot)",
+        with_history!("'deleted', $3, $4, $5, snapshot, null")
     ))
     .bind(user_id)
     .bind(id)
+    .bind(actor.source.as_str())
+    .bind(actor.request_id)
+    .bind(actor.conversation_id)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(task) = &task {
-        record(conn, user_id, id, "deleted", actor, Some(task), None).await?;
+    let Some(Changed { task, recorded }) = changed else {
+        return Ok(None);
+    };
+    if !recorded {
+        record(conn, user_id, id, "deleted", actor, Some(&task), None).await?;
     }
-    Ok(task)
+    Ok(Some(task))
 }
 
 /// One change in a task's history.
@@ -731,24 +792,14 @@ pub async fn undo_last_turn(
             (None, None) => None,
             // Undo a delete or a change: put the task back as it was.
             (Some(before), current) => {
-                let restored = write(conn, &before.0).await?;
-                let action = match current {
+                // `write` stores the snapshot's completion as it is.
+                let action = match &current {
                     None => "restored",
-                    Some(c) if c.completed && !restored.completed => "reopened",
-                    Some(c) if !c.completed && restored.completed => "completed",
+                    Some(c) if c.completed && !before.0.completed => "reopened",
+                    Some(c) if !c.completed && before.0.completed => "completed",
                     Some(_) => "updated",
                 };
-                record(
-                    conn,
-                    user_id,
-                    row.task_id,
-                    action,
-                    actor,
-                    current.as_ref(),
-                    Some(&restored),
-                )
-                .await?;
-                Some(restored)
+                Some(write(conn, &before.0, action, actor, current.as_ref()).await?)
             }
         };
         reverted.push(Reverted {

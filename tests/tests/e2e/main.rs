@@ -21,5 +21,6 @@ mod schema;
 mod security;
 mod smoke;
 mod tasks;
+mod tasks_db;
 mod time;
 mod turns_db;

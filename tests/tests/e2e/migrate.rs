@@ -21,6 +21,15 @@ async fn has_column(app: &TestApp, table: &str, column: &str) -> bool {
     .expect("query")
 }
 
+/// How many functions named `name` the database has.
+async fn functions(db: &sqlx::PgPool, name: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from pg_proc where proname = $1")
+        .bind(name)
+        .fetch_one(db)
+        .await
+        .expect("query")
+}
+
 #[tokio::test]
 async fn migrations_go_down_to_zero_and_up_again() {
     // A fresh database, migrated by the api at start-up.
@@ -40,10 +49,13 @@ async fn migrations_go_down_to_zero_and_up_again() {
     assert!(status.lines().all(|l| l.contains("applied")), "{status}");
     assert!(migrate(&url, Action::Up).await.contains("up to date"));
 
-    // One step down: the newest migration's column is gone, and it is pending.
+    // One step down: the newest migration's functions are gone, and it is pending.
+    assert_eq!(functions(&app.db, "task_snapshot").await, 1);
     let out = migrate(&url, Action::Down { steps: 1 }).await;
     assert_eq!(out.lines().count(), 1, "{out}");
-    assert!(!has_column(&app, "messages", "stopped").await);
+    assert_eq!(functions(&app.db, "task_snapshot").await, 0);
+    assert_eq!(functions(&app.db, "todo_rfc3339").await, 0);
+    assert!(has_column(&app, "messages", "stopped").await);
     let status = migrate(&url, Action::Status).await;
     assert_eq!(
         status.lines().filter(|l| l.contains("pending")).count(),
@@ -63,6 +75,13 @@ async fn migrations_go_down_to_zero_and_up_again() {
     .await
     .expect("count");
     assert_eq!(tables, 0, "every table was dropped");
+    let functions: i64 = sqlx::query_scalar(
+        "select count(*) from pg_proc where pronamespace = 'public'::regnamespace",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(functions, 0, "every function was dropped");
 
     // And up again: everything back.
     let out = migrate(&url, Action::Up).await;

@@ -1,0 +1,223 @@
+//! The task SQL on a real database: a change writes its history row in the same statement, with a
+//! snapshot Postgres builds (`task_snapshot`), and that snapshot is exactly the task as the
+//! application encodes it, whatever the instants; where Postgres cannot encode it, the row is still
+//! written.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use todo_common::tasks::store::{self, Actor, Created, NewTask, TaskChanges};
+use todo_common::tasks::{Priority, Task};
+use todo_common::when::{Clock, Due, Repeat};
+use todo_tests::{TestApp, TestOptions};
+use uuid::Uuid;
+
+async fn database_only() -> TestApp {
+    TestApp::spawn_with(TestOptions {
+        workers: 0,
+        ..TestOptions::default()
+    })
+    .await
+}
+
+/// A clock in Paris whose `now` is `now` (the database session stays in its own time zone).
+fn clock_at(now: DateTime<Utc>) -> Clock {
+    let mut clock = Clock::of_user("Europe/Paris", "dmy");
+    clock.now = now;
+    clock
+}
+
+fn instant(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+        .single()
+        .expect("valid instant")
+        + chrono::Duration::microseconds(i64::from(micros))
+}
+
+/// Creates a task in a session whose time zone is not UTC (the snapshot must not depend on it).
+async fn create(app: &TestApp, user: Uuid, new: &NewTask) -> Task {
+    let mut tx = app.db.begin().await.expect("transaction");
+    sqlx::query("set local time zone 'Asia/Kolkata'")
+        .execute(&mut *tx)
+        .await
+        .expect("set the session's time zone");
+    let created = store::create(&mut tx, user, new, &Actor::rest(), None)
+        .await
+        .expect("create");
+    tx.commit().await.expect("commit");
+    match created {
+        Created::Task(task) => task,
+        other => panic!("a created task, got {other:?}"),
+    }
+}
+
+async fn update(app: &TestApp, user: Uuid, id: i32, changes: &TaskChanges, clock: &Clock) -> Task {
+    let mut tx = app.db.begin().await.expect("transaction");
+    let task = store::update(&mut tx, user, id, changes, &Actor::rest(), clock)
+        .await
+        .expect("update")
+        .expect("the task exists");
+    tx.commit().await.expect("commit");
+    task
+}
+
+/// The task's history as (action, before, after).
+async fn history(
+    app: &TestApp,
+    user: Uuid,
+    id: i32,
+) -> Vec<(String, Option<Value>, Option<Value>)> {
+    let mut conn = app.db.acquire().await.expect("connection");
+    store::history(&mut conn, user, id)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|e| (e.action, e.before.map(|j| j.0), e.after.map(|j| j.0)))
+        .collect()
+}
+
+fn encoded(task: &Task) -> Option<Value> {
+    Some(serde_json::to_value(task).expect("a task encodes"))
+}
+
+#[tokio::test]
+async fn each_change_stores_the_task_as_the_application_encodes_it() {
+    // Arrange: a task with every field set, due on a whole second
+    let app = database_only().await;
+    let user = app.user().await;
+    let new = NewTask {
+        title: "Buy \"oat\" milk – 2 L ✓ \\ {x}".into(),
+        description: Some("from the shop on the corner\nnot the big one".into()),
+        due: Some(Due {
+            at: instant(2026, 12, 5, 16, 0, 0, 0),
+            has_time: true,
+        }),
+        priority: Priority::High,
+        tags: vec!["home".into(), "errands".into()],
+        repeat: Some(Repeat::parse_rrule("FREQ=WEEKLY;BYDAY=MO").expect("rule")),
+    };
+
+    // Act: create it; move it to an instant with milliseconds and clear its description; complete
+    // it at an instant with microseconds (a repeating task moves on: stop the repeat first); delete
+    let created = create(&app, user.id, &new).await;
+    let id = created.id;
+    let moved = update(
+        &app,
+        user.id,
+        id,
+        &TaskChanges {
+            description: Some(None),
+            due: Some(Some(Due {
+                at: instant(2027, 1, 2, 3, 4, 5, 250_000),
+                has_time: true,
+            })),
+            priority: Some(Priority::Low),
+            tags: Some(Vec::new()),
+            repeat: Some(None),
+            ..TaskChanges::default()
+        },
+        &clock_at(Utc::now()),
+    )
+    .await;
+    let completed = {
+        let mut tx = app.db.begin().await.expect("transaction");
+        let clock = clock_at(instant(2026, 11, 28, 9, 30, 15, 123_457));
+        let done = store::complete(&mut tx, user.id, id, &Actor::rest(), &clock)
+            .await
+            .expect("complete")
+            .expect("the task exists");
+        tx.commit().await.expect("commit");
+        done.task
+    };
+    let deleted = {
+        let mut tx = app.db.begin().await.expect("transaction");
+        let task = store::delete(&mut tx, user.id, id, &Actor::rest())
+            .await
+            .expect("delete")
+            .expect("the task exists");
+        tx.commit().await.expect("commit");
+        task
+    };
+
+    // Assert: one row per change, each snapshot equal to serde's encoding of the task it names
+    assert_eq!(
+        completed.completed_at,
+        Some(instant(2026, 11, 28, 9, 30, 15, 123_457))
+    );
+    let rows = history(&app, user.id, id).await;
+    let actions: Vec<&str> = rows.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(actions, ["created", "updated", "completed", "deleted"]);
+    assert_eq!(rows[0].1, None);
+    assert_eq!(rows[0].2, encoded(&created));
+    assert_eq!(rows[1].1, encoded(&created));
+    assert_eq!(rows[1].2, encoded(&moved));
+    assert_eq!(rows[2].1, encoded(&moved));
+    assert_eq!(rows[2].2, encoded(&completed));
+    assert_eq!(rows[3].1, encoded(&deleted));
+    assert_eq!(rows[3].2, None);
+    // the three ways chrono writes a fraction of a second, as stored
+    assert_eq!(
+        rows[0].2.as_ref().expect("a snapshot")["due_at"],
+        "2026-12-05T16:00:00Z"
+    );
+    assert_eq!(
+        rows[1].2.as_ref().expect("a snapshot")["due_at"],
+        "2027-01-02T03:04:05.250Z"
+    );
+    assert_eq!(
+        rows[2].2.as_ref().expect("a snapshot")["completed_at"],
+        "2026-11-28T09:30:15.123457Z"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_task_postgres_cannot_encode_still_gets_its_history() {
+    // Arrange: a task due in 1 BC (year 0), which Postgres and chrono write differently
+    let app = database_only().await;
+    let user = app.user().await;
+    let new = NewTask {
+        title: "Read the old calendar".into(),
+        due: Some(Due {
+            at: instant(0, 6, 1, 0, 0, 0, 0),
+            has_time: false,
+        }),
+        ..NewTask::default()
+    };
+
+    // Act: create it, move it past the year 9999, delete it
+    let created = create(&app, user.id, &new).await;
+    let moved = update(
+        &app,
+        user.id,
+        created.id,
+        &TaskChanges {
+            due: Some(Some(Due {
+                at: instant(10_000, 1, 1, 0, 0, 0, 0),
+                has_time: false,
+            })),
+            ..TaskChanges::default()
+        },
+        &clock_at(Utc::now()),
+    )
+    .await;
+    let mut tx = app.db.begin().await.expect("transaction");
+    store::delete(&mut tx, user.id, created.id, &Actor::rest())
+        .await
+        .expect("delete")
+        .expect("the task exists");
+    tx.commit().await.expect("commit");
+
+    // Assert: every change has its row, in the application's encoding
+    let rows = history(&app, user.id, created.id).await;
+    let actions: Vec<&str> = rows.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(actions, ["created", "updated", "deleted"]);
+    assert_eq!(rows[0].2, encoded(&created));
+    assert_eq!(rows[1].1, encoded(&created));
+    assert_eq!(rows[1].2, encoded(&moved));
+    assert_eq!(rows[2].1, encoded(&moved));
+    assert_eq!(
+        rows[0].2.as_ref().expect("a snapshot")["due_at"],
+        "0000-06-01T00:00:00Z"
+    );
+    app.shutdown().await;
+}
