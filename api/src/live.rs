@@ -4,12 +4,13 @@
 //! Whoever commits a change (REST and MCP here, chat tools in a worker) publishes a
 //! [`TasksChangedNotice`] on `<prefix>.changes.<user_id>`. Each instance holds one subscription
 //! to `<prefix>.changes.*` and, for a user with sockets open here, loads the changed tasks in that
-//! user's clock once and hands the frame to each of the user's sockets.
+//! user's clock once and hands the frame to each of the user's sockets. Notices that arrive while
+//! a load is running are loaded together, in one statement, and their frames sent in order.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sqlx::PgPool;
 use todo_common::protocol::{ServerFrame, TasksChangedNotice};
 use todo_common::tasks::{TaskView, store};
@@ -18,6 +19,9 @@ use uuid::Uuid;
 
 /// Frames a socket may fall behind by before it misses some (it then reloads on the next one).
 const PER_USER_BUFFER: usize = 64;
+
+/// Most notices loaded by one statement (as many as a group-commit batch).
+const MAX_BATCH: usize = 64;
 
 pub struct TaskFeed {
     nats: async_nats::Client,
@@ -96,19 +100,37 @@ async fn listen(feed: Weak<TaskFeed>, nats: async_nats::Client, db: PgPool, pref
             Ok(mut notices) => {
                 retry = 0;
                 while let Some(message) = notices.next().await {
-                    let Some(feed) = feed.upgrade() else { return };
-                    let Ok(notice) = serde_json::from_slice::<TasksChangedNotice>(&message.payload)
-                    else {
-                        continue;
-                    };
-                    let Some(sender) = feed.sender(notice.user_id) else {
-                        continue; // no socket of this user here
-                    };
-                    match frame(&db, &notice).await {
-                        Ok(Some(frame)) => {
-                            let _ = sender.send(frame);
+                    // This notice and those already waiting behind it (none wait when idle).
+                    let mut batch = vec![message];
+                    while batch.len() < MAX_BATCH {
+                        match notices.next().now_or_never() {
+                            Some(Some(message)) => batch.push(message),
+                            _ => break,
                         }
-                        Ok(None) => {}
+                    }
+                    #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
+                    metrics::histogram!("todo_batch_size", "step" => "feed")
+                        .record(batch.len() as f64);
+                    let Some(feed) = feed.upgrade() else { return };
+                    // The notices of users with a socket here.
+                    let wanted: Vec<(TasksChangedNotice, broadcast::Sender<Arc<str>>)> = batch
+                        .iter()
+                        .filter_map(|m| {
+                            serde_json::from_slice::<TasksChangedNotice>(&m.payload).ok()
+                        })
+                        .filter_map(|notice| feed.sender(notice.user_id).map(|tx| (notice, tx)))
+                        .collect();
+                    if wanted.is_empty() {
+                        continue;
+                    }
+                    match frames(&db, wanted.iter().map(|(notice, _)| notice)).await {
+                        Ok(frames) => {
+                            for ((_, sender), frame) in wanted.iter().zip(frames) {
+                                if let Some(frame) = frame {
+                                    let _ = sender.send(frame);
+                                }
+                            }
+                        }
                         Err(e) => tracing::warn!(error = %e, "could not load changed tasks"),
                     }
                 }
@@ -123,36 +145,49 @@ async fn listen(feed: Weak<TaskFeed>, nats: async_nats::Client, db: PgPool, pref
     }
 }
 
-/// The `tasks_changed` frame of a notice: the changed tasks as they are now, in the user's clock
-/// (a task deleted meanwhile is reported deleted). One statement.
-async fn frame(db: &PgPool, notice: &TasksChangedNotice) -> sqlx::Result<Option<Arc<str>>> {
+/// The `tasks_changed` frame of each notice, in order: the changed tasks as they are now, in the
+/// user's clock (a task deleted meanwhile is reported deleted); `None` for a notice that leaves
+/// nothing to say. One statement for all of them.
+async fn frames<'a>(
+    db: &PgPool,
+    notices: impl Iterator<Item = &'a TasksChangedNotice> + Clone,
+) -> sqlx::Result<Vec<Option<Arc<str>>>> {
+    let mut wanted: Vec<(Uuid, i32)> = notices
+        .clone()
+        .flat_map(|n| n.changed.iter().map(|id| (n.user_id, *id)))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found: HashMap<(Uuid, i32), TaskView> = HashMap::with_capacity(wanted.len());
+    if !wanted.is_empty() {
+        let mut conn = db.acquire().await?;
+        for (task, clock) in store::get_many_with_clock(&mut conn, &wanted).await? {
+            found.insert((task.user_id, task.id), TaskView::new(task, &clock));
+        }
+    }
+    Ok(notices.map(|notice| frame(notice, &found)).collect())
+}
+
+fn frame(notice: &TasksChangedNotice, found: &HashMap<(Uuid, i32), TaskView>) -> Option<Arc<str>> {
     let mut changed = notice.changed.clone();
     changed.sort_unstable();
     changed.dedup();
-    let found = if changed.is_empty() {
-        Vec::new()
-    } else {
-        let mut conn = db.acquire().await?;
-        store::get_many_with_clock(&mut conn, notice.user_id, &changed).await?
-    };
+    let mut tasks = Vec::with_capacity(changed.len());
     let mut deleted = notice.deleted.clone();
-    deleted.extend(
-        changed
-            .iter()
-            .filter(|id| !found.iter().any(|(task, _)| task.id == **id)),
-    );
+    for id in changed {
+        match found.get(&(notice.user_id, id)) {
+            Some(task) => tasks.push(task.clone()),
+            None => deleted.push(id),
+        }
+    }
     deleted.sort_unstable();
     deleted.dedup();
-    let tasks: Vec<TaskView> = found
-        .into_iter()
-        .map(|(task, clock)| TaskView::new(task, &clock))
-        .collect();
     if tasks.is_empty() && deleted.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(
+    Some(
         ServerFrame::TasksChanged { tasks, deleted }
             .to_json()
             .into(),
-    ))
+    )
 }

@@ -360,12 +360,11 @@ pub async fn get(conn: &mut PgConnection, user_id: Uuid, id: i32) -> sqlx::Resul
     .await
 }
 
-/// Several of a user's tasks (those that exist of `ids`), each with the user's clock: one
-/// statement. Tasks that do not exist (any more) are simply absent.
+/// Tasks named by `(user_id, task_id)` pairs (those that exist), each with its user's clock: one
+/// statement for any number of users. Tasks that do not exist (any more) are simply absent.
 pub async fn get_many_with_clock(
     conn: &mut PgConnection,
-    user_id: Uuid,
-    ids: &[i32],
+    tasks: &[(Uuid, i32)],
 ) -> sqlx::Result<Vec<(Task, Clock)>> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -374,15 +373,17 @@ pub async fn get_many_with_clock(
         #[sqlx(flatten)]
         task: Task,
     }
+    let (users, ids): (Vec<Uuid>, Vec<i32>) = tasks.iter().copied().unzip();
     let rows: Vec<Row> = sqlx::query_as(concat!(
-        "select u.timezone, u.date_order, t.* from users u
+        "select u.timezone, u.date_order, t.*
+         from unnest($1::uuid[], $2::int[]) as w (user_id, task_id)
+         join users u on u.id = w.user_id
          cross join lateral (select ",
         task_columns!(),
-        " from tasks where user_id = u.id and id = any($2)) t
-         where u.id = $1"
+        " from tasks where user_id = w.user_id and id = w.task_id) t"
     ))
-    .bind(user_id)
-    .bind(ids)
+    .bind(&users)
+    .bind(&ids)
     .fetch_all(conn)
     .await?;
     Ok(rows

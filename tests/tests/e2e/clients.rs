@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use futures::future::join_all;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use todo_common::protocol::ServerFrame;
@@ -385,6 +387,58 @@ async fn task_changes_reach_every_socket_of_the_user_on_every_api_instance() {
             .is_none()
     );
     stop_second.cancel();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_by_many_users_reaches_each_users_sockets_only() {
+    // Arrange: eight users, each with a socket.
+    let app = TestApp::spawn().await;
+    let mut users = Vec::new();
+    let mut sockets = Vec::new();
+    for _ in 0..8 {
+        let user = app.user().await;
+        sockets.push(app.ws(&user).await);
+        users.push(user);
+    }
+
+    // Act: every user creates five tasks, all at once (their notices arrive together, and the
+    // api loads the tasks of notices that wait together in one statement).
+    join_all(users.iter().enumerate().flat_map(|(i, user)| {
+        let app = &app;
+        (1..=5)
+            .map(move |k| async move { app.create_task(user, &format!("user {i} task {k}")).await })
+    }))
+    .await;
+
+    // Assert: each socket hears of its own user's five tasks, one frame per change, and of
+    // nothing else.
+    for (i, (socket, user)) in sockets.iter_mut().zip(&users).enumerate() {
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 5 {
+            let Some(ServerFrame::TasksChanged { tasks, deleted }) =
+                socket.next_tasks_changed(T).await
+            else {
+                panic!("user {i} heard of {seen:?} only");
+            };
+            assert!(deleted.is_empty(), "{deleted:?}");
+            assert_eq!(tasks.len(), 1, "{tasks:?}");
+            assert_eq!(tasks[0].user_id, user.id);
+            assert!(
+                tasks[0].title.starts_with(&format!("user {i} task ")),
+                "user {i} was sent {:?}",
+                tasks[0].title
+            );
+            assert!(seen.insert(tasks[0].id), "task {} twice", tasks[0].id);
+        }
+        assert!(
+            socket
+                .next_tasks_changed(Duration::from_millis(300))
+                .await
+                .is_none(),
+            "user {i} was sent more frames than changes"
+        );
+    }
     app.shutdown().await;
 }
 
