@@ -197,6 +197,15 @@ impl TestApp {
         Self::spawn_with(TestOptions::default()).await
     }
 
+    /// Api and database, no worker: for tests that call the SQL directly.
+    pub async fn spawn_without_workers() -> Self {
+        Self::spawn_with(TestOptions {
+            workers: 0,
+            ..TestOptions::default()
+        })
+        .await
+    }
+
     pub async fn spawn_with(options: TestOptions) -> Self {
         todo_common::telemetry::init_for_tests();
         todo_common::telemetry::install_crypto_provider();

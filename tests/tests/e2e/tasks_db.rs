@@ -8,16 +8,8 @@ use serde_json::Value;
 use todo_common::tasks::store::{self, Actor, Created, NewTask, TaskChanges};
 use todo_common::tasks::{Priority, Task};
 use todo_common::when::{Clock, Due, Repeat};
-use todo_tests::{TestApp, TestOptions};
+use todo_tests::TestApp;
 use uuid::Uuid;
-
-async fn database_only() -> TestApp {
-    TestApp::spawn_with(TestOptions {
-        workers: 0,
-        ..TestOptions::default()
-    })
-    .await
-}
 
 /// A clock in Paris whose `now` is `now` (the database session stays in its own time zone).
 fn clock_at(now: DateTime<Utc>) -> Clock {
@@ -60,6 +52,16 @@ async fn update(app: &TestApp, user: Uuid, id: i32, changes: &TaskChanges, clock
     task
 }
 
+async fn delete(app: &TestApp, user: Uuid, id: i32) -> Task {
+    let mut tx = app.db.begin().await.expect("transaction");
+    let task = store::delete(&mut tx, user, id, &Actor::rest())
+        .await
+        .expect("delete")
+        .expect("the task exists");
+    tx.commit().await.expect("commit");
+    task
+}
+
 /// The task's history as (action, before, after).
 async fn history(
     app: &TestApp,
@@ -82,7 +84,7 @@ fn encoded(task: &Task) -> Option<Value> {
 #[tokio::test]
 async fn each_change_stores_the_task_as_the_application_encodes_it() {
     // Arrange: a task with every field set, due on a whole second
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let new = NewTask {
         title: "Buy \"oat\" milk – 2 L ✓ \\ {x}".into(),
@@ -128,15 +130,7 @@ async fn each_change_stores_the_task_as_the_application_encodes_it() {
         tx.commit().await.expect("commit");
         done.task
     };
-    let deleted = {
-        let mut tx = app.db.begin().await.expect("transaction");
-        let task = store::delete(&mut tx, user.id, id, &Actor::rest())
-            .await
-            .expect("delete")
-            .expect("the task exists");
-        tx.commit().await.expect("commit");
-        task
-    };
+    let deleted = delete(&app, user.id, id).await;
 
     // Assert: one row per change, each snapshot equal to serde's encoding of the task it names
     assert_eq!(
@@ -173,7 +167,7 @@ async fn each_change_stores_the_task_as_the_application_encodes_it() {
 #[tokio::test]
 async fn a_task_postgres_cannot_encode_still_gets_its_history() {
     // Arrange: a task due in 1 BC (year 0), which Postgres and chrono write differently
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let new = NewTask {
         title: "Read the old calendar".into(),
@@ -200,12 +194,7 @@ async fn a_task_postgres_cannot_encode_still_gets_its_history() {
         &clock_at(Utc::now()),
     )
     .await;
-    let mut tx = app.db.begin().await.expect("transaction");
-    store::delete(&mut tx, user.id, created.id, &Actor::rest())
-        .await
-        .expect("delete")
-        .expect("the task exists");
-    tx.commit().await.expect("commit");
+    delete(&app, user.id, created.id).await;
 
     // Assert: every change has its row, in the application's encoding
     let rows = history(&app, user.id, created.id).await;

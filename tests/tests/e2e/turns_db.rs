@@ -9,17 +9,9 @@ use todo_common::chat::{self, Accepted, Begin, Lease, TurnStatus};
 use todo_common::tasks::Source;
 use todo_common::tools::{ToolContext, ToolOutput, TurnRef};
 use todo_common::when::Clock;
-use todo_tests::{TestApp, TestOptions};
+use todo_tests::TestApp;
 use todo_worker::tools::{Ran, ToolJob, run_batch};
 use uuid::Uuid;
-
-async fn database_only() -> TestApp {
-    TestApp::spawn_with(TestOptions {
-        workers: 0,
-        ..TestOptions::default()
-    })
-    .await
-}
 
 async fn accept(app: &TestApp, user: Uuid, conversation: Option<i64>) -> (Uuid, Accepted) {
     let id = Uuid::new_v4();
@@ -38,7 +30,7 @@ async fn begin(app: &TestApp, id: Uuid, user: Uuid, lease: Duration) -> Begin {
 
 #[tokio::test]
 async fn concurrent_duplicates_of_a_request_are_stored_once() {
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let id = Uuid::new_v4();
     let outcomes = join_all((0..16).map(|_| {
@@ -84,7 +76,7 @@ async fn concurrent_duplicates_of_a_request_are_stored_once() {
 
 #[tokio::test]
 async fn concurrent_turns_of_a_conversation_are_numbered_without_gaps() {
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let (_, first) = accept(&app, user.id, None).await;
     let Accepted::New(first) = first else {
@@ -106,7 +98,7 @@ async fn concurrent_turns_of_a_conversation_are_numbered_without_gaps() {
 
 #[tokio::test]
 async fn racing_deliveries_start_one_attempt_and_an_expired_lease_is_taken_over() {
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let (id, _) = accept(&app, user.id, None).await;
     let lease = Duration::from_millis(800);
@@ -164,7 +156,7 @@ async fn racing_deliveries_start_one_attempt_and_an_expired_lease_is_taken_over(
 
 #[tokio::test]
 async fn a_turn_waits_for_the_earlier_turns_of_its_conversation() {
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let (first, accepted) = accept(&app, user.id, None).await;
     let Accepted::New(record) = accepted else {
@@ -206,7 +198,7 @@ async fn a_turn_waits_for_the_earlier_turns_of_its_conversation() {
 
 #[tokio::test]
 async fn concurrent_reconcilers_claim_disjoint_stale_requests() {
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let user = app.user().await;
     let mut ids = HashSet::new();
     let (_, first) = accept(&app, user.id, None).await;
@@ -269,7 +261,7 @@ fn new_request(user: Uuid, conversation: Option<i64>, message: &str) -> chat::Ne
 async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to_accept() {
     // Arrange: three users; one continues a conversation, one starts one, one names somebody
     // else's conversation; a fourth request repeats an id already stored
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let (alice, bob, carol) = (app.user().await, app.user().await, app.user().await);
     let (_, first) = accept(&app, alice.id, None).await;
     let Accepted::New(first) = first else {
@@ -332,7 +324,7 @@ async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to
 #[tokio::test]
 async fn a_batch_respects_the_in_flight_limit() {
     // Arrange: a user with one unanswered request and a limit of one
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let (dan, erin) = (app.user().await, app.user().await);
     accept(&app, dan.id, None).await;
 
@@ -354,7 +346,7 @@ async fn a_batch_respects_the_in_flight_limit() {
 #[tokio::test]
 async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
     // Arrange: two turns of one conversation and one of another user
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let (frank, gina) = (app.user().await, app.user().await);
     let (first, a) = accept(&app, frank.id, None).await;
     let Accepted::New(a) = a else {
@@ -414,7 +406,7 @@ async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
 #[tokio::test]
 async fn a_batch_of_finished_turns_is_stored_together() {
     // Arrange: two started turns
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let (hal, ida) = (app.user().await, app.user().await);
     let mut turns = Vec::new();
     for user in [hal.id, ida.id] {
@@ -463,7 +455,7 @@ async fn a_batch_of_finished_turns_is_stored_together() {
 #[tokio::test]
 async fn the_turns_of_a_batch_read_their_own_history_and_clock() {
     // Arrange: Jo (Berlin) has a finished first turn and a second one; Kim (UTC) has one turn
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let (jo, kim) = (app.user().await, app.user().await);
     app.set_timezone(&jo, "Europe/Berlin").await;
     let lease = Duration::from_secs(30);
@@ -541,7 +533,7 @@ fn add_task(ctx: ToolContext, title: &str) -> ToolJob {
 #[tokio::test]
 async fn a_batch_of_tool_calls_runs_each_call_once_with_its_effect_record() {
     // Arrange: one turn each for five users
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let mut contexts = Vec::new();
     for _ in 0..5 {
         let user = app.user().await;
@@ -590,7 +582,7 @@ async fn a_batch_of_tool_calls_runs_each_call_once_with_its_effect_record() {
 #[tokio::test]
 async fn a_call_that_fails_in_a_batch_does_not_take_the_others_with_it() {
     // Arrange: two good calls around one whose effect cannot be recorded (its turn is not stored)
-    let app = database_only().await;
+    let app = TestApp::spawn_without_workers().await;
     let first = app.user().await;
     let doomed = app.user().await;
     let last = app.user().await;
