@@ -40,7 +40,9 @@ pub async fn run(database_url: &str, action: Action, out: &mut dyn Write) -> any
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(database_url)
+        .connect_with(
+            todo_common::db::connect_options(database_url).context("parsing DATABASE_URL")?,
+        )
         .await
         .context("connecting to DATABASE_URL")?;
     match action {

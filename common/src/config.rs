@@ -431,7 +431,7 @@ impl ConfigArgs {
             self.agent_provider = AgentProvider::Builtin;
         }
         let skip_secret = role == Role::Worker;
-        let connect_options = PgConnectOptions::from_str(&self.database_url).map_err(|_| {
+        let connect_options = crate::db::connect_options(&self.database_url).map_err(|_| {
             ConfigError::new(
                 "DATABASE_URL",
                 "expected a postgres URL such as postgres://user@host:5432/dbname",
@@ -752,6 +752,7 @@ impl Config {
             database_host = db.get_host(),
             database_port = db.get_port(),
             database_name = db.get_database().unwrap_or(""),
+            database_tls = ?db.get_ssl_mode(),
             nats_url = %self.nats.url,
             nats_stream = %self.nats.stream,
             api_addr = %self.api_addr,

@@ -2,13 +2,43 @@
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::DatabaseConfig;
 
 /// The project's migrations (`migrations/` at the workspace root), embedded at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Parses a Postgres URL. A server on this machine (a loopback address or `localhost`) is reached
+/// without TLS unless the URL (or `PGSSLMODE`) names an `sslmode`: encrypting traffic that never
+/// leaves the host protects nothing, and sqlx 0.9.0 opens its sockets without `TCP_NODELAY`, so
+/// each TLS handshake waits out Postgres' delayed ACKs: a new connection took ~90 ms instead of
+/// ~2 ms (docs/BENCHMARKS.md). Any other host keeps libpq's default (`prefer`), and an explicit
+/// `sslmode` is always kept as given.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let explicit = std::env::var_os("PGSSLMODE").is_some()
+        || url.split_once('?').is_some_and(|(_, query)| {
+            query
+                .split('&')
+                .any(|pair| matches!(pair.split('=').next(), Some("sslmode" | "ssl-mode")))
+        });
+    if explicit || !is_loopback(options.get_host()) {
+        return Ok(options);
+    }
+    Ok(options.ssl_mode(PgSslMode::Disable))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
 
 /// How long a pooled connection may sit idle before it is pinged on checkout.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
@@ -131,4 +161,45 @@ pub async fn migrate_down(pool: &PgPool, steps: usize) -> anyhow::Result<Vec<i64
     let target = applied.get(steps).copied().unwrap_or(0);
     MIGRATOR.undo(pool, target).await?;
     Ok(reverted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(url: &str) -> PgSslMode {
+        connect_options(url).expect("a valid URL").get_ssl_mode()
+    }
+
+    #[test]
+    fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks_for_it() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/todo_chat",
+            "postgres://postgres@127.0.0.2/todo_chat",
+            "postgres://postgres@localhost/todo_chat",
+            "postgresql://postgres@[::1]:5432/todo_chat",
+        ] {
+            assert!(matches!(mode(url), PgSslMode::Disable), "{url}");
+        }
+        assert!(matches!(
+            mode("postgres://postgres@127.0.0.1/todo_chat?sslmode=require"),
+            PgSslMode::Require
+        ));
+        assert!(matches!(
+            mode("postgres://postgres@localhost/todo_chat?application_name=x&sslmode=verify-full"),
+            PgSslMode::VerifyFull
+        ));
+    }
+
+    #[test]
+    fn a_remote_server_keeps_the_url_s_tls_mode() {
+        assert!(!matches!(
+            mode("postgres://todo@db.example.internal:5432/todo_chat"),
+            PgSslMode::Disable
+        ));
+        assert!(matches!(
+            mode("postgres://todo@10.0.0.5/todo_chat?sslmode=require"),
+            PgSslMode::Require
+        ));
+    }
 }

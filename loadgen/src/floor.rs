@@ -33,7 +33,7 @@ pub struct FloorOptions {
 pub async fn run(database_url: &str, nats_url: &str, o: &FloorOptions) -> anyhow::Result<Summary> {
     let pool = PgPoolOptions::new()
         .max_connections(u32::try_from(o.concurrency.clamp(1, 60)).unwrap_or(60))
-        .connect(database_url)
+        .connect_with(todo_common::db::connect_options(database_url)?)
         .await
         .context("connecting to Postgres")?;
     let nats = async_nats::connect(nats_url)

@@ -83,7 +83,7 @@ async fn postgres_commits(url: &str, clients: usize, duration: Duration) -> anyh
     let pool = PgPoolOptions::new()
         .max_connections(u32::try_from(clients).unwrap_or(u32::MAX))
         .min_connections(u32::try_from(clients).unwrap_or(u32::MAX))
-        .connect(url)
+        .connect_with(todo_common::db::connect_options(url)?)
         .await
         .context("connecting to Postgres")?;
     let table = format!("loadgen_limits_{}", Uuid::new_v4().simple());
