@@ -44,7 +44,8 @@ fn is_loopback(host: &str) -> bool {
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Builds the pool. Connections are opened lazily so a process can start (and report itself
-/// unhealthy) while Postgres is down; `min_connections` are then kept open in the background.
+/// unhealthy) while Postgres is down: each opens when a checkout finds none idle, and once open
+/// sqlx keeps `min_connections` of them (its reaper replaces the ones it closes).
 pub fn pool(config: &DatabaseConfig) -> PgPool {
     PgPoolOptions::new()
         .min_connections(config.min_connections)
