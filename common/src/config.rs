@@ -965,6 +965,26 @@ mod tests {
     }
 
     #[test]
+    fn the_database_url_is_read_through_the_tls_rule_for_local_servers() {
+        use sqlx::postgres::PgSslMode;
+        let mode = |url: &str| {
+            parse(&["--database-url", url])
+                .expect("valid")
+                .database
+                .connect_options
+                .get_ssl_mode()
+        };
+        assert!(matches!(
+            mode("postgres://postgres@127.0.0.1:5432/todo_chat"),
+            PgSslMode::Disable
+        ));
+        assert!(matches!(
+            mode("postgres://postgres@127.0.0.1:5432/todo_chat?sslmode=require"),
+            PgSslMode::Require
+        ));
+    }
+
+    #[test]
     fn short_secret_is_rejected_naming_the_variable() {
         let err = Cli::try_parse_from(["t", "--jwt-secret", "short"])
             .expect("parse")
