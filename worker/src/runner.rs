@@ -60,6 +60,9 @@ impl Worker {
             config.database.max_connections,
         );
         let agent = Arc::new(Agent::from_config(&config.worker.agent));
+        if matches!(*agent, Agent::Builtin(_)) {
+            tokio::task::spawn_blocking(crate::agent::builtin::parse::warm_up);
+        }
         // One subscription for every stop request; each names its request.
         let cancels = crate::cancel::Cancels::default();
         let stops = nats

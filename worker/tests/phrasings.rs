@@ -182,3 +182,43 @@ fn deleting_completed_tasks_when_there_are_none_changes_nothing() {
         other => panic!("expected a reply, got {other:?}"),
     }
 }
+
+#[test]
+fn the_start_up_warm_up_reads_one_message_of_each_kind() {
+    use todo_worker::agent::builtin::parse::{Intent, WARM_UP};
+    // Patterns compile when a message first needs them: the warm-up covers them only if its
+    // messages go down every path (the first matches nothing, so every top-level pattern is tried).
+    let kinds: Vec<&str> = WARM_UP
+        .iter()
+        .map(|message| match parse(message, &clock()) {
+            Intent::Unknown => "unknown",
+            Intent::Add(tasks) if tasks.iter().all(|t| t.due.is_some() && t.repeat.is_some()) => {
+                "add with due and repeat"
+            }
+            Intent::List(_) => "list",
+            Intent::Count(_) => "count",
+            Intent::Complete(_) => "complete",
+            Intent::Reopen(_) => "reopen",
+            Intent::Delete(_) => "delete",
+            Intent::Update(_, edit) if edit.shift.is_some() => "shift",
+            Intent::Update(_, edit) if edit.title.is_some() => "rename",
+            Intent::Update(_, edit) if edit.due.is_some() => "reschedule",
+            other => panic!("{message:?} read as {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "unknown",
+            "add with due and repeat",
+            "list",
+            "count",
+            "complete",
+            "reopen",
+            "delete",
+            "reschedule",
+            "rename",
+            "shift"
+        ]
+    );
+}
