@@ -228,6 +228,32 @@ macro_rules! request_columns {
 
 /// A CTE (`stored`) that stores the user message of each turn in `started` (once, whatever the
 /// number of attempts): starting a turn stores its message in the same statement.
+/// A CTE (`started`) that starts the turns `unnest($1::uuid[], $2::uuid[])` (request, user) that
+/// may start: queued, or running on an expired lease, with no unfinished turn before them in
+/// their conversation. `$3`: the lease in seconds; `$4`, `$5`: the running and queued statuses.
+macro_rules! start_requests {
+    () => {
+        concat!(
+            "started as (
+             update chat_requests r
+             set status = $4, attempts = attempts + 1,
+                 lease_expires_at = now() + make_interval(secs => $3)
+             from unnest($1::uuid[], $2::uuid[]) as b(rid, uid)
+             where r.request_id = b.rid and r.user_id = b.uid
+               and (r.status = $5 or (r.status = $4 and r.lease_expires_at < now()))
+               and not exists (select 1 from chat_requests p
+                               where p.conversation_id = r.conversation_id and p.turn < r.turn
+                                 and p.status in ",
+            unfinished!(),
+            ")
+             returning ",
+            request_columns!(),
+            "
+         )"
+        )
+    };
+}
+
 macro_rules! store_user_messages {
     () => {
         "
@@ -489,22 +515,9 @@ pub async fn begin_many<'e>(
     sorted.sort_unstable();
     let (request_ids, user_ids): (Vec<Uuid>, Vec<Uuid>) = sorted.into_iter().unzip();
     sqlx::query_as(concat!(
-        "with started as (
-             update chat_requests r
-             set status = $4, attempts = attempts + 1,
-                 lease_expires_at = now() + make_interval(secs => $3)
-             from unnest($1::uuid[], $2::uuid[]) as b(rid, uid)
-             where r.request_id = b.rid and r.user_id = b.uid
-               and (r.status = $5 or (r.status = $4 and r.lease_expires_at < now()))
-               and not exists (select 1 from chat_requests p
-                               where p.conversation_id = r.conversation_id and p.turn < r.turn
-                                 and p.status in ",
-        unfinished!(),
-        ")
-             returning ",
-        request_columns!(),
-        "
-         ),",
+        "with ",
+        start_requests!(),
+        ",",
         store_user_messages!(),
         "
          select * from started"
@@ -516,6 +529,79 @@ pub async fn begin_many<'e>(
     .bind(TurnStatus::Queued)
     .fetch_all(executor)
     .await
+}
+
+/// [`begin_many`] and [`start_turns`] in one statement: starts what it can of `turns` and returns
+/// each started turn's record with what its agent starts from, ordered by request id. The history
+/// is read in the statement's snapshot, before the user messages it stores: the same history
+/// [`start_turns`] reads (it leaves the turn's own message out).
+pub async fn begin_and_start_many<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    turns: &[(Uuid, Uuid)],
+    lease: std::time::Duration,
+) -> sqlx::Result<Vec<(ChatRequestRecord, TurnStart)>> {
+    let mut sorted = turns.to_vec();
+    // one lock order for every batch
+    sorted.sort_unstable();
+    let (request_ids, user_ids): (Vec<Uuid>, Vec<Uuid>) = sorted.into_iter().unzip();
+    let rows: Vec<BeginStartRow> = sqlx::query_as(concat!(
+        "with ",
+        start_requests!(),
+        ",",
+        store_user_messages!(),
+        "
+         select s.request_id as turn_request_id, s.user_id as turn_user_id,
+                s.conversation_id as turn_conversation_id, s.turn as turn_number,
+                case when coalesce(h.rank, 1) = 1 then s.message end as turn_message,
+                s.status as turn_status, s.attempts as turn_attempts, s.result as turn_result,
+                s.reply_to as turn_reply_to, s.cancel_requested as turn_cancel_requested,
+                context.timezone, context.date_order, context.pending_action,
+                h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
+                h.agent_state
+         from started s
+         left join lateral (
+             select u.timezone, u.date_order, c.pending_action
+             from conversations c join users u on u.id = c.user_id
+             where c.id = s.conversation_id and c.user_id = s.user_id
+         ) context on true
+         left join lateral (
+             select id, role, content, tool_calls, request_id, created_at, stopped, agent_state,
+                    row_number() over (order by created_at desc, id desc) as rank
+             from messages
+             where conversation_id = s.conversation_id and request_id <> s.request_id
+             order by created_at desc, id desc limit $6
+         ) h on true
+         order by s.request_id, h.rank"
+    ))
+    .bind(request_ids)
+    .bind(user_ids)
+    .bind(lease.as_secs_f64())
+    .bind(TurnStatus::Running)
+    .bind(TurnStatus::Queued)
+    .bind(HISTORY_LIMIT)
+    .fetch_all(executor)
+    .await?;
+    let mut started: Vec<(ChatRequestRecord, TurnStart, bool)> = Vec::new();
+    for row in rows {
+        let BeginStartRow { turn, start } = row;
+        if started
+            .last()
+            .is_none_or(|(record, _, _)| record.request_id != turn.turn_request_id)
+        {
+            started.push((turn.into_record(), TurnStart::empty(), false));
+        }
+        if let Some((record, into, clocked)) = started.last_mut() {
+            start.add_to(into, clocked, record);
+        }
+    }
+    Ok(started
+        .into_iter()
+        .map(|(record, mut start, _)| {
+            // newest first from the query; the agent reads oldest first
+            start.history.reverse();
+            (record, start)
+        })
+        .collect())
 }
 
 /// Unfinished requests nothing has touched for `stale_after`, oldest first, at most `limit`,
@@ -589,11 +675,59 @@ pub struct TurnStart {
     pub pending: Option<crate::tools::PendingAction>,
 }
 
-/// One row of [`start_turns`]: which turn (1-based position), its context, and one history
-/// message if there is any.
+/// One row of [`start_turns`]: which turn (1-based position), its context and one history
+/// message.
+#[derive(sqlx::FromRow)]
+struct IndexedStartRow {
+    n: i64,
+    #[sqlx(flatten)]
+    start: TurnStartRow,
+}
+
+/// One row of [`begin_and_start_many`]: the started turn (its message only on its first row) and
+/// a [`TurnStartRow`].
+#[derive(sqlx::FromRow)]
+struct BeginStartRow {
+    #[sqlx(flatten)]
+    turn: StartedTurnRow,
+    #[sqlx(flatten)]
+    start: TurnStartRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct StartedTurnRow {
+    turn_request_id: Uuid,
+    turn_user_id: Uuid,
+    turn_conversation_id: i64,
+    turn_number: i64,
+    turn_message: Option<String>,
+    turn_status: TurnStatus,
+    turn_attempts: i32,
+    turn_result: Option<sqlx::types::Json<Value>>,
+    turn_reply_to: Option<String>,
+    turn_cancel_requested: bool,
+}
+
+impl StartedTurnRow {
+    fn into_record(self) -> ChatRequestRecord {
+        ChatRequestRecord {
+            request_id: self.turn_request_id,
+            user_id: self.turn_user_id,
+            conversation_id: self.turn_conversation_id,
+            turn: self.turn_number,
+            message: self.turn_message.unwrap_or_default(),
+            status: self.turn_status,
+            attempts: self.turn_attempts,
+            result: self.turn_result,
+            reply_to: self.turn_reply_to,
+            cancel_requested: self.turn_cancel_requested,
+        }
+    }
+}
+
+/// A turn's context (the same on each of its rows) and one history message, if it has any.
 #[derive(sqlx::FromRow)]
 struct TurnStartRow {
-    n: i64,
     timezone: Option<String>,
     date_order: Option<String>,
     pending_action: Option<sqlx::types::Json<crate::tools::PendingAction>>,
@@ -623,7 +757,7 @@ pub async fn start_turns(
     conn: &mut PgConnection,
     records: &[ChatRequestRecord],
 ) -> sqlx::Result<Vec<TurnStart>> {
-    let rows: Vec<TurnStartRow> = sqlx::query_as(
+    let rows: Vec<IndexedStartRow> = sqlx::query_as(
         "select i.n, context.timezone, context.date_order, context.pending_action,
                 h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
                 h.agent_state
@@ -661,38 +795,46 @@ pub async fn start_turns(
         else {
             continue;
         };
-        let (start, record) = (&mut starts[i], &records[i]);
-        if !clocked[i] {
-            clocked[i] = true;
-            start.clock = crate::when::Clock::of_user(
-                row.timezone.as_deref().unwrap_or("UTC"),
-                row.date_order.as_deref().unwrap_or("dmy"),
-            );
-            start.pending = row
-                .pending_action
-                .map(|p| p.0)
-                .filter(|p| p.turn == record.turn - 1);
-        }
-        let message = (|| {
-            Some(Message {
-                id: row.id?,
-                conversation_id: record.conversation_id,
-                role: row.role?,
-                content: row.content?,
-                tool_calls: row.tool_calls?,
-                request_id: row.request_id?,
-                created_at: row.created_at?,
-                stopped: row.stopped?,
-                agent_state: row.agent_state,
-            })
-        })();
-        start.history.extend(message);
+        row.start
+            .add_to(&mut starts[i], &mut clocked[i], &records[i]);
     }
     for start in &mut starts {
         // newest first from the query; the agent reads oldest first
         start.history.reverse();
     }
     Ok(starts)
+}
+
+impl TurnStartRow {
+    /// Adds this row to `record`'s start: its clock and pending change from the first row
+    /// (`clocked` says whether that was done), its history message (newest first).
+    fn add_to(self, start: &mut TurnStart, clocked: &mut bool, record: &ChatRequestRecord) {
+        if !*clocked {
+            *clocked = true;
+            start.clock = crate::when::Clock::of_user(
+                self.timezone.as_deref().unwrap_or("UTC"),
+                self.date_order.as_deref().unwrap_or("dmy"),
+            );
+            start.pending = self
+                .pending_action
+                .map(|p| p.0)
+                .filter(|p| p.turn == record.turn - 1);
+        }
+        let message = (|| {
+            Some(Message {
+                id: self.id?,
+                conversation_id: record.conversation_id,
+                role: self.role?,
+                content: self.content?,
+                tool_calls: self.tool_calls?,
+                request_id: self.request_id?,
+                created_at: self.created_at?,
+                stopped: self.stopped?,
+                agent_state: self.agent_state,
+            })
+        })();
+        start.history.extend(message);
+    }
 }
 
 impl TurnStart {

@@ -1,7 +1,8 @@
-//! Group commit of turns in the worker ([`todo_common::batch`]): starting a turn
-//! ([`chat::begin_many`]; a turn the batch did not start takes the one-by-one path, which tells
-//! why) and finishing one ([`chat::finish_many`]; a failed batch is retried turn by turn, so each
-//! turn gets its own outcome).
+//! Group commit of turns in the worker ([`todo_common::batch`]): starting a turn and reading what
+//! its agent starts from, in one statement ([`chat::begin_and_start_many`]; a turn the batch did
+//! not start takes the one-by-one path, which tells why), and finishing one
+//! ([`chat::finish_many`]; a failed batch is retried turn by turn, so each turn gets its own
+//! outcome).
 
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use todo_common::batch::Batcher;
 use todo_common::chat::{self, ChatRequestRecord, FinishedTurn, TurnStart};
 use uuid::Uuid;
 
-/// A turn a batch started, with what its agent starts from (`None` if that read failed: the turn
-/// reads it itself).
+/// A started turn, with what its agent starts from (`None` when the one-by-one path started it:
+/// the turn reads it itself).
 pub struct Started {
     pub record: ChatRequestRecord,
     pub start: Option<TurnStart>,
@@ -29,25 +30,19 @@ pub fn starter(pool: PgPool, lease: Duration) -> Starter {
     Batcher::start("begin", move |turns: Vec<(Uuid, Uuid)>| {
         let pool = pool.clone();
         async move {
-            let started = match chat::begin_many(&pool, &turns, lease).await {
-                Ok(started) => started,
-                Err(e) if turns.len() == 1 => return vec![Err(e)],
-                // each turn finds its own outcome one by one
-                Err(_) => return turns.iter().map(|_| Ok(None)).collect(),
-            };
-            // The history and clock of every started turn: one more statement for the batch.
-            let starts = match pool.acquire().await {
-                Ok(mut conn) => chat::start_turns(&mut conn, &started).await.ok(),
-                Err(_) => None,
-            };
-            let mut starts = starts.map(Vec::into_iter);
-            let mut started: Vec<Started> = started
-                .into_iter()
-                .map(|record| Started {
-                    record,
-                    start: starts.as_mut().and_then(Iterator::next),
-                })
-                .collect();
+            let mut started: Vec<Started> =
+                match chat::begin_and_start_many(&pool, &turns, lease).await {
+                    Ok(started) => started
+                        .into_iter()
+                        .map(|(record, start)| Started {
+                            record,
+                            start: Some(start),
+                        })
+                        .collect(),
+                    Err(e) if turns.len() == 1 => return vec![Err(e)],
+                    // each turn finds its own outcome one by one
+                    Err(_) => return turns.iter().map(|_| Ok(None)).collect(),
+                };
             turns
                 .iter()
                 .map(|(request_id, _)| {

@@ -507,6 +507,101 @@ async fn the_turns_of_a_batch_read_their_own_history_and_clock() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_statement() {
+    // Arrange: Jo (Berlin) has a finished first turn, a second one and a third behind it; Kim
+    // (UTC) has one turn. Jo's second message is long, and her history has two messages.
+    let app = TestApp::spawn_without_workers().await;
+    let (jo, kim) = (app.user().await, app.user().await);
+    app.set_timezone(&jo, "Europe/Berlin").await;
+    let lease = Duration::from_secs(30);
+    let (first, a) = accept(&app, jo.id, None).await;
+    let Accepted::New(a) = a else {
+        panic!("stored")
+    };
+    let Begin::Started(first_record) = begin(&app, first, jo.id, lease).await else {
+        panic!("started")
+    };
+    chat::finish(
+        &app.db,
+        &first_record,
+        "Added it.",
+        &serde_json::json!([]),
+        &serde_json::json!({"type": "done"}),
+        None,
+    )
+    .await
+    .expect("finish");
+    let long = format!("add{}", " a very long title".repeat(200));
+    let second = Uuid::new_v4();
+    chat::accept(
+        &app.db,
+        second,
+        jo.id,
+        Some(a.conversation_id),
+        &long,
+        None,
+        None,
+    )
+    .await
+    .expect("accept");
+    let (third, _) = accept(&app, jo.id, Some(a.conversation_id)).await;
+    let (other, _) = accept(&app, kim.id, None).await;
+
+    // Act
+    let started = chat::begin_and_start_many(
+        &app.db,
+        &[(third, jo.id), (other, kim.id), (second, jo.id)],
+        lease,
+    )
+    .await
+    .expect("begin and read");
+
+    // Assert: Jo's second turn and Kim's started, ordered by request id (Jo's third waits for
+    // her second); each record is whole, and each history is the turn's own, oldest first
+    let mut expected = vec![second, other];
+    expected.sort_unstable();
+    let ids: Vec<Uuid> = started.iter().map(|(r, _)| r.request_id).collect();
+    assert_eq!(ids, expected);
+    let (jo_record, jo_start) = started
+        .iter()
+        .find(|(r, _)| r.request_id == second)
+        .expect("Jo's second turn");
+    assert_eq!(jo_record.message, long);
+    assert_eq!(jo_record.user_id, jo.id);
+    assert_eq!(jo_record.conversation_id, a.conversation_id);
+    assert_eq!(jo_record.turn, 2);
+    assert_eq!(jo_record.attempts, 1);
+    assert_eq!(jo_record.status, TurnStatus::Running);
+    let roles: Vec<(&str, &str)> = jo_start
+        .history
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![("user", "add a task"), ("assistant", "Added it.")]
+    );
+    assert_eq!(jo_start.clock.tz, chrono_tz::Europe::Berlin);
+    let (kim_record, kim_start) = started
+        .iter()
+        .find(|(r, _)| r.request_id == other)
+        .expect("Kim's turn");
+    assert_eq!(kim_record.message, "add a task");
+    assert!(kim_start.history.is_empty());
+    assert_eq!(kim_start.clock.tz, chrono_tz::UTC);
+    // and starting stored both user messages
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from messages where role = 'user' and request_id = any($1)",
+    )
+    .bind(vec![second, other, third])
+    .fetch_one(&app.db)
+    .await
+    .expect("count");
+    assert_eq!(stored, 2);
+    app.shutdown().await;
+}
+
 /// A turn stored for `user`, and the context its tool calls run in.
 async fn turn_context(app: &TestApp, user: Uuid) -> ToolContext {
     let (id, accepted) = accept(app, user, None).await;
