@@ -51,9 +51,8 @@ pub struct Message {
 
 /// Where a chat turn is: `queued` (stored, waiting for a worker), `running` (an attempt holds its
 /// lease), `done` (reply stored), `failed` (the user was told) or `cancelled` (the user stopped
-/// it). Stored as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
+/// it). Stored as text (see the `sqlx` impls below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TurnStatus {
     Queued,
@@ -65,6 +64,14 @@ pub enum TurnStatus {
 }
 
 impl TurnStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Done,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Done | Self::Failed | Self::Cancelled)
     }
@@ -77,6 +84,39 @@ impl TurnStatus {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
         }
+    }
+}
+
+// By hand rather than `#[derive(sqlx::Type)]`: the derive names its type (`type_name = "text"`),
+// and sqlx resolves a named type with a catalog query on every new connection (0.5 ms alone, 8-15
+// ms while a burst grows the pool, on the first statement of each new connection). These are
+// `text` by its OID, as `&str` is.
+impl sqlx::Type<sqlx::Postgres> for TurnStatus {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for TurnStatus {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+    }
+}
+
+impl sqlx::Decode<'_, sqlx::Postgres> for TurnStatus {
+    fn decode(value: sqlx::postgres::PgValueRef<'_>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown turn status {text:?}").into())
     }
 }
 
@@ -1349,5 +1389,16 @@ mod status_tests {
         assert_eq!(unfinished!(), expected);
         assert!(!TurnStatus::Queued.is_finished() && !TurnStatus::Running.is_finished());
         assert!(TurnStatus::Done.is_finished() && TurnStatus::Failed.is_finished());
+    }
+
+    #[test]
+    fn a_status_is_text_by_oid_so_no_connection_looks_its_type_up() {
+        use sqlx::{Postgres, Type};
+        let info = <TurnStatus as Type<Postgres>>::type_info();
+        assert_eq!(info, <&str as Type<Postgres>>::type_info());
+        assert!(
+            info.oid().is_some(),
+            "a named type is resolved per connection"
+        );
     }
 }

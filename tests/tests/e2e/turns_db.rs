@@ -602,6 +602,33 @@ async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_stat
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn every_turn_status_round_trips_through_postgres_and_an_unknown_one_is_an_error() {
+    let app = TestApp::spawn_without_workers().await;
+    for status in TurnStatus::ALL {
+        let back: TurnStatus = sqlx::query_scalar("select $1::text")
+            .bind(status)
+            .fetch_one(&app.db)
+            .await
+            .expect("round trip");
+        assert_eq!(back, status);
+        let text: String = sqlx::query_scalar("select $1")
+            .bind(status)
+            .fetch_one(&app.db)
+            .await
+            .expect("as text");
+        assert_eq!(text, status.as_str());
+    }
+    let unknown = sqlx::query_scalar::<_, TurnStatus>("select 'paused'::text")
+        .fetch_one(&app.db)
+        .await;
+    assert!(
+        matches!(unknown, Err(sqlx::Error::ColumnDecode { .. })),
+        "{unknown:?}"
+    );
+    app.shutdown().await;
+}
+
 /// A turn stored for `user`, and the context its tool calls run in.
 async fn turn_context(app: &TestApp, user: Uuid) -> ToolContext {
     let (id, accepted) = accept(app, user, None).await;
