@@ -294,6 +294,40 @@ macro_rules! start_requests {
     };
 }
 
+/// The columns of a [`TurnStartRow`], from [`start_joins`].
+macro_rules! start_columns {
+    () => {
+        "context.timezone, context.date_order, context.pending_action,
+                h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
+                h.agent_state"
+    };
+}
+
+/// What a turn starts from, for each row of `s` (`conversation_id`, `user_id`, `request_id`): its
+/// user's clock and the conversation's pending change (`context`), and its last `$limit` earlier
+/// messages, newest first and numbered by `rank` (`h`; the turn's own message left out).
+macro_rules! start_joins {
+    ($limit:literal) => {
+        concat!(
+            "
+         left join lateral (
+             select u.timezone, u.date_order, c.pending_action
+             from conversations c join users u on u.id = c.user_id
+             where c.id = s.conversation_id and c.user_id = s.user_id
+         ) context on true
+         left join lateral (
+             select id, role, content, tool_calls, request_id, created_at, stopped, agent_state,
+                    row_number() over (order by created_at desc, id desc) as rank
+             from messages
+             where conversation_id = s.conversation_id and request_id <> s.request_id
+             order by created_at desc, id desc limit ",
+            $limit,
+            "
+         ) h on true"
+        )
+    };
+}
+
 macro_rules! store_user_messages {
     () => {
         "
@@ -594,23 +628,12 @@ pub async fn begin_and_start_many<'e>(
                 s.conversation_id as turn_conversation_id, s.turn as turn_number,
                 case when coalesce(h.rank, 1) = 1 then s.message end as turn_message,
                 s.status as turn_status, s.attempts as turn_attempts, s.result as turn_result,
-                s.reply_to as turn_reply_to, s.cancel_requested as turn_cancel_requested,
-                context.timezone, context.date_order, context.pending_action,
-                h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
-                h.agent_state
-         from started s
-         left join lateral (
-             select u.timezone, u.date_order, c.pending_action
-             from conversations c join users u on u.id = c.user_id
-             where c.id = s.conversation_id and c.user_id = s.user_id
-         ) context on true
-         left join lateral (
-             select id, role, content, tool_calls, request_id, created_at, stopped, agent_state,
-                    row_number() over (order by created_at desc, id desc) as rank
-             from messages
-             where conversation_id = s.conversation_id and request_id <> s.request_id
-             order by created_at desc, id desc limit $6
-         ) h on true
+                s.reply_to as turn_reply_to, s.cancel_requested as turn_cancel_requested, ",
+        start_columns!(),
+        "
+         from started s",
+        start_joins!("$6"),
+        "
          order by s.request_id, h.rank"
     ))
     .bind(request_ids)
@@ -797,24 +820,16 @@ pub async fn start_turns(
     conn: &mut PgConnection,
     records: &[ChatRequestRecord],
 ) -> sqlx::Result<Vec<TurnStart>> {
-    let rows: Vec<IndexedStartRow> = sqlx::query_as(
-        "select i.n, context.timezone, context.date_order, context.pending_action,
-                h.id, h.role, h.content, h.tool_calls, h.request_id, h.created_at, h.stopped,
-                h.agent_state
-         from unnest($1::bigint[], $2::uuid[], $3::uuid[]) with ordinality as i(cid, uid, rid, n)
-         left join lateral (
-             select u.timezone, u.date_order, c.pending_action
-             from conversations c join users u on u.id = c.user_id
-             where c.id = i.cid and c.user_id = i.uid
-         ) context on true
-         left join lateral (
-             select id, role, content, tool_calls, request_id, created_at, stopped, agent_state
-             from messages
-             where conversation_id = i.cid and request_id <> i.rid
-             order by created_at desc, id desc limit $4
-         ) h on true
-         order by i.n, h.created_at desc, h.id desc",
-    )
+    let rows: Vec<IndexedStartRow> = sqlx::query_as(concat!(
+        "select s.n, ",
+        start_columns!(),
+        "
+         from unnest($1::bigint[], $2::uuid[], $3::uuid[])
+              with ordinality as s(conversation_id, user_id, request_id, n)",
+        start_joins!("$4"),
+        "
+         order by s.n, h.rank"
+    ))
     .bind(
         records
             .iter()

@@ -459,24 +459,8 @@ async fn the_turns_of_a_batch_read_their_own_history_and_clock() {
     let (jo, kim) = (app.user().await, app.user().await);
     app.set_timezone(&jo, "Europe/Berlin").await;
     let lease = Duration::from_secs(30);
-    let (first, a) = accept(&app, jo.id, None).await;
-    let Accepted::New(a) = a else {
-        panic!("stored")
-    };
-    let Begin::Started(first_record) = begin(&app, first, jo.id, lease).await else {
-        panic!("started")
-    };
-    chat::finish(
-        &app.db,
-        &first_record,
-        "Added it.",
-        &serde_json::json!([]),
-        &serde_json::json!({"type": "done"}),
-        None,
-    )
-    .await
-    .expect("finish");
-    let (second, _) = accept(&app, jo.id, Some(a.conversation_id)).await;
+    let conversation = finished_first_turn(&app, jo.id).await;
+    let (second, _) = accept(&app, jo.id, Some(conversation)).await;
     let (other, _) = accept(&app, kim.id, None).await;
     let started = chat::begin_many(&app.db, &[(second, jo.id), (other, kim.id)], lease)
         .await
@@ -515,37 +499,21 @@ async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_stat
     let (jo, kim) = (app.user().await, app.user().await);
     app.set_timezone(&jo, "Europe/Berlin").await;
     let lease = Duration::from_secs(30);
-    let (first, a) = accept(&app, jo.id, None).await;
-    let Accepted::New(a) = a else {
-        panic!("stored")
-    };
-    let Begin::Started(first_record) = begin(&app, first, jo.id, lease).await else {
-        panic!("started")
-    };
-    chat::finish(
-        &app.db,
-        &first_record,
-        "Added it.",
-        &serde_json::json!([]),
-        &serde_json::json!({"type": "done"}),
-        None,
-    )
-    .await
-    .expect("finish");
+    let conversation = finished_first_turn(&app, jo.id).await;
     let long = format!("add{}", " a very long title".repeat(200));
     let second = Uuid::new_v4();
     chat::accept(
         &app.db,
         second,
         jo.id,
-        Some(a.conversation_id),
+        Some(conversation),
         &long,
         None,
         None,
     )
     .await
     .expect("accept");
-    let (third, _) = accept(&app, jo.id, Some(a.conversation_id)).await;
+    let (third, _) = accept(&app, jo.id, Some(conversation)).await;
     let (other, _) = accept(&app, kim.id, None).await;
 
     // Act
@@ -569,7 +537,7 @@ async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_stat
         .expect("Jo's second turn");
     assert_eq!(jo_record.message, long);
     assert_eq!(jo_record.user_id, jo.id);
-    assert_eq!(jo_record.conversation_id, a.conversation_id);
+    assert_eq!(jo_record.conversation_id, conversation);
     assert_eq!(jo_record.turn, 2);
     assert_eq!(jo_record.attempts, 1);
     assert_eq!(jo_record.status, TurnStatus::Running);
@@ -627,6 +595,29 @@ async fn every_turn_status_round_trips_through_postgres_and_an_unknown_one_is_an
         "{unknown:?}"
     );
     app.shutdown().await;
+}
+
+/// A conversation of `user` whose first turn ("add a task") was answered "Added it.".
+async fn finished_first_turn(app: &TestApp, user: Uuid) -> i64 {
+    let (first, accepted) = accept(app, user, None).await;
+    let Accepted::New(record) = accepted else {
+        panic!("stored: {accepted:?}")
+    };
+    let Begin::Started(first_record) = begin(app, first, user, Duration::from_secs(30)).await
+    else {
+        panic!("started")
+    };
+    chat::finish(
+        &app.db,
+        &first_record,
+        "Added it.",
+        &serde_json::json!([]),
+        &serde_json::json!({"type": "done"}),
+        None,
+    )
+    .await
+    .expect("finish");
+    record.conversation_id
 }
 
 /// A turn stored for `user`, and the context its tool calls run in.
