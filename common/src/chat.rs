@@ -266,8 +266,6 @@ macro_rules! request_columns {
     };
 }
 
-/// A CTE (`stored`) that stores the user message of each turn in `started` (once, whatever the
-/// number of attempts): starting a turn stores its message in the same statement.
 /// A CTE (`started`) that starts the turns `unnest($1::uuid[], $2::uuid[])` (request, user) that
 /// may start: queued, or running on an expired lease, with no unfinished turn before them in
 /// their conversation. `$3`: the lease in seconds; `$4`, `$5`: the running and queued statuses.
@@ -328,6 +326,8 @@ macro_rules! start_joins {
     };
 }
 
+/// A CTE (`stored`) that stores the user message of each turn in `started` (once, whatever the
+/// number of attempts): starting a turn stores its message in the same statement.
 macro_rules! store_user_messages {
     () => {
         "
