@@ -576,6 +576,14 @@ pub async fn begin_turn(
     })
 }
 
+/// The `(request_id, user_id)` pairs of a batch as the two arrays the starting statements take,
+/// sorted: every batch locks its rows in one order, so two batches cannot deadlock.
+fn in_lock_order(turns: &[(Uuid, Uuid)]) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut sorted = turns.to_vec();
+    sorted.sort_unstable();
+    sorted.into_iter().unzip()
+}
+
 /// [`begin_turn`]'s start for several turns (`(request_id, user_id)`) in one statement: returns
 /// the records of those it started. One it did not start is finished, blocked by an earlier turn
 /// or a live attempt, or missing: [`begin_turn`] tells which.
@@ -584,10 +592,7 @@ pub async fn begin_many<'e>(
     turns: &[(Uuid, Uuid)],
     lease: std::time::Duration,
 ) -> sqlx::Result<Vec<ChatRequestRecord>> {
-    let mut sorted = turns.to_vec();
-    // one lock order for every batch
-    sorted.sort_unstable();
-    let (request_ids, user_ids): (Vec<Uuid>, Vec<Uuid>) = sorted.into_iter().unzip();
+    let (request_ids, user_ids) = in_lock_order(turns);
     sqlx::query_as(concat!(
         "with ",
         start_requests!(),
@@ -614,10 +619,7 @@ pub async fn begin_and_start_many<'e>(
     turns: &[(Uuid, Uuid)],
     lease: std::time::Duration,
 ) -> sqlx::Result<Vec<(ChatRequestRecord, TurnStart)>> {
-    let mut sorted = turns.to_vec();
-    // one lock order for every batch
-    sorted.sort_unstable();
-    let (request_ids, user_ids): (Vec<Uuid>, Vec<Uuid>) = sorted.into_iter().unzip();
+    let (request_ids, user_ids) = in_lock_order(turns);
     let rows: Vec<BeginStartRow> = sqlx::query_as(concat!(
         "with ",
         start_requests!(),
