@@ -939,10 +939,18 @@ pub struct FinishedTurn {
     pub agent_state: Option<Value>,
 }
 
-/// [`finish`] for several turns in one statement (one round trip, one commit): the group commit
-/// of the worker's finishing turns. All of them are stored, or none (the caller then finishes
-/// them one by one, so one bad row cannot hold back the others).
-pub async fn finish_many(pool: &PgPool, turns: &[FinishedTurn]) -> sqlx::Result<()> {
+/// [`finish`] for several turns in one statement (one round trip): the group commit of the
+/// worker's finishing turns. All of them are stored, or none (the caller then finishes them one by
+/// one, so one bad row cannot hold back the others). On a pool it commits by itself; in a
+/// transaction it commits with whatever else that transaction does (the built-in agent's last
+/// tool call: the effect, the reply and `done` in one commit).
+pub async fn finish_many<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    turns: &[FinishedTurn],
+) -> sqlx::Result<()> {
+    if turns.is_empty() {
+        return Ok(());
+    }
     let mut sorted: Vec<&FinishedTurn> = turns.iter().collect();
     // one lock order for every batch
     sorted.sort_by_key(|t| t.request_id);
@@ -991,7 +999,7 @@ pub async fn finish_many(pool: &PgPool, turns: &[FinishedTurn]) -> sqlx::Result<
             .collect::<Vec<_>>(),
     )
     .bind(TurnStatus::Done)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

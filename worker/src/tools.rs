@@ -13,14 +13,19 @@
 //! record, and commit together. A batch that fails is rolled back whole and its calls run again
 //! one transaction each, so every call still gets its own outcome and every effect its record in
 //! the same commit.
+//!
+//! The built-in agent's last call of a turn also finishes the turn in its transaction
+//! ([`ToolExecutor::call_and_finish`]): the agent's reply is made from the call's output there, and
+//! the effect, the reply and `done` commit together, one commit fewer per turn. A redelivered
+//! turn then either finds nothing of that call or finds the turn finished.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sqlx::PgPool;
 use todo_common::batch::Batcher;
-use todo_common::chat::{self, NewEffect, RecordedEffect, StepCall, TurnStep};
-use todo_common::schema::ToolCall;
+use todo_common::chat::{self, FinishedTurn, NewEffect, RecordedEffect, StepCall, TurnStep};
+use todo_common::schema::{ChatEvent, EventBody, ToolCall};
 use todo_common::tools::{self, TOOL_NAMES, Tool, ToolContext, ToolOutput};
 
 /// A closed-set metric label for a tool name (a model may invent any name).
@@ -40,6 +45,27 @@ pub struct ToolJob {
     arguments: Value,
     /// The parsed call, or why it could not be parsed (recorded as the call's result).
     tool: Result<Tool, tools::ToolError>,
+    /// Set on a turn's last call when the turn finishes in the call's transaction.
+    finish: Option<Finish>,
+}
+
+/// Makes a turn's reply (its text and the agent's state) from its last call's output.
+pub type ReplyFn = Box<dyn Fn(&ToolOutput) -> (String, Option<Value>) + Send + Sync>;
+
+/// How a turn's last call finishes the turn: its reply, and the calls made before it.
+struct Finish {
+    reply: ReplyFn,
+    earlier: Vec<ToolCall>,
+}
+
+/// A turn finished with its last call: stored and marked done in Postgres, `done` still to
+/// publish.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub response: String,
+    pub state: Option<Value>,
+    /// The final event as stored: what a redelivery replays.
+    pub done: ChatEvent,
 }
 
 /// A call that ran: its typed output and the JSON result recorded for it.
@@ -47,6 +73,8 @@ pub struct ToolJob {
 pub struct Ran {
     pub output: ToolOutput,
     pub result: Value,
+    /// The turn, when this call finished it.
+    pub finished: Option<Finished>,
 }
 
 /// Runs tool calls, several turns' calls per transaction under load.
@@ -69,7 +97,52 @@ impl ToolJob {
             name: name.to_owned(),
             tool: Tool::from_call(name, &arguments),
             arguments,
+            finish: None,
         }
+    }
+
+    /// The turn this call finishes, built from the call's `ran` output: the row to store and
+    /// what the worker publishes. `None` unless it is a turn's finishing call.
+    fn finished(&self, ran: &Ran) -> sqlx::Result<Option<(FinishedTurn, Finished)>> {
+        let (Some(finish), Some(turn)) = (&self.finish, self.ctx.turn) else {
+            return Ok(None);
+        };
+        let (response, state) = (finish.reply)(&ran.output);
+        let mut calls = finish.earlier.clone();
+        calls.push(ToolCall {
+            tool: self.name.clone(),
+            arguments: self.arguments.clone(),
+            result: ran.result.clone(),
+        });
+        let tool_calls =
+            serde_json::to_value(&calls).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let done = ChatEvent::new(
+            turn.request_id,
+            EventBody::Done {
+                conversation_id: turn.conversation_id,
+                response: response.clone(),
+                tool_calls: calls,
+            },
+        );
+        let final_event =
+            serde_json::to_value(&done).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let row = FinishedTurn {
+            request_id: turn.request_id,
+            user_id: self.ctx.user_id,
+            conversation_id: turn.conversation_id,
+            response: response.clone(),
+            tool_calls,
+            final_event,
+            agent_state: state.clone(),
+        };
+        Ok(Some((
+            row,
+            Finished {
+                response,
+                state,
+                done,
+            },
+        )))
     }
 }
 
@@ -111,12 +184,13 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
             Err(e) => ToolOutput::from(e.clone()),
         });
     }
-    let ran: Vec<Ran> = outputs
+    let mut ran: Vec<Ran> = outputs
         .into_iter()
         .flatten()
         .map(|output| Ran {
             result: output.to_value(),
             output,
+            finished: None,
         })
         .collect();
     let effects: Vec<NewEffect> = jobs
@@ -133,6 +207,14 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
         })
         .collect();
     chat::record_effects(&mut tx, &effects).await?;
+    let mut finished = Vec::new();
+    for (job, ran) in jobs.iter().zip(&mut ran) {
+        if let Some((row, turn)) = job.finished(ran)? {
+            finished.push(row);
+            ran.finished = Some(turn);
+        }
+    }
+    chat::finish_many(&mut *tx, &finished).await?;
     tx.commit().await?;
     Ok(ran)
 }
@@ -206,6 +288,27 @@ impl ToolExecutor {
 
     /// Calls a typed tool, next in sequence.
     pub async fn call(&mut self, tool: &Tool) -> sqlx::Result<(ToolOutput, ToolCall)> {
+        let (output, call, _) = self.call_with(tool, None).await?;
+        Ok((output, call))
+    }
+
+    /// Calls a typed tool, next in sequence, as the turn's last call: `reply` makes the turn's
+    /// answer from the call's output inside the call's transaction, which also stores the answer
+    /// and marks the turn done. `Some` when it did; `None` when the call was replayed from an
+    /// earlier attempt or runs outside a turn (the caller then finishes the turn itself).
+    pub async fn call_and_finish(
+        &mut self,
+        tool: &Tool,
+        reply: ReplyFn,
+    ) -> sqlx::Result<(ToolOutput, ToolCall, Option<Finished>)> {
+        self.call_with(tool, Some(reply)).await
+    }
+
+    async fn call_with(
+        &mut self,
+        tool: &Tool,
+        reply: Option<ReplyFn>,
+    ) -> sqlx::Result<(ToolOutput, ToolCall, Option<Finished>)> {
         let index = self.next_index;
         let replay = self
             .recorded
@@ -216,8 +319,14 @@ impl ToolExecutor {
             self.next_index = self.recorded.keys().next_back().map_or(0, |i| i + 1);
         }
         let index = self.next_index;
-        let (call, output) = self
-            .call_at(index, tool.name(), tool.arguments(), Ok(tool.clone()))
+        let (call, output, finished) = self
+            .call_at(
+                index,
+                tool.name(),
+                tool.arguments(),
+                Ok(tool.clone()),
+                reply,
+            )
             .await?;
         // A replayed call has only its recorded JSON.
         let output = output.unwrap_or_else(|| {
@@ -228,7 +337,7 @@ impl ToolExecutor {
                 ))
             })
         });
-        Ok((output, call))
+        Ok((output, call, finished))
     }
 
     /// Runs the call a journaled model step made at `index` (by the name and JSON arguments the
@@ -241,17 +350,20 @@ impl ToolExecutor {
         arguments: Value,
     ) -> sqlx::Result<ToolCall> {
         let parsed = Tool::from_call(name, &arguments);
-        let (call, _) = self.call_at(index, name, arguments, parsed).await?;
+        let (call, _, _) = self.call_at(index, name, arguments, parsed, None).await?;
         Ok(call)
     }
 
+    /// Runs (or replays) the call at `index`; with `reply`, a call that runs also finishes the
+    /// turn. Returns the call, its output when it ran, and the finished turn.
     async fn call_at(
         &mut self,
         index: i32,
         name: &str,
         arguments: Value,
         tool: Result<Tool, tools::ToolError>,
-    ) -> sqlx::Result<(ToolCall, Option<ToolOutput>)> {
+        reply: Option<ReplyFn>,
+    ) -> sqlx::Result<(ToolCall, Option<ToolOutput>, Option<Finished>)> {
         let label = tool_label(name);
         self.next_index = self.next_index.max(index + 1);
         if let Some(previous) = self.recorded.get(&index) {
@@ -264,9 +376,17 @@ impl ToolExecutor {
             metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => "replayed")
                 .increment(1);
             self.calls.push(call.clone());
-            return Ok((call, None));
+            return Ok((call, None, None));
         }
-        let Ran { output, result } = self
+        let finish = reply.map(|reply| Finish {
+            reply,
+            earlier: self.calls.clone(),
+        });
+        let Ran {
+            output,
+            result,
+            finished,
+        } = self
             .runner
             .submit(ToolJob {
                 ctx: self.ctx,
@@ -274,6 +394,7 @@ impl ToolExecutor {
                 name: name.to_owned(),
                 arguments: arguments.clone(),
                 tool,
+                finish,
             })
             .await?;
         let outcome = if output.is_error() { "error" } else { "ok" };
@@ -286,7 +407,7 @@ impl ToolExecutor {
             result,
         };
         self.calls.push(call.clone());
-        Ok((call, Some(output)))
+        Ok((call, Some(output), finished))
     }
 
     /// Calls made (or replayed) so far in this attempt.

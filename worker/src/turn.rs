@@ -4,7 +4,8 @@
 //! store) its record; replay the final event if it already finished; wait for earlier turns of the
 //! conversation; count the attempt (telling the client to `reset` on a retry); load history; store
 //! the user message; run the agent (tools exactly once); store the reply and mark the turn done in
-//! one transaction; publish `done`.
+//! one transaction (for the built-in agent, the transaction of its last tool call); publish
+//! `done`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -315,32 +316,40 @@ async fn run(
         }
     };
     let tool_calls = tools.into_calls();
-    let done = ChatEvent::new(
-        record.request_id,
-        EventBody::Done {
-            conversation_id: record.conversation_id,
-            response: reply.response.clone(),
-            tool_calls: tool_calls.clone(),
-        },
-    );
-    let done_value = serde_json::to_value(&done)
-        .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
-    ctx.finisher
-        .submit(chat::FinishedTurn {
-            request_id: record.request_id,
-            user_id: record.user_id,
-            conversation_id: record.conversation_id,
-            response: reply.response,
-            tool_calls: json!(tool_calls),
-            final_event: done_value,
-            agent_state: reply.state,
-        })
-        .await?;
+    let calls_made = tool_calls.len();
+    let done = match reply.done {
+        // stored with the turn's last tool call
+        Some(done) => done,
+        None => {
+            let done = ChatEvent::new(
+                record.request_id,
+                EventBody::Done {
+                    conversation_id: record.conversation_id,
+                    response: reply.response.clone(),
+                    tool_calls: tool_calls.clone(),
+                },
+            );
+            let done_value = serde_json::to_value(&done)
+                .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
+            ctx.finisher
+                .submit(chat::FinishedTurn {
+                    request_id: record.request_id,
+                    user_id: record.user_id,
+                    conversation_id: record.conversation_id,
+                    response: reply.response,
+                    tool_calls: json!(tool_calls),
+                    final_event: done_value,
+                    agent_state: reply.state,
+                })
+                .await?;
+            done
+        }
+    };
     events.publish(done.body).await?;
     metrics::counter!("todo_chat_turns_completed_total").increment(1);
     metrics::histogram!("todo_chat_turn_duration_seconds")
         .record(events.published().elapsed().as_secs_f64());
-    tracing::info!(tools = tool_calls.len(), "turn done");
+    tracing::info!(tools = calls_made, "turn done");
     Ok(())
 }
 

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use todo_common::chat::{self, Accepted, Begin, Lease, TurnStatus};
+use todo_common::schema::EventBody;
 use todo_common::tasks::Source;
-use todo_common::tools::{ToolContext, ToolOutput, TurnRef};
+use todo_common::tools::{Tool, ToolContext, ToolOutput, TurnRef};
 use todo_common::when::Clock;
 use todo_tests::TestApp;
-use todo_worker::tools::{Ran, ToolJob, run_batch};
+use todo_worker::tools::{Ran, ReplyFn, ToolExecutor, ToolJob, batcher, run_batch};
 use uuid::Uuid;
 
 async fn accept(app: &TestApp, user: Uuid, conversation: Option<i64>) -> (Uuid, Accepted) {
@@ -667,6 +668,7 @@ async fn a_batch_of_tool_calls_runs_each_call_once_with_its_effect_record() {
         let Ok(Ran {
             output: ToolOutput::Created(created),
             result: recorded_result,
+            ..
         }) = result
         else {
             panic!("call {i} created its task: {result:?}");
@@ -735,5 +737,161 @@ async fn a_call_that_fails_in_a_batch_does_not_take_the_others_with_it() {
             expected
         );
     }
+    app.shutdown().await;
+}
+
+/// A started turn of `user` and its tool executor (attempt `attempt`).
+async fn started_turn(app: &TestApp, user: Uuid, attempt: i32) -> (ToolContext, ToolExecutor) {
+    let ctx = turn_context(app, user).await;
+    let request_id = ctx.turn.expect("a turn").request_id;
+    let Begin::Started(_) = begin(app, request_id, user, Duration::from_secs(30)).await else {
+        panic!("started")
+    };
+    let executor = ToolExecutor::load(app.db.clone(), batcher(app.db.clone()), ctx, attempt)
+        .await
+        .expect("executor");
+    (ctx, executor)
+}
+
+fn add_milk() -> Tool {
+    Tool::from_call("add_task", &serde_json::json!({ "title": "buy milk" })).expect("a tool")
+}
+
+/// A reply naming the task the call created.
+fn added_reply() -> ReplyFn {
+    Box::new(|output| match output {
+        ToolOutput::Created(created) => (
+            format!("Added \"{}\".", created.task.title),
+            Some(serde_json::json!({ "tasks": [created.task.task_id] })),
+        ),
+        other => (format!("unexpected: {other:?}"), None),
+    })
+}
+
+async fn turn_row(app: &TestApp, request_id: Uuid) -> (String, Option<serde_json::Value>) {
+    sqlx::query_as("select status, result from chat_requests where request_id = $1")
+        .bind(request_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("the turn")
+}
+
+#[tokio::test]
+async fn a_turns_last_call_stores_the_reply_and_done_with_its_effect() {
+    // Arrange
+    let app = TestApp::spawn_without_workers().await;
+    let user = app.user().await;
+    let (ctx, mut executor) = started_turn(&app, user.id, 1).await;
+    let turn = ctx.turn.expect("a turn");
+
+    // Act
+    let (output, call, finished) = executor
+        .call_and_finish(&add_milk(), added_reply())
+        .await
+        .expect("the call");
+
+    // Assert: the reply was made from the call's output, and the turn is done with it
+    let ToolOutput::Created(created) = output else {
+        panic!("created: {output:?}")
+    };
+    let finished = finished.expect("the call finished the turn");
+    assert_eq!(finished.response, "Added \"buy milk\".");
+    let EventBody::Done {
+        conversation_id,
+        response,
+        tool_calls,
+    } = &finished.done.body
+    else {
+        panic!("a done event: {:?}", finished.done)
+    };
+    assert_eq!(*conversation_id, turn.conversation_id);
+    assert_eq!(response, &finished.response);
+    assert_eq!(tool_calls, &[call]);
+    let (status, result) = turn_row(&app, turn.request_id).await;
+    assert_eq!(status, "done");
+    assert_eq!(
+        result,
+        Some(serde_json::to_value(&finished.done).expect("json")),
+        "what a redelivery replays"
+    );
+    let (content, state): (String, Option<serde_json::Value>) = sqlx::query_as(
+        "select content, agent_state from messages where request_id = $1 and role = 'assistant'",
+    )
+    .bind(turn.request_id)
+    .fetch_one(&app.db)
+    .await
+    .expect("the reply");
+    assert_eq!(content, finished.response);
+    assert_eq!(
+        state,
+        Some(serde_json::json!({ "tasks": [created.task.task_id] }))
+    );
+    let recorded = chat::recorded_effects(&app.db, turn.request_id)
+        .await
+        .expect("effects");
+    assert_eq!(recorded.len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_last_call_whose_reply_cannot_be_stored_leaves_no_effect() {
+    // Arrange: a reply Postgres refuses (text cannot hold a NUL character)
+    let app = TestApp::spawn_without_workers().await;
+    let user = app.user().await;
+    let (ctx, mut executor) = started_turn(&app, user.id, 1).await;
+    let request_id = ctx.turn.expect("a turn").request_id;
+    let unstorable: ReplyFn = Box::new(|_| ("Added\0it.".to_owned(), None));
+
+    // Act
+    let outcome = executor.call_and_finish(&add_milk(), unstorable).await;
+
+    // Assert: the call, its record and the reply were one transaction: none of them is there
+    assert!(outcome.is_err(), "{outcome:?}");
+    assert_eq!(
+        app.count("select count(*) from tasks where user_id = $1", &user)
+            .await,
+        0
+    );
+    let recorded = chat::recorded_effects(&app.db, request_id)
+        .await
+        .expect("effects");
+    assert!(recorded.is_empty(), "{recorded:?}");
+    assert_eq!(turn_row(&app, request_id).await.0, "running");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_last_call_recorded_by_an_earlier_attempt_is_replayed_and_leaves_the_turn_open() {
+    // Arrange: attempt 1 ran the call and recorded it, then stopped before finishing
+    let app = TestApp::spawn_without_workers().await;
+    let user = app.user().await;
+    let (ctx, _) = started_turn(&app, user.id, 1).await;
+    let first = run_batch(
+        &app.db,
+        &[ToolJob::new(ctx, 0, "add_task", add_milk().arguments())],
+    )
+    .await;
+    assert!(first[0].is_ok(), "{first:?}");
+    let executor = ToolExecutor::load(app.db.clone(), batcher(app.db.clone()), ctx, 2).await;
+    let mut executor = executor.expect("attempt 2");
+
+    // Act
+    let (_, call, finished) = executor
+        .call_and_finish(&add_milk(), added_reply())
+        .await
+        .expect("the call");
+
+    // Assert: no second task; the turn is left for the caller to finish
+    assert!(finished.is_none(), "{finished:?}");
+    assert_eq!(call.result, first[0].as_ref().expect("ran").result);
+    assert_eq!(
+        app.count("select count(*) from tasks where user_id = $1", &user)
+            .await,
+        1
+    );
+    assert_eq!(
+        turn_row(&app, ctx.turn.expect("a turn").request_id).await.0,
+        "running"
+    );
     app.shutdown().await;
 }

@@ -7,6 +7,7 @@ pub mod openai;
 use serde_json::Value;
 use todo_common::chat::Message;
 use todo_common::config::AgentConfig;
+use todo_common::schema::ChatEvent;
 use todo_common::tools::PendingAction;
 use todo_common::when::Clock;
 
@@ -20,6 +21,9 @@ pub struct AgentReply {
     pub response: String,
     /// What the agent wants to remember with this reply (stored on the assistant message).
     pub state: Option<Value>,
+    /// Set when the reply was stored with the turn's last tool call (the built-in agent): the
+    /// turn is already done in Postgres, and this stored `done` event is left to publish.
+    pub done: Option<ChatEvent>,
 }
 
 /// What a turn gives its agent.

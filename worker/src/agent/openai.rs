@@ -247,6 +247,7 @@ impl OpenAiAgent {
                 return Ok(AgentReply {
                     response,
                     state: None,
+                    done: None,
                 });
             }
             let planned = usize::try_from(index).unwrap_or(usize::MAX) + calls.len();

@@ -30,7 +30,7 @@ use self::resolve::{Found, Prefer};
 use super::{AgentReply, TurnInput};
 use crate::error::AgentError;
 use crate::events::EventSink;
-use crate::tools::ToolExecutor;
+use crate::tools::{ReplyFn, ToolExecutor};
 
 /// What the agent remembers from one reply for the next turn.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -484,30 +484,69 @@ impl BuiltinAgent {
             ),
             Plan::Calls(calls) => {
                 let mut outputs = Vec::with_capacity(calls.len());
-                for tool in &calls {
+                for (i, tool) in calls.iter().enumerate() {
                     // No further tool call once the user stopped the turn.
                     if events.is_cancelled() {
                         return Err(AgentError::Cancelled);
                     }
-                    let (output, call) = tools.call(tool).await?;
+                    if i + 1 < calls.len() {
+                        let (output, call) = tools.call(tool).await?;
+                        events.tool(&call, Some(&output)).await?;
+                        outputs.push(output);
+                        continue;
+                    }
+                    // The last call: the reply is written from its output in its transaction,
+                    // and the turn is stored done with it.
+                    let reply = reply_fn(intent.clone(), outputs.clone(), clock);
+                    let (output, call, finished) = tools.call_and_finish(tool, reply).await?;
                     events.tool(&call, Some(&output)).await?;
+                    if let Some(finished) = finished {
+                        events.delta(&finished.response).await?;
+                        return Ok(AgentReply {
+                            response: finished.response,
+                            state: finished.state,
+                            done: Some(finished.done),
+                        });
+                    }
                     outputs.push(output);
                 }
-                let state = AgentState {
-                    tasks: mentioned(&outputs),
-                    question: None,
-                };
-                (reply::write(&intent, &outputs, &clock), state)
+                (
+                    reply::write(&intent, &outputs, &clock),
+                    answer_state(&outputs),
+                )
             }
         };
         // The whole reply is known at once: one delta (a model's tokens are coalesced instead).
         events.delta(&text).await?;
-        let state = serde_json::to_value(&state)
-            .ok()
-            .filter(|v| v != &Value::Object(Default::default()));
         Ok(AgentReply {
             response: text,
-            state,
+            state: state_value(&state),
+            done: None,
         })
     }
+}
+
+/// The state an answer about these call outputs leaves for the next turn.
+fn answer_state(outputs: &[ToolOutput]) -> AgentState {
+    AgentState {
+        tasks: mentioned(outputs),
+        question: None,
+    }
+}
+
+/// The state as stored on the assistant message (nothing when there is nothing to remember).
+fn state_value(state: &AgentState) -> Option<Value> {
+    serde_json::to_value(state)
+        .ok()
+        .filter(|v| v != &Value::Object(Default::default()))
+}
+
+/// Writes the reply once the last call's output is known, from the outputs of the calls before it.
+fn reply_fn(intent: Intent, earlier: Vec<ToolOutput>, clock: Clock) -> ReplyFn {
+    Box::new(move |last: &ToolOutput| {
+        let mut outputs = earlier.clone();
+        outputs.push(last.clone());
+        let text = reply::write(&intent, &outputs, &clock);
+        (text, state_value(&answer_state(&outputs)))
+    })
 }
