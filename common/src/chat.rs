@@ -539,8 +539,11 @@ pub async fn in_flight(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i
 /// Outcome of [`begin_turn`].
 #[derive(Debug)]
 pub enum Begin {
-    /// The attempt started (status `running`, attempts counted).
-    Started(ChatRequestRecord),
+    /// The attempt started (status `running`, attempts counted), with what its agent starts from.
+    Started {
+        record: ChatRequestRecord,
+        start: Box<TurnStart>,
+    },
     /// An earlier turn of the conversation is still queued or running, or a live attempt holds
     /// this one.
     Blocked(ChatRequestRecord),
@@ -551,8 +554,9 @@ pub enum Begin {
 }
 
 /// Starts an attempt of a turn if it is unfinished, no live attempt holds it, and every earlier
-/// turn of its conversation has finished, and stores the turn's user message (once, whatever the
-/// number of attempts); one statement in the common case.
+/// turn of its conversation has finished, stores the turn's user message (once, whatever the
+/// number of attempts) and reads what its agent starts from: [`begin_and_start_many`] for one
+/// turn. When it cannot start, one more read tells why.
 ///
 /// A `running` turn is held by a live attempt until its `lease_expires_at` (the attempt renews it
 /// through its [`Lease`]); after that it may be taken over. Starting gives a lease of `lease`.
@@ -562,11 +566,14 @@ pub async fn begin_turn(
     user_id: Uuid,
     lease: std::time::Duration,
 ) -> sqlx::Result<Begin> {
-    let started = begin_many(&mut *conn, &[(request_id, user_id)], lease)
+    let started = begin_and_start_many(&mut *conn, &[(request_id, user_id)], lease)
         .await?
         .pop();
-    if let Some(record) = started {
-        return Ok(Begin::Started(record));
+    if let Some((record, start)) = started {
+        return Ok(Begin::Started {
+            record,
+            start: Box::new(start),
+        });
     }
     Ok(match find_request(conn, request_id).await? {
         Some(r) if r.user_id != user_id => Begin::Missing,
@@ -584,36 +591,11 @@ fn in_lock_order(turns: &[(Uuid, Uuid)]) -> (Vec<Uuid>, Vec<Uuid>) {
     sorted.into_iter().unzip()
 }
 
-/// [`begin_turn`]'s start for several turns (`(request_id, user_id)`) in one statement: returns
-/// the records of those it started. One it did not start is finished, blocked by an earlier turn
-/// or a live attempt, or missing: [`begin_turn`] tells which.
-pub async fn begin_many<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
-    turns: &[(Uuid, Uuid)],
-    lease: std::time::Duration,
-) -> sqlx::Result<Vec<ChatRequestRecord>> {
-    let (request_ids, user_ids) = in_lock_order(turns);
-    sqlx::query_as(concat!(
-        "with ",
-        start_requests!(),
-        ",",
-        store_user_messages!(),
-        "
-         select * from started"
-    ))
-    .bind(request_ids)
-    .bind(user_ids)
-    .bind(lease.as_secs_f64())
-    .bind(TurnStatus::Running)
-    .bind(TurnStatus::Queued)
-    .fetch_all(executor)
-    .await
-}
-
-/// [`begin_many`] and [`start_turns`] in one statement: starts what it can of `turns` and returns
-/// each started turn's record with what its agent starts from, ordered by request id. The history
-/// is read in the statement's snapshot, before the user messages it stores: the same history
-/// [`start_turns`] reads (it leaves the turn's own message out).
+/// Starts what it can of `turns` (`(request_id, user_id)`, see [`begin_turn`]) in one statement
+/// and returns each started turn's record with what its agent starts from, ordered by request id.
+/// The history is read in the statement's snapshot, before the user messages it stores (and the
+/// turn's own message is left out). A turn it did not start is finished, blocked by an earlier
+/// turn or a live attempt, or missing: [`begin_turn`] tells which.
 pub async fn begin_and_start_many<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     turns: &[(Uuid, Uuid)],
@@ -740,15 +722,6 @@ pub struct TurnStart {
     pub pending: Option<crate::tools::PendingAction>,
 }
 
-/// One row of [`start_turns`]: which turn (1-based position), its context and one history
-/// message.
-#[derive(sqlx::FromRow)]
-struct IndexedStartRow {
-    n: i64,
-    #[sqlx(flatten)]
-    start: TurnStartRow,
-}
-
 /// One row of [`begin_and_start_many`]: the started turn (its message only on its first row) and
 /// a [`TurnStartRow`].
 #[derive(sqlx::FromRow)]
@@ -804,62 +777,6 @@ struct TurnStartRow {
     created_at: Option<DateTime<Utc>>,
     stopped: Option<bool>,
     agent_state: Option<sqlx::types::Json<Value>>,
-}
-
-/// Reads what the agent of a started turn starts from ([`TurnStart`]; starting the turn stored its
-/// user message).
-pub async fn start_turn(
-    conn: &mut PgConnection,
-    record: &ChatRequestRecord,
-) -> sqlx::Result<TurnStart> {
-    let mut starts = start_turns(conn, std::slice::from_ref(record)).await?;
-    Ok(starts.pop().unwrap_or_else(TurnStart::empty))
-}
-
-/// [`start_turn`] for several turns in one statement (the history rows carry the context), in
-/// the order of `records`.
-pub async fn start_turns(
-    conn: &mut PgConnection,
-    records: &[ChatRequestRecord],
-) -> sqlx::Result<Vec<TurnStart>> {
-    let rows: Vec<IndexedStartRow> = sqlx::query_as(concat!(
-        "select s.n, ",
-        start_columns!(),
-        "
-         from unnest($1::bigint[], $2::uuid[], $3::uuid[])
-              with ordinality as s(conversation_id, user_id, request_id, n)",
-        start_joins!("$4"),
-        "
-         order by s.n, h.rank"
-    ))
-    .bind(
-        records
-            .iter()
-            .map(|r| r.conversation_id)
-            .collect::<Vec<_>>(),
-    )
-    .bind(records.iter().map(|r| r.user_id).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.request_id).collect::<Vec<_>>())
-    .bind(HISTORY_LIMIT)
-    .fetch_all(conn)
-    .await?;
-    let mut starts: Vec<TurnStart> = records.iter().map(|_| TurnStart::empty()).collect();
-    let mut clocked = vec![false; records.len()];
-    for row in rows {
-        let Some(i) = usize::try_from(row.n - 1)
-            .ok()
-            .filter(|i| *i < records.len())
-        else {
-            continue;
-        };
-        row.start
-            .add_to(&mut starts[i], &mut clocked[i], &records[i]);
-    }
-    for start in &mut starts {
-        // newest first from the query; the agent reads oldest first
-        start.history.reverse();
-    }
-    Ok(starts)
 }
 
 impl TurnStartRow {

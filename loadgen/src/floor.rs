@@ -4,7 +4,8 @@
 //! shared functions (`todo_common::chat`, `todo_common::tasks`), but with no HTTP, WebSocket, agent
 //! or worker framework: store the request, publish it to JetStream and wait for the ack, pull it
 //! from a durable consumer and ack it, run the worker's statements (begin the turn, store the user
-//! message and read history, one tool effect with its record, finish) and publish the reply events.
+//! message and read history in one; one tool effect with its record, the reply and `done` in one
+//! transaction) and publish the reply events.
 //! Turns are spread over `users` users, as the WebSocket benchmark's are.
 
 use std::collections::HashMap;
@@ -179,12 +180,11 @@ async fn worker_statements(
     events: usize,
 ) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let chat::Begin::Started(record) =
+    let chat::Begin::Started { record, .. } =
         chat::begin_turn(&mut conn, request_id, user, Duration::from_secs(30)).await?
     else {
         anyhow::bail!("turn did not start");
     };
-    let _ = chat::start_turn(&mut conn, &record).await?;
     drop(conn);
     let mut tx = pool.begin().await?;
     let args = json!({"title": "Floor task"});
@@ -207,6 +207,16 @@ async fn worker_statements(
         result: &result,
     };
     chat::record_effects(&mut tx, &[effect]).await?;
+    let finished = chat::FinishedTurn {
+        request_id,
+        user_id: record.user_id,
+        conversation_id: record.conversation_id,
+        response: "Floor task added.".into(),
+        tool_calls: json!([]),
+        final_event: json!({"type": "done"}),
+        agent_state: None,
+    };
+    chat::finish_many(&mut *tx, &[finished]).await?;
     tx.commit().await?;
     let subject = format!("floor.events.{request_id}");
     for _ in 0..events {
@@ -216,7 +226,5 @@ async fn worker_statements(
         )
         .await?;
     }
-    let done = json!({"type": "done"});
-    chat::finish(pool, &record, "Floor task added.", &json!([]), &done, None).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Group commit of turns in the worker ([`todo_common::batch`]): starting a turn and reading what
 //! its agent starts from, in one statement ([`chat::begin_and_start_many`]; a turn the batch did
-//! not start takes the one-by-one path, which tells why), and finishing one
+//! not start takes the one-by-one path, [`chat::begin_turn`], which tells why), and finishing one
 //! ([`chat::finish_many`]; a failed batch is retried turn by turn, so each turn gets its own
 //! outcome).
 
@@ -11,11 +11,10 @@ use todo_common::batch::Batcher;
 use todo_common::chat::{self, ChatRequestRecord, FinishedTurn, TurnStart};
 use uuid::Uuid;
 
-/// A started turn, with what its agent starts from (`None` when the one-by-one path started it:
-/// the turn reads it itself).
+/// A started turn, with what its agent starts from.
 pub struct Started {
     pub record: ChatRequestRecord,
-    pub start: Option<TurnStart>,
+    pub start: TurnStart,
 }
 
 /// Starts turns in batches (`(request_id, user_id)`): `Some` when the batch started the turn,
@@ -34,10 +33,7 @@ pub fn starter(pool: PgPool, lease: Duration) -> Starter {
                 match chat::begin_and_start_many(&pool, &turns, lease).await {
                     Ok(started) => started
                         .into_iter()
-                        .map(|(record, start)| Started {
-                            record,
-                            start: Some(start),
-                        })
+                        .map(|(record, start)| Started { record, start })
                         .collect(),
                     Err(e) if turns.len() == 1 => return vec![Err(e)],
                     // each turn finds its own outcome one by one

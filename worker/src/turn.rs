@@ -171,10 +171,10 @@ async fn begin(
         let mut conn = ctx.db.acquire().await?;
         let lease = ctx.nats_config.ack_wait;
         match chat::begin_turn(&mut conn, request.request_id, request.user_id, lease).await? {
-            Begin::Started(record) => {
+            Begin::Started { record, start } => {
                 return Ok(Ok(Some(Started {
                     record,
-                    start: None,
+                    start: *start,
                 })));
             }
             Begin::Finished(record) => {
@@ -223,7 +223,7 @@ async fn begin(
 async fn run(
     ctx: &TurnContext,
     record: ChatRequestRecord,
-    start: Option<chat::TurnStart>,
+    start: chat::TurnStart,
     events: &EventSink,
 ) -> Result<(), TurnError> {
     if record.cancel_requested {
@@ -242,13 +242,7 @@ async fn run(
         history,
         clock,
         pending,
-    } = match start {
-        Some(start) => start,
-        None => {
-            let mut conn = ctx.db.acquire().await?;
-            chat::start_turn(&mut conn, &record).await?
-        }
-    };
+    } = start;
 
     let tool_context = ToolContext {
         user_id: record.user_id,

@@ -109,7 +109,7 @@ async fn racing_deliveries_start_one_attempt_and_an_expired_lease_is_taken_over(
     let started: Vec<_> = outcomes
         .iter()
         .filter_map(|b| match b {
-            Begin::Started(r) => Some(r.clone()),
+            Begin::Started { record, .. } => Some(record.clone()),
             _ => None,
         })
         .collect();
@@ -117,7 +117,7 @@ async fn racing_deliveries_start_one_attempt_and_an_expired_lease_is_taken_over(
     assert!(
         outcomes
             .iter()
-            .all(|b| matches!(b, Begin::Started(_) | Begin::Blocked(_)))
+            .all(|b| matches!(b, Begin::Started { .. } | Begin::Blocked(_)))
     );
     let first = Lease::of(app.db.clone(), &started[0], lease);
     assert!(
@@ -128,7 +128,7 @@ async fn racing_deliveries_start_one_attempt_and_an_expired_lease_is_taken_over(
     // Not renewed: another delivery takes the turn over, and the old attempt can neither renew
     // nor release it any more.
     tokio::time::sleep(lease + Duration::from_millis(300)).await;
-    let Begin::Started(second) = begin(&app, id, user.id, lease).await else {
+    let Begin::Started { record: second, .. } = begin(&app, id, user.id, lease).await else {
         panic!("an expired lease is taken over");
     };
     assert_eq!(second.attempts, 2);
@@ -151,7 +151,9 @@ async fn racing_deliveries_start_one_attempt_and_an_expired_lease_is_taken_over(
         .release()
         .await
         .expect("release");
-    assert!(matches!(begin(&app, id, user.id, lease).await, Begin::Started(r) if r.attempts == 3));
+    assert!(
+        matches!(begin(&app, id, user.id, lease).await, Begin::Started { record, .. } if record.attempts == 3)
+    );
     app.shutdown().await;
 }
 
@@ -169,7 +171,10 @@ async fn a_turn_waits_for_the_earlier_turns_of_its_conversation() {
         begin(&app, second, user.id, lease).await,
         Begin::Blocked(_)
     ));
-    let Begin::Started(running) = begin(&app, first, user.id, lease).await else {
+    let Begin::Started {
+        record: running, ..
+    } = begin(&app, first, user.id, lease).await
+    else {
         panic!("the first turn starts");
     };
     assert!(matches!(
@@ -186,10 +191,19 @@ async fn a_turn_waits_for_the_earlier_turns_of_its_conversation() {
     )
     .await
     .expect("finish");
-    assert!(matches!(
-        begin(&app, second, user.id, lease).await,
-        Begin::Started(_)
-    ));
+    let Begin::Started { start, .. } = begin(&app, second, user.id, lease).await else {
+        panic!("the second turn starts once the first finished");
+    };
+    let history: Vec<(&str, &str)> = start
+        .history
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        [("user", "add a task"), ("assistant", "ok")],
+        "it starts from the first turn"
+    );
     assert!(matches!(
         begin(&app, first, user.id, lease).await,
         Begin::Finished(_)
@@ -358,7 +372,7 @@ async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
     let lease = Duration::from_secs(30);
 
     // Act: all three in one batch, and one with the wrong user
-    let started = chat::begin_many(
+    let started = chat::begin_and_start_many(
         &app.db,
         &[
             (first, frank.id),
@@ -370,6 +384,7 @@ async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
     )
     .await
     .expect("batch");
+    let started: Vec<_> = started.into_iter().map(|(record, _)| record).collect();
 
     // Assert: the later turn of the conversation waits for the earlier one; each started turn's
     // user message is stored once, and starting again stores no second copy
@@ -396,7 +411,7 @@ async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
     };
     assert_eq!(user_messages(first).await.expect("count"), 1);
     assert_eq!(user_messages(second).await.expect("count"), 0);
-    let again = chat::begin_many(&app.db, &[(first, frank.id)], Duration::ZERO)
+    let again = chat::begin_and_start_many(&app.db, &[(first, frank.id)], Duration::ZERO)
         .await
         .expect("batch");
     assert!(again.is_empty(), "a live lease holds it");
@@ -412,7 +427,8 @@ async fn a_batch_of_finished_turns_is_stored_together() {
     let mut turns = Vec::new();
     for user in [hal.id, ida.id] {
         let (id, _) = accept(&app, user, None).await;
-        let Begin::Started(record) = begin(&app, id, user, Duration::from_secs(30)).await else {
+        let Begin::Started { record, .. } = begin(&app, id, user, Duration::from_secs(30)).await
+        else {
             panic!("started")
         };
         turns.push(chat::FinishedTurn {
@@ -450,45 +466,6 @@ async fn a_batch_of_finished_turns_is_stored_together() {
         .expect("reply");
         assert_eq!(reply, turn.response);
     }
-    app.shutdown().await;
-}
-
-#[tokio::test]
-async fn the_turns_of_a_batch_read_their_own_history_and_clock() {
-    // Arrange: Jo (Berlin) has a finished first turn and a second one; Kim (UTC) has one turn
-    let app = TestApp::spawn_without_workers().await;
-    let (jo, kim) = (app.user().await, app.user().await);
-    app.set_timezone(&jo, "Europe/Berlin").await;
-    let lease = Duration::from_secs(30);
-    let conversation = finished_first_turn(&app, jo.id).await;
-    let (second, _) = accept(&app, jo.id, Some(conversation)).await;
-    let (other, _) = accept(&app, kim.id, None).await;
-    let started = chat::begin_many(&app.db, &[(second, jo.id), (other, kim.id)], lease)
-        .await
-        .expect("begin");
-    let mut records = started.clone();
-    records.sort_by_key(|r| r.user_id != jo.id); // Jo's first
-
-    // Act
-    let mut conn = app.db.acquire().await.expect("connection");
-    let starts = chat::start_turns(&mut conn, &records).await.expect("read");
-    drop(conn);
-
-    // Assert: Jo's turn sees the first turn (oldest first), not its own message, in Berlin time;
-    // Kim's sees nothing, in UTC
-    assert_eq!(starts.len(), 2);
-    let roles: Vec<(&str, &str)> = starts[0]
-        .history
-        .iter()
-        .map(|m| (m.role.as_str(), m.content.as_str()))
-        .collect();
-    assert_eq!(
-        roles,
-        vec![("user", "add a task"), ("assistant", "Added it.")]
-    );
-    assert_eq!(starts[0].clock.tz, chrono_tz::Europe::Berlin);
-    assert!(starts[1].history.is_empty());
-    assert_eq!(starts[1].clock.tz, chrono_tz::UTC);
     app.shutdown().await;
 }
 
@@ -604,7 +581,10 @@ async fn finished_first_turn(app: &TestApp, user: Uuid) -> i64 {
     let Accepted::New(record) = accepted else {
         panic!("stored: {accepted:?}")
     };
-    let Begin::Started(first_record) = begin(app, first, user, Duration::from_secs(30)).await
+    let Begin::Started {
+        record: first_record,
+        ..
+    } = begin(app, first, user, Duration::from_secs(30)).await
     else {
         panic!("started")
     };
@@ -744,7 +724,7 @@ async fn a_call_that_fails_in_a_batch_does_not_take_the_others_with_it() {
 async fn started_turn(app: &TestApp, user: Uuid, attempt: i32) -> (ToolContext, ToolExecutor) {
     let ctx = turn_context(app, user).await;
     let request_id = ctx.turn.expect("a turn").request_id;
-    let Begin::Started(_) = begin(app, request_id, user, Duration::from_secs(30)).await else {
+    let Begin::Started { .. } = begin(app, request_id, user, Duration::from_secs(30)).await else {
         panic!("started")
     };
     let executor = ToolExecutor::load(app.db.clone(), batcher(app.db.clone()), ctx, attempt)
