@@ -222,3 +222,26 @@ fn the_start_up_warm_up_reads_one_message_of_each_kind() {
         ]
     );
 }
+
+#[test]
+fn a_reply_that_changes_nothing_keeps_what_it_means() {
+    // Arrange: the last reply was about task 3
+    let ctx = Context {
+        clock: clock(),
+        state: AgentState {
+            tasks: vec![3],
+            question: None,
+        },
+        pending: None,
+    };
+    for message in ["what is the capital of France", "thanks!", "hello", "help"] {
+        // Act
+        let step = plan(&parse(message, &ctx.clock), &ctx, None);
+
+        // Assert: "it" in the next message is still task 3
+        match step {
+            Plan::Reply(_, state) => assert_eq!(state.tasks, [3], "{message}"),
+            other => panic!("{message}: a reply, got {other:?}"),
+        }
+    }
+}

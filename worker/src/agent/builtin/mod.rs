@@ -224,17 +224,31 @@ fn say(text: impl Into<String>) -> Plan {
     Plan::Reply(text.into(), Box::default())
 }
 
+/// A reply about nothing in particular: what "it" meant before still means it next turn.
+fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
+    Plan::Reply(
+        text.into(),
+        Box::new(AgentState {
+            tasks: ctx.state.tasks.clone(),
+            question: None,
+        }),
+    )
+}
+
 /// Decides what to do about `intent`. `tasks` is `None` until the plan asked for them.
 pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     let question = ctx.state.question.as_ref();
     match intent {
-        Intent::Greeting => say(format!("Hi! {}", reply::HELP_TEXT)),
-        Intent::Help => say(reply::HELP_TEXT),
-        Intent::Thanks => say("You're welcome! Anything else on your list?"),
-        Intent::Unknown => say(format!(
-            "Sorry, I didn't catch that, so I changed nothing. {}",
-            reply::HELP_TEXT
-        )),
+        Intent::Greeting => chat(format!("Hi! {}", reply::HELP_TEXT), ctx),
+        Intent::Help => chat(reply::HELP_TEXT, ctx),
+        Intent::Thanks => chat("You're welcome! Anything else on your list?", ctx),
+        Intent::Unknown => chat(
+            format!(
+                "Sorry, I didn't catch that, so I changed nothing. {}",
+                reply::HELP_TEXT
+            ),
+            ctx,
+        ),
         Intent::AddWithoutTitle => {
             say("Sure, what should the task say? For example: \"add a task to buy milk tomorrow\".")
         }

@@ -128,6 +128,12 @@ re!(
     UNDO,
     r"(?i)^(?:please\s+)?(?:undo|revert|roll ?back|take (?:that|it) back|undo (?:that|it|this|the last (?:change|action|thing|one|step))|revert (?:that|it|the last change)|oops,?\s*undo(?: that)?)[\s!.]*$"
 );
+// Words people put in front of a request ("actually, …", "oh and …", "ok so …"). Those that can
+// also begin a task ("wait for the plumber", "now …") count only with a comma or the like.
+re!(
+    LEAD_IN,
+    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+)\b[\s,.!:;-]+|(?:so|well|wait|sorry|hey|alright|all right|then|now|right|no wait)\s*[,.!:;-]+\s*)(\S.*)$"
+);
 re!(
     HOW_MANY,
     r"(?i)\bhow many\b|\bcount (my|the)?\s*(tasks|todos)\b|\bnumber of (tasks|todos)\b"
@@ -889,8 +895,19 @@ pub fn warm_up() {
     }
 }
 
-/// Understands one message.
+/// Understands one message. The words people put in front of a request ("actually, mark it as
+/// not done", "oh and add eggs") are read past when what follows them is understood.
 pub fn parse(message: &str, clock: &Clock) -> Intent {
+    if let Some(c) = LEAD_IN.captures(message.trim()) {
+        let rest = parse(&c[1], clock);
+        if rest != Intent::Unknown {
+            return rest;
+        }
+    }
+    parse_request(message, clock)
+}
+
+fn parse_request(message: &str, clock: &Clock) -> Intent {
     let text = message.trim();
     let lower = text.to_lowercase();
     let bare = strip_punctuation(text);
