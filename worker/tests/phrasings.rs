@@ -245,3 +245,17 @@ fn a_reply_that_changes_nothing_keeps_what_it_means() {
         }
     }
 }
+
+#[test]
+fn lead_in_words_are_read_past_a_few_at_a_time() {
+    use todo_worker::agent::builtin::parse::Intent;
+    // A few lead-ins in a row are read past.
+    assert_eq!(
+        parse("oh ok so actually, add eggs", &clock()),
+        parse("add eggs", &clock())
+    );
+    // A message of nothing but lead-ins (as long as a message may be) is not understood, after a
+    // bounded number of readings rather than one per word.
+    let lead_ins = "oh ".repeat(3_333);
+    assert_eq!(parse(&lead_ins, &clock()), Intent::Unknown);
+}

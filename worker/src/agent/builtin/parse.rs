@@ -895,11 +895,21 @@ pub fn warm_up() {
     }
 }
 
+/// Lead-in words read past at most ("oh ok so actually, …"): each one costs a reading of the
+/// rest, so a message of nothing but lead-ins stays cheap.
+const MAX_LEAD_INS: usize = 4;
+
 /// Understands one message. The words people put in front of a request ("actually, mark it as
 /// not done", "oh and add eggs") are read past when what follows them is understood.
 pub fn parse(message: &str, clock: &Clock) -> Intent {
-    if let Some(c) = LEAD_IN.captures(message.trim()) {
-        let rest = parse(&c[1], clock);
+    parse_past_lead_ins(message, clock, MAX_LEAD_INS)
+}
+
+fn parse_past_lead_ins(message: &str, clock: &Clock, lead_ins: usize) -> Intent {
+    if lead_ins > 0
+        && let Some(c) = LEAD_IN.captures(message.trim())
+    {
+        let rest = parse_past_lead_ins(&c[1], clock, lead_ins - 1);
         if rest != Intent::Unknown {
             return rest;
         }
