@@ -856,6 +856,46 @@ pub struct FinishedTurn {
     pub agent_state: Option<Value>,
 }
 
+impl FinishedTurn {
+    /// A turn of `user_id` that ends with `response` after `tool_calls`: the row to store and the
+    /// `done` event it stores (what a redelivery replays, and what the worker publishes). Every
+    /// way a turn finishes builds both here, so the stored row and the published event agree.
+    pub fn done(
+        request_id: Uuid,
+        user_id: Uuid,
+        conversation_id: i64,
+        response: String,
+        tool_calls: Vec<crate::schema::ToolCall>,
+        agent_state: Option<Value>,
+    ) -> serde_json::Result<(Self, crate::schema::ChatEvent)> {
+        use crate::schema::{ChatEvent, EventBody};
+        let done = ChatEvent::new(
+            request_id,
+            EventBody::Done {
+                conversation_id,
+                response: response.clone(),
+                tool_calls,
+            },
+        );
+        let final_event = serde_json::to_value(&done)?;
+        // the calls as the event has them: serialised once
+        let tool_calls = final_event
+            .get("tool_calls")
+            .cloned()
+            .unwrap_or_else(|| Value::Array(Vec::new()));
+        let row = Self {
+            request_id,
+            user_id,
+            conversation_id,
+            response,
+            tool_calls,
+            final_event,
+            agent_state,
+        };
+        Ok((row, done))
+    }
+}
+
 /// [`finish`] for several turns in one statement (one round trip): the group commit of the
 /// worker's finishing turns. All of them are stored, or none (the caller then finishes them one by
 /// one, so one bad row cannot hold back the others). On a pool it commits by itself; in a
@@ -1342,5 +1382,53 @@ mod status_tests {
             info.oid().is_some(),
             "a named type is resolved per connection"
         );
+    }
+}
+
+#[cfg(test)]
+mod finished_tests {
+    use super::FinishedTurn;
+    use crate::schema::{ChatEvent, EventBody, ToolCall};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_finished_turns_row_stores_the_event_it_publishes() {
+        let (request_id, user_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let calls = vec![ToolCall {
+            tool: "add_task".to_owned(),
+            arguments: json!({ "title": "buy milk" }),
+            result: json!({ "task_id": 7 }),
+        }];
+
+        let (row, done) = FinishedTurn::done(
+            request_id,
+            user_id,
+            42,
+            "Added \"buy milk\".".to_owned(),
+            calls.clone(),
+            Some(json!({ "tasks": [7] })),
+        )
+        .expect("json");
+
+        assert_eq!(
+            done,
+            ChatEvent::new(
+                request_id,
+                EventBody::Done {
+                    conversation_id: 42,
+                    response: "Added \"buy milk\".".to_owned(),
+                    tool_calls: calls.clone(),
+                },
+            )
+        );
+        assert_eq!(row.final_event, serde_json::to_value(&done).expect("json"));
+        assert_eq!(row.tool_calls, serde_json::to_value(&calls).expect("json"));
+        assert_eq!(
+            (row.request_id, row.user_id, row.conversation_id),
+            (request_id, user_id, 42)
+        );
+        assert_eq!(row.response, "Added \"buy milk\".");
+        assert_eq!(row.agent_state, Some(json!({ "tasks": [7] })));
     }
 }

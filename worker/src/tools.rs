@@ -25,7 +25,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use todo_common::batch::Batcher;
 use todo_common::chat::{self, FinishedTurn, NewEffect, RecordedEffect, StepCall, TurnStep};
-use todo_common::schema::{ChatEvent, EventBody, ToolCall};
+use todo_common::schema::{ChatEvent, ToolCall};
 use todo_common::tools::{self, TOOL_NAMES, Tool, ToolContext, ToolOutput};
 
 /// A closed-set metric label for a tool name (a model may invent any name).
@@ -58,23 +58,14 @@ struct Finish {
     earlier: Vec<ToolCall>,
 }
 
-/// A turn finished with its last call: stored and marked done in Postgres, `done` still to
-/// publish.
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub response: String,
-    pub state: Option<Value>,
-    /// The final event as stored: what a redelivery replays.
-    pub done: ChatEvent,
-}
-
 /// A call that ran: its typed output and the JSON result recorded for it.
 #[derive(Debug)]
 pub struct Ran {
     pub output: ToolOutput,
     pub result: Value,
-    /// The turn, when this call finished it.
-    pub finished: Option<Finished>,
+    /// The turn's `done` event, when this call finished the turn: stored in Postgres with the
+    /// call, still to publish.
+    pub finished: Option<ChatEvent>,
 }
 
 /// Runs tool calls, several turns' calls per transaction under load.
@@ -102,8 +93,8 @@ impl ToolJob {
     }
 
     /// The turn this call finishes, built from the call's `ran` output: the row to store and
-    /// what the worker publishes. `None` unless it is a turn's finishing call.
-    fn finished(&self, ran: &Ran) -> sqlx::Result<Option<(FinishedTurn, Finished)>> {
+    /// the `done` event to publish. `None` unless it is a turn's finishing call.
+    fn finished(&self, ran: &Ran) -> sqlx::Result<Option<(FinishedTurn, ChatEvent)>> {
         let (Some(finish), Some(turn)) = (&self.finish, self.ctx.turn) else {
             return Ok(None);
         };
@@ -114,35 +105,16 @@ impl ToolJob {
             arguments: self.arguments.clone(),
             result: ran.result.clone(),
         });
-        let tool_calls =
-            serde_json::to_value(&calls).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let done = ChatEvent::new(
+        FinishedTurn::done(
             turn.request_id,
-            EventBody::Done {
-                conversation_id: turn.conversation_id,
-                response: response.clone(),
-                tool_calls: calls,
-            },
-        );
-        let final_event =
-            serde_json::to_value(&done).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let row = FinishedTurn {
-            request_id: turn.request_id,
-            user_id: self.ctx.user_id,
-            conversation_id: turn.conversation_id,
-            response: response.clone(),
-            tool_calls,
-            final_event,
-            agent_state: state.clone(),
-        };
-        Ok(Some((
-            row,
-            Finished {
-                response,
-                state,
-                done,
-            },
-        )))
+            self.ctx.user_id,
+            turn.conversation_id,
+            response,
+            calls,
+            state,
+        )
+        .map(Some)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))
     }
 }
 
@@ -294,13 +266,13 @@ impl ToolExecutor {
 
     /// Calls a typed tool, next in sequence, as the turn's last call: `reply` makes the turn's
     /// answer from the call's output inside the call's transaction, which also stores the answer
-    /// and marks the turn done. `Some` when it did; `None` when the call was replayed from an
+    /// and marks the turn done. The stored `done` event when it did; `None` when the call was replayed from an
     /// earlier attempt or runs outside a turn (the caller then finishes the turn itself).
     pub async fn call_and_finish(
         &mut self,
         tool: &Tool,
         reply: ReplyFn,
-    ) -> sqlx::Result<(ToolOutput, ToolCall, Option<Finished>)> {
+    ) -> sqlx::Result<(ToolOutput, ToolCall, Option<ChatEvent>)> {
         self.call_with(tool, Some(reply)).await
     }
 
@@ -308,7 +280,7 @@ impl ToolExecutor {
         &mut self,
         tool: &Tool,
         reply: Option<ReplyFn>,
-    ) -> sqlx::Result<(ToolOutput, ToolCall, Option<Finished>)> {
+    ) -> sqlx::Result<(ToolOutput, ToolCall, Option<ChatEvent>)> {
         let index = self.next_index;
         let replay = self
             .recorded
@@ -363,7 +335,7 @@ impl ToolExecutor {
         arguments: Value,
         tool: Result<Tool, tools::ToolError>,
         reply: Option<ReplyFn>,
-    ) -> sqlx::Result<(ToolCall, Option<ToolOutput>, Option<Finished>)> {
+    ) -> sqlx::Result<(ToolCall, Option<ToolOutput>, Option<ChatEvent>)> {
         let label = tool_label(name);
         self.next_index = self.next_index.max(index + 1);
         if let Some(previous) = self.recorded.get(&index) {

@@ -14,7 +14,6 @@ use tokio::time::Instant;
 
 use anyhow::anyhow;
 use bytes::Bytes;
-use serde_json::json;
 use sqlx::PgPool;
 use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord, Lease};
 use todo_common::config::NatsConfig;
@@ -23,7 +22,7 @@ use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 use todo_common::tasks::Source;
 use todo_common::tools::{ToolContext, TurnRef};
 
-use crate::agent::{Agent, TurnInput};
+use crate::agent::{Agent, AgentReply, TurnInput};
 use crate::batch::Started;
 use crate::error::{AgentError, TurnError};
 use crate::events::EventSink;
@@ -311,31 +310,20 @@ async fn run(
     };
     let tool_calls = tools.into_calls();
     let calls_made = tool_calls.len();
-    let done = match reply.done {
+    let done = match reply {
         // stored with the turn's last tool call
-        Some(done) => done,
-        None => {
-            let done = ChatEvent::new(
+        AgentReply::Stored(done) => done,
+        AgentReply::Answer { response, state } => {
+            let (row, done) = chat::FinishedTurn::done(
                 record.request_id,
-                EventBody::Done {
-                    conversation_id: record.conversation_id,
-                    response: reply.response.clone(),
-                    tool_calls: tool_calls.clone(),
-                },
-            );
-            let done_value = serde_json::to_value(&done)
-                .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
-            ctx.finisher
-                .submit(chat::FinishedTurn {
-                    request_id: record.request_id,
-                    user_id: record.user_id,
-                    conversation_id: record.conversation_id,
-                    response: reply.response,
-                    tool_calls: json!(tool_calls),
-                    final_event: done_value,
-                    agent_state: reply.state,
-                })
-                .await?;
+                record.user_id,
+                record.conversation_id,
+                response,
+                tool_calls,
+                state,
+            )
+            .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
+            ctx.finisher.submit(row).await?;
             done
         }
     };

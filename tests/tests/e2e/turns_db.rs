@@ -774,24 +774,23 @@ async fn a_turns_last_call_stores_the_reply_and_done_with_its_effect() {
     let ToolOutput::Created(created) = output else {
         panic!("created: {output:?}")
     };
-    let finished = finished.expect("the call finished the turn");
-    assert_eq!(finished.response, "Added \"buy milk\".");
+    let done = finished.expect("the call finished the turn");
     let EventBody::Done {
         conversation_id,
         response,
         tool_calls,
-    } = &finished.done.body
+    } = &done.body
     else {
-        panic!("a done event: {:?}", finished.done)
+        panic!("a done event: {done:?}")
     };
+    assert_eq!(response, "Added \"buy milk\".");
     assert_eq!(*conversation_id, turn.conversation_id);
-    assert_eq!(response, &finished.response);
     assert_eq!(tool_calls, &[call]);
     let (status, result) = turn_row(&app, turn.request_id).await;
     assert_eq!(status, "done");
     assert_eq!(
         result,
-        Some(serde_json::to_value(&finished.done).expect("json")),
+        Some(serde_json::to_value(&done).expect("json")),
         "what a redelivery replays"
     );
     let (content, state): (String, Option<serde_json::Value>) = sqlx::query_as(
@@ -801,7 +800,7 @@ async fn a_turns_last_call_stores_the_reply_and_done_with_its_effect() {
     .fetch_one(&app.db)
     .await
     .expect("the reply");
-    assert_eq!(content, finished.response);
+    assert_eq!(&content, response);
     assert_eq!(
         state,
         Some(serde_json::json!({ "tasks": [created.task.task_id] }))

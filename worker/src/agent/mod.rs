@@ -17,13 +17,16 @@ use crate::tools::ToolExecutor;
 
 /// What an agent answered (the tool calls it made are kept by the executor).
 #[derive(Debug, Clone)]
-pub struct AgentReply {
-    pub response: String,
-    /// What the agent wants to remember with this reply (stored on the assistant message).
-    pub state: Option<Value>,
-    /// Set when the reply was stored with the turn's last tool call (the built-in agent): the
-    /// turn is already done in Postgres, and this stored `done` event is left to publish.
-    pub done: Option<ChatEvent>,
+pub enum AgentReply {
+    /// The reply, for the turn to store and finish with, and what the agent wants to remember
+    /// with it (stored on the assistant message).
+    Answer {
+        response: String,
+        state: Option<Value>,
+    },
+    /// The reply was stored with the turn's last tool call (the built-in agent): the turn is
+    /// already done in Postgres, and this stored `done` event is left to publish.
+    Stored(ChatEvent),
 }
 
 /// What a turn gives its agent.

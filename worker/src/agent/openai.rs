@@ -244,10 +244,9 @@ impl OpenAiAgent {
             let (text, calls) = self.stream_round(&messages, events, round).await?;
             if calls.is_empty() {
                 response.push_str(&text);
-                return Ok(AgentReply {
+                return Ok(AgentReply::Answer {
                     response,
                     state: None,
-                    done: None,
                 });
             }
             let planned = usize::try_from(index).unwrap_or(usize::MAX) + calls.len();

@@ -18,6 +18,7 @@ pub mod resolve;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use todo_common::chat::Message;
+use todo_common::schema::EventBody;
 use todo_common::tasks::{Priority, StatusFilter};
 use todo_common::tools::{
     AddTaskArgs, CompleteTaskArgs, ConfirmActionArgs, DeleteTaskArgs, ListTasksArgs, PendingAction,
@@ -514,13 +515,11 @@ impl BuiltinAgent {
                     let reply = reply_fn(intent.clone(), outputs.clone(), clock);
                     let (output, call, finished) = tools.call_and_finish(tool, reply).await?;
                     events.tool(&call, Some(&output)).await?;
-                    if let Some(finished) = finished {
-                        events.delta(&finished.response).await?;
-                        return Ok(AgentReply {
-                            response: finished.response,
-                            state: finished.state,
-                            done: Some(finished.done),
-                        });
+                    if let Some(done) = finished {
+                        if let EventBody::Done { response, .. } = &done.body {
+                            events.delta(response).await?;
+                        }
+                        return Ok(AgentReply::Stored(done));
                     }
                     outputs.push(output);
                 }
@@ -532,10 +531,9 @@ impl BuiltinAgent {
         };
         // The whole reply is known at once: one delta (a model's tokens are coalesced instead).
         events.delta(&text).await?;
-        Ok(AgentReply {
+        Ok(AgentReply::Answer {
             response: text,
             state: state_value(&state),
-            done: None,
         })
     }
 }
