@@ -266,8 +266,9 @@ impl ToolExecutor {
 
     /// Calls a typed tool, next in sequence, as the turn's last call: `reply` makes the turn's
     /// answer from the call's output inside the call's transaction, which also stores the answer
-    /// and marks the turn done. The stored `done` event when it did; `None` when the call was replayed from an
-    /// earlier attempt or runs outside a turn (the caller then finishes the turn itself).
+    /// and marks the turn done. Gives the stored `done` event when it did; `None` when the call
+    /// was replayed from an earlier attempt or runs outside a turn (the caller then finishes the
+    /// turn itself).
     pub async fn call_and_finish(
         &mut self,
         tool: &Tool,
