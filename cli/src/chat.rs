@@ -13,6 +13,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
@@ -284,7 +285,10 @@ async fn open(url: &str, token: &str) -> Result<Socket, CliError> {
         .parse()
         .map_err(|_| CliError::NotLoggedIn)?;
     request.headers_mut().insert("authorization", value);
-    match tokio_tungstenite::connect_async(request).await {
+    // A 4 KiB read buffer: tungstenite zero-fills its whole buffer (128 KiB by default) before
+    // every read, once per streamed delta; chat frames are small, and larger ones still arrive.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
         Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response))
             if response.status().as_u16() == 401 =>

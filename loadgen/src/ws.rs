@@ -11,7 +11,11 @@ use todo_common::protocol::{ClientFrame, ServerFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+
+/// Chat frames are small: one read takes a few of them.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -32,8 +36,12 @@ impl WsClient {
             let value = format!("Bearer {token}").parse().expect("header value");
             request.headers_mut().insert("authorization", value);
         }
-        // Nagle off, as browsers do: frames go out when written.
-        let (socket, _) = connect_async_with_config(request, None, true).await?;
+        // Nagle off, as browsers do: frames go out when written. A small read buffer:
+        // tungstenite zero-fills the whole buffer before each read, and its default of 128 KiB
+        // made the simulated clients spend a noticeable share of the shared cores on memset.
+        // Larger frames still arrive whole (the buffer grows to the frame).
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+        let (socket, _) = connect_async_with_config(request, Some(config), true).await?;
         Ok(Self {
             socket,
             task_changes: VecDeque::new(),
