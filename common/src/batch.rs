@@ -84,7 +84,10 @@ async fn lane<I, O, F, Fut>(
         }
         #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
         metrics::histogram!("todo_batch_size", "step" => step).record(items.len() as f64);
+        let started = std::time::Instant::now();
         let results = run(items).await;
+        metrics::histogram!("todo_batch_duration_seconds", "step" => step)
+            .record(started.elapsed().as_secs_f64());
         for (done, result) in waiting.into_iter().zip(results) {
             let _ = done.send(result);
         }

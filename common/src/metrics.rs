@@ -20,6 +20,12 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 /// Buckets for `todo_batch_size` (items per group-commit statement, at most 64).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+/// Buckets (seconds) for `todo_batch_duration_seconds`: a batch takes about a millisecond alone
+/// and tens of milliseconds in a burst, finer than the latency buckets resolve. (A full-name
+/// matcher wins over the `_seconds` suffix.)
+const BATCH_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 /// `Content-Type` of the text exposition served at `/metrics`.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often pool and queue gauges are sampled.
@@ -35,6 +41,12 @@ pub fn install() -> PrometheusHandle {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full("todo_batch_size".into()), BATCH_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("todo_batch_duration_seconds".into()),
+                        BATCH_DURATION_BUCKETS,
+                    )
                 })
                 .expect("bucket lists are not empty");
             let handle = match builder.install_recorder() {
@@ -103,6 +115,11 @@ fn describe() {
     describe_histogram!(
         "todo_batch_size",
         "Turns stored by one group-commit statement, by step (accept, begin, finish)"
+    );
+    describe_histogram!(
+        "todo_batch_duration_seconds",
+        metrics::Unit::Seconds,
+        "How long one group-commit batch took to store, by step (accept, begin, finish, tool)"
     );
     describe_histogram!(
         "todo_chat_turn_duration_seconds",

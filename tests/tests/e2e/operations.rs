@@ -75,6 +75,10 @@ async fn metrics_count_http_chat_tools_and_auth_failures() {
         2.0,
     );
     grew("todo_worker_messages_total", &[("outcome", "ack")], 2.0);
+    // The two turns came one after the other: each was accepted and begun by a batch of its own.
+    for step in ["accept", "begin"] {
+        grew("todo_batch_duration_seconds_count", &[("step", step)], 2.0);
+    }
     assert!(metric(&during, "todo_ws_connections", &[]) >= 1.0);
     assert!(
         !during.contains(&user.id.to_string()),
