@@ -69,6 +69,9 @@ that question, call confirm_action with approve=true for yes or approve=false fo
 pub struct OpenAiAgent {
     client: Client<OpenAIConfig>,
     config: OpenAiConfig,
+    /// The tool definitions the model is shown, built once: generating their JSON schemas was
+    /// most of the CPU of building a model request, on every turn's way to its first token.
+    tools: Value,
 }
 
 /// A tool call assembled from streamed fragments.
@@ -161,14 +164,18 @@ impl OpenAiAgent {
             .map_result(count_http_attempt)
             .service(ReqwestService::new(reqwest::Client::new()));
         let client = Client::with_config(openai).with_http_service(http);
-        Self { client, config }
+        Self {
+            client,
+            config,
+            tools: todo_common::tools::openai_tools(),
+        }
     }
 
     fn request(&self, messages: &[Value]) -> Result<CreateChatCompletionRequest, AgentError> {
         serde_json::from_value(json!({
             "model": self.config.model,
             "messages": messages,
-            "tools": todo_common::tools::openai_tools(),
+            "tools": self.tools,
             "stream": true,
             "stream_options": {"include_usage": true},
         }))
