@@ -13,6 +13,33 @@ use uuid::Uuid;
 /// Messages of history an agent sees.
 pub const HISTORY_LIMIT: i64 = 50;
 
+/// How much of its conversation a turn's agent reads when the turn starts: a model needs the
+/// conversation, the built-in agent only the state its own last reply left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryNeed {
+    /// The last [`HISTORY_LIMIT`] earlier messages.
+    Recent,
+    /// The newest earlier assistant message alone.
+    LastReply,
+}
+
+impl HistoryNeed {
+    fn limit(self) -> i64 {
+        match self {
+            Self::Recent => HISTORY_LIMIT,
+            Self::LastReply => 1,
+        }
+    }
+
+    /// The one role to read, if only one.
+    fn role(self) -> Option<&'static str> {
+        match self {
+            Self::Recent => None,
+            Self::LastReply => Some("assistant"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: i64,
@@ -303,9 +330,10 @@ macro_rules! start_columns {
 
 /// What a turn starts from, for each row of `s` (`conversation_id`, `user_id`, `request_id`): its
 /// user's clock and the conversation's pending change (`context`), and its last `$limit` earlier
-/// messages, newest first and numbered by `rank` (`h`; the turn's own message left out).
+/// messages (only those of role `$role` unless it is null), newest first and numbered by `rank`
+/// (`h`; the turn's own message left out).
 macro_rules! start_joins {
-    ($limit:literal) => {
+    ($limit:literal, $role:literal) => {
         concat!(
             "
          left join lateral (
@@ -318,6 +346,11 @@ macro_rules! start_joins {
                     row_number() over (order by created_at desc, id desc) as rank
              from messages
              where conversation_id = s.conversation_id and request_id <> s.request_id
+               and (",
+            $role,
+            "::text is null or role = ",
+            $role,
+            ")
              order by created_at desc, id desc limit ",
             $limit,
             "
@@ -559,14 +592,16 @@ pub enum Begin {
 /// turn. When it cannot start, one more read tells why.
 ///
 /// A `running` turn is held by a live attempt until its `lease_expires_at` (the attempt renews it
-/// through its [`Lease`]); after that it may be taken over. Starting gives a lease of `lease`.
+/// through its [`Lease`]); after that it may be taken over. Starting gives a lease of `lease`, and
+/// reads the history `history` asks for.
 pub async fn begin_turn(
     conn: &mut PgConnection,
     request_id: Uuid,
     user_id: Uuid,
     lease: std::time::Duration,
+    history: HistoryNeed,
 ) -> sqlx::Result<Begin> {
-    let started = begin_and_start_many(&mut *conn, &[(request_id, user_id)], lease)
+    let started = begin_and_start_many(&mut *conn, &[(request_id, user_id)], lease, history)
         .await?
         .pop();
     if let Some((record, start)) = started {
@@ -593,13 +628,14 @@ fn in_lock_order(turns: &[(Uuid, Uuid)]) -> (Vec<Uuid>, Vec<Uuid>) {
 
 /// Starts what it can of `turns` (`(request_id, user_id)`, see [`begin_turn`]) in one statement
 /// and returns each started turn's record with what its agent starts from, ordered by request id.
-/// The history is read in the statement's snapshot, before the user messages it stores (and the
-/// turn's own message is left out). A turn it did not start is finished, blocked by an earlier
+/// The history (as much as `history` asks for) is read in the statement's snapshot, before the
+/// user messages it stores (and the turn's own message is left out). A turn it did not start is finished, blocked by an earlier
 /// turn or a live attempt, or missing: [`begin_turn`] tells which.
 pub async fn begin_and_start_many<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     turns: &[(Uuid, Uuid)],
     lease: std::time::Duration,
+    history: HistoryNeed,
 ) -> sqlx::Result<Vec<(ChatRequestRecord, TurnStart)>> {
     let (request_ids, user_ids) = in_lock_order(turns);
     let rows: Vec<BeginStartRow> = sqlx::query_as(concat!(
@@ -616,7 +652,7 @@ pub async fn begin_and_start_many<'e>(
         start_columns!(),
         "
          from started s",
-        start_joins!("$6"),
+        start_joins!("$6", "$7"),
         "
          order by s.request_id, h.rank"
     ))
@@ -625,7 +661,8 @@ pub async fn begin_and_start_many<'e>(
     .bind(lease.as_secs_f64())
     .bind(TurnStatus::Running)
     .bind(TurnStatus::Queued)
-    .bind(HISTORY_LIMIT)
+    .bind(history.limit())
+    .bind(history.role())
     .fetch_all(executor)
     .await?;
     let mut started: Vec<(ChatRequestRecord, TurnStart, bool)> = Vec::new();
@@ -715,7 +752,7 @@ pub async fn record_dead_letter(pool: &PgPool, letter: &DeadLetter<'_>) -> sqlx:
 /// and the bulk change the previous turn asked to confirm.
 #[derive(Debug, Clone)]
 pub struct TurnStart {
-    /// The last [`HISTORY_LIMIT`] earlier messages of the conversation, oldest first.
+    /// The earlier messages of the conversation its [`HistoryNeed`] asked for, oldest first.
     pub history: Vec<Message>,
     pub clock: crate::when::Clock,
     /// Stored with the conversation; only valid for the turn right after the one that asked.

@@ -180,8 +180,14 @@ async fn worker_statements(
     events: usize,
 ) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let chat::Begin::Started { record, .. } =
-        chat::begin_turn(&mut conn, request_id, user, Duration::from_secs(30)).await?
+    let chat::Begin::Started { record, .. } = chat::begin_turn(
+        &mut conn,
+        request_id,
+        user,
+        Duration::from_secs(30),
+        chat::HistoryNeed::LastReply,
+    )
+    .await?
     else {
         anyhow::bail!("turn did not start");
     };

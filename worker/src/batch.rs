@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use todo_common::batch::Batcher;
-use todo_common::chat::{self, ChatRequestRecord, FinishedTurn, TurnStart};
+use todo_common::chat::{self, ChatRequestRecord, FinishedTurn, HistoryNeed, TurnStart};
 use uuid::Uuid;
 
 /// A started turn, with what its agent starts from.
@@ -25,12 +25,13 @@ pub type Starter = Batcher<(Uuid, Uuid), Option<Started>>;
 /// Stores finished turns in batches.
 pub type Finisher = Batcher<FinishedTurn, ()>;
 
-pub fn starter(pool: PgPool, lease: Duration) -> Starter {
+/// Starts turns whose agent reads `history` of its conversation.
+pub fn starter(pool: PgPool, lease: Duration, history: HistoryNeed) -> Starter {
     Batcher::start("begin", move |turns: Vec<(Uuid, Uuid)>| {
         let pool = pool.clone();
         async move {
             let mut started: Vec<Started> =
-                match chat::begin_and_start_many(&pool, &turns, lease).await {
+                match chat::begin_and_start_many(&pool, &turns, lease, history).await {
                     Ok(started) => started
                         .into_iter()
                         .map(|(record, start)| Started { record, start })

@@ -76,7 +76,11 @@ impl Worker {
             "worker ready"
         );
         let ctx = Arc::new(TurnContext {
-            starter: crate::batch::starter(pool.clone(), config.nats.ack_wait),
+            starter: crate::batch::starter(
+                pool.clone(),
+                config.nats.ack_wait,
+                agent.history_need(),
+            ),
             finisher: crate::batch::finisher(pool.clone()),
             tools: crate::tools::batcher(pool.clone()),
             db: pool,

@@ -169,7 +169,16 @@ async fn begin(
     loop {
         let mut conn = ctx.db.acquire().await?;
         let lease = ctx.nats_config.ack_wait;
-        match chat::begin_turn(&mut conn, request.request_id, request.user_id, lease).await? {
+        let history = ctx.agent.history_need();
+        match chat::begin_turn(
+            &mut conn,
+            request.request_id,
+            request.user_id,
+            lease,
+            history,
+        )
+        .await?
+        {
             Begin::Started { record, start } => {
                 return Ok(Ok(Some(Started {
                     record,

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::future::join_all;
-use todo_common::chat::{self, Accepted, Begin, Lease, TurnStatus};
+use todo_common::chat::{self, Accepted, Begin, HistoryNeed, Lease, TurnStatus};
 use todo_common::schema::EventBody;
 use todo_common::tasks::Source;
 use todo_common::tools::{Tool, ToolContext, ToolOutput, TurnRef};
@@ -24,7 +24,7 @@ async fn accept(app: &TestApp, user: Uuid, conversation: Option<i64>) -> (Uuid, 
 
 async fn begin(app: &TestApp, id: Uuid, user: Uuid, lease: Duration) -> Begin {
     let mut conn = app.db.acquire().await.expect("connection");
-    chat::begin_turn(&mut conn, id, user, lease)
+    chat::begin_turn(&mut conn, id, user, lease, HistoryNeed::Recent)
         .await
         .expect("begin")
 }
@@ -381,6 +381,7 @@ async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
             (other, frank.id),
         ],
         lease,
+        HistoryNeed::Recent,
     )
     .await
     .expect("batch");
@@ -411,9 +412,14 @@ async fn a_batch_starts_the_turns_that_may_start_and_stores_their_messages() {
     };
     assert_eq!(user_messages(first).await.expect("count"), 1);
     assert_eq!(user_messages(second).await.expect("count"), 0);
-    let again = chat::begin_and_start_many(&app.db, &[(first, frank.id)], Duration::ZERO)
-        .await
-        .expect("batch");
+    let again = chat::begin_and_start_many(
+        &app.db,
+        &[(first, frank.id)],
+        Duration::ZERO,
+        HistoryNeed::Recent,
+    )
+    .await
+    .expect("batch");
     assert!(again.is_empty(), "a live lease holds it");
     assert_eq!(user_messages(first).await.expect("count"), 1);
     app.shutdown().await;
@@ -499,6 +505,7 @@ async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_stat
         &app.db,
         &[(third, jo.id), (other, kim.id), (second, jo.id)],
         lease,
+        HistoryNeed::Recent,
     )
     .await
     .expect("begin and read");
@@ -545,6 +552,95 @@ async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_stat
     .await
     .expect("count");
     assert_eq!(stored, 2);
+    app.shutdown().await;
+}
+
+/// Stores and starts a turn of `user` in `conversation` saying `message`.
+async fn started_turn_in(
+    app: &TestApp,
+    user: Uuid,
+    conversation: i64,
+    message: &str,
+) -> chat::ChatRequestRecord {
+    let id = Uuid::new_v4();
+    let accepted = chat::accept(&app.db, id, user, Some(conversation), message, None, None)
+        .await
+        .expect("accept");
+    assert!(matches!(accepted, Accepted::New(_)), "{accepted:?}");
+    let Begin::Started { record, .. } = begin(app, id, user, Duration::from_secs(30)).await else {
+        panic!("started")
+    };
+    record
+}
+
+#[tokio::test]
+async fn a_turn_that_needs_only_the_last_reply_reads_that_message_alone() {
+    // Arrange: a conversation whose second turn was answered with an agent state, and whose third
+    // failed (its user message stored, no reply); then a fourth turn, and one in a new
+    // conversation
+    let app = TestApp::spawn_without_workers().await;
+    let lee = app.user().await;
+    let conversation = finished_first_turn(&app, lee.id).await;
+    let second = started_turn_in(&app, lee.id, conversation, "add a task to call Sam").await;
+    let state = serde_json::json!({"tasks": [2]});
+    chat::finish(
+        &app.db,
+        &second,
+        "Added task 2.",
+        &serde_json::json!([]),
+        &serde_json::json!({"type": "done"}),
+        Some(&state),
+    )
+    .await
+    .expect("finish");
+    let third = started_turn_in(&app, lee.id, conversation, "and another").await;
+    chat::fail(
+        &app.db,
+        third.request_id,
+        lee.id,
+        &serde_json::json!({"type": "error"}),
+        "test",
+    )
+    .await
+    .expect("fail");
+    let (fourth, _) = accept(&app, lee.id, Some(conversation)).await;
+    let (fresh, _) = accept(&app, lee.id, None).await;
+
+    // Act
+    let started = chat::begin_and_start_many(
+        &app.db,
+        &[(fourth, lee.id), (fresh, lee.id)],
+        Duration::from_secs(30),
+        HistoryNeed::LastReply,
+    )
+    .await
+    .expect("begin and read");
+
+    // Assert: the fourth turn read the second turn's reply and its state, nothing else; the new
+    // conversation's turn read nothing
+    assert_eq!(started.len(), 2);
+    let (_, start) = started
+        .iter()
+        .find(|(r, _)| r.request_id == fourth)
+        .expect("the fourth turn started");
+    let read: Vec<(&str, &str, Option<&serde_json::Value>)> = start
+        .history
+        .iter()
+        .map(|m| {
+            (
+                m.role.as_str(),
+                m.content.as_str(),
+                m.agent_state.as_ref().map(|s| &s.0),
+            )
+        })
+        .collect();
+    assert_eq!(read, vec![("assistant", "Added task 2.", Some(&state))]);
+    let (fresh_record, fresh_start) = started
+        .iter()
+        .find(|(r, _)| r.request_id == fresh)
+        .expect("the new conversation's turn started");
+    assert_eq!(fresh_record.turn, 1);
+    assert!(fresh_start.history.is_empty());
     app.shutdown().await;
 }
 

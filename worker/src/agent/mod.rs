@@ -5,7 +5,7 @@ pub mod builtin;
 pub mod openai;
 
 use serde_json::Value;
-use todo_common::chat::Message;
+use todo_common::chat::{HistoryNeed, Message};
 use todo_common::config::AgentConfig;
 use todo_common::schema::ChatEvent;
 use todo_common::tools::PendingAction;
@@ -58,6 +58,16 @@ impl Agent {
         match self {
             Self::Builtin(_) => "builtin",
             Self::OpenAi(_) => "openai",
+        }
+    }
+
+    /// What a turn reads of its conversation when it starts: the model sees the recent
+    /// conversation; the built-in agent reads only the state its last reply left
+    /// ([`builtin::AgentState::from_history`]).
+    pub fn history_need(&self) -> HistoryNeed {
+        match self {
+            Self::Builtin(_) => HistoryNeed::LastReply,
+            Self::OpenAi(_) => HistoryNeed::Recent,
         }
     }
 
