@@ -490,6 +490,11 @@ pub struct NewRequest {
 /// of one conversation are numbered one at a time, and a user's in-flight count is read once.
 /// A request it did not store (a duplicate, over the in-flight limit, no such conversation or
 /// user, or a concurrent copy) is for [`accept`], which says why.
+///
+/// A new conversation's id is drawn from its sequence up front, so each stored row comes straight
+/// from its input row: joining the statement's intermediate results back to the input made
+/// Postgres, which estimates each of them at one row, compare every pair (26 ms for 64 new
+/// conversations instead of ~3.5).
 pub async fn accept_many(
     pool: &PgPool,
     requests: &[NewRequest],
@@ -510,8 +515,12 @@ pub async fn accept_many(
                  as i(rid, uid, cid, msg, title, reply)
          ),
          ok as (
-             select i.* from input i
+             select i.*, case when i.cid is null
+                              then nextval(pg_get_serial_sequence('conversations', 'id'))
+                         end as new_cid
+             from input i
              where not exists (select 1 from chat_requests s where s.request_id = i.rid)
+               and (i.cid is not null or exists (select 1 from users u where u.id = i.uid))
                and ($7::bigint is null
                     or (select count(*) from chat_requests f
                         where f.user_id = i.uid and f.status in ",
@@ -521,23 +530,16 @@ pub async fn accept_many(
          existing_conversation as (
              update conversations c set turn_seq = c.turn_seq + 1
              from ok where ok.cid is not null and c.id = ok.cid and c.user_id = ok.uid
-             returning ok.rid, c.id, c.turn_seq
+             returning ok.rid, ok.uid, c.id, c.turn_seq, ok.msg, ok.reply
          ),
          new_conversation as (
-             insert into conversations (user_id, title, turn_seq)
-             select ok.uid, ok.title, 1 from ok join users u on u.id = ok.uid
-             where ok.cid is null
-             returning id, user_id, turn_seq
-         ),
-         target as (
-             select rid, id, turn_seq from existing_conversation
-             union all
-             select ok.rid, n.id, n.turn_seq from new_conversation n
-             join ok on ok.uid = n.user_id and ok.cid is null
+             insert into conversations (id, user_id, title, turn_seq) overriding system value
+             select new_cid, uid, title, 1 from ok where cid is null
          )
          insert into chat_requests (request_id, user_id, conversation_id, turn, message, reply_to)
-         select t.rid, ok.uid, t.id, t.turn_seq, ok.msg, ok.reply from target t
-         join ok on ok.rid = t.rid
+         select rid, uid, id, turn_seq, msg, reply from existing_conversation
+         union all
+         select rid, uid, new_cid, 1, msg, reply from ok where cid is null
          on conflict (request_id) do nothing
          returning ",
         request_columns!()

@@ -275,7 +275,8 @@ fn new_request(user: Uuid, conversation: Option<i64>, message: &str) -> chat::Ne
 #[tokio::test]
 async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to_accept() {
     // Arrange: three users; one continues a conversation, one starts one, one names somebody
-    // else's conversation; a fourth request repeats an id already stored
+    // else's conversation; a fourth request repeats an id already stored, and a fifth starts a
+    // conversation for a user who does not exist
     let app = TestApp::spawn_without_workers().await;
     let (alice, bob, carol) = (app.user().await, app.user().await, app.user().await);
     let (_, first) = accept(&app, alice.id, None).await;
@@ -287,6 +288,7 @@ async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to
     let trespassing = new_request(carol.id, Some(first.conversation_id), "sneaky");
     let mut repeated = new_request(carol.id, None, "again");
     repeated.request_id = first.request_id;
+    let ghost = new_request(Uuid::new_v4(), None, "boo");
 
     // Act
     let stored = chat::accept_many(
@@ -296,6 +298,7 @@ async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to
             starting.clone(),
             trespassing.clone(),
             repeated,
+            ghost,
         ],
         Some(10),
     )
@@ -320,6 +323,14 @@ async fn a_batch_of_requests_is_stored_in_one_statement_and_refusals_are_left_to
         .await
         .expect("conversation");
     assert_eq!(title.as_deref(), Some("buy milk"));
+    let conversations: i64 = sqlx::query_scalar("select count(*) from conversations")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(
+        conversations, 2,
+        "Alice's and Bob's: none for the repeated request or the unknown user"
+    );
     assert!(matches!(
         chat::accept(
             &app.db,
