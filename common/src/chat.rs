@@ -631,8 +631,8 @@ fn in_lock_order(turns: &[(Uuid, Uuid)]) -> (Vec<Uuid>, Vec<Uuid>) {
 /// Starts what it can of `turns` (`(request_id, user_id)`, see [`begin_turn`]) in one statement
 /// and returns each started turn's record with what its agent starts from, ordered by request id.
 /// The history (as much as `history` asks for) is read in the statement's snapshot, before the
-/// user messages it stores (and the turn's own message is left out). A turn it did not start is finished, blocked by an earlier
-/// turn or a live attempt, or missing: [`begin_turn`] tells which.
+/// user messages it stores (and the turn's own message is left out). A turn it did not start is
+/// finished, blocked by an earlier turn or a live attempt, or missing: [`begin_turn`] tells which.
 pub async fn begin_and_start_many<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     turns: &[(Uuid, Uuid)],
