@@ -100,8 +100,17 @@ async fn a_backup_restores_the_data_as_it_was_and_old_backups_expire() {
         String::from_utf8_lossy(&restore.stderr)
     );
 
-    // Assert: the data is exactly as it was at the backup.
+    // Assert: the data is exactly as it was at the backup, and the planner has statistics for
+    // the restored tables (a dump carries none).
     assert_eq!(stored_tasks(&url).await, before);
+    let analysed: i64 = sqlx::query_scalar(
+        "select count(distinct tablename) from pg_stats
+         where schemaname = 'public' and tablename in ('tasks', 'users')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("planner statistics");
+    assert_eq!(analysed, 2);
     let _ = std::fs::remove_dir_all(&dir);
     app.shutdown().await;
 }
