@@ -20,7 +20,9 @@ if [ "$confirm" != "--yes" ]; then
   echo "restore: this replaces the data in the database of DATABASE_URL with $file; add --yes to go ahead" >&2
   exit 2
 fi
-command -v pg_restore >/dev/null || { echo "restore: pg_restore is missing (apt-get install postgresql-client)" >&2; exit 1; }
+for tool in pg_restore psql; do
+  command -v "$tool" >/dev/null || { echo "restore: $tool is missing (apt-get install postgresql-client)" >&2; exit 1; }
+done
 pg_restore --list "$file" >/dev/null || { echo "restore: $file is not a readable pg_dump archive" >&2; exit 1; }
 pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction --exit-on-error \
   --dbname="$DATABASE_URL" "$file"
