@@ -566,15 +566,15 @@ async fn starting_a_batch_returns_each_started_turn_with_its_history_in_one_stat
     app.shutdown().await;
 }
 
-/// Stores and starts a turn of `user` in `conversation` saying `message`.
+/// Stores and starts a turn of `user` saying `message`, in `conversation` or a new one.
 async fn started_turn_in(
     app: &TestApp,
     user: Uuid,
-    conversation: i64,
+    conversation: Option<i64>,
     message: &str,
 ) -> chat::ChatRequestRecord {
     let id = Uuid::new_v4();
-    let accepted = chat::accept(&app.db, id, user, Some(conversation), message, None, None)
+    let accepted = chat::accept(&app.db, id, user, conversation, message, None, None)
         .await
         .expect("accept");
     assert!(matches!(accepted, Accepted::New(_)), "{accepted:?}");
@@ -592,7 +592,7 @@ async fn a_turn_that_needs_only_the_last_reply_reads_that_message_alone() {
     let app = TestApp::spawn_without_workers().await;
     let lee = app.user().await;
     let conversation = finished_first_turn(&app, lee.id).await;
-    let second = started_turn_in(&app, lee.id, conversation, "add a task to call Sam").await;
+    let second = started_turn_in(&app, lee.id, Some(conversation), "add a task to call Sam").await;
     let state = serde_json::json!({"tasks": [2]});
     chat::finish(
         &app.db,
@@ -604,7 +604,7 @@ async fn a_turn_that_needs_only_the_last_reply_reads_that_message_alone() {
     )
     .await
     .expect("finish");
-    let third = started_turn_in(&app, lee.id, conversation, "and another").await;
+    let third = started_turn_in(&app, lee.id, Some(conversation), "and another").await;
     chat::fail(
         &app.db,
         third.request_id,
@@ -684,20 +684,10 @@ async fn every_turn_status_round_trips_through_postgres_and_an_unknown_one_is_an
 
 /// A conversation of `user` whose first turn ("add a task") was answered "Added it.".
 async fn finished_first_turn(app: &TestApp, user: Uuid) -> i64 {
-    let (first, accepted) = accept(app, user, None).await;
-    let Accepted::New(record) = accepted else {
-        panic!("stored: {accepted:?}")
-    };
-    let Begin::Started {
-        record: first_record,
-        ..
-    } = begin(app, first, user, Duration::from_secs(30)).await
-    else {
-        panic!("started")
-    };
+    let first = started_turn_in(app, user, None, "add a task").await;
     chat::finish(
         &app.db,
-        &first_record,
+        &first,
         "Added it.",
         &serde_json::json!([]),
         &serde_json::json!({"type": "done"}),
@@ -705,7 +695,7 @@ async fn finished_first_turn(app: &TestApp, user: Uuid) -> i64 {
     )
     .await
     .expect("finish");
-    record.conversation_id
+    first.conversation_id
 }
 
 /// A turn stored for `user`, and the context its tool calls run in.
