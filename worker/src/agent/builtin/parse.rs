@@ -145,7 +145,7 @@ re!(
 re!(
     DELETE,
     &format!(
-        r"(?i)^{POLITE}(?:delete|remove|erase|cancel|drop|trash|scratch|get rid of|clear(?: out)?|purge)\b\s*(.*)$"
+        r"(?i)^{POLITE}(?:delete|remove|erase|cancel|drop|trash|scratch|scrap|ditch|get rid of|clear(?: out)?|purge)\b\s*(.*)$"
     )
 );
 re!(
