@@ -149,13 +149,20 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
     order.sort_by_key(|&i| jobs[i].ctx.user_id);
     let mut outputs: Vec<Option<ToolOutput>> = jobs.iter().map(|_| None).collect();
     let mut tx = pool.begin().await?;
+    // Adds that come one after another in this order run as one statement.
+    let mut adds: Vec<usize> = Vec::new();
     for i in order {
         let job = &jobs[i];
-        outputs[i] = Some(match &job.tool {
-            Ok(tool) => tools::run(&mut tx, &job.ctx, tool).await?,
-            Err(e) => ToolOutput::from(e.clone()),
-        });
+        match &job.tool {
+            Ok(Tool::AddTask(_)) => adds.push(i),
+            Ok(tool) => {
+                add_together(&mut tx, jobs, &mut adds, &mut outputs).await?;
+                outputs[i] = Some(tools::run(&mut tx, &job.ctx, tool).await?);
+            }
+            Err(e) => outputs[i] = Some(ToolOutput::from(e.clone())),
+        }
     }
+    add_together(&mut tx, jobs, &mut adds, &mut outputs).await?;
     let mut ran: Vec<Ran> = outputs
         .into_iter()
         .flatten()
@@ -189,6 +196,30 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
     chat::finish_many(&mut *tx, &finished).await?;
     tx.commit().await?;
     Ok(ran)
+}
+
+/// Runs the `add_task` jobs at `adds` (and empties it): one statement for all of them.
+async fn add_together(
+    conn: &mut sqlx::PgConnection,
+    jobs: &[ToolJob],
+    adds: &mut Vec<usize>,
+    outputs: &mut [Option<ToolOutput>],
+) -> sqlx::Result<()> {
+    let calls: Vec<(&ToolContext, &tools::AddTaskArgs)> = adds
+        .iter()
+        .filter_map(|&i| match &jobs[i].tool {
+            Ok(Tool::AddTask(args)) => Some((&jobs[i].ctx, args)),
+            _ => None,
+        })
+        .collect();
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let ran = tools::add_tasks(conn, &calls).await?;
+    for (i, output) in adds.drain(..).zip(ran) {
+        outputs[i] = Some(output);
+    }
+    Ok(())
 }
 
 /// Runs a turn's tool calls exactly once across redeliveries, and keeps its journal.

@@ -514,6 +514,164 @@ pub async fn create(
     }
 }
 
+/// One task for [`create_many`] to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTaskFor<'a> {
+    pub user_id: Uuid,
+    pub new: &'a NewTask,
+    pub actor: &'a Actor,
+    pub max_tasks: Option<u32>,
+}
+
+/// A task [`create_many`] created, by its input position.
+#[derive(sqlx::FromRow)]
+struct CreatedRow {
+    ord: i64,
+    #[sqlx(flatten)]
+    task: Task,
+    recorded: bool,
+}
+
+/// Creates several tasks, of any users, with one statement: what [`create`] does for each, in
+/// order. A user's tasks are numbered in input order, and once the user has `max_tasks` the rest
+/// of that user's are refused. The users' rows are locked in id order, as a caller that runs
+/// one user's statements after another's does. One result per input, in order.
+pub async fn create_many(
+    conn: &mut PgConnection,
+    items: &[NewTaskFor<'_>],
+) -> sqlx::Result<Vec<Created>> {
+    let users: Vec<Uuid> = items.iter().map(|i| i.user_id).collect();
+    let titles: Vec<&str> = items.iter().map(|i| i.new.title.as_str()).collect();
+    let descriptions: Vec<Option<&str>> =
+        items.iter().map(|i| i.new.description.as_deref()).collect();
+    let due_at: Vec<Option<DateTime<Utc>>> =
+        items.iter().map(|i| i.new.due.map(|d| d.at)).collect();
+    let due_has_time: Vec<bool> = items
+        .iter()
+        .map(|i| i.new.due.is_some_and(|d| d.has_time))
+        .collect();
+    let priorities: Vec<i16> = items.iter().map(|i| i.new.priority as i16).collect();
+    // A text[] per row does not fit a two-dimensional array (rows differ in length): JSON does.
+    let tags: Vec<Json<&Vec<String>>> = items.iter().map(|i| Json(&i.new.tags)).collect();
+    let repeats: Vec<Option<String>> = items
+        .iter()
+        .map(|i| i.new.repeat.as_ref().map(Repeat::to_rrule))
+        .collect();
+    let limits: Vec<Option<i64>> = items.iter().map(|i| i.max_tasks.map(i64::from)).collect();
+    let sources: Vec<&str> = items.iter().map(|i| i.actor.source.as_str()).collect();
+    let requests: Vec<Option<Uuid>> = items.iter().map(|i| i.actor.request_id).collect();
+    let conversations: Vec<Option<i64>> = items.iter().map(|i| i.actor.conversation_id).collect();
+    let rows = sqlx::query_as::<_, CreatedRow>(concat!(
+        "with input as (
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+                                  $5::boolean[], $6::smallint[], $7::jsonb[], $8::text[],
+                                  $9::bigint[], $10::text[], $11::uuid[], $12::bigint[])
+                 with ordinality as i(user_id, title, description, due_at, due_has_time,
+                                      priority, tags, repeat, max_tasks, source, request_id,
+                                      conversation_id, ord)
+         ), wanted as (
+             select user_id, count(*) as n, min(max_tasks) as max_tasks from input group by user_id
+         ), locked as materialized (
+             select id, task_seq from users where id in (select user_id from wanted)
+             order by id for update
+         ), granted as (
+             select w.user_id, l.task_seq as base,
+                    case when w.max_tasks is null then w.n
+                         else least(w.n, greatest(0, w.max_tasks
+                              - (select count(*) from tasks t where t.user_id = w.user_id)))
+                    end as n
+             from wanted w join locked l on l.id = w.user_id
+         ), seq as (
+             update users u set task_seq = u.task_seq + g.n from granted g
+             where u.id = g.user_id and g.n > 0
+             returning u.id
+         ), numbered as (
+             select r.*, g.base + r.nth as id
+             from (select i.*, row_number() over (partition by i.user_id order by i.ord) as nth
+                   from input i) r
+             join granted g on g.user_id = r.user_id
+             where r.nth <= g.n
+         ), changed as (
+             insert into tasks (user_id, id, title, description, due_at, due_has_time, priority, tags, repeat)
+             select user_id, id, title, description, due_at, due_has_time, priority,
+                    array(select jsonb_array_elements_text(tags)), repeat
+             from numbered
+             returning ",
+        task_columns!(),
+        ", task_snapshot(tasks) as snapshot
+         ), history as (
+             insert into task_history
+                 (user_id, task_id, action, source, request_id, conversation_id, before, after)
+             select c.user_id, c.id, 'created', n.source, n.request_id, n.conversation_id, null, c.snapshot
+             from changed c join numbered n on n.user_id = c.user_id and n.id = c.id
+             where c.snapshot is not null
+         )
+         select n.ord, ",
+        "c.id, c.user_id, c.title, c.description, c.completed, c.completed_at, c.due_at, c.due_has_time, c.priority, c.tags, c.repeat, c.created_at, c.updated_at",
+        ", c.snapshot is not null as recorded
+         from changed c join numbered n on n.user_id = c.user_id and n.id = c.id"
+    ))
+    .bind(&users)
+    .bind(&titles)
+    .bind(&descriptions)
+    .bind(&due_at)
+    .bind(&due_has_time)
+    .bind(&priorities)
+    .bind(&tags)
+    .bind(&repeats)
+    .bind(&limits)
+    .bind(&sources)
+    .bind(&requests)
+    .bind(&conversations)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut created: Vec<Option<Task>> = items.iter().map(|_| None).collect();
+    for row in rows {
+        let item = usize::try_from(row.ord - 1)
+            .ok()
+            .and_then(|i| items.get(i).map(|item| (i, item)));
+        let Some((i, item)) = item else { continue };
+        if !row.recorded {
+            let task = &row.task;
+            record(
+                conn,
+                task.user_id,
+                task.id,
+                "created",
+                item.actor,
+                None,
+                Some(task),
+            )
+            .await?;
+        }
+        created[i] = Some(row.task);
+    }
+    // Why the others were refused: their user is gone, or has as many tasks as allowed.
+    let refused: Vec<Uuid> = items
+        .iter()
+        .zip(&created)
+        .filter(|(_, c)| c.is_none())
+        .map(|(i, _)| i.user_id)
+        .collect();
+    let existing: Vec<Uuid> = if refused.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar("select id from users where id = any($1)")
+            .bind(&refused)
+            .fetch_all(&mut *conn)
+            .await?
+    };
+    Ok(items
+        .iter()
+        .zip(created)
+        .map(|(item, task)| match (task, item.max_tasks) {
+            (Some(task), _) => Created::Task(task),
+            (None, Some(max)) if existing.contains(&item.user_id) => Created::LimitReached(max),
+            (None, _) => Created::UserMissing,
+        })
+        .collect())
+}
+
 /// Writes `task` over the stored one (or back, after a delete) with its history row: `action`, by
 /// `actor`, from `before`.
 async fn write(

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::tasks::{DueFilter, Priority, Sort, StatusFilter, Task};
 use crate::when::{self, Clock};
 
-pub use run::run;
+pub use run::{add_tasks, run};
 
 /// A task number as the user sees it; a model may send it as a number or a string ("3", "#3").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -57,19 +57,64 @@ async fn add_task(
         Ok(new) => new,
         Err(e) => return Ok(Err(e)),
     };
-    Ok(
-        match store::create(conn, ctx.user_id, &new, &ctx.actor(), ctx.max_tasks).await? {
-            tasks::Created::Task(task) => Ok(ToolOutput::Created(outcome(&task, ctx))),
-            tasks::Created::LimitReached(max) => Err(ToolError::new(
-                "TASK_LIMIT_REACHED",
-                format!("the user already has {max} tasks, the most allowed: delete some first"),
-            )),
-            tasks::Created::UserMissing => Err(ToolError::new(
-                "USER_NOT_FOUND",
-                "the user no longer exists",
-            )),
-        },
-    )
+    let created = store::create(conn, ctx.user_id, &new, &ctx.actor(), ctx.max_tasks).await?;
+    Ok(created_outcome(created, ctx))
+}
+
+fn created_outcome(created: tasks::Created, ctx: &ToolContext) -> Outcome {
+    match created {
+        tasks::Created::Task(task) => Ok(ToolOutput::Created(outcome(&task, ctx))),
+        tasks::Created::LimitReached(max) => Err(ToolError::new(
+            "TASK_LIMIT_REACHED",
+            format!("the user already has {max} tasks, the most allowed: delete some first"),
+        )),
+        tasks::Created::UserMissing => Err(ToolError::new(
+            "USER_NOT_FOUND",
+            "the user no longer exists",
+        )),
+    }
+}
+
+/// Runs several `add_task` calls, of any users, with one statement ([`store::create_many`]): the
+/// same outputs as [`run`] gives each in turn, in order. A lone call takes [`run`]'s statement.
+pub async fn add_tasks(
+    conn: &mut PgConnection,
+    calls: &[(&ToolContext, &AddTaskArgs)],
+) -> sqlx::Result<Vec<ToolOutput>> {
+    if let [(ctx, args)] = calls {
+        let outcome = add_task(conn, ctx, args).await?;
+        return Ok(vec![outcome.unwrap_or_else(ToolOutput::from)]);
+    }
+    let checked: Vec<Result<NewTask, ToolError>> = calls
+        .iter()
+        .map(|(ctx, args)| new_task(args, ctx))
+        .collect();
+    let actors: Vec<tasks::Actor> = calls.iter().map(|(ctx, _)| ctx.actor()).collect();
+    let items: Vec<store::NewTaskFor<'_>> = calls
+        .iter()
+        .zip(&checked)
+        .zip(&actors)
+        .filter_map(|(((ctx, _), new), actor)| {
+            new.as_ref().ok().map(|new| store::NewTaskFor {
+                user_id: ctx.user_id,
+                new,
+                actor,
+                max_tasks: ctx.max_tasks,
+            })
+        })
+        .collect();
+    let mut created = store::create_many(conn, &items).await?.into_iter();
+    Ok(calls
+        .iter()
+        .zip(checked)
+        .map(|((ctx, _), new)| {
+            // `create_many` gives one result per task it was given.
+            let outcome = new.and_then(|_| {
+                created_outcome(created.next().unwrap_or(tasks::Created::UserMissing), ctx)
+            });
+            outcome.unwrap_or_else(ToolOutput::from)
+        })
+        .collect())
 }
 
 fn new_task(args: &AddTaskArgs, ctx: &ToolContext) -> Result<NewTask, ToolError> {

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
+use todo_common::tasks::Source;
 use todo_common::tasks::store::{self, Actor, Created, NewTask, TaskChanges};
 use todo_common::tasks::{Priority, Task};
 use todo_common::when::{Clock, Due, Repeat};
@@ -206,6 +207,197 @@ async fn a_task_postgres_cannot_encode_still_gets_its_history() {
     assert_eq!(rows[2].1, encoded(&moved));
     assert_eq!(
         rows[0].2.as_ref().expect("a snapshot")["due_at"],
+        "0000-06-01T00:00:00Z"
+    );
+    app.shutdown().await;
+}
+
+/// Creates `items` with one `create_many` statement, in a session whose time zone is not UTC.
+async fn create_many(app: &TestApp, items: &[store::NewTaskFor<'_>]) -> Vec<Created> {
+    let mut tx = app.db.begin().await.expect("transaction");
+    sqlx::query("set local time zone 'Asia/Kolkata'")
+        .execute(&mut *tx)
+        .await
+        .expect("set the session's time zone");
+    let created = store::create_many(&mut tx, items)
+        .await
+        .expect("create_many");
+    tx.commit().await.expect("commit");
+    created
+}
+
+fn titled(title: &str) -> NewTask {
+    NewTask {
+        title: title.into(),
+        ..NewTask::default()
+    }
+}
+
+#[tokio::test]
+async fn tasks_created_together_are_numbered_per_user_in_order_up_to_the_limit() {
+    // Arrange: a user with one task and room for two more, a user without a limit, a user that
+    // does not exist; the new tasks by two front ends in turn
+    let app = TestApp::spawn_without_workers().await;
+    let limited = app.user().await;
+    let free = app.user().await;
+    let ghost = Uuid::new_v4();
+    create(&app, limited.id, &titled("already there")).await;
+    let tagged = NewTask {
+        title: "Tagged and due".into(),
+        description: Some("with everything set".into()),
+        due: Some(Due {
+            at: instant(2026, 12, 3, 17, 30, 0, 0),
+            has_time: true,
+        }),
+        priority: Priority::High,
+        tags: vec!["home".into(), "errands".into()],
+        repeat: None,
+    };
+    let news = [
+        (limited.id, titled("limited one"), Some(3)),
+        (free.id, tagged.clone(), None),
+        (ghost, titled("nobody's"), None),
+        (limited.id, titled("limited two"), Some(3)),
+        (free.id, titled("free two"), None),
+        (limited.id, titled("limited three"), Some(3)),
+    ];
+    let actors: Vec<Actor> = news
+        .iter()
+        .enumerate()
+        .map(|(i, _)| Actor {
+            source: if i % 2 == 0 {
+                Source::Rest
+            } else {
+                Source::Mcp
+            },
+            ..Actor::rest()
+        })
+        .collect();
+    let items: Vec<store::NewTaskFor<'_>> = news
+        .iter()
+        .zip(&actors)
+        .map(|((user_id, new, max_tasks), actor)| store::NewTaskFor {
+            user_id: *user_id,
+            new,
+            actor,
+            max_tasks: *max_tasks,
+        })
+        .collect();
+
+    // Act
+    let created = create_many(&app, &items).await;
+
+    // Assert: each user's tasks numbered in input order; the third over the limit is refused
+    let ids: Vec<Option<(Uuid, i32)>> = created
+        .iter()
+        .map(|c| match c {
+            Created::Task(task) => Some((task.user_id, task.id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            Some((limited.id, 2)),
+            Some((free.id, 1)),
+            None,
+            Some((limited.id, 3)),
+            Some((free.id, 2)),
+            None,
+        ]
+    );
+    assert!(matches!(created[2], Created::UserMissing), "{created:?}");
+    assert!(
+        matches!(created[5], Created::LimitReached(3)),
+        "{created:?}"
+    );
+    let Created::Task(stored) = &created[1] else {
+        panic!("created: {created:?}")
+    };
+    assert_eq!(
+        (
+            stored.title.as_str(),
+            stored.description.as_deref(),
+            stored.due_at,
+            stored.due_has_time,
+            stored.priority,
+            stored.tags.clone(),
+        ),
+        (
+            "Tagged and due",
+            Some("with everything set"),
+            tagged.due.map(|d| d.at),
+            true,
+            Priority::High,
+            vec!["home".to_owned(), "errands".to_owned()],
+        )
+    );
+    // The next task of each user follows the numbers handed out.
+    let next = create(&app, limited.id, &titled("after the batch")).await;
+    assert_eq!(next.id, 4);
+    // Each created task has its history row, as the application encodes it, by its own turn.
+    for (i, created) in created.iter().enumerate() {
+        let Created::Task(task) = created else {
+            continue;
+        };
+        let rows: Vec<(String, String, Option<Value>)> = sqlx::query_as(
+            "select action, source, after from task_history where user_id = $1 and task_id = $2",
+        )
+        .bind(task.user_id)
+        .bind(task.id)
+        .fetch_all(&app.db)
+        .await
+        .expect("history");
+        assert_eq!(
+            rows,
+            [(
+                "created".to_owned(),
+                if i % 2 == 0 { "rest" } else { "mcp" }.to_owned(),
+                encoded(task)
+            )],
+            "task {i}"
+        );
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn tasks_created_together_that_postgres_cannot_encode_still_get_their_history() {
+    // Arrange: two tasks of one user, one due in 1 BC (year 0)
+    let app = TestApp::spawn_without_workers().await;
+    let user = app.user().await;
+    let ancient = NewTask {
+        due: Some(Due {
+            at: instant(0, 6, 1, 0, 0, 0, 0),
+            has_time: false,
+        }),
+        ..titled("Read the old calendar")
+    };
+    let plain = titled("Read a new one");
+    let actor = Actor::rest();
+    let items = [&ancient, &plain].map(|new| store::NewTaskFor {
+        user_id: user.id,
+        new,
+        actor: &actor,
+        max_tasks: None,
+    });
+
+    // Act
+    let created = create_many(&app, &items).await;
+
+    // Assert: both created, each with one history row in the application's encoding
+    for created in &created {
+        let Created::Task(task) = created else {
+            panic!("created: {created:?}")
+        };
+        let rows = history(&app, user.id, task.id).await;
+        assert_eq!(rows, [("created".to_owned(), None, encoded(task))]);
+    }
+    let Created::Task(first) = &created[0] else {
+        panic!("created")
+    };
+    assert_eq!(
+        encoded(first).expect("a snapshot")["due_at"],
         "0000-06-01T00:00:00Z"
     );
     app.shutdown().await;

@@ -817,6 +817,113 @@ async fn a_call_that_fails_in_a_batch_does_not_take_the_others_with_it() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_batch_of_adds_and_other_calls_runs_in_each_users_order() {
+    // Arrange: a user allowed three tasks who has one, and another user; the limited user's
+    // calls add two, delete the first, then add two more
+    let app = TestApp::spawn_without_workers().await;
+    let limited = app.user().await;
+    let other = app.user().await;
+    let mut setup = turn_context(&app, limited.id).await;
+    setup.max_tasks = Some(3);
+    let first = run_batch(&app.db, &[add_task(setup, "already there")]).await;
+    assert!(first[0].is_ok(), "{first:?}");
+    let (mut contexts, mut jobs) = (Vec::new(), Vec::new());
+    for (user, max, call) in [
+        (
+            limited.id,
+            Some(3),
+            ("add_task", serde_json::json!({ "title": "limited two" })),
+        ),
+        (
+            other.id,
+            None,
+            ("add_task", serde_json::json!({ "title": "other one" })),
+        ),
+        (
+            limited.id,
+            Some(3),
+            ("add_task", serde_json::json!({ "title": "limited three" })),
+        ),
+        (
+            limited.id,
+            Some(3),
+            ("delete_task", serde_json::json!({ "task_id": 1 })),
+        ),
+        (
+            other.id,
+            None,
+            ("add_task", serde_json::json!({ "title": "other two" })),
+        ),
+        (
+            limited.id,
+            Some(3),
+            ("add_task", serde_json::json!({ "title": "limited four" })),
+        ),
+        (
+            limited.id,
+            Some(3),
+            ("add_task", serde_json::json!({ "title": "limited five" })),
+        ),
+    ] {
+        let mut ctx = turn_context(&app, user).await;
+        ctx.max_tasks = max;
+        contexts.push(ctx);
+        jobs.push(ToolJob::new(ctx, 0, call.0, call.1));
+    }
+
+    // Act
+    let results = run_batch(&app.db, &jobs).await;
+
+    // Assert: the delete made room for exactly one more add; every call has its effect record
+    let outcomes: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(Ran {
+                output: ToolOutput::Created(c),
+                ..
+            }) => format!("created {}", c.task.task_id),
+            Ok(Ran {
+                output: ToolOutput::Deleted(c),
+                ..
+            }) => format!("deleted {}", c.task.task_id),
+            Ok(Ran {
+                output: ToolOutput::Error { error },
+                ..
+            }) => error.code.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "created 2",
+            "created 1",
+            "created 3",
+            "deleted 1",
+            "created 2",
+            "created 4",
+            "TASK_LIMIT_REACHED",
+        ]
+    );
+    for (ctx, result) in contexts.iter().zip(&results) {
+        let request_id = ctx.turn.expect("a turn").request_id;
+        let recorded = chat::recorded_effects(&app.db, request_id)
+            .await
+            .expect("effects");
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(&recorded[0].result.0, &result.as_ref().expect("ran").result);
+    }
+    let titles: Vec<String> =
+        sqlx::query_scalar("select title from tasks where user_id = $1 order by id")
+            .bind(limited.id)
+            .fetch_all(&app.db)
+            .await
+            .expect("tasks");
+    assert_eq!(titles, ["limited two", "limited three", "limited four"]);
+    app.shutdown().await;
+}
+
 /// A started turn of `user` and its tool executor (attempt `attempt`).
 async fn started_turn(app: &TestApp, user: Uuid, attempt: i32) -> (ToolContext, ToolExecutor) {
     let ctx = turn_context(app, user).await;
