@@ -14,6 +14,9 @@
 //! - a time alone ("at 5pm") is today, or tomorrow once that time has passed today;
 //! - "morning" is 09:00, "noon" 12:00, "afternoon" 15:00, "evening" 19:00, "tonight" 20:00,
 //!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day;
+//! - breakfast is 08:00, lunch 12:00, dinner and supper 19:00; at the end of a sentence
+//!   ([`parse_in_sentence`]) a meal is a time only after a date or "at" / "by" ("friday dinner",
+//!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task);
 //! - "at 5" without am/pm is 17:00 (1–6 are afternoon hours, 7–11 morning ones).
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, Weekday};
@@ -29,8 +32,20 @@ pub enum Parsed {
     Due(Due),
 }
 
-/// Reads a whole phrase as a due date; `None` when any word is not understood.
+/// Reads a whole phrase given as a due date (a field: "dinner" alone is a time); `None` when any
+/// word is not understood.
 pub fn parse(text: &str, clock: &Clock) -> Option<Parsed> {
+    read_due(text, clock, false)
+}
+
+/// Reads a whole phrase cut from the end of a sentence as its due date: as [`parse`], except that
+/// a meal is a time only after a date or a preposition ("friday dinner", "at lunch"; not "pack
+/// lunch").
+pub fn parse_in_sentence(text: &str, clock: &Clock) -> Option<Parsed> {
+    read_due(text, clock, true)
+}
+
+fn read_due(text: &str, clock: &Clock, in_sentence: bool) -> Option<Parsed> {
     let tokens = tokenize(text);
     if tokens.is_empty() {
         return None;
@@ -40,6 +55,7 @@ pub fn parse(text: &str, clock: &Clock) -> Option<Parsed> {
         at: 0,
         clock,
         dates: true,
+        in_sentence,
     }
     .phrase()
 }
@@ -54,6 +70,7 @@ pub fn time_only(text: &str) -> Option<NaiveTime> {
         at: 0,
         clock: &clock,
         dates: false,
+        in_sentence: false,
     };
     match reader.read()? {
         Read::Parts(None, Some(t)) => Some(t),
@@ -213,6 +230,8 @@ struct Reader<'a> {
     clock: &'a Clock,
     /// Whether dates may be read (false: times of day only).
     dates: bool,
+    /// Whether the phrase ends a sentence (a meal alone is then part of the task, not a time).
+    in_sentence: bool,
 }
 
 /// What a phrase named: an exact instant, or a date and a time of day (each optional).
@@ -222,6 +241,16 @@ enum Read {
 }
 
 /// A vague time of day ("morning") can be refined by an exact one ("at 8").
+/// Meals, which name a time only with a date or a preposition ("friday dinner", "at lunch").
+const MEALS: [&str; 6] = [
+    "breakfast",
+    "lunch",
+    "lunchtime",
+    "dinner",
+    "dinnertime",
+    "supper",
+];
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TimeOfDay {
     Morning,
@@ -286,6 +315,7 @@ impl Reader<'_> {
         let mut at: Option<NaiveTime> = None;
         let mut vague: Option<TimeOfDay> = None;
         let mut exact_time = false;
+        let mut meal_alone = false;
         while self.at < self.tokens.len() {
             let start = self.at;
             if [
@@ -308,6 +338,21 @@ impl Reader<'_> {
                 self.at = start;
             }
             if let Some((t, v)) = self.time_of_day() {
+                // A meal after a date ("friday dinner") or a preposition ("at lunch", "by
+                // dinner") is a time; otherwise it is what the task is about ("pack lunch",
+                // "make dinner tonight").
+                let said = &self.tokens[start..self.at];
+                if self.in_sentence
+                    && date.is_none()
+                    && said.iter().any(|w| MEALS.contains(&w.as_str()))
+                    && !said
+                        .iter()
+                        .any(|w| ["at", "@", "around", "about"].contains(&w.as_str()))
+                    && !(start > 0
+                        && ["by", "before", "until"].contains(&self.tokens[start - 1].as_str()))
+                {
+                    meal_alone = true;
+                }
                 match (v, at) {
                     // "tomorrow morning at 8": the exact time wins, read as a morning hour.
                     (Some(v), Some(_)) if exact_time => vague = Some(v),
@@ -338,6 +383,9 @@ impl Reader<'_> {
                 continue;
             }
             self.at = start;
+            return None;
+        }
+        if meal_alone {
             return None;
         }
         // "at 8 in the evening": move an ambiguous hour into the part of day named.
@@ -381,6 +429,8 @@ impl Reader<'_> {
         let word = self.peek(0)?.to_owned();
         let named = match word.as_str() {
             "noon" | "midday" | "lunch" | "lunchtime" => Some((time(12, 0)?, None)),
+            "breakfast" => Some((time(8, 0)?, Some(TimeOfDay::Morning))),
+            "dinner" | "dinnertime" | "supper" => Some((time(19, 0)?, Some(TimeOfDay::Evening))),
             "midnight" => Some((time(23, 59)?, None)),
             "eod" => Some((time(17, 0)?, None)),
             _ => None,
@@ -795,6 +845,9 @@ mod tests {
         ("by friday", "2026-11-27"),
         ("due tomorrow", "2026-11-27"),
         ("on dec 1st at 9:15", "2026-12-01 09:15"),
+        ("friday dinner", "2026-11-27 19:00"),
+        ("tonight for supper", "2026-11-26 19:00"),
+        ("breakfast", "2026-11-27 08:00"),
     ];
 
     #[test]
@@ -817,6 +870,45 @@ mod tests {
         // Valid one way only: read that way whatever the setting.
         assert_eq!(read("14/3", DateOrder::Mdy).as_deref(), Some("2027-03-14"));
         assert_eq!(read("3/14", DateOrder::Dmy).as_deref(), Some("2027-03-14"));
+    }
+
+    #[test]
+    fn a_meal_ends_a_sentence_as_a_time_only_after_a_date_or_a_preposition() {
+        let clock = clock(DateOrder::Dmy);
+        let local = |phrase: &str| match parse_in_sentence(phrase, &clock) {
+            Some(Parsed::Local(LocalDue {
+                date,
+                time: Some(t),
+            })) => Some(format!("{date} {}", t.format("%H:%M"))),
+            other => other.map(|p| format!("{p:?}")),
+        };
+        for (phrase, expected) in [
+            ("friday dinner", "2026-11-27 19:00"),
+            ("for saturday lunch", "2026-11-28 12:00"),
+            ("at lunch", "2026-11-26 12:00"),
+            ("by dinner", "2026-11-26 19:00"),
+            ("tomorrow at breakfast", "2026-11-27 08:00"),
+        ] {
+            assert_eq!(local(phrase).as_deref(), Some(expected), "{phrase:?}");
+        }
+        for phrase in [
+            "lunch",
+            "for dinner",
+            "breakfast",
+            "dinner tonight",
+            "dinner on sunday",
+        ] {
+            assert_eq!(local(phrase), None, "{phrase:?}");
+        }
+        // Given as a due date on its own, a meal is its time.
+        assert_eq!(
+            read("dinner", DateOrder::Dmy).as_deref(),
+            Some("2026-11-26 19:00")
+        );
+        assert_eq!(
+            read("lunch", DateOrder::Dmy).as_deref(),
+            Some("2026-11-26 12:00")
+        );
     }
 
     #[test]

@@ -288,8 +288,12 @@ re!(
 re!(
     ADD,
     &format!(
-        r"(?i)^{POLITE}(?:add|create|make|put|insert|new|save|log|schedule|jot down|write down|note down|set up)\b\s*(.*)$"
+        r"(?i)^{POLITE}(add|create|make|put|insert|new|save|log|schedule|jot down|write down|note down|set up)\b\s*(.*)$"
     )
+);
+re!(
+    TASK_NOUN,
+    r"(?i)^(?:(?:a|an|another|one more|one|me a)\s+)?(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?\b"
 );
 re!(
     REMIND,
@@ -722,7 +726,7 @@ struct Timing {
 }
 
 fn due_of(words: &str, clock: &Clock) -> Option<Due> {
-    match phrase::parse(words, clock)? {
+    match phrase::parse_in_sentence(words, clock)? {
         Parsed::Local(local) => Some(local.resolve(clock.tz)),
         Parsed::Due(due) => Some(due),
     }
@@ -1044,8 +1048,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     let add_body = ADD
         .captures(bare)
+        // "make a task to …" adds; "make pancakes" is a task of its own (read below).
+        .filter(|c| !c[1].eq_ignore_ascii_case("make") || TASK_NOUN.is_match(&c[2]))
         .map(|c| {
-            let rest = c[1].to_owned();
+            let rest = c[2].to_owned();
             if MANY.is_match(&rest) {
                 return rest;
             }
