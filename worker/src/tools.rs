@@ -150,19 +150,19 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
     let mut outputs: Vec<Option<ToolOutput>> = jobs.iter().map(|_| None).collect();
     let mut tx = pool.begin().await?;
     // Adds that come one after another in this order run as one statement.
-    let mut adds: Vec<usize> = Vec::new();
+    let mut adds: Vec<(usize, AddCall<'_>)> = Vec::new();
     for i in order {
         let job = &jobs[i];
         match &job.tool {
-            Ok(Tool::AddTask(_)) => adds.push(i),
+            Ok(Tool::AddTask(args)) => adds.push((i, (&job.ctx, args))),
             Ok(tool) => {
-                add_together(&mut tx, jobs, &mut adds, &mut outputs).await?;
+                add_together(&mut tx, &mut adds, &mut outputs).await?;
                 outputs[i] = Some(tools::run(&mut tx, &job.ctx, tool).await?);
             }
             Err(e) => outputs[i] = Some(ToolOutput::from(e.clone())),
         }
     }
-    add_together(&mut tx, jobs, &mut adds, &mut outputs).await?;
+    add_together(&mut tx, &mut adds, &mut outputs).await?;
     let mut ran: Vec<Ran> = outputs
         .into_iter()
         .flatten()
@@ -198,25 +198,22 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
     Ok(ran)
 }
 
-/// Runs the `add_task` jobs at `adds` (and empties it): one statement for all of them.
+/// An `add_task` call of a job: its turn's context and arguments.
+type AddCall<'a> = (&'a ToolContext, &'a tools::AddTaskArgs);
+
+/// Runs the `add_task` calls in `adds` (the jobs' indices and calls; emptied): one statement for
+/// all of them.
 async fn add_together(
     conn: &mut sqlx::PgConnection,
-    jobs: &[ToolJob],
-    adds: &mut Vec<usize>,
+    adds: &mut Vec<(usize, AddCall<'_>)>,
     outputs: &mut [Option<ToolOutput>],
 ) -> sqlx::Result<()> {
-    let calls: Vec<(&ToolContext, &tools::AddTaskArgs)> = adds
-        .iter()
-        .filter_map(|&i| match &jobs[i].tool {
-            Ok(Tool::AddTask(args)) => Some((&jobs[i].ctx, args)),
-            _ => None,
-        })
-        .collect();
-    if calls.is_empty() {
+    if adds.is_empty() {
         return Ok(());
     }
+    let calls: Vec<AddCall<'_>> = adds.iter().map(|(_, call)| *call).collect();
     let ran = tools::add_tasks(conn, &calls).await?;
-    for (i, output) in adds.drain(..).zip(ran) {
+    for ((i, _), output) in adds.drain(..).zip(ran) {
         outputs[i] = Some(output);
     }
     Ok(())

@@ -584,7 +584,6 @@ pub async fn create_many(
          ), seq as (
              update users u set task_seq = u.task_seq + g.n from granted g
              where u.id = g.user_id and g.n > 0
-             returning u.id
          ), numbered as (
              select r.*, g.base + r.nth as id
              from (select i.*, row_number() over (partition by i.user_id order by i.ord) as nth
@@ -606,10 +605,9 @@ pub async fn create_many(
              from changed c join numbered n on n.user_id = c.user_id and n.id = c.id
              where c.snapshot is not null
          )
-         select n.ord, ",
-        "c.id, c.user_id, c.title, c.description, c.completed, c.completed_at, c.due_at, c.due_has_time, c.priority, c.tags, c.repeat, c.created_at, c.updated_at",
-        ", c.snapshot is not null as recorded
-         from changed c join numbered n on n.user_id = c.user_id and n.id = c.id"
+         select (select n.ord from numbered n where n.user_id = c.user_id and n.id = c.id) as ord, ",
+        task_columns!(),
+        ", snapshot is not null as recorded from changed c"
     ))
     .bind(&users)
     .bind(&titles)

@@ -240,7 +240,6 @@ enum Read {
     Parts(Option<NaiveDate>, Option<NaiveTime>),
 }
 
-/// A vague time of day ("morning") can be refined by an exact one ("at 8").
 /// Meals, which name a time only with a date or a preposition ("friday dinner", "at lunch").
 const MEALS: [&str; 6] = [
     "breakfast",
@@ -251,6 +250,7 @@ const MEALS: [&str; 6] = [
     "supper",
 ];
 
+/// A vague time of day ("morning") can be refined by an exact one ("at 8").
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TimeOfDay {
     Morning,
