@@ -1,5 +1,5 @@
-//! `api migrate up | down | status` on a real database: up → down one step → down to zero → up,
-//! with the schema checked at each step.
+//! `api migrate up | down | status` on a real database: up → down one step at a time → down to
+//! zero → up, with the schema checked at each step.
 
 use todo_api::migrate::{Action, run};
 use todo_tests::{TestApp, TestOptions};
@@ -19,6 +19,15 @@ async fn has_column(app: &TestApp, table: &str, column: &str) -> bool {
     .fetch_one(&app.db)
     .await
     .expect("query")
+}
+
+/// Whether the database has an index named `name`.
+async fn has_index(db: &sqlx::PgPool, name: &str) -> bool {
+    sqlx::query_scalar("select exists(select 1 from pg_indexes where indexname = $1)")
+        .bind(name)
+        .fetch_one(db)
+        .await
+        .expect("query")
 }
 
 /// How many functions named `name` the database has.
@@ -49,8 +58,15 @@ async fn migrations_go_down_to_zero_and_up_again() {
     assert!(status.lines().all(|l| l.contains("applied")), "{status}");
     assert!(migrate(&url, Action::Up).await.contains("up to date"));
 
-    // One step down: the newest migration's functions are gone, and it is pending.
+    // One step down: the newest migration's index is gone, and it is pending.
+    let turn_order = "chat_requests_conversation_unfinished_idx";
+    assert!(has_index(&app.db, turn_order).await);
+    let out = migrate(&url, Action::Down { steps: 1 }).await;
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!has_index(&app.db, turn_order).await);
     assert_eq!(functions(&app.db, "task_snapshot").await, 1);
+
+    // One more: the migration before it takes its functions with it, and leaves the rest.
     let out = migrate(&url, Action::Down { steps: 1 }).await;
     assert_eq!(out.lines().count(), 1, "{out}");
     assert_eq!(functions(&app.db, "task_snapshot").await, 0);
@@ -59,14 +75,14 @@ async fn migrations_go_down_to_zero_and_up_again() {
     let status = migrate(&url, Action::Status).await;
     assert_eq!(
         status.lines().filter(|l| l.contains("pending")).count(),
-        1,
+        2,
         "{status}"
     );
 
     // Down to zero: no table of ours is left.
     app.db.close().await;
     let out = migrate(&url, Action::Down { steps: total }).await;
-    assert_eq!(out.lines().count(), total - 1, "{out}");
+    assert_eq!(out.lines().count(), total - 2, "{out}");
     let pool = sqlx::PgPool::connect(&url).await.expect("connect");
     let tables: i64 = sqlx::query_scalar(
         "select count(*) from information_schema.tables where table_schema = 'public' and table_name <> '_sqlx_migrations'",

@@ -1,0 +1,1 @@
+drop index chat_requests_conversation_unfinished_idx;
