@@ -17,7 +17,9 @@
 //! - breakfast is 08:00, lunch 12:00, dinner and supper 19:00; at the end of a sentence
 //!   ([`parse_in_sentence`]) a meal is a time only after a date or "at" / "by" ("friday dinner",
 //!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task);
-//! - "at 5" without am/pm is 17:00 (1–6 are afternoon hours, 7–11 morning ones).
+//! - "at 5" without am/pm is 17:00 (1–6 are afternoon hours, 7–11 morning ones), unless the rest
+//!   of the sentence names the part of day ([`parse_in_sentence`]): "dinner with sam at 8" is at
+//!   20:00, "breakfast meeting at 6" at 06:00.
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, Weekday};
 
@@ -35,17 +37,23 @@ pub enum Parsed {
 /// Reads a whole phrase given as a due date (a field: "dinner" alone is a time); `None` when any
 /// word is not understood.
 pub fn parse(text: &str, clock: &Clock) -> Option<Parsed> {
-    read_due(text, clock, false)
+    read_due(text, clock, false, None)
 }
 
-/// Reads a whole phrase cut from the end of a sentence as its due date: as [`parse`], except that
-/// a meal is a time only after a date or a preposition ("friday dinner", "at lunch"; not "pack
-/// lunch").
-pub fn parse_in_sentence(text: &str, clock: &Clock) -> Option<Parsed> {
-    read_due(text, clock, true)
+/// Reads a whole phrase cut from a sentence as its due date, `about` being the rest of the
+/// sentence (what the task is): as [`parse`], except that a meal is a time only after a date or a
+/// preposition ("friday dinner", "at lunch"; not "pack lunch"), and that an hour without am/pm
+/// moves into the part of day `about` names ("dinner with sam" + "at 8": 20:00).
+pub fn parse_in_sentence(text: &str, clock: &Clock, about: &str) -> Option<Parsed> {
+    read_due(text, clock, true, part_of_day_named(about))
 }
 
-fn read_due(text: &str, clock: &Clock, in_sentence: bool) -> Option<Parsed> {
+fn read_due(
+    text: &str,
+    clock: &Clock,
+    in_sentence: bool,
+    hint: Option<TimeOfDay>,
+) -> Option<Parsed> {
     let tokens = tokenize(text);
     if tokens.is_empty() {
         return None;
@@ -56,6 +64,8 @@ fn read_due(text: &str, clock: &Clock, in_sentence: bool) -> Option<Parsed> {
         clock,
         dates: true,
         in_sentence,
+        hint,
+        bare_hour: false,
     }
     .phrase()
 }
@@ -71,6 +81,8 @@ pub fn time_only(text: &str) -> Option<NaiveTime> {
         clock: &clock,
         dates: false,
         in_sentence: false,
+        hint: None,
+        bare_hour: false,
     };
     match reader.read()? {
         Read::Parts(None, Some(t)) => Some(t),
@@ -232,6 +244,10 @@ struct Reader<'a> {
     dates: bool,
     /// Whether the phrase ends a sentence (a meal alone is then part of the task, not a time).
     in_sentence: bool,
+    /// The part of day the rest of the sentence names, for an hour without am/pm.
+    hint: Option<TimeOfDay>,
+    /// Whether the time read was an hour from 1 to 11 without am/pm ("at 8", "at 7:30").
+    bare_hour: bool,
 }
 
 /// What a phrase named: an exact instant, or a date and a time of day (each optional).
@@ -256,6 +272,28 @@ enum TimeOfDay {
     Morning,
     Afternoon,
     Evening,
+}
+
+/// The part of day the words of a task name, if they name exactly one: an evening ("dinner with
+/// sam", "movie night") or a morning ("breakfast meeting", "morning run"). Lunch names none: an
+/// hour with it reads as usual ("lunch at 1" is 13:00, "lunch at 11" 11:00).
+fn part_of_day_named(about: &str) -> Option<TimeOfDay> {
+    let words = tokenize(about);
+    let names = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    let evening = names(&[
+        "dinner",
+        "dinnertime",
+        "supper",
+        "evening",
+        "night",
+        "tonight",
+    ]);
+    let morning = names(&["breakfast", "morning"]);
+    match (evening, morning) {
+        (true, false) => Some(TimeOfDay::Evening),
+        (false, true) => Some(TimeOfDay::Morning),
+        _ => None,
+    }
 }
 
 impl Reader<'_> {
@@ -388,6 +426,10 @@ impl Reader<'_> {
         if meal_alone {
             return None;
         }
+        // "dinner with sam at 8": the task names the part of day the hour is in.
+        if vague.is_none() && exact_time && self.bare_hour {
+            vague = self.hint;
+        }
         // "at 8 in the evening": move an ambiguous hour into the part of day named.
         if let (Some(t), Some(v), true) = (at, vague, exact_time) {
             use chrono::Timelike;
@@ -483,6 +525,7 @@ impl Reader<'_> {
             let with_colon = word.contains(':');
             if had_at || with_colon {
                 self.at += 1;
+                self.bare_hour = (1..=11).contains(&h) && !word.starts_with('0');
                 let _ =
                     self.eat("o'clock") || self.eat("oclock") || self.eat("hrs") || self.eat("h");
                 let h = if with_colon || h == 0 || h >= 13 {
@@ -875,7 +918,7 @@ mod tests {
     #[test]
     fn a_meal_ends_a_sentence_as_a_time_only_after_a_date_or_a_preposition() {
         let clock = clock(DateOrder::Dmy);
-        let local = |phrase: &str| match parse_in_sentence(phrase, &clock) {
+        let local = |phrase: &str| match parse_in_sentence(phrase, &clock, "") {
             Some(Parsed::Local(LocalDue {
                 date,
                 time: Some(t),
@@ -909,6 +952,47 @@ mod tests {
             read("lunch", DateOrder::Dmy).as_deref(),
             Some("2026-11-26 12:00")
         );
+    }
+
+    #[test]
+    fn an_hour_without_am_pm_moves_into_the_part_of_day_the_task_names() {
+        let clock = clock(DateOrder::Dmy);
+        let local = |phrase: &str, about: &str| match parse_in_sentence(phrase, &clock, about) {
+            Some(Parsed::Local(LocalDue {
+                date,
+                time: Some(t),
+            })) => Some(format!("{date} {}", t.format("%H:%M"))),
+            other => other.map(|p| format!("{p:?}")),
+        };
+        for (phrase, about, expected) in [
+            ("at 8", "dinner with sam", "2026-11-26 20:00"),
+            (
+                "on sunday at 8",
+                "reserve seats for dinner",
+                "2026-11-29 20:00",
+            ),
+            ("at 7:30", "supper at the Smiths'", "2026-11-26 19:30"),
+            ("friday at 9", "movie night", "2026-11-27 21:00"),
+            ("tomorrow at 6", "breakfast meeting", "2026-11-27 06:00"),
+            ("at 6:30", "morning run", "2026-11-27 06:30"),
+            // am/pm, a 24-hour time and noon are what they say
+            ("at 8am", "dinner prep", "2026-11-27 08:00"),
+            ("at 08:00", "dinner prep", "2026-11-27 08:00"),
+            ("at 12", "dinner", "2026-11-26 12:00"),
+            ("at 6pm", "breakfast things", "2026-11-26 18:00"),
+            // a task that names no part of day, or both, or lunch: the usual reading
+            ("at 8", "call mom", "2026-11-27 08:00"),
+            ("at 5", "call mom", "2026-11-26 17:00"),
+            ("at 8", "breakfast and dinner plans", "2026-11-27 08:00"),
+            ("at 1", "lunch with ana", "2026-11-26 13:00"),
+            ("at 11", "lunch with ana", "2026-11-26 11:00"),
+        ] {
+            assert_eq!(
+                local(phrase, about).as_deref(),
+                Some(expected),
+                "{phrase:?} about {about:?}"
+            );
+        }
     }
 
     #[test]

@@ -725,8 +725,10 @@ struct Timing {
     repeat: Option<RepeatPhrase>,
 }
 
-fn due_of(words: &str, clock: &Clock) -> Option<Due> {
-    match phrase::parse_in_sentence(words, clock)? {
+/// The due date `words` name; `about` is the rest of the sentence, the task it is for ("dinner
+/// with sam" puts "at 8" in the evening).
+fn due_of(words: &str, clock: &Clock, about: &str) -> Option<Due> {
+    match phrase::parse_in_sentence(words, clock, about)? {
         Parsed::Local(local) => Some(local.resolve(clock.tz)),
         Parsed::Due(due) => Some(due),
     }
@@ -751,7 +753,7 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
             {
                 timing.repeat = Some(r);
             } else if timing.due.is_none()
-                && let Some(d) = due_of(&tail, clock)
+                && let Some(d) = due_of(&tail, clock, &words[..n - k].join(" "))
             {
                 timing.due = Some(d);
             } else {
@@ -773,7 +775,11 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
             let closes = head.ends_with([':', ',', '-']);
             let first = words[0].to_lowercase();
             if (closes || matches!(first.as_str(), "today" | "tomorrow" | "tonight"))
-                && let Some(d) = due_of(head.trim_end_matches([':', ',', '-']), clock)
+                && let Some(d) = due_of(
+                    head.trim_end_matches([':', ',', '-']),
+                    clock,
+                    &words[k..].join(" "),
+                )
             {
                 timing.due = Some(d);
                 *text = words[k..].join(" ");
@@ -860,7 +866,7 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
 
 /// A date phrase for a reschedule, or `None` when it is not one.
 fn due_phrase(raw: &str, clock: &Clock) -> Option<Due> {
-    due_of(strip_punctuation(raw), clock)
+    due_of(strip_punctuation(raw), clock, "")
 }
 
 fn priority_word(word: &str) -> Option<Priority> {
