@@ -16,7 +16,8 @@
 //!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day;
 //! - breakfast is 08:00, lunch 12:00, dinner and supper 19:00; at the end of a sentence
 //!   ([`parse_in_sentence`]) a meal is a time only after a date or "at" / "by" ("friday dinner",
-//!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task);
+//!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task), and so is a part of
+//!   day said alone ("sunday night", "by morning"; in "movie night on friday" it is the task);
 //! - "at 5" without am/pm is 17:00 (1–6 are afternoon hours, 7–11 morning ones), unless the rest
 //!   of the sentence names the part of day ([`parse_in_sentence`]): "dinner with sam at 8" is at
 //!   20:00, "breakfast meeting at 6" at 06:00.
@@ -266,6 +267,10 @@ const MEALS: [&str; 6] = [
     "supper",
 ];
 
+/// Parts of the day, which said alone at the end of a sentence name a time only after a date or a
+/// preposition ("sunday night", "by morning"; not "movie night").
+const PARTS_OF_DAY: [&str; 4] = ["morning", "afternoon", "evening", "night"];
+
 /// A vague time of day ("morning") can be refined by an exact one ("at 8").
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TimeOfDay {
@@ -376,13 +381,15 @@ impl Reader<'_> {
                 self.at = start;
             }
             if let Some((t, v)) = self.time_of_day() {
-                // A meal after a date ("friday dinner") or a preposition ("at lunch", "by
-                // dinner") is a time; otherwise it is what the task is about ("pack lunch",
-                // "make dinner tonight").
+                // A meal, or a part of day said alone, after a date ("friday dinner", "sunday
+                // night") or a preposition ("at lunch", "by dinner") is a time; otherwise it is
+                // what the task is about ("pack lunch", "make dinner tonight", "movie night on
+                // friday").
                 let said = &self.tokens[start..self.at];
+                let part_of_day_alone = matches!(said, [w] if PARTS_OF_DAY.contains(&w.as_str()));
                 if self.in_sentence
                     && date.is_none()
-                    && said.iter().any(|w| MEALS.contains(&w.as_str()))
+                    && (said.iter().any(|w| MEALS.contains(&w.as_str())) || part_of_day_alone)
                     && !said
                         .iter()
                         .any(|w| ["at", "@", "around", "about"].contains(&w.as_str()))
@@ -916,7 +923,7 @@ mod tests {
     }
 
     #[test]
-    fn a_meal_ends_a_sentence_as_a_time_only_after_a_date_or_a_preposition() {
+    fn a_meal_or_a_part_of_day_ends_a_sentence_as_a_time_only_after_a_date_or_a_preposition() {
         let clock = clock(DateOrder::Dmy);
         let local = |phrase: &str| match parse_in_sentence(phrase, &clock, "") {
             Some(Parsed::Local(LocalDue {
@@ -931,6 +938,11 @@ mod tests {
             ("at lunch", "2026-11-26 12:00"),
             ("by dinner", "2026-11-26 19:00"),
             ("tomorrow at breakfast", "2026-11-27 08:00"),
+            // so is a part of day said alone
+            ("sunday night", "2026-11-29 21:00"),
+            ("by morning", "2026-11-27 09:00"),
+            ("this evening", "2026-11-26 19:00"),
+            ("in the afternoon", "2026-11-26 15:00"),
         ] {
             assert_eq!(local(phrase).as_deref(), Some(expected), "{phrase:?}");
         }
@@ -940,10 +952,17 @@ mod tests {
             "breakfast",
             "dinner tonight",
             "dinner on sunday",
+            "night",
+            "night on friday",
+            "evening",
         ] {
             assert_eq!(local(phrase), None, "{phrase:?}");
         }
-        // Given as a due date on its own, a meal is its time.
+        // Given as a due date on its own, a meal or a part of day is its time.
+        assert_eq!(
+            read("evening", DateOrder::Dmy).as_deref(),
+            Some("2026-11-26 19:00")
+        );
         assert_eq!(
             read("dinner", DateOrder::Dmy).as_deref(),
             Some("2026-11-26 19:00")

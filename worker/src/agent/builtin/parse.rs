@@ -728,9 +728,13 @@ struct Timing {
 /// The due date `words` name; `about` is the rest of the sentence, the task it is for ("dinner
 /// with sam" puts "at 8" in the evening).
 fn due_of(words: &str, clock: &Clock, about: &str) -> Option<Due> {
-    match phrase::parse_in_sentence(words, clock, about)? {
-        Parsed::Local(local) => Some(local.resolve(clock.tz)),
-        Parsed::Due(due) => Some(due),
+    phrase::parse_in_sentence(words, clock, about).map(|p| resolved(p, clock))
+}
+
+fn resolved(parsed: Parsed, clock: &Clock) -> Due {
+    match parsed {
+        Parsed::Local(local) => local.resolve(clock.tz),
+        Parsed::Due(due) => due,
     }
 }
 
@@ -864,9 +868,11 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
     )
 }
 
-/// A date phrase for a reschedule, or `None` when it is not one.
+/// A date phrase for a reschedule, or `None` when it is not one. The phrase is the whole new date,
+/// as a due date given on its own: a meal or a part of day alone is a time ("move task 2 to
+/// dinner").
 fn due_phrase(raw: &str, clock: &Clock) -> Option<Due> {
-    due_of(strip_punctuation(raw), clock, "")
+    phrase::parse(strip_punctuation(raw), clock).map(|p| resolved(p, clock))
 }
 
 fn priority_word(word: &str) -> Option<Priority> {
