@@ -1121,7 +1121,7 @@ pub async fn stop(
     let mut tx = pool.begin().await?;
     let row: Option<(TurnStatus, i32, bool)> = sqlx::query_as(
         "select status, attempts, coalesce(lease_expires_at < now(), true)
-         from chat_requests where request_id = $1 for update",
+         from chat_requests where request_id = $1 for no key update",
     )
     .bind(record.request_id)
     .fetch_optional(&mut *tx)

@@ -535,7 +535,9 @@ struct CreatedRow {
 /// Creates several tasks, of any users, with one statement: what [`create`] does for each, in
 /// order. A user's tasks are numbered in input order, and once the user has `max_tasks` the rest
 /// of that user's are refused. The users' rows are locked in id order, as a caller that runs
-/// one user's statements after another's does. One result per input, in order.
+/// one user's statements after another's does, and `for no key update`, as [`create`]'s update
+/// of the row does: rows that refer to a user (a new conversation, chat request or message) still
+/// pass their foreign-key check while the batch holds it. One result per input, in order.
 pub async fn create_many(
     conn: &mut PgConnection,
     items: &[NewTaskFor<'_>],
@@ -573,7 +575,7 @@ pub async fn create_many(
              select user_id, count(*) as n, min(max_tasks) as max_tasks from input group by user_id
          ), locked as materialized (
              select id, task_seq from users where id in (select user_id from wanted)
-             order by id for update
+             order by id for no key update
          ), granted as (
              select w.user_id, l.task_seq as base,
                     case when w.max_tasks is null then w.n

@@ -507,7 +507,7 @@ async fn confirm_action(
         )));
     };
     let pending: Option<Json<PendingAction>> = sqlx::query_scalar(
-        "select pending_action from conversations where id = $1 and user_id = $2 for update",
+        "select pending_action from conversations where id = $1 and user_id = $2 for no key update",
     )
     .bind(turn.conversation_id)
     .bind(ctx.user_id)

@@ -402,3 +402,45 @@ async fn tasks_created_together_that_postgres_cannot_encode_still_get_their_hist
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn tasks_being_created_do_not_hold_up_new_rows_that_refer_to_their_user() {
+    // Arrange: a transaction that has created two tasks of a user and not yet committed, as a
+    // worker's tool batch holds it while the rest of the batch runs
+    let app = TestApp::spawn_without_workers().await;
+    let user = app.user().await;
+    let (first, second) = (titled("Water the plants"), titled("Feed the cat"));
+    let actor = Actor::rest();
+    let items = [&first, &second].map(|new| store::NewTaskFor {
+        user_id: user.id,
+        new,
+        actor: &actor,
+        max_tasks: None,
+    });
+    let mut batch = app.db.begin().await.expect("transaction");
+    store::create_many(&mut batch, &items)
+        .await
+        .expect("create_many");
+
+    // Act: meanwhile the api stores a new conversation of the same user (its foreign key check
+    // takes a key-share lock on the user's row)
+    let mut api = app.db.begin().await.expect("transaction");
+    sqlx::query("set local lock_timeout = '2s'")
+        .execute(&mut *api)
+        .await
+        .expect("set a lock timeout");
+    let stored = sqlx::query("insert into conversations (user_id, title) values ($1, 'Plans')")
+        .bind(user.id)
+        .execute(&mut *api)
+        .await;
+
+    // Assert: it did not wait for the batch (a wait there closes a deadlock when the batch then
+    // updates a conversation the api has locked)
+    assert!(
+        stored.is_ok(),
+        "the insert waited for the tasks: {stored:?}"
+    );
+    api.rollback().await.expect("rollback");
+    batch.rollback().await.expect("rollback");
+    app.shutdown().await;
+}
