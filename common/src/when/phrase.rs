@@ -18,8 +18,10 @@
 //!   ([`parse_in_sentence`]) a meal is a time only after a date or "at" / "by" ("friday dinner",
 //!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task), and so is a part of
 //!   day said alone ("sunday night", "by morning"; in "movie night on friday" it is the task);
-//! - "at 5" without am/pm is 17:00 (1–6 are afternoon hours, 7–11 morning ones), unless the rest
-//!   of the sentence names the part of day ([`parse_in_sentence`]): "dinner with sam at 8" is at
+//! - an hour without am/pm after "at", "by", "before" or "until", or with minutes, reads 1–6 as
+//!   afternoon hours and 7–11 as morning ones ("at 5" and "by 5" are 17:00, "3:30" is 15:30;
+//!   "08:15" and "17:00" are a 24-hour clock), unless the rest of the sentence names the part of
+//!   day ([`parse_in_sentence`]): "dinner with sam at 8" is at
 //!   20:00, "breakfast meeting at 6" at 06:00.
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, Weekday};
@@ -530,12 +532,17 @@ impl Reader<'_> {
                 return Some((meridiem(h, m, pm)?, None));
             }
             let with_colon = word.contains(':');
-            if had_at || with_colon {
+            // a deadline's hour: "by 5", "before 6"
+            let after_deadline =
+                start > 0 && ["by", "before", "until"].contains(&self.tokens[start - 1].as_str());
+            if had_at || with_colon || after_deadline {
                 self.at += 1;
                 self.bare_hour = (1..=11).contains(&h) && !word.starts_with('0');
                 let _ =
                     self.eat("o'clock") || self.eat("oclock") || self.eat("hrs") || self.eat("h");
-                let h = if with_colon || h == 0 || h >= 13 {
+                // 0, 12 to 24 and a leading zero ("08:15") are a 24-hour clock; otherwise 1 to 6
+                // are afternoon hours ("at 5", "3:30") and 7 to 11 morning ones.
+                let h = if h == 0 || h >= 12 || word.starts_with('0') {
                     h
                 } else if h <= 6 {
                     h + 12
@@ -1030,6 +1037,33 @@ mod tests {
         ] {
             assert_eq!(read(phrase, DateOrder::Dmy), None, "{phrase:?}");
         }
+    }
+
+    #[test]
+    fn an_hour_without_am_pm_reads_as_the_hour_people_mean() {
+        for (phrase, expected) in [
+            ("at 5", "2026-11-26 17:00"),
+            ("by 5", "2026-11-26 17:00"),
+            ("before 6", "2026-11-26 18:00"),
+            ("until 4:30", "2026-11-26 16:30"),
+            ("friday at 3:30", "2026-11-27 15:30"),
+            ("on the 5th at 3:30", "2026-12-05 15:30"),
+            ("tomorrow at 9:15", "2026-11-27 09:15"),
+            ("tomorrow at 08:15", "2026-11-27 08:15"),
+            ("tomorrow at 03:30", "2026-11-27 03:30"),
+            ("tomorrow at 12:30", "2026-11-27 12:30"),
+            ("tomorrow at 17:00", "2026-11-27 17:00"),
+            ("tomorrow at 0:30", "2026-11-27 00:30"),
+            ("by 11", "2026-11-26 11:00"),
+        ] {
+            assert_eq!(
+                read(phrase, DateOrder::Dmy).as_deref(),
+                Some(expected),
+                "{phrase:?}"
+            );
+        }
+        // A number alone is not a time
+        assert_eq!(read("5", DateOrder::Dmy), None);
     }
 
     #[test]

@@ -297,7 +297,7 @@ re!(
 );
 re!(
     REMIND,
-    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+to)?|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
 );
 re!(
     ADD_PREFIX,
