@@ -808,6 +808,18 @@ mod tests {
         Clock::new(now, chrono_tz::Europe::Berlin, order)
     }
 
+    /// What [`parse_in_sentence`] reads at the end of a sentence about `about`: a local date and
+    /// time as `YYYY-MM-DD HH:MM`, anything else as its debug form.
+    fn in_sentence(phrase: &str, about: &str, clock: &Clock) -> Option<String> {
+        match parse_in_sentence(phrase, clock, about)? {
+            Parsed::Local(LocalDue {
+                date,
+                time: Some(t),
+            }) => Some(format!("{date} {}", t.format("%H:%M"))),
+            other => Some(format!("{other:?}")),
+        }
+    }
+
     /// The phrase's local date and time as `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`.
     fn read(phrase: &str, order: DateOrder) -> Option<String> {
         let clock = clock(order);
@@ -932,13 +944,7 @@ mod tests {
     #[test]
     fn a_meal_or_a_part_of_day_ends_a_sentence_as_a_time_only_after_a_date_or_a_preposition() {
         let clock = clock(DateOrder::Dmy);
-        let local = |phrase: &str| match parse_in_sentence(phrase, &clock, "") {
-            Some(Parsed::Local(LocalDue {
-                date,
-                time: Some(t),
-            })) => Some(format!("{date} {}", t.format("%H:%M"))),
-            other => other.map(|p| format!("{p:?}")),
-        };
+        let local = |phrase: &str| in_sentence(phrase, "", &clock);
         for (phrase, expected) in [
             ("friday dinner", "2026-11-27 19:00"),
             ("for saturday lunch", "2026-11-28 12:00"),
@@ -983,13 +989,7 @@ mod tests {
     #[test]
     fn an_hour_without_am_pm_moves_into_the_part_of_day_the_task_names() {
         let clock = clock(DateOrder::Dmy);
-        let local = |phrase: &str, about: &str| match parse_in_sentence(phrase, &clock, about) {
-            Some(Parsed::Local(LocalDue {
-                date,
-                time: Some(t),
-            })) => Some(format!("{date} {}", t.format("%H:%M"))),
-            other => other.map(|p| format!("{p:?}")),
-        };
+        let local = |phrase: &str, about: &str| in_sentence(phrase, about, &clock);
         for (phrase, about, expected) in [
             ("at 8", "dinner with sam", "2026-11-26 20:00"),
             (
