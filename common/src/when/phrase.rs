@@ -19,7 +19,8 @@
 //!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task), and so is a part of
 //!   day said alone ("sunday night", "by morning"; in "movie night on friday" it is the task);
 //! - an hour without am/pm after "at", "by", "before" or "until", or with minutes, reads 1–6 as
-//!   afternoon hours and 7–11 as morning ones ("at 5" and "by 5" are 17:00, "3:30" is 15:30;
+//!   afternoon hours and 7–11 as morning ones ("at 5" and "by 5" are 17:00, "3:30" and "half
+//!   past 3" are 15:30;
 //!   "08:15" and "17:00" are a 24-hour clock), unless the rest of the sentence names the part of
 //!   day ([`parse_in_sentence`]): "dinner with sam at 8" is at
 //!   20:00, "breakfast meeting at 6" at 06:00.
@@ -472,6 +473,46 @@ impl Reader<'_> {
         })
     }
 
+    /// "half past 3" (15:30), "quarter past 9" (09:15), "quarter to 5pm" (16:45): the hour reads
+    /// as a bare one ("at 3") unless am/pm follows it.
+    fn spoken_time(&mut self) -> Option<NaiveTime> {
+        use chrono::Timelike;
+        let minutes = match (self.peek(0)?, self.peek(1)?) {
+            ("half", "past") => 30,
+            ("quarter", "past") => 15,
+            ("quarter", "to") => -15,
+            _ => return None,
+        };
+        let word = self.peek(2)?;
+        let (digits, mut pm) = if let Some(d) = word.strip_suffix("pm") {
+            (d, Some(true))
+        } else if let Some(d) = word.strip_suffix("am") {
+            (d, Some(false))
+        } else {
+            (word, None)
+        };
+        let h: u32 = digits.parse().ok().filter(|h| (1..=12).contains(h))?;
+        self.at += 3;
+        if pm.is_none() {
+            pm = match self.peek(0) {
+                Some("am" | "a.m" | "a.m.") => Some(false),
+                Some("pm" | "p.m" | "p.m.") => Some(true),
+                _ => None,
+            };
+            if pm.is_some() {
+                self.at += 1;
+            }
+        }
+        let hour = match pm {
+            Some(pm) => meridiem(h, 0, pm)?.hour(),
+            None => {
+                self.bare_hour = h <= 11;
+                if h <= 6 { h + 12 } else { h }
+            }
+        };
+        Some(time(hour, 0)? + Duration::minutes(minutes))
+    }
+
     /// A time of day; the second value says it was vague ("morning").
     fn time_of_day(&mut self) -> Option<(NaiveTime, Option<TimeOfDay>)> {
         let start = self.at;
@@ -510,6 +551,9 @@ impl Reader<'_> {
             return Some((time(h, 0)?, Some(v)));
         }
         self.at = vague_start;
+        if let Some(spoken) = self.spoken_time() {
+            return Some((spoken, None));
+        }
         // "5pm", "5:30pm", "5 pm", "17:00", "at 5"
         for suffix in ["am", "a.m", "pm", "p.m", "a", "p"] {
             if let Some(digits) = word.strip_suffix(suffix)
@@ -1001,6 +1045,7 @@ mod tests {
             ("friday at 9", "movie night", "2026-11-27 21:00"),
             ("tomorrow at 6", "breakfast meeting", "2026-11-27 06:00"),
             ("at 6:30", "morning run", "2026-11-27 06:30"),
+            ("at quarter to 8", "dinner", "2026-11-26 19:45"),
             // am/pm, a 24-hour time and noon are what they say
             ("at 8am", "dinner prep", "2026-11-27 08:00"),
             ("at 08:00", "dinner prep", "2026-11-27 08:00"),
@@ -1064,6 +1109,23 @@ mod tests {
         }
         // A number alone is not a time
         assert_eq!(read("5", DateOrder::Dmy), None);
+        // Said in words
+        for (phrase, expected) in [
+            ("at half past 3", "2026-11-26 15:30"),
+            ("tomorrow at quarter past 9", "2026-11-27 09:15"),
+            ("friday at quarter to 5pm", "2026-11-27 16:45"),
+            ("friday at quarter to 7 am", "2026-11-27 06:45"),
+            ("quarter to 12", "2026-11-26 11:45"),
+            ("half past 12", "2026-11-26 12:30"),
+        ] {
+            assert_eq!(
+                read(phrase, DateOrder::Dmy).as_deref(),
+                Some(expected),
+                "{phrase:?}"
+            );
+        }
+        assert_eq!(read("half past", DateOrder::Dmy), None);
+        assert_eq!(read("quarter to 13", DateOrder::Dmy), None);
     }
 
     #[test]
