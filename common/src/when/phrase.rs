@@ -20,10 +20,9 @@
 //!   day said alone ("sunday night", "by morning"; in "movie night on friday" it is the task);
 //! - an hour without am/pm after "at", "by", "before" or "until", or with minutes, reads 1–6 as
 //!   afternoon hours and 7–11 as morning ones ("at 5" and "by 5" are 17:00, "3:30" and "half
-//!   past 3" are 15:30;
-//!   "08:15" and "17:00" are a 24-hour clock), unless the rest of the sentence names the part of
-//!   day ([`parse_in_sentence`]): "dinner with sam at 8" is at
-//!   20:00, "breakfast meeting at 6" at 06:00.
+//!   past 3" are 15:30; "08:15" and "17:00" are a 24-hour clock), unless the rest of the sentence
+//!   names the part of day ([`parse_in_sentence`]): "dinner with sam at 8" is at 20:00,
+//!   "breakfast meeting at 6" at 06:00.
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, Weekday};
 
