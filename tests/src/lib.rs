@@ -267,10 +267,30 @@ impl TestApp {
             worker_bases: Vec::new(),
             worker_credentials,
         };
+        test_app.wait_for_stream().await;
         for _ in 0..options.workers {
             test_app.start_worker().await;
         }
         test_app
+    }
+
+    /// Waits (at most 10 s) until the api has created its request stream, as a client would wait
+    /// for it to become ready. The api creates it in the background and retries when creating it
+    /// fails: nats-server 2.9 sometimes refuses a stream created while another test deletes the
+    /// last stream of the account ("could not create storage directory"). A test that starts
+    /// without a reachable NATS does not wait.
+    async fn wait_for_stream(&self) {
+        if self.nats.connection_state() != async_nats::connection::State::Connected {
+            return;
+        }
+        let js = async_nats::jetstream::new(self.nats.clone());
+        let stream = &self.config.nats.stream;
+        let created = async {
+            while js.get_stream(stream).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), created).await;
     }
 
     /// Starts one more worker (same config, sharing the consumer).
