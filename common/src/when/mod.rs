@@ -199,8 +199,7 @@ pub fn parse_due(text: &str, clock: &Clock) -> Result<Due, DueError> {
         return Ok(due);
     }
     match phrase::parse(text, clock) {
-        Some(phrase::Parsed::Due(due)) => Ok(due),
-        Some(phrase::Parsed::Local(local)) => Ok(local.resolve(clock.tz)),
+        Some(parsed) => Ok(parsed.resolve(clock.tz)),
         None => Err(DueError(format!(
             "could not understand the date {text:?}; use a date like 2026-12-05, 2026-12-05T17:00, or a phrase like \"next friday 5pm\""
         ))),

@@ -37,6 +37,16 @@ pub enum Parsed {
     Due(Due),
 }
 
+impl Parsed {
+    /// The instant the phrase names, a local date read in `tz`.
+    pub fn resolve(self, tz: chrono_tz::Tz) -> Due {
+        match self {
+            Self::Local(local) => local.resolve(tz),
+            Self::Due(due) => due,
+        }
+    }
+}
+
 /// Reads a whole phrase given as a due date (a field: "dinner" alone is a time); `None` when any
 /// word is not understood.
 pub fn parse(text: &str, clock: &Clock) -> Option<Parsed> {

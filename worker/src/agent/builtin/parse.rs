@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use todo_common::tasks::{DueFilter, Priority, Sort, StatusFilter, normalize_tag};
-use todo_common::when::phrase::{self, Parsed};
+use todo_common::when::phrase;
 use todo_common::when::repeat::{RepeatPhrase, parse_phrase as parse_repeat};
 use todo_common::when::{Clock, Due, LocalDue};
 
@@ -728,14 +728,7 @@ struct Timing {
 /// The due date `words` name; `about` is the rest of the sentence, the task it is for ("dinner
 /// with sam" puts "at 8" in the evening).
 fn due_of(words: &str, clock: &Clock, about: &str) -> Option<Due> {
-    phrase::parse_in_sentence(words, clock, about).map(|p| resolved(p, clock))
-}
-
-fn resolved(parsed: Parsed, clock: &Clock) -> Due {
-    match parsed {
-        Parsed::Local(local) => local.resolve(clock.tz),
-        Parsed::Due(due) => due,
-    }
+    phrase::parse_in_sentence(words, clock, about).map(|p| p.resolve(clock.tz))
 }
 
 /// Reads a trailing date and/or repeat out of `text` (several may follow each other: "every
@@ -872,7 +865,7 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
 /// as a due date given on its own: a meal or a part of day alone is a time ("move task 2 to
 /// dinner").
 fn due_phrase(raw: &str, clock: &Clock) -> Option<Due> {
-    phrase::parse(strip_punctuation(raw), clock).map(|p| resolved(p, clock))
+    phrase::parse(strip_punctuation(raw), clock).map(|p| p.resolve(clock.tz))
 }
 
 fn priority_word(word: &str) -> Option<Priority> {
