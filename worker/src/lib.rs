@@ -7,7 +7,8 @@
 //! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
 //! - [`tools`]: the five task tools and their exactly-once executor.
 //! - [`events`]: publishing reply events (deltas coalesced).
-//! - [`batch`]: group commit across turns (turns that start or finish together share a statement).
+//! - [`batch`]: group commit across turns (turns that start or finish together share a statement;
+//!   a built-in turn of one step is answered by the statement batch that starts it).
 //! - [`cancel`]: stopping a running turn when its user asks (one NATS subscription per worker).
 //! - [`error`]: retryable vs fatal turn errors and agent errors.
 

@@ -76,11 +76,16 @@ impl Worker {
             "worker ready"
         );
         let ctx = Arc::new(TurnContext {
-            starter: crate::batch::starter(
-                pool.clone(),
-                config.nats.ack_wait,
-                agent.history_need(),
-            ),
+            starter: match *agent {
+                Agent::Builtin(_) => crate::batch::builtin_starter(
+                    pool.clone(),
+                    config.nats.ack_wait,
+                    config.limits.max_tasks_per_user,
+                ),
+                Agent::OpenAi(_) => {
+                    crate::batch::starter(pool.clone(), config.nats.ack_wait, agent.history_need())
+                }
+            },
             finisher: crate::batch::finisher(pool.clone()),
             tools: crate::tools::batcher(pool.clone()),
             db: pool,

@@ -37,6 +37,14 @@ fn tool_label(name: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// Logs and counts a call that ran.
+pub fn count_call(name: &str, output: &ToolOutput) {
+    let label = tool_label(name);
+    let outcome = if output.is_error() { "error" } else { "ok" };
+    tracing::info!(tool = label, outcome, "tool call");
+    metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => outcome).increment(1);
+}
+
 /// One tool call to run and record: a job of the [`ToolBatcher`].
 pub struct ToolJob {
     ctx: ToolContext,
@@ -89,6 +97,31 @@ impl ToolJob {
             tool: Tool::from_call(name, &arguments),
             arguments,
             finish: None,
+        }
+    }
+
+    /// A turn's first and only call, which finishes the turn in its transaction: `reply` writes
+    /// the answer from its output.
+    pub fn finishing(ctx: ToolContext, tool: &Tool, reply: ReplyFn) -> Self {
+        Self {
+            ctx,
+            index: 0,
+            name: tool.name().to_owned(),
+            arguments: tool.arguments(),
+            tool: Ok(tool.clone()),
+            finish: Some(Finish {
+                reply,
+                earlier: Vec::new(),
+            }),
+        }
+    }
+
+    /// The call as the turn records it, with the `result` it got.
+    pub fn recorded(&self, result: Value) -> ToolCall {
+        ToolCall {
+            tool: self.name.clone(),
+            arguments: self.arguments.clone(),
+            result,
         }
     }
 
@@ -145,10 +178,23 @@ pub async fn run_batch(pool: &PgPool, jobs: &[ToolJob]) -> Vec<sqlx::Result<Ran>
 /// once take their users' row locks in the same order and cannot deadlock), then records all
 /// their effects with one statement before the commit. Returns the outputs in the jobs' order.
 async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec<Ran>> {
+    let mut tx = pool.begin().await?;
+    let (ran, finished) = run_jobs(&mut tx, jobs).await?;
+    chat::finish_many(&mut *tx, &finished).await?;
+    tx.commit().await?;
+    Ok(ran)
+}
+
+/// Runs calls in `tx` (in the order of their users) and records their effects with one
+/// statement. Returns the outputs in the jobs' order and the turns they finish, for the caller
+/// to store in the same transaction.
+pub async fn run_jobs(
+    tx: &mut sqlx::PgConnection,
+    jobs: &[ToolJob],
+) -> sqlx::Result<(Vec<Ran>, Vec<FinishedTurn>)> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| jobs[i].ctx.user_id);
     let mut outputs: Vec<Option<ToolOutput>> = jobs.iter().map(|_| None).collect();
-    let mut tx = pool.begin().await?;
     // Adds that come one after another in this order run as one statement.
     let mut adds: Vec<(usize, AddCall<'_>)> = Vec::new();
     for i in order {
@@ -156,13 +202,13 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
         match &job.tool {
             Ok(Tool::AddTask(args)) => adds.push((i, (&job.ctx, args))),
             Ok(tool) => {
-                add_together(&mut tx, &mut adds, &mut outputs).await?;
-                outputs[i] = Some(tools::run(&mut tx, &job.ctx, tool).await?);
+                add_together(tx, &mut adds, &mut outputs).await?;
+                outputs[i] = Some(tools::run(tx, &job.ctx, tool).await?);
             }
             Err(e) => outputs[i] = Some(ToolOutput::from(e.clone())),
         }
     }
-    add_together(&mut tx, &mut adds, &mut outputs).await?;
+    add_together(tx, &mut adds, &mut outputs).await?;
     let mut ran: Vec<Ran> = outputs
         .into_iter()
         .flatten()
@@ -185,7 +231,7 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
             })
         })
         .collect();
-    chat::record_effects(&mut tx, &effects).await?;
+    chat::record_effects(tx, &effects).await?;
     let mut finished = Vec::new();
     for (job, ran) in jobs.iter().zip(&mut ran) {
         if let Some((row, turn)) = job.finished(ran)? {
@@ -193,9 +239,7 @@ async fn run_in_transaction(pool: &PgPool, jobs: &[ToolJob]) -> sqlx::Result<Vec
             ran.finished = Some(turn);
         }
     }
-    chat::finish_many(&mut *tx, &finished).await?;
-    tx.commit().await?;
-    Ok(ran)
+    Ok((ran, finished))
 }
 
 /// An `add_task` call of a job: its turn's context and arguments.
@@ -398,10 +442,7 @@ impl ToolExecutor {
                 finish,
             })
             .await?;
-        let outcome = if output.is_error() { "error" } else { "ok" };
-        tracing::info!(tool = label, outcome, "tool call");
-        metrics::counter!("todo_tool_calls_total", "tool" => label, "outcome" => outcome)
-            .increment(1);
+        count_call(name, &output);
         let call = ToolCall {
             tool: name.to_owned(),
             arguments,

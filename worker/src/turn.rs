@@ -23,7 +23,7 @@ use todo_common::tasks::Source;
 use todo_common::tools::{ToolContext, TurnRef};
 
 use crate::agent::{Agent, AgentReply, TurnInput};
-use crate::batch::Started;
+use crate::batch::{Answered, Begun, Started};
 use crate::error::{AgentError, TurnError};
 use crate::events::EventSink;
 use crate::tools::ToolExecutor;
@@ -106,7 +106,11 @@ pub async fn process(
             return Err(TurnError::fatal("invalid_request", reason));
         }
         let (record, start) = match begin(ctx, &request, &events).await? {
-            Ok(Some(started)) => {
+            Ok(Some(Begun::Answered(answered))) => {
+                tracing::Span::current().record("conversation_id", answered.record.conversation_id);
+                return announce(answered, &events).await;
+            }
+            Ok(Some(Begun::Started(started))) => {
                 let _ = lease.set(Lease::of(
                     ctx.db.clone(),
                     &started.record,
@@ -153,7 +157,7 @@ async fn begin(
     ctx: &TurnContext,
     request: &ChatRequest,
     events: &EventSink,
-) -> Result<Result<Option<Started>, &'static str>, TurnError> {
+) -> Result<Result<Option<Begun>, &'static str>, TurnError> {
     let started = tokio::time::Instant::now();
     // The common case (a queued turn, nothing before it): started with the turns that start
     // together. Otherwise the loop below finds out why, one by one.
@@ -180,10 +184,10 @@ async fn begin(
         .await?
         {
             Begin::Started { record, start } => {
-                return Ok(Ok(Some(Started {
+                return Ok(Ok(Some(Begun::Started(Started {
                     record,
                     start: *start,
-                })));
+                }))));
             }
             Begin::Finished(record) => {
                 replay(&record, events).await?;
@@ -336,6 +340,30 @@ async fn run(
             done
         }
     };
+    completed(done, calls_made, events).await
+}
+
+/// Publishes what a turn answered in the transaction that started it (its tool call, the
+/// reply, `done`), as [`run`] would have along the way.
+async fn announce(answered: Answered, events: &EventSink) -> Result<(), TurnError> {
+    let Answered { call, done, .. } = answered;
+    let calls_made = usize::from(call.is_some());
+    if let Some((call, output)) = &call {
+        crate::tools::count_call(&call.tool, output);
+        events.tool(call, Some(output)).await?;
+    }
+    if let EventBody::Done { response, .. } = &done.body {
+        events.delta(response).await?;
+    }
+    completed(done, calls_made, events).await
+}
+
+/// Publishes a finished turn's stored `done` event and counts the turn.
+async fn completed(
+    done: todo_common::schema::ChatEvent,
+    calls_made: usize,
+    events: &EventSink,
+) -> Result<(), TurnError> {
     events.publish(done.body).await?;
     metrics::counter!("todo_chat_turns_completed_total").increment(1);
     metrics::histogram!("todo_chat_turn_duration_seconds")

@@ -1078,3 +1078,147 @@ async fn a_last_call_recorded_by_an_earlier_attempt_is_replayed_and_leaves_the_t
     );
     app.shutdown().await;
 }
+
+/// Stores a new turn of `user` saying `message`, in a new conversation.
+async fn accept_saying(app: &TestApp, user: Uuid, message: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    let accepted = chat::accept(&app.db, id, user, None, message, None, None)
+        .await
+        .expect("accept");
+    assert!(matches!(accepted, Accepted::New(_)), "stored");
+    id
+}
+
+/// How many transactions wrote the turn's rows: its request, its messages, its effect records and
+/// its user's tasks.
+async fn transactions_of(app: &TestApp, request_id: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "select count(distinct x) from (
+             select xmin::text as x from chat_requests where request_id = $1
+             union all select xmin::text from messages where request_id = $1
+             union all select xmin::text from tool_effects where request_id = $1
+             union all select xmin::text from tasks
+                 where user_id = (select user_id from chat_requests where request_id = $1)
+         ) rows",
+    )
+    .bind(request_id)
+    .fetch_one(&app.db)
+    .await
+    .expect("xmin")
+}
+
+#[tokio::test]
+async fn a_built_in_turn_of_one_step_starts_runs_and_finishes_in_one_transaction() {
+    // Arrange: a turn that adds a task and one that changes nothing
+    let app = TestApp::spawn_without_workers().await;
+    let (hana, ivan) = (app.user().await, app.user().await);
+    let adds = accept_saying(&app, hana.id, "add a task to buy stamps").await;
+    let greets = accept_saying(&app, ivan.id, "hello").await;
+    let starter =
+        todo_worker::batch::builtin_starter(app.db.clone(), Duration::from_secs(30), None);
+
+    // Act: both start together
+    let (added, greeted) = futures::join!(
+        starter.submit((adds, hana.id)),
+        starter.submit((greets, ivan.id))
+    );
+
+    // Assert: each is answered; the task, its effect record, both messages and `done` were
+    // written by the transaction that started the turn
+    let Some(todo_worker::batch::Begun::Answered(added)) = added.expect("the batch") else {
+        panic!("the add was answered in its start batch")
+    };
+    let (call, output) = added.call.expect("one call");
+    assert_eq!(call.tool, "add_task");
+    let ToolOutput::Created(created) = output else {
+        panic!("created: {output:?}")
+    };
+    assert_eq!(created.task.title, "Buy stamps");
+    let EventBody::Done {
+        response,
+        tool_calls,
+        ..
+    } = &added.done.body
+    else {
+        panic!("a done event: {:?}", added.done)
+    };
+    assert!(response.contains("Buy stamps"), "{response}");
+    assert_eq!(tool_calls, &[call]);
+    let (status, result) = turn_row(&app, adds).await;
+    assert_eq!(status, "done");
+    assert_eq!(
+        result,
+        Some(serde_json::to_value(&added.done).expect("json"))
+    );
+    assert_eq!(transactions_of(&app, adds).await, 1);
+
+    let Some(todo_worker::batch::Begun::Answered(greeted)) = greeted.expect("the batch") else {
+        panic!("the greeting was answered in its start batch")
+    };
+    assert!(greeted.call.is_none());
+    assert!(matches!(
+        &greeted.done.body,
+        EventBody::Done { tool_calls, response, .. } if tool_calls.is_empty() && !response.is_empty()
+    ));
+    assert_eq!(turn_row(&app, greets).await.0, "done");
+    assert_eq!(transactions_of(&app, greets).await, 1);
+
+    // A redelivery starts nothing and finds the turn finished, with nothing applied twice
+    let again = starter.submit((adds, hana.id)).await.expect("the batch");
+    assert!(again.is_none(), "a finished turn is not started again");
+    let Begin::Finished(record) = begin(&app, adds, hana.id, Duration::from_secs(30)).await else {
+        panic!("finished")
+    };
+    assert_eq!(
+        record.final_event().map(|e| e.body),
+        Some(added.done.body.clone())
+    );
+    let tasks: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = $1")
+        .bind(hana.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(tasks, 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn built_in_turns_that_need_more_than_one_step_are_started_and_left_to_run() {
+    // Arrange: a change that needs the task list, and a retry of an attempt whose lease ran out
+    let app = TestApp::spawn_without_workers().await;
+    let (jana, karl) = (app.user().await, app.user().await);
+    let looks_up = accept_saying(&app, jana.id, "mark the stamps task as done").await;
+    let retried = accept_saying(&app, karl.id, "add a task to buy stamps").await;
+    let Begin::Started { .. } = begin(&app, retried, karl.id, Duration::ZERO).await else {
+        panic!("the first attempt started")
+    };
+    let starter =
+        todo_worker::batch::builtin_starter(app.db.clone(), Duration::from_secs(30), None);
+
+    // Act
+    let (looked_up, second) = futures::join!(
+        starter.submit((looks_up, jana.id)),
+        starter.submit((retried, karl.id))
+    );
+
+    // Assert: both are started for their agent to run step by step; nothing ran yet
+    for (id, begun, attempt) in [(looks_up, looked_up, 1), (retried, second, 2)] {
+        let Some(todo_worker::batch::Begun::Started(started)) = begun.expect("the batch") else {
+            panic!("started")
+        };
+        assert_eq!(started.record.attempts, attempt);
+        assert_eq!(turn_row(&app, id).await.0, "running");
+        let effects = chat::recorded_effects(&app.db, id).await.expect("effects");
+        assert!(effects.is_empty());
+    }
+    let tasks: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = $1")
+        .bind(karl.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(
+        tasks, 0,
+        "a retry replays what its first attempt recorded; it is not one step"
+    );
+    app.shutdown().await;
+}

@@ -439,7 +439,43 @@ fn mentioned(outputs: &[ToolOutput]) -> Vec<i32> {
 
 pub struct BuiltinAgent;
 
+/// A turn the built-in agent answers in one step, decided from what the turn's start read alone
+/// (no task list, at most one call): it can run and finish in the transaction that starts it
+/// (`crate::batch`).
+pub enum OneStep {
+    /// Answer without touching a task: the reply and the state it leaves.
+    Reply { text: String, state: Option<Value> },
+    /// Make this call; `reply` writes the answer from its output.
+    Call { tool: Tool, reply: ReplyFn },
+}
+
 impl BuiltinAgent {
+    /// Reads `input`'s message and plans it; `None` when the plan needs the user's tasks or more
+    /// than one call (the turn then runs step by step, [`BuiltinAgent::run`]). CPU work: call it
+    /// off the async workers.
+    pub fn one_step(input: &TurnInput<'_>) -> Option<OneStep> {
+        let intent = parse::parse(input.message, &input.clock);
+        let ctx = Context {
+            clock: input.clock,
+            state: AgentState::from_history(input.history),
+            pending: input.pending,
+        };
+        match plan(&intent, &ctx, None) {
+            Plan::Reply(text, state) => Some(OneStep::Reply {
+                text,
+                state: state_value(&state),
+            }),
+            Plan::Calls(mut calls) if calls.len() == 1 => {
+                let tool = calls.remove(0);
+                Some(OneStep::Call {
+                    tool,
+                    reply: reply_fn(intent, Vec::new(), input.clock),
+                })
+            }
+            Plan::Calls(_) | Plan::NeedTasks => None,
+        }
+    }
+
     pub async fn run(
         &self,
         input: &TurnInput<'_>,
