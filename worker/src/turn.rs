@@ -149,8 +149,9 @@ pub async fn process(
     }
 }
 
-/// Starts an attempt of the request's turn: `Ok(Some(started))` to run it, `Ok(None)` when it had
-/// already finished (its final event is replayed), `Err(reason)` when it can never run. Requests
+/// Starts an attempt of the request's turn: `Ok(Some(begun))` to run it (or, when its start batch
+/// answered it, to publish the answer), `Ok(None)` when it had already finished (its final event
+/// is replayed), `Err(reason)` when it can never run. Requests
 /// published straight to the queue are stored first. Waits (bounded) for earlier turns of the
 /// conversation, so turns run in order.
 async fn begin(
@@ -207,7 +208,18 @@ async fn begin(
                 )
                 .await?
                 {
-                    Accepted::New(_) => continue,
+                    // Stored: it starts with the turns that start together, as one the api
+                    // stored would (a built-in turn of one step is answered there too).
+                    Accepted::New(_) => {
+                        if let Some(begun) = ctx
+                            .starter
+                            .submit((request.request_id, request.user_id))
+                            .await?
+                        {
+                            return Ok(Ok(Some(begun)));
+                        }
+                        continue;
+                    }
                     Accepted::Existing(_) | Accepted::ConversationNotFound => {
                         return Ok(Err("conversation not found"));
                     }
