@@ -1173,12 +1173,11 @@ async fn a_built_in_turn_of_one_step_starts_runs_and_finishes_in_one_transaction
         record.final_event().map(|e| e.body),
         Some(added.done.body.clone())
     );
-    let tasks: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = $1")
-        .bind(hana.id)
-        .fetch_one(&app.db)
-        .await
-        .expect("count");
-    assert_eq!(tasks, 1);
+    assert_eq!(
+        app.count("select count(*) from tasks where user_id = $1", &hana)
+            .await,
+        1
+    );
     app.shutdown().await;
 }
 
@@ -1211,13 +1210,10 @@ async fn built_in_turns_that_need_more_than_one_step_are_started_and_left_to_run
         let effects = chat::recorded_effects(&app.db, id).await.expect("effects");
         assert!(effects.is_empty());
     }
-    let tasks: i64 = sqlx::query_scalar("select count(*) from tasks where user_id = $1")
-        .bind(karl.id)
-        .fetch_one(&app.db)
-        .await
-        .expect("count");
     assert_eq!(
-        tasks, 0,
+        app.count("select count(*) from tasks where user_id = $1", &karl)
+            .await,
+        0,
         "a retry replays what its first attempt recorded; it is not one step"
     );
     app.shutdown().await;
