@@ -5,7 +5,8 @@
 //! conversation; count the attempt (telling the client to `reset` on a retry); load history; store
 //! the user message; run the agent (tools exactly once); store the reply and mark the turn done in
 //! one transaction (for the built-in agent, the transaction of its last tool call); publish
-//! `done`.
+//! `done`. A built-in turn of one step is answered by the batch that starts it
+//! ([`crate::batch`]): what is left here is to publish its tool call, reply and `done`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -151,9 +152,9 @@ pub async fn process(
 
 /// Starts an attempt of the request's turn: `Ok(Some(begun))` to run it (or, when its start batch
 /// answered it, to publish the answer), `Ok(None)` when it had already finished (its final event
-/// is replayed), `Err(reason)` when it can never run. Requests
-/// published straight to the queue are stored first. Waits (bounded) for earlier turns of the
-/// conversation, so turns run in order.
+/// is replayed), `Err(reason)` when it can never run. Requests published straight to the queue
+/// are stored first. Waits (bounded) for earlier turns of the conversation, so turns run in
+/// order.
 async fn begin(
     ctx: &TurnContext,
     request: &ChatRequest,
