@@ -207,6 +207,21 @@ fn meridiem(h: u32, m: u32, pm: bool) -> Option<NaiveTime> {
     time(h, m)
 }
 
+/// Whether a word on its own is "am" (`Some(false)`) or "pm" (`Some(true)`).
+fn meridiem_word(word: Option<&str>) -> Option<bool> {
+    match word {
+        Some("am" | "a.m" | "a.m.") => Some(false),
+        Some("pm" | "p.m" | "p.m.") => Some(true),
+        _ => None,
+    }
+}
+
+/// An hour said without am/pm on a 12-hour clock: 1 to 6 are afternoon hours ("at 5" is 17:00),
+/// the others what they say.
+fn afternoon_if_early(h: u32) -> u32 {
+    if (1..=6).contains(&h) { h + 12 } else { h }
+}
+
 /// The next `day` on or after `from`.
 pub fn on_or_after(from: NaiveDate, day: Weekday) -> NaiveDate {
     let ahead = (7 + i64::from(day.num_days_from_monday())
@@ -503,11 +518,7 @@ impl Reader<'_> {
         let h: u32 = digits.parse().ok().filter(|h| (1..=12).contains(h))?;
         self.at += 3;
         if pm.is_none() {
-            pm = match self.peek(0) {
-                Some("am" | "a.m" | "a.m.") => Some(false),
-                Some("pm" | "p.m" | "p.m.") => Some(true),
-                _ => None,
-            };
+            pm = meridiem_word(self.peek(0));
             if pm.is_some() {
                 self.at += 1;
             }
@@ -516,7 +527,7 @@ impl Reader<'_> {
             Some(pm) => meridiem(h, 0, pm)?.hour(),
             None => {
                 self.bare_hour = h <= 11;
-                if h <= 6 { h + 12 } else { h }
+                afternoon_if_early(h)
             }
         };
         Some(time(hour, 0)? + Duration::minutes(minutes))
@@ -575,12 +586,7 @@ impl Reader<'_> {
             }
         }
         if let Some((h, m)) = clock_digits(&word) {
-            let next = self.peek(1);
-            if let Some(pm) = match next {
-                Some("am" | "a.m" | "a.m.") => Some(false),
-                Some("pm" | "p.m" | "p.m.") => Some(true),
-                _ => None,
-            } {
+            if let Some(pm) = meridiem_word(self.peek(1)) {
                 self.at += 2;
                 return Some((meridiem(h, m, pm)?, None));
             }
@@ -593,14 +599,12 @@ impl Reader<'_> {
                 self.bare_hour = (1..=11).contains(&h) && !word.starts_with('0');
                 let _ =
                     self.eat("o'clock") || self.eat("oclock") || self.eat("hrs") || self.eat("h");
-                // 0, 12 to 24 and a leading zero ("08:15") are a 24-hour clock; otherwise 1 to 6
-                // are afternoon hours ("at 5", "3:30") and 7 to 11 morning ones.
-                let h = if h == 0 || h >= 12 || word.starts_with('0') {
+                // A leading zero ("08:15") is a 24-hour clock, as are 0 and 12 to 24; otherwise
+                // 1 to 6 are afternoon hours ("at 5", "3:30") and 7 to 11 morning ones.
+                let h = if word.starts_with('0') {
                     h
-                } else if h <= 6 {
-                    h + 12
                 } else {
-                    h
+                    afternoon_if_early(h)
                 };
                 return Some((time(h % 24, m)?, None));
             }
