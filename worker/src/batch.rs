@@ -16,8 +16,7 @@ use sqlx::PgPool;
 use todo_common::batch::Batcher;
 use todo_common::chat::{self, ChatRequestRecord, FinishedTurn, HistoryNeed, TurnStart};
 use todo_common::schema::{ChatEvent, ToolCall};
-use todo_common::tasks::Source;
-use todo_common::tools::{ToolContext, ToolOutput, TurnRef};
+use todo_common::tools::ToolOutput;
 use uuid::Uuid;
 
 use crate::agent::TurnInput;
@@ -149,17 +148,7 @@ async fn start_and_answer(
         steps.push(match plan {
             None => Step::Runs,
             Some(OneStep::Call { tool, reply }) => {
-                let ctx = ToolContext {
-                    user_id: record.user_id,
-                    clock: start.clock,
-                    source: Source::Chat,
-                    turn: Some(TurnRef {
-                        request_id: record.request_id,
-                        conversation_id: record.conversation_id,
-                        turn: record.turn,
-                    }),
-                    max_tasks,
-                };
+                let ctx = crate::tools::turn_context(record, start.clock, max_tasks);
                 jobs.push(ToolJob::finishing(ctx, &tool, reply));
                 Step::Calls(jobs.len() - 1)
             }

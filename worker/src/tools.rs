@@ -37,6 +37,26 @@ fn tool_label(name: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// What the tools of `record`'s turn run with: its user, `clock`, the turn itself (its effect
+/// records are keyed by it) and the user's task limit.
+pub fn turn_context(
+    record: &chat::ChatRequestRecord,
+    clock: todo_common::when::Clock,
+    max_tasks: Option<u32>,
+) -> ToolContext {
+    ToolContext {
+        user_id: record.user_id,
+        clock,
+        source: todo_common::tasks::Source::Chat,
+        turn: Some(todo_common::tools::TurnRef {
+            request_id: record.request_id,
+            conversation_id: record.conversation_id,
+            turn: record.turn,
+        }),
+        max_tasks,
+    }
+}
+
 /// Logs and counts a call that ran.
 pub fn count_call(name: &str, output: &ToolOutput) {
     let label = tool_label(name);
@@ -133,11 +153,7 @@ impl ToolJob {
         };
         let (response, state) = (finish.reply)(&ran.output);
         let mut calls = finish.earlier.clone();
-        calls.push(ToolCall {
-            tool: self.name.clone(),
-            arguments: self.arguments.clone(),
-            result: ran.result.clone(),
-        });
+        calls.push(self.recorded(ran.result.clone()));
         FinishedTurn::done(
             turn.request_id,
             self.ctx.user_id,

@@ -20,9 +20,6 @@ use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord, Lease};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 
-use todo_common::tasks::Source;
-use todo_common::tools::{ToolContext, TurnRef};
-
 use crate::agent::{Agent, AgentReply, TurnInput};
 use crate::batch::{Answered, Begun, Started};
 use crate::error::{AgentError, TurnError};
@@ -269,21 +266,10 @@ async fn run(
         pending,
     } = start;
 
-    let tool_context = ToolContext {
-        user_id: record.user_id,
-        clock,
-        source: Source::Chat,
-        turn: Some(TurnRef {
-            request_id: record.request_id,
-            conversation_id: record.conversation_id,
-            turn: record.turn,
-        }),
-        max_tasks: ctx.max_tasks,
-    };
     let mut tools = ToolExecutor::load(
         ctx.db.clone(),
         ctx.tools.clone(),
-        tool_context,
+        crate::tools::turn_context(&record, clock, ctx.max_tasks),
         record.attempts,
     )
     .await?;

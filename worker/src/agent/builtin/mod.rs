@@ -454,13 +454,13 @@ impl BuiltinAgent {
     /// than one call (the turn then runs step by step, [`BuiltinAgent::run`]). CPU work: call it
     /// off the async workers.
     pub fn one_step(input: &TurnInput<'_>) -> Option<OneStep> {
-        let intent = parse::parse(input.message, &input.clock);
-        let ctx = Context {
-            clock: input.clock,
-            state: AgentState::from_history(input.history),
-            pending: input.pending,
-        };
-        match plan(&intent, &ctx, None) {
+        let (intent, step) = first_plan(
+            input.message,
+            input.clock,
+            AgentState::from_history(input.history),
+            input.pending,
+        );
+        match step {
             Plan::Reply(text, state) => Some(OneStep::Reply {
                 text,
                 state: state_value(&state),
@@ -492,14 +492,7 @@ impl BuiltinAgent {
             let state = state.clone();
             let pending = pending.clone();
             tokio::task::spawn_blocking(move || {
-                let intent = parse::parse(&message, &clock);
-                let ctx = Context {
-                    clock,
-                    state,
-                    pending: pending.as_ref(),
-                };
-                let step = plan(&intent, &ctx, None);
-                (intent, step)
+                first_plan(&message, clock, state, pending.as_ref())
             })
             .await
             .map_err(|e| AgentError::Provider(format!("the built-in agent failed: {e}")))?
@@ -572,6 +565,23 @@ impl BuiltinAgent {
             state: state_value(&state),
         })
     }
+}
+
+/// Reads `message` and plans it from the conversation alone (before any task list is read).
+fn first_plan(
+    message: &str,
+    clock: Clock,
+    state: AgentState,
+    pending: Option<&PendingAction>,
+) -> (Intent, Plan) {
+    let intent = parse::parse(message, &clock);
+    let ctx = Context {
+        clock,
+        state,
+        pending,
+    };
+    let step = plan(&intent, &ctx, None);
+    (intent, step)
 }
 
 /// The state an answer about these call outputs leaves for the next turn.
