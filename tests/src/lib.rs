@@ -569,6 +569,24 @@ impl TestApp {
             .expect("count query")
     }
 
+    /// How many transactions wrote a turn's rows: its request, its messages, its effect records
+    /// and its user's tasks.
+    pub async fn transactions_of_turn(&self, request_id: Uuid) -> i64 {
+        sqlx::query_scalar(
+            "select count(distinct x) from (
+                 select xmin::text as x from chat_requests where request_id = $1
+                 union all select xmin::text from messages where request_id = $1
+                 union all select xmin::text from tool_effects where request_id = $1
+                 union all select xmin::text from tasks
+                     where user_id = (select user_id from chat_requests where request_id = $1)
+             ) rows",
+        )
+        .bind(request_id)
+        .fetch_one(&self.db)
+        .await
+        .expect("xmin")
+    }
+
     /// Stops api and workers, deletes the stream and drops the database.
     pub async fn shutdown(mut self) {
         self.teardown().await;

@@ -58,6 +58,9 @@ async fn a_request_published_straight_to_the_queue_is_served() {
     assert_eq!(done["request_id"], request_id.to_string());
     assert!(done["conversation_id"].as_i64().is_some());
     assert_eq!(app.list_tasks(&user, "all").await[0]["title"], "Buy milk");
+    // Once stored, it started in the start batch and, being one step, was answered there: the
+    // start, the task, its effect record and the reply share one transaction.
+    assert_eq!(app.transactions_of_turn(request_id).await, 1);
     app.shutdown().await;
 }
 

@@ -1089,24 +1089,6 @@ async fn accept_saying(app: &TestApp, user: Uuid, message: &str) -> Uuid {
     id
 }
 
-/// How many transactions wrote the turn's rows: its request, its messages, its effect records and
-/// its user's tasks.
-async fn transactions_of(app: &TestApp, request_id: Uuid) -> i64 {
-    sqlx::query_scalar(
-        "select count(distinct x) from (
-             select xmin::text as x from chat_requests where request_id = $1
-             union all select xmin::text from messages where request_id = $1
-             union all select xmin::text from tool_effects where request_id = $1
-             union all select xmin::text from tasks
-                 where user_id = (select user_id from chat_requests where request_id = $1)
-         ) rows",
-    )
-    .bind(request_id)
-    .fetch_one(&app.db)
-    .await
-    .expect("xmin")
-}
-
 #[tokio::test]
 async fn a_built_in_turn_of_one_step_starts_runs_and_finishes_in_one_transaction() {
     // Arrange: a turn that adds a task and one that changes nothing
@@ -1150,7 +1132,7 @@ async fn a_built_in_turn_of_one_step_starts_runs_and_finishes_in_one_transaction
         result,
         Some(serde_json::to_value(&added.done).expect("json"))
     );
-    assert_eq!(transactions_of(&app, adds).await, 1);
+    assert_eq!(app.transactions_of_turn(adds).await, 1);
 
     let Some(todo_worker::batch::Begun::Answered(greeted)) = greeted.expect("the batch") else {
         panic!("the greeting was answered in its start batch")
@@ -1161,7 +1143,7 @@ async fn a_built_in_turn_of_one_step_starts_runs_and_finishes_in_one_transaction
         EventBody::Done { tool_calls, response, .. } if tool_calls.is_empty() && !response.is_empty()
     ));
     assert_eq!(turn_row(&app, greets).await.0, "done");
-    assert_eq!(transactions_of(&app, greets).await, 1);
+    assert_eq!(app.transactions_of_turn(greets).await, 1);
 
     // A redelivery starts nothing and finds the turn finished, with nothing applied twice
     let again = starter.submit((adds, hana.id)).await.expect("the batch");
