@@ -134,6 +134,19 @@ re!(
     LEAD_IN,
     r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+)\b[\s,.!:;-]+|(?:so|well|wait|sorry|hey|alright|all right|then|now|right|no wait)\s*[,.!:;-]+\s*)(\S.*)$"
 );
+// Words that hand the request to the assistant ("go ahead and …", "make sure to …", "I want you
+// to …", "I'd like to …"): read past when what follows is a request of its own. When it is not
+// ("make sure to tidy the garage"), the message is read whole (here: a task to add).
+re!(
+    REQUEST_LEAD_IN,
+    r"(?i)^(?:please\s+|pls\s+|kindly\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:go ahead and|make sure(?: to| you| that)?|be sure to|i (?:want|need|would like|'d like) you to|i(?:'d| would)? like to|i want to|i wanna|i'd love to|try to|help me(?: to)?|let's|lets|let me|now|and then|then|ok now|okay now|just)\s+(\S.*)$"
+);
+// "remind me tomorrow at 5 to call mom", "remind me in 2 hours about the oven": the date comes
+// before what to do.
+re!(
+    REMIND_WHEN,
+    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?remind me\s+(.+?)\s+(?:to|about|that i need to|that i have to)\s+(.+)$"
+);
 re!(
     HOW_MANY,
     r"(?i)\bhow many\b|\bcount (my|the)?\s*(tasks|todos)\b|\bnumber of (tasks|todos)\b"
@@ -188,7 +201,12 @@ re!(
 );
 re!(
     IS_DONE,
-    r"(?i)^(.+?)\s+(?:is|are)\s+(?:now\s+|all\s+)?(?:done|complete|completed|finished)\b.*$"
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been)\s+(?:now\s+|all\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished)\b.*$"
+);
+// "task 4 gets deleted" (after "make sure"), "task 2 can be removed".
+re!(
+    IS_DELETED,
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be)\s+(?:deleted|removed|erased|trashed|thrown out)$"
 );
 re!(
     RESCHEDULE,
@@ -230,6 +248,17 @@ re!(
     &format!(
         r"(?i)^{POLITE}(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(.+?)\s+to\s+(high|low|medium|none|normal|urgent)$"
     )
+);
+// "task 3 priority low", "set task 3's priority to high", "it should be high priority".
+re!(
+    PRIORITY_OF,
+    &format!(
+        r"(?i)^{POLITE}(?:(?:set|change|update|make)\s+)?(.+?)(?:'s)?\s+(?:priority|prio)\s*(?:(?:to|is|should be|:|=)\s*)?(high|top|low|medium|normal|none|urgent)$"
+    )
+);
+re!(
+    IS_PRIORITY,
+    r"(?i)^(.+?)\s+(?:is|should be|needs to be)\s+(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
 );
 re!(
     MARK_URGENT,
@@ -282,8 +311,13 @@ re!(
 re!(
     UPDATE_TITLE,
     &format!(
-        r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle|set)\s+(?:the\s+)?(?:title\s+of\s+|name\s+of\s+)?(.+?)(?:'s)?(?:\s+(?:title|name))?\s+(?:to|into|as)\s+(.+)$"
+        r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle|set)\s+(?:the\s+)?(?:title\s+of\s+|name\s+of\s+)?(.+?)(?:'s)?(?:\s+(?:title|name))?\s+(?:to|into|as)\s+(?:say\s+|read\s+|be\s+called\s+|be\s+named\s+)?(.+)$"
     )
+);
+// "update task 2: call dad", "rename the milk task: buy oat milk".
+re!(
+    EDIT_COLON,
+    &format!(r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle)\s+(.+?)\s*:\s*(.+)$")
 );
 re!(
     ADD,
@@ -915,15 +949,77 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
 }
 
 fn parse_past_lead_ins(message: &str, clock: &Clock, lead_ins: usize) -> Intent {
-    if lead_ins > 0
-        && let Some(c) = LEAD_IN.captures(message.trim())
-    {
-        let rest = parse_past_lead_ins(&c[1], clock, lead_ins - 1);
-        if rest != Intent::Unknown {
-            return rest;
+    let message = message.trim();
+    if lead_ins > 0 {
+        // (pattern, whether the rest may be the user's own sentence: "oh, I bought milk" but
+        // not "make sure I pay the rent", which is a to-do read whole below)
+        for (lead_in, own_sentence) in [(&LEAD_IN, true), (&REQUEST_LEAD_IN, false)] {
+            if let Some(c) = lead_in.captures(message)
+                && (own_sentence || !starts_with_word(&c[1], &["i", "we"]))
+            {
+                let rest = parse_past_lead_ins(&c[1], clock, lead_ins - 1);
+                if rest != Intent::Unknown {
+                    return rest;
+                }
+            }
+        }
+        if let Some(intent) = parse_dated_request(message, clock) {
+            return intent;
         }
     }
     parse_request(message, clock)
+}
+
+/// Whether `text`'s first word is one of `words` (lower case).
+fn starts_with_word(text: &str, words: &[&str]) -> bool {
+    text.split_whitespace()
+        .next()
+        .is_some_and(|w| words.contains(&w.to_lowercase().as_str()))
+}
+
+/// "tomorrow remind me to call mom", "on friday I need to pay rent": a date in front of a request
+/// to add. The date goes to the tasks that name none of their own.
+fn parse_dated_request(message: &str, clock: &Clock) -> Option<Intent> {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    (1..words.len().min(5)).rev().find_map(|k| {
+        let rest = words[k..].join(" ");
+        let rest = rest.trim_start_matches([',', ':', '-', ' ']);
+        if !(REMIND.is_match(rest) || ADD.is_match(rest)) {
+            return None;
+        }
+        let due = due_phrase(&words[..k].join(" "), clock)?;
+        dated(parse_request(rest, clock), due)
+    })
+}
+
+/// An add whose tasks are due at `due` unless they name a date of their own; `None` for anything
+/// but an add.
+fn dated(intent: Intent, due: Due) -> Option<Intent> {
+    match intent {
+        Intent::Add(tasks) => Some(Intent::Add(
+            tasks
+                .into_iter()
+                .map(|t| NewTask {
+                    due: t.due.or(Some(due)),
+                    ..t
+                })
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
+/// The body of "remind me to …" / "I need to …" with any further such words read past ("I need
+/// to remember to pick up the kids").
+fn reminder_body(body: &str) -> &str {
+    let mut body = body;
+    for _ in 0..MAX_LEAD_INS {
+        match REMIND.captures(body).and_then(|c| c.get(1)) {
+            Some(inner) => body = inner.as_str(),
+            None => break,
+        }
+    }
+    body
 }
 
 fn parse_request(message: &str, clock: &Clock) -> Intent {
@@ -959,8 +1055,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "remind me to …", "I need to …", "set a reminder to …": always a task to add, even when
     // its words look like an edit ("remind me to move the car to the garage").
+    if let Some(c) = REMIND_WHEN.captures(bare)
+        && let Some(due) = due_phrase(&c[1], clock)
+        && let Some(intent) = dated(parse_add(reminder_body(&c[2]), clock), due)
+    {
+        return intent;
+    }
     if let Some(c) = REMIND.captures(bare) {
-        return parse_add(&c[1], clock);
+        return parse_add(reminder_body(&c[1]), clock);
     }
     if let Some(c) = CLEAR_DUE.captures(bare) {
         return Intent::Update(
@@ -1029,10 +1131,31 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             );
         }
     }
+    if let Some(c) = EDIT_COLON.captures(bare) {
+        let target = parse_target(&c[1]);
+        let edit = match due_phrase(&c[2], clock) {
+            Some(due) => Edit {
+                due: Some(Some(due)),
+                ..Edit::default()
+            },
+            None => Edit {
+                title: Some(clean_title(&c[2])),
+                ..Edit::default()
+            },
+        };
+        if target != Target::Missing && edit.title.as_ref().is_none_or(|t| !t.is_empty()) {
+            return Intent::Update(target, edit);
+        }
+    }
     if let Some(c) = IS_DONE.captures(bare)
         && !LIST_VERB.is_match(&c[1])
     {
         return Intent::Complete(parse_target(&c[1]));
+    }
+    if let Some(c) = IS_DELETED.captures(bare)
+        && !LIST_VERB.is_match(&c[1])
+    {
+        return Intent::Delete(parse_target(&c[1]));
     }
     if WHAT_FIRST.is_match(bare) {
         return Intent::List(Query {
@@ -1194,6 +1317,21 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
                 ..Edit::default()
             },
         );
+    }
+    // Only for a reference to a task: "add buy milk priority high" adds.
+    if let Some(c) = PRIORITY_OF
+        .captures(bare)
+        .or_else(|| IS_PRIORITY.captures(bare))
+        && let Some(p) = priority_word(&c[2])
+        && let target @ (Target::Ids(_) | Target::Previous) = parse_target(&c[1])
+    {
+        return Some(Intent::Update(
+            target,
+            Edit {
+                priority: Some(p),
+                ..Edit::default()
+            },
+        ));
     }
     if let Some(c) = PRIORITIZE.captures(bare) {
         let p = if c.get(1).is_some() {
