@@ -97,7 +97,11 @@ pub fn grouped(tasks: &[ToolTask], clock: &Clock) -> String {
     }
     let non_empty: Vec<&(&str, Vec<ToolTask>)> =
         groups.iter().filter(|(_, l)| !l.is_empty()).collect();
-    if non_empty.len() <= 1 {
+    // One group needs no heading, but keeps its order (soonest first for dated tasks).
+    if let [(_, only)] = non_empty.as_slice() {
+        return format_list(only);
+    }
+    if non_empty.is_empty() {
         return format_list(tasks);
     }
     non_empty
@@ -437,18 +441,24 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn one_task_is_one_task() {
+    fn clock() -> Clock {
         let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
             .expect("time")
             .with_timezone(&Utc);
-        let clock = Clock::new(now, chrono_tz::Europe::Berlin, DateOrder::Dmy);
-        let task = ToolTask {
-            task_id: 2,
-            title: "Call mom".into(),
+        Clock::new(now, chrono_tz::Europe::Berlin, DateOrder::Dmy)
+    }
+
+    fn task(task_id: i32, title: &str, due_at: Option<&str>) -> ToolTask {
+        ToolTask {
+            task_id,
+            title: title.into(),
             description: None,
             completed: false,
-            due_at: None,
+            due_at: due_at.map(|at| {
+                DateTime::parse_from_rfc3339(at)
+                    .expect("time")
+                    .with_timezone(&Utc)
+            }),
             due_text: None,
             due_has_time: false,
             priority: Priority::None,
@@ -456,7 +466,31 @@ mod tests {
             repeat: None,
             repeat_text: None,
             overdue: false,
-        };
+        }
+    }
+
+    #[test]
+    fn upcoming_tasks_alone_are_listed_soonest_first() {
+        // Arrange: the list tool gives the newest task first
+        let tasks = [
+            task(2, "Call mom", Some("2026-12-04T16:00:00Z")),
+            task(1, "Pick up the kids", Some("2026-11-30T14:45:00Z")),
+        ];
+
+        // Act
+        let text = grouped(&tasks, &clock());
+
+        // Assert: one group, no heading, by due date
+        let kids = text.find("Pick up the kids").expect("listed");
+        let mom = text.find("Call mom").expect("listed");
+        assert!(kids < mom, "{text}");
+        assert!(!text.contains("Upcoming:"), "{text}");
+    }
+
+    #[test]
+    fn one_task_is_one_task() {
+        let clock = clock();
+        let task = task(2, "Call mom", None);
         let query = Query {
             status: StatusFilter::Pending,
             due: Some(DueFilter::Week),
