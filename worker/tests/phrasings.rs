@@ -127,6 +127,9 @@ fn phrasing_table() {
             Some(c) if c.starts_with("it=") => {
                 state.tasks = vec![c[3..].parse().expect("task id")];
             }
+            Some(c) if c.starts_with("listed=") => {
+                state.listed = c[7..].split(',').map(|i| i.parse().expect("id")).collect();
+            }
             Some(c) if c.starts_with("asked=") => {
                 let (tool, ids) = c[6..].split_once(':').expect("asked=TOOL:IDS");
                 state.question = Some(Question {
@@ -230,7 +233,7 @@ fn a_reply_that_changes_nothing_keeps_what_it_means() {
         clock: clock(),
         state: AgentState {
             tasks: vec![3],
-            question: None,
+            ..AgentState::default()
         },
         pending: None,
     };

@@ -183,6 +183,51 @@ async fn ambiguous_references_get_a_clarifying_question_that_a_number_answers() 
 }
 
 #[tokio::test]
+async fn the_second_one_means_the_task_shown_second_in_the_last_listing() {
+    // Arrange: three tasks, listed in a conversation
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let titles = ["Water the plants", "Pay rent", "Book flights"];
+    for title in titles {
+        app.create_task(&user, title).await;
+    }
+    let mut ws = app.ws(&user).await;
+    let listing = final_frame(&ws.ask("what's pending?", None).await).clone();
+    let conversation = listing["conversation_id"].as_i64();
+    let text = listing["response"].as_str().expect("text");
+    let mut shown: Vec<(usize, &str)> = titles
+        .iter()
+        .map(|t| (text.find(t).expect("every task is listed"), *t))
+        .collect();
+    shown.sort();
+
+    // Act: a place the listing does not have gets a question and changes nothing
+    let reply = final_frame(&ws.ask("delete the fifth one", conversation).await).clone();
+    assert!(
+        reply["response"].as_str().expect("text").contains('?'),
+        "{reply}"
+    );
+    assert_eq!(app.list_tasks(&user, "all").await.len(), 3);
+    let done = final_frame(&ws.ask("delete the second one", conversation).await).clone();
+
+    // Assert: the task shown second is gone, the others stay
+    assert_eq!(
+        done["tool_calls"].as_array().expect("calls")[0]["tool"],
+        "delete_task",
+        "{done}"
+    );
+    let left: Vec<String> = app
+        .list_tasks(&user, "all")
+        .await
+        .iter()
+        .map(|t| t["title"].as_str().expect("title").to_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!left.iter().any(|t| t == shown[1].1), "{left:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn http_chat_uses_the_same_pipeline_and_shape() {
     let app = TestApp::spawn().await;
     let user = app.user().await;

@@ -26,7 +26,7 @@ use todo_common::tools::{
 };
 use todo_common::when::Clock;
 
-use self::parse::{Edit, Intent, Query, Target};
+use self::parse::{Edit, Intent, Position, Query, Target};
 use self::resolve::{Found, Prefer};
 use super::{AgentReply, TurnInput};
 use crate::error::AgentError;
@@ -42,6 +42,9 @@ pub struct AgentState {
     /// A question the reply asked ("which one?", "did you mean …?").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question: Option<Question>,
+    /// The tasks a listing of several showed, in the order shown: what "the second one" means.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listed: Vec<i32>,
 }
 
 /// A question about which task an action is for; the answer fills in the task.
@@ -215,8 +218,8 @@ fn ask(text: String, tool: Tool, candidates: Vec<i32>) -> Plan {
     Plan::Reply(
         text,
         Box::new(AgentState {
-            tasks: Vec::new(),
             question: Some(Question { tool, candidates }),
+            ..AgentState::default()
         }),
     )
 }
@@ -225,15 +228,42 @@ fn say(text: impl Into<String>) -> Plan {
     Plan::Reply(text.into(), Box::default())
 }
 
-/// A reply about nothing in particular: what "it" meant before still means it next turn.
+/// A reply about nothing in particular: what "it" and "the second one" meant before still mean it
+/// next turn.
 fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
     Plan::Reply(
         text.into(),
         Box::new(AgentState {
             tasks: ctx.state.tasks.clone(),
             question: None,
+            listed: ctx.state.listed.clone(),
         }),
     )
+}
+
+/// The task at `position` in the list the user was last shown: the question's candidates when the
+/// last reply asked "which one?", else the last listing. Otherwise a question back, which keeps
+/// the list for the next message.
+fn pick(position: Position, ctx: &Context<'_>) -> Result<i32, Plan> {
+    let shown = match &ctx.state.question {
+        Some(q) => &q.candidates,
+        None => &ctx.state.listed,
+    };
+    if shown.is_empty() {
+        return Err(say(
+            "Which task do you mean? Tell me its number or part of its title (\"show my tasks\" lists them).",
+        ));
+    }
+    position.of(shown).ok_or_else(|| {
+        let text = format!(
+            "I only showed {} tasks. Which one do you mean? Tell me its number.",
+            shown.len()
+        );
+        match &ctx.state.question {
+            Some(q) => ask(text, q.tool.clone(), q.candidates.clone()),
+            None => chat(text, ctx),
+        }
+    })
 }
 
 /// Decides what to do about `intent`. `tasks` is `None` until the plan asked for them.
@@ -269,6 +299,10 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             })]),
             (None, Some(_)) => say("OK, I won't change anything."),
             (None, None) => say("OK."),
+        },
+        Intent::Pick(position) => match pick(*position, ctx) {
+            Ok(id) => plan(&Intent::Number(id), ctx, tasks),
+            Err(reply) => reply,
         },
         Intent::Number(n) => match question {
             Some(q) => Plan::Calls(vec![with_task(&q.tool, *n)]),
@@ -327,6 +361,10 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             return say("Which task do you mean? Tell me its number or part of its title.");
         }
         Target::Previous => ctx.state.tasks.clone(),
+        Target::Listed(position) => match pick(*position, ctx) {
+            Ok(id) => vec![id],
+            Err(reply) => return reply,
+        },
         Target::Title(query) => {
             let Some(tasks) = tasks else {
                 return Plan::NeedTasks;
@@ -554,7 +592,7 @@ impl BuiltinAgent {
                 }
                 (
                     reply::write(&intent, &outputs, &clock),
-                    answer_state(&outputs),
+                    answer_state(&outputs, &clock),
                 )
             }
         };
@@ -585,10 +623,21 @@ fn first_plan(
 }
 
 /// The state an answer about these call outputs leaves for the next turn.
-fn answer_state(outputs: &[ToolOutput]) -> AgentState {
+fn answer_state(outputs: &[ToolOutput], clock: &Clock) -> AgentState {
+    let listed = outputs
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            ToolOutput::Listed { tasks, .. } if tasks.len() > 1 => {
+                Some(reply::shown_order(tasks, clock))
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
     AgentState {
         tasks: mentioned(outputs),
         question: None,
+        listed,
     }
 }
 
@@ -605,6 +654,6 @@ fn reply_fn(intent: Intent, earlier: Vec<ToolOutput>, clock: Clock) -> ReplyFn {
         let mut outputs = earlier.clone();
         outputs.push(last.clone());
         let text = reply::write(&intent, &outputs, &clock);
-        (text, state_value(&answer_state(&outputs)))
+        (text, state_value(&answer_state(&outputs, &clock)))
     })
 }

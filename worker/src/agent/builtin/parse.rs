@@ -32,10 +32,31 @@ pub enum Target {
     Title(String),
     /// "it", "that one": the task the conversation was just about.
     Previous,
+    /// "the second one", "the last one on the list": by its place in the list the last reply showed
+    /// (or in the question it asked).
+    Listed(Position),
     /// "all completed tasks", "everything due today": every task the query matches.
     All(Query),
     /// No reference at all ("delete").
     Missing,
+}
+
+/// A place in a list shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// 1-based.
+    Nth(usize),
+    Last,
+}
+
+impl Position {
+    /// The item at this place in `items`, if there is one.
+    pub fn of<T: Copy>(self, items: &[T]) -> Option<T> {
+        match self {
+            Position::Nth(n) => n.checked_sub(1).and_then(|i| items.get(i)).copied(),
+            Position::Last => items.last().copied(),
+        }
+    }
 }
 
 /// A task to add, as read from the message.
@@ -90,6 +111,8 @@ pub enum Intent {
     No,
     /// "3", "number 3": an answer to "which one?".
     Number(i32),
+    /// "the second one": an answer to "which one?" by place in the list.
+    Pick(Position),
     Greeting,
     Help,
     Thanks,
@@ -403,6 +426,11 @@ re!(
     TASK_NUMBERS,
     r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:\s*(?:,|and|&)\s*#?\d{1,9})+$"
 );
+// "the second one", "the 3rd task", "the last one on the list"
+re!(
+    ORDINAL,
+    r"(?i)^(?:the\s+)?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th|last)(?:\s+(?:one|task|todo|item|of them))?(?:\s+(?:on|in|from)\s+(?:the|that|your|my)\s+list)?(?:\s+please)?$"
+);
 re!(
     PREVIOUS,
     r"(?i)^(?:it|that|this|that one|this one|that task|this task|the last one|the one you just added|the last task|them)$"
@@ -502,6 +530,9 @@ pub fn parse_target(raw: &str) -> Target {
     if PREVIOUS.is_match(s) {
         return Target::Previous;
     }
+    if let Some(p) = ordinal(s) {
+        return Target::Listed(p);
+    }
     if SELECTOR.is_match(s) {
         return Target::All(selector_query(s));
     }
@@ -525,6 +556,25 @@ pub fn parse_target(raw: &str) -> Target {
             r.trim_start_matches("called ").trim_start_matches("named ")
         });
     Target::Title(unquote(t).to_owned())
+}
+
+/// The place "the second one" names.
+fn ordinal(s: &str) -> Option<Position> {
+    let c = ORDINAL.captures(s)?;
+    let word = c[1].to_lowercase();
+    if word == "last" {
+        return Some(Position::Last);
+    }
+    const WORDS: [&str; 10] = [
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+        "tenth",
+    ];
+    WORDS
+        .iter()
+        .position(|w| *w == word)
+        .map(|i| i + 1)
+        .or_else(|| word.trim_end_matches(char::is_alphabetic).parse().ok())
+        .map(Position::Nth)
 }
 
 fn status_from_words(text: &str) -> StatusFilter {
@@ -1046,6 +1096,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         && let Ok(n) = c[1].parse()
     {
         return Intent::Number(n);
+    }
+    if let Some(p) = ordinal(bare) {
+        return Intent::Pick(p);
     }
     if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
         return Intent::Thanks;

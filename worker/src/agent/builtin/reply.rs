@@ -72,6 +72,28 @@ pub fn format_list(tasks: &[ToolTask]) -> String {
 /// A listing grouped overdue / today / upcoming / no date / completed (headings only when there
 /// is more than one group).
 pub fn grouped(tasks: &[ToolTask], clock: &Clock) -> String {
+    let groups = groups(tasks, clock);
+    match groups.as_slice() {
+        [] => format_list(tasks),
+        // One group needs no heading, but keeps its order (soonest first for dated tasks).
+        [(_, only)] => format_list(only),
+        _ => groups
+            .iter()
+            .map(|(name, list)| format!("\n{name}:{}", format_list(list)))
+            .collect(),
+    }
+}
+
+/// The task ids in the order [`grouped`] shows them.
+pub fn shown_order(tasks: &[ToolTask], clock: &Clock) -> Vec<i32> {
+    groups(tasks, clock)
+        .iter()
+        .flat_map(|(_, list)| list.iter().map(|t| t.task_id))
+        .collect()
+}
+
+/// The non-empty groups of a listing, in the order shown, dated groups soonest first.
+fn groups(tasks: &[ToolTask], clock: &Clock) -> Vec<(&'static str, Vec<ToolTask>)> {
     let tomorrow = clock.day_bounds(1);
     let mut groups: [(&str, Vec<ToolTask>); 5] = [
         ("Overdue", Vec::new()),
@@ -95,19 +117,7 @@ pub fn grouped(tasks: &[ToolTask], clock: &Clock) -> String {
             list.sort_by_key(|t| (t.due_at, t.task_id));
         }
     }
-    let non_empty: Vec<&(&str, Vec<ToolTask>)> =
-        groups.iter().filter(|(_, l)| !l.is_empty()).collect();
-    // One group needs no heading, but keeps its order (soonest first for dated tasks).
-    if let [(_, only)] = non_empty.as_slice() {
-        return format_list(only);
-    }
-    if non_empty.is_empty() {
-        return format_list(tasks);
-    }
-    non_empty
-        .iter()
-        .map(|(name, list)| format!("\n{name}:{}", format_list(list)))
-        .collect()
+    groups.into_iter().filter(|(_, l)| !l.is_empty()).collect()
 }
 
 fn error_sentence(e: &ToolError, what: &str) -> String {
@@ -485,6 +495,32 @@ mod tests {
         let mom = text.find("Call mom").expect("listed");
         assert!(kids < mom, "{text}");
         assert!(!text.contains("Upcoming:"), "{text}");
+    }
+
+    #[test]
+    fn the_order_shown_is_overdue_today_upcoming_then_undated() {
+        // Arrange: in the list tool's order, newest first
+        let mut overdue = task(3, "Pay rent", Some("2026-11-25T09:00:00Z"));
+        overdue.overdue = true;
+        let tasks = [
+            task(4, "Call mom", Some("2026-12-04T16:00:00Z")),
+            overdue,
+            task(2, "Buy milk", None),
+            task(1, "Dentist", Some("2026-11-30T09:00:00Z")),
+            task(5, "Stand-up", Some("2026-11-27T15:00:00Z")),
+        ];
+
+        // Act
+        let order = shown_order(&tasks, &clock());
+        let text = grouped(&tasks, &clock());
+
+        // Assert: the ids in the order the text shows them
+        assert_eq!(order, [3, 5, 1, 4, 2]);
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|id| text.find(&format!("#{id} ")).expect("shown"))
+            .collect();
+        assert!(positions.is_sorted(), "{text}");
     }
 
     #[test]
