@@ -103,6 +103,14 @@ pub struct ListTasksArgs {
     /// By due date: overdue, today, tomorrow, week (today to Sunday) or none (no due date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DueFilter>,
+    /// Only tasks due on or after this day (YYYY-MM-DD, or a phrase like "next monday"), in the
+    /// user's timezone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_from: Option<String>,
+    /// Only tasks due on or before this day (YYYY-MM-DD, or a phrase like "friday"), in the user's
+    /// timezone. With due_from the same day: the tasks due that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_to: Option<String>,
     /// Only tasks of at least this priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,

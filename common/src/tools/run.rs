@@ -1,6 +1,7 @@
 //! One function per tool. Each runs on a connection the caller holds in a transaction (the chat
 //! executor records the result in the same transaction, for exactly-once effects).
 
+use chrono::{NaiveDate, TimeDelta};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
@@ -158,6 +159,29 @@ async fn list_tasks(
         Ok(tag) => tag,
         Err(e) => return Ok(Err(e.into())),
     };
+    let day = |field: &str, text: Option<&str>| -> Result<Option<NaiveDate>, ToolError> {
+        text.map(|t| {
+            crate::when::parse_due(t, &ctx.clock)
+                .map(|due| due.local_date(ctx.clock.tz))
+                .map_err(|e| ToolError::new("INVALID_ARGUMENTS", format!("{field}: {e}")))
+        })
+        .transpose()
+    };
+    let (from, to) = match (
+        day("due_from", args.due_from.as_deref()),
+        day("due_to", args.due_to.as_deref()),
+    ) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Ok(Err(ToolError::new(
+            "INVALID_ARGUMENTS",
+            format!("due_from ({from}) is after due_to ({to})"),
+        )));
+    }
     let limit = args.limit.unwrap_or(tasks::LIST_LIMIT_DEFAULT);
     if !(1..=LIST_LIMIT_MAX).contains(&limit) {
         return Ok(Err(ToolError::new(
@@ -178,6 +202,9 @@ async fn list_tasks(
             .map(|q| q.chars().take(200).collect()),
         sort: args.sort.unwrap_or_default(),
         limit: Some(limit),
+        // Whole days: the store's bounds are exclusive, and instants are microseconds.
+        due_after: from.map(|d| ctx.clock.start_of(d) - TimeDelta::microseconds(1)),
+        due_before: to.and_then(|d| d.succ_opt()).map(|d| ctx.clock.start_of(d)),
         ..ListFilter::default()
     };
     let page = store::list(conn, ctx.user_id, &filter, &ctx.clock).await?;

@@ -180,3 +180,70 @@ async fn the_stdio_bridge_serves_the_same_tools_with_the_stored_login() {
     let _ = tokio::time::timeout(Duration::from_secs(5), bridge).await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn list_tasks_picks_whole_days_by_due_date() {
+    // Arrange: tasks due on three days (one with a time late on the middle day) and one undated
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.set_timezone(&user, "Europe/Berlin").await;
+    for (title, due) in [
+        ("Thursday", json!("2030-01-03")),
+        ("Friday", json!("2030-01-04")),
+        ("Friday night", json!("2030-01-04T23:30")),
+        ("Saturday", json!("2030-01-05")),
+        ("Someday", Value::Null),
+    ] {
+        app.create_task_with(&user, &json!({"title": title, "due_at": due}))
+            .await;
+    }
+    let client = todo_cli::mcp::connect(&app.base, &session(&app, &user))
+        .await
+        .expect("MCP session");
+    let titles = |listed: &Value| {
+        let mut titles: Vec<String> = listed["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| t["title"].as_str().expect("title").to_owned())
+            .collect();
+        titles.sort();
+        titles
+    };
+
+    // Act / Assert: one day, in the user's timezone
+    let (failed, friday) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"due_from": "2030-01-04", "due_to": "2030-01-04"}),
+    )
+    .await;
+    assert!(!failed, "{friday}");
+    assert_eq!(titles(&friday), ["Friday", "Friday night"]);
+
+    // Open at one end
+    let (_, until) = call(client.peer(), "list_tasks", json!({"due_to": "2030-01-03"})).await;
+    assert_eq!(titles(&until), ["Thursday"]);
+    let (_, from) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"due_from": "2030-01-04"}),
+    )
+    .await;
+    assert_eq!(titles(&from), ["Friday", "Friday night", "Saturday"]);
+
+    // Bad days are a tool error that names the argument
+    let (failed, backwards) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"due_from": "2030-01-05", "due_to": "2030-01-04"}),
+    )
+    .await;
+    assert!(failed);
+    assert!(backwards.to_string().contains("due_from"), "{backwards}");
+    let (failed, nonsense) = call(client.peer(), "list_tasks", json!({"due_to": "zzz"})).await;
+    assert!(failed);
+    assert!(nonsense.to_string().contains("due_to"), "{nonsense}");
+    let _ = client.cancel().await;
+    app.shutdown().await;
+}

@@ -129,6 +129,8 @@ fn list_args(q: &Query) -> ListTasksArgs {
     ListTasksArgs {
         status: Some(q.status).filter(|s| *s != StatusFilter::All),
         due: q.due,
+        due_from: q.days.and_then(|d| d.from).map(|d| d.to_string()),
+        due_to: q.days.and_then(|d| d.to).map(|d| d.to_string()),
         priority: q.priority,
         tag: q.tag.clone(),
         query: q.text.clone(),

@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use chrono::{Datelike, NaiveDate, TimeDelta};
 use regex::Regex;
 use todo_common::tasks::{DueFilter, Priority, Sort, StatusFilter, normalize_tag};
 use todo_common::when::phrase;
@@ -21,6 +22,15 @@ pub struct Query {
     pub sort: Option<Sort>,
     /// "my most important task": only the first.
     pub top: bool,
+    /// "on friday", "next week", "before the 3rd": the days the tasks are due.
+    pub days: Option<Days>,
+}
+
+/// Days in the user's timezone, both ends included; an end left open is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
 }
 
 /// How a message refers to tasks.
@@ -374,7 +384,13 @@ re!(
 );
 re!(
     LIST_VERB,
-    r"(?i)\b(show|list|display|view|see|get|what|what's|whats|which|give me|tell me|read|check|remaining|outstanding|any|anything|do i have|is there|are there)\b"
+    r"(?i)\b(show|list|display|view|see|get|sort|what|what's|whats|which|give me|tell me|read|check|remaining|outstanding|any|anything|do i have|is there|are there)\b"
+);
+// A question about tasks by its first words: "what's due on friday?", "anything next week?"
+// ("see the doctor on friday" is a task).
+re!(
+    LIST_QUESTION,
+    r"(?i)^(?:what|what's|whats|which|any|anything|do i have|have i got|is there|are there|show|list|display)\b"
 );
 re!(
     LIST_NOUN,
@@ -495,7 +511,7 @@ fn clean_title(raw: &str) -> String {
 }
 
 /// Parses what a task reference names.
-pub fn parse_target(raw: &str) -> Target {
+pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     let s = unquote(strip_punctuation(raw));
     if s.is_empty()
         || matches!(
@@ -534,7 +550,7 @@ pub fn parse_target(raw: &str) -> Target {
         return Target::Listed(p);
     }
     if SELECTOR.is_match(s) {
-        return Target::All(selector_query(s));
+        return Target::All(selector_query(s, clock));
     }
     let mut t = s.to_owned();
     for prefix in ["the ", "my ", "a ", "that ", "this "] {
@@ -663,10 +679,100 @@ const SELECTOR_WORDS: &[&str] = &[
     "and",
 ];
 
+/// The days a listing names at its end ("what's due on friday", "anything next week?", "tasks due
+/// before the 3rd"), and the text before them. Today, tomorrow and this week are
+/// [`DueFilter`]s instead.
+fn take_days(text: &str, clock: &Clock) -> Option<(Days, String)> {
+    let text = strip_punctuation(text).to_lowercase();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let n = words.len();
+    (1..n.min(7)).rev().find_map(|k| {
+        let tail = &words[n - k..];
+        let (days, used) = days_phrase(tail, clock)?;
+        (used == k).then(|| (days, words[..n - k].join(" ")))
+    })
+}
+
+/// Reads `words` ("due on friday", "before the 3rd", "next week") as days; how many words it used.
+fn days_phrase(words: &[&str], clock: &Clock) -> Option<(Days, usize)> {
+    let skip = usize::from(words.first() == Some(&"due"));
+    let (&first, rest) = words[skip..].split_first()?;
+    let (bound, phrase) = match first {
+        "on" | "for" | "over" | "during" => ("on", rest),
+        "before" | "by" | "until" | "till" | "after" => (first, rest),
+        "next" | "this" | "coming" | "the" => ("on", &words[skip..]),
+        _ => return None,
+    };
+    let phrase = phrase.join(" ");
+    let phrase = phrase.trim_start_matches("the ");
+    if phrase.is_empty()
+        || matches!(
+            phrase,
+            "today" | "tonight" | "tomorrow" | "week" | "this week" | "the week"
+        )
+    {
+        return None;
+    }
+    let (from, to) = named_days(phrase, clock).or_else(|| {
+        let day = due_phrase(phrase, clock)?.local_date(clock.tz);
+        Some((day, day))
+    })?;
+    let days = match bound {
+        "before" => Days {
+            from: None,
+            to: from.pred_opt(),
+        },
+        "by" | "until" | "till" => Days {
+            from: None,
+            to: Some(to),
+        },
+        "after" => Days {
+            from: to.succ_opt(),
+            to: None,
+        },
+        _ => Days {
+            from: Some(from),
+            to: Some(to),
+        },
+    };
+    Some((days, words.len()))
+}
+
+/// Spans of days a single date does not name: next week, the weekend, this or next month.
+fn named_days(phrase: &str, clock: &Clock) -> Option<(NaiveDate, NaiveDate)> {
+    let today = clock.today();
+    let monday = today - TimeDelta::days(i64::from(today.weekday().num_days_from_monday()));
+    let saturday = monday + TimeDelta::days(5);
+    let month_start = today.with_day(1)?;
+    let next_month = month_start.checked_add_months(chrono::Months::new(1))?;
+    let span = |from: NaiveDate, days: i64| (from, from + TimeDelta::days(days - 1));
+    Some(match phrase {
+        "next week" | "coming week" => span(monday + TimeDelta::days(7), 7),
+        "weekend" | "this weekend" | "coming weekend" => {
+            (today.max(saturday), saturday + TimeDelta::days(1))
+        }
+        // as "next friday" is the friday of next week
+        "next weekend" => span(saturday + TimeDelta::days(7), 2),
+        "this month" | "month" => (today, next_month.pred_opt()?),
+        "next month" | "coming month" => (
+            next_month,
+            next_month
+                .checked_add_months(chrono::Months::new(1))?
+                .pred_opt()?,
+        ),
+        _ => return None,
+    })
+}
+
 /// A selector's query, with what is left of its words (a title fragment) as a text filter, so
 /// that "delete all the milk tasks" picks the milk tasks, not every task.
-fn selector_query(text: &str) -> Query {
-    let mut q = query_of(text);
+fn selector_query(text: &str, clock: &Clock) -> Query {
+    let mut q = query_of(text, clock);
+    // "everything due on friday": the days are not words of a title
+    let text = match take_days(text, clock) {
+        Some((_, before)) => before,
+        None => text.to_owned(),
+    };
     let rest: Vec<String> = text
         .to_lowercase()
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -685,14 +791,20 @@ fn selector_query(text: &str) -> Query {
 }
 
 /// What a listing or a selector asks for.
-pub fn query_of(text: &str) -> Query {
+pub fn query_of(text: &str, clock: &Clock) -> Query {
     let lower = text.to_lowercase();
     let has = |w: &str| Regex::new(&format!(r"\b{w}\b")).is_ok_and(|r| r.is_match(&lower));
     let mut q = Query {
         status: status_from_words(&lower),
         ..Query::default()
     };
-    q.due = if has("overdue") || has("late") || lower.contains("past due") {
+    // Days are due dates: "what did I finish on monday" asks about completions, which have none.
+    if q.status != StatusFilter::Completed {
+        q.days = take_days(&lower, clock).map(|(days, _)| days);
+    }
+    q.due = if q.days.is_some() {
+        None
+    } else if has("overdue") || has("late") || lower.contains("past due") {
         Some(DueFilter::Overdue)
     } else if has("today") || has("tonight") {
         Some(DueFilter::Today)
@@ -711,7 +823,9 @@ pub fn query_of(text: &str) -> Query {
         None
     };
     // "what's due today?", "what do I have tomorrow?": what is still to do, unless asked otherwise.
-    if q.due.is_some_and(|d| d != DueFilter::None) && !COMPLETED_WORDS.is_match(&lower) {
+    if (q.due.is_some_and(|d| d != DueFilter::None) || q.days.is_some())
+        && !COMPLETED_WORDS.is_match(&lower)
+    {
         q.status = StatusFilter::Pending;
     }
     if lower.contains("most important")
@@ -1104,7 +1218,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         return Intent::Thanks;
     }
     if HOW_MANY.is_match(&lower) {
-        return Intent::Count(query_of(&lower));
+        return Intent::Count(query_of(&lower, clock));
     }
     // "remind me to …", "I need to …", "set a reminder to …": always a task to add, even when
     // its words look like an edit ("remind me to move the car to the garage").
@@ -1119,7 +1233,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(c) = CLEAR_DUE.captures(bare) {
         return Intent::Update(
-            parse_target(&c[1]),
+            parse_target(&c[1], clock),
             Edit {
                 due: Some(None),
                 ..Edit::default()
@@ -1134,14 +1248,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| REOPEN_MARK.captures(bare))
         .or_else(|| REOPEN_IS.captures(bare))
     {
-        return Intent::Reopen(parse_target(&c[1]));
+        return Intent::Reopen(parse_target(&c[1], clock));
     }
     if let Some(c) = UPDATE_DESC
         .captures(bare)
         .or_else(|| UPDATE_DESC2.captures(bare))
     {
         return Intent::Update(
-            parse_target(&c[1]),
+            parse_target(&c[1], clock),
             Edit {
                 description: Some(Some(unquote(&c[2]).to_owned())),
                 ..Edit::default()
@@ -1157,7 +1271,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             }
             _ => target,
         };
-        return Intent::Delete(parse_target(target));
+        return Intent::Delete(parse_target(target, clock));
     }
     if let Some(c) = MARK_DONE
         .captures(bare)
@@ -1165,14 +1279,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| I_AM_DONE.captures(bare))
         .or_else(|| I_DID.captures(bare))
     {
-        return Intent::Complete(parse_target(&c[1]));
+        return Intent::Complete(parse_target(&c[1], clock));
     }
     // "I bought the milk", "we called mom": the task with that verb is done.
     if let Some(c) = I_PAST.captures(bare) {
-        return Intent::Complete(parse_target(&format!("{} {}", present(&c[1]), &c[2])));
+        return Intent::Complete(parse_target(
+            &format!("{} {}", present(&c[1]), &c[2]),
+            clock,
+        ));
     }
     if let Some(c) = UPDATE_TITLE.captures(bare) {
-        let target = parse_target(&c[1]);
+        let target = parse_target(&c[1], clock);
         let new_title = clean_title(&c[2]);
         if !new_title.is_empty() && target != Target::Missing {
             return Intent::Update(
@@ -1185,7 +1302,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         }
     }
     if let Some(c) = EDIT_COLON.captures(bare) {
-        let target = parse_target(&c[1]);
+        let target = parse_target(&c[1], clock);
         let edit = match due_phrase(&c[2], clock) {
             Some(due) => Edit {
                 due: Some(Some(due)),
@@ -1203,12 +1320,12 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(c) = IS_DONE.captures(bare)
         && !LIST_VERB.is_match(&c[1])
     {
-        return Intent::Complete(parse_target(&c[1]));
+        return Intent::Complete(parse_target(&c[1], clock));
     }
     if let Some(c) = IS_DELETED.captures(bare)
         && !LIST_VERB.is_match(&c[1])
     {
-        return Intent::Delete(parse_target(&c[1]));
+        return Intent::Delete(parse_target(&c[1], clock));
     }
     if WHAT_FIRST.is_match(bare) {
         return Intent::List(Query {
@@ -1219,7 +1336,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         });
     }
     if let Some(c) = FIND.captures(bare) {
-        let target = parse_target(&c[1]);
+        let target = parse_target(&c[1], clock);
         if let Target::Title(t) = target {
             return Intent::List(Query {
                 text: Some(t),
@@ -1244,8 +1361,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(body) = add_body {
         return parse_add(&body, clock);
     }
-    if BARE_LIST.is_match(bare) || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower)) {
-        return Intent::List(query_of(bare));
+    if BARE_LIST.is_match(bare)
+        || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower))
+        || (LIST_QUESTION.is_match(&lower) && take_days(&lower, clock).is_some())
+    {
+        return Intent::List(query_of(bare, clock));
     }
     // "buy eggs", "call the bank": a short imperative with a task verb is a task to add.
     let words: Vec<&str> = bare.split_whitespace().collect();
@@ -1307,7 +1427,7 @@ const TASK_VERBS: &[&str] = &[
 
 /// Reschedules, priorities, tags and repeats of existing tasks.
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
-    let edit = |target: &str, edit: Edit| Some(Intent::Update(parse_target(target), edit));
+    let edit = |target: &str, edit: Edit| Some(Intent::Update(parse_target(target, clock), edit));
     if let Some(c) = SHIFT.captures(bare) {
         let n = i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
         let unit = c[3].to_lowercase();
@@ -1376,7 +1496,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .captures(bare)
         .or_else(|| IS_PRIORITY.captures(bare))
         && let Some(p) = priority_word(&c[2])
-        && let target @ (Target::Ids(_) | Target::Previous) = parse_target(&c[1])
+        && let target @ (Target::Ids(_) | Target::Previous) = parse_target(&c[1], clock)
     {
         return Some(Intent::Update(
             target,

@@ -4,6 +4,7 @@
 use todo_common::tasks::{Priority, StatusFilter};
 use todo_common::tools::{BulkAction, TaskOutcome, ToolError, ToolOutput, ToolTask};
 use todo_common::when::Clock;
+use todo_common::when::format::format_due;
 
 use super::parse::{Intent, Query};
 
@@ -182,8 +183,11 @@ fn created(tasks: &[&TaskOutcome]) -> String {
 }
 
 fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
-    let what = describe_query(query);
+    let what = describe_query(query, clock);
     if tasks.is_empty() {
+        if query.days.is_some() {
+            return format!("You have no {what}.");
+        }
         return match (query.status, query.due, &query.tag, &query.text) {
             (_, _, _, Some(text)) => format!("I found no task matching {}.", quote(text)),
             (StatusFilter::Pending, None, None, None) => {
@@ -233,7 +237,7 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
 }
 
 /// "pending tasks due today tagged #work"
-fn describe_query(q: &Query) -> String {
+fn describe_query(q: &Query, clock: &Clock) -> String {
     let mut words = Vec::new();
     match q.status {
         StatusFilter::Pending if q.due != Some(todo_common::tasks::DueFilter::Overdue) => {
@@ -260,6 +264,16 @@ fn describe_query(q: &Query) -> String {
         Some(todo_common::tasks::DueFilter::None) => out.push_str(" without a due date"),
         _ => {}
     }
+    if let Some(days) = q.days {
+        let day = |d| format_due(clock.start_of(d), false, clock);
+        out.push_str(&match (days.from, days.to) {
+            (Some(from), Some(to)) if from == to => format!(" due on {}", day(from)),
+            (Some(from), Some(to)) => format!(" due {} to {}", day(from), day(to)),
+            (None, Some(to)) => format!(" due by {}", day(to)),
+            (Some(from), None) => format!(" due from {} on", day(from)),
+            (None, None) => String::new(),
+        });
+    }
     if let Some(tag) = &q.tag {
         out.push_str(&format!(" tagged #{tag}"));
     }
@@ -269,15 +283,18 @@ fn describe_query(q: &Query) -> String {
     out
 }
 
-fn counting(query: &Query, tasks: &[ToolTask], has_more: bool) -> String {
+fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let done = tasks.iter().filter(|t| t.completed).count();
     let pending = tasks.len() - done;
     let plural = |n: usize| if n == 1 { "task" } else { "tasks" };
     let at_least = if has_more { "at least " } else { "" };
-    let scope = describe_query(&Query {
-        status: StatusFilter::All,
-        ..query.clone()
-    });
+    let scope = describe_query(
+        &Query {
+            status: StatusFilter::All,
+            ..query.clone()
+        },
+        clock,
+    );
     let scope = scope.trim_start_matches("tasks").trim();
     let scope = if scope.is_empty() {
         String::new()
@@ -367,7 +384,7 @@ pub fn write(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> String {
             ToolOutput::Listed {
                 tasks, has_more, ..
             } => match intent {
-                Intent::Count(q) => counting(q, tasks, *has_more),
+                Intent::Count(q) => counting(q, tasks, *has_more, clock),
                 Intent::List(q) => listing(q, tasks, *has_more, clock),
                 _ => continue,
             },
@@ -521,6 +538,34 @@ mod tests {
             .map(|id| text.find(&format!("#{id} ")).expect("shown"))
             .collect();
         assert!(positions.is_sorted(), "{text}");
+    }
+
+    #[test]
+    fn a_listing_of_one_day_says_which_day() {
+        use crate::agent::builtin::parse::Days;
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
+        let query = Query {
+            status: StatusFilter::Pending,
+            days: Some(Days {
+                from: Some(day),
+                to: Some(day),
+            }),
+            ..Query::default()
+        };
+        let text = listing(
+            &query,
+            &[task(2, "Call mom", Some("2026-12-04T16:00:00Z"))],
+            false,
+            &clock(),
+        );
+        assert!(
+            text.starts_with("You have one pending task due on Fri 4 Dec:"),
+            "{text}"
+        );
+        assert_eq!(
+            listing(&query, &[], false, &clock()),
+            "You have no pending tasks due on Fri 4 Dec."
+        );
     }
 
     #[test]

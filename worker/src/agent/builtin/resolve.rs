@@ -210,6 +210,14 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
             (Some(DueFilter::Tomorrow), Some(at)) => at >= tomorrow && at < day_after,
             (Some(DueFilter::Week), Some(at)) => at >= today && at < week_end,
         })
+        .filter(|t| {
+            query.days.is_none_or(|days| {
+                t.due_at.is_some_and(|at| {
+                    let day = at.with_timezone(&clock.tz).date_naive();
+                    days.from.is_none_or(|from| day >= from) && days.to.is_none_or(|to| day <= to)
+                })
+            })
+        })
         .filter(|t| query.priority.is_none_or(|p| t.priority >= p))
         .filter(|t| query.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
         .filter(|t| {
