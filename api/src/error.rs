@@ -227,11 +227,13 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-/// The member a deserialization error is about: `priority: unknown variant …` or
-/// ``missing field `title` ``.
+/// The member a deserialization error is about: `priority: unknown variant …`,
+/// ``missing field `title` `` or ``unknown field `due` ``.
 fn body_field(detail: &str) -> Option<String> {
-    if let Some(rest) = detail.split_once("missing field `").map(|(_, r)| r) {
-        return rest.split_once('`').map(|(f, _)| f.to_owned());
+    for marker in ["missing field `", "unknown field `"] {
+        if let Some(rest) = detail.split_once(marker).map(|(_, r)| r) {
+            return rest.split_once('`').map(|(f, _)| f.to_owned());
+        }
     }
     let (path, _) = detail.split_once(": ")?;
     let field = path.split('.').next()?.split('[').next()?;

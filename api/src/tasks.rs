@@ -58,7 +58,10 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// Unknown members are refused, not ignored: a misspelt `due` would otherwise create a task
+/// without its date.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTask {
     /// 1–200 characters after trimming.
     pub title: String,
@@ -78,6 +81,7 @@ pub struct CreateTask {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateTask {
     /// New title (1–200 characters after trimming); omitted keeps the current one.
     pub title: Option<String>,
@@ -372,7 +376,7 @@ async fn get_task(
 }
 
 /// Update a task: any field; `null` clears description, due date and repeat.
-#[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(method(put, patch), path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = i32, Path)),
     request_body = UpdateTask,
     responses(

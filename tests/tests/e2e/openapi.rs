@@ -20,6 +20,7 @@ const SERVED: &[(&str, &str)] = &[
     ("post", "/api/{user_id}/tasks"),
     ("get", "/api/{user_id}/tasks/{task_id}"),
     ("put", "/api/{user_id}/tasks/{task_id}"),
+    ("patch", "/api/{user_id}/tasks/{task_id}"),
     ("delete", "/api/{user_id}/tasks/{task_id}"),
     ("patch", "/api/{user_id}/tasks/{task_id}/complete"),
     ("patch", "/api/{user_id}/tasks/{task_id}/uncomplete"),

@@ -104,6 +104,80 @@ async fn task_numbers_are_per_user() {
 }
 
 #[tokio::test]
+async fn a_task_is_changed_with_patch_as_with_put() {
+    // Arrange: the web app renames a task with PATCH
+    let app = no_worker_app().await;
+    let user = app.user().await;
+    let task = app.create_task(&user, "Pay rent").await;
+    let path = format!("/api/{}/tasks/{}", user.id, task["id"]);
+
+    // Act
+    let patched = app
+        .authed(&user, Method::PATCH, &path)
+        .json(&json!({"title": "Pay the rent"}))
+        .send()
+        .await
+        .expect("patch");
+    let put = app
+        .authed(&user, Method::PUT, &path)
+        .json(&json!({"priority": "high"}))
+        .send()
+        .await
+        .expect("put");
+
+    // Assert: both change only what they name
+    assert_eq!(patched.status(), StatusCode::OK);
+    assert_eq!(put.status(), StatusCode::OK);
+    let tasks = app.list_tasks(&user, "all").await;
+    assert_eq!(tasks[0]["title"], "Pay the rent");
+    assert_eq!(tasks[0]["priority"], "high");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_members_of_a_task_body_are_refused_not_ignored() {
+    // Arrange
+    let app = no_worker_app().await;
+    let user = app.user().await;
+    let base = format!("/api/{}/tasks", user.id);
+    let task = app.create_task(&user, "Pay rent").await;
+    let id = task["id"].as_i64().expect("id");
+
+    // Act: a misspelt due date on create, a misspelt completion on update
+    let created = app
+        .authed(&user, Method::POST, &base)
+        .json(&json!({"title": "Call mom", "due": "tomorrow"}))
+        .send()
+        .await
+        .expect("post");
+    let updated = app
+        .authed(&user, Method::PATCH, &format!("{base}/{id}"))
+        .json(&json!({"complete": true}))
+        .send()
+        .await
+        .expect("patch");
+
+    // Assert: 422 naming the member, and nothing changed
+    for (res, member) in [(created, "due"), (updated, "complete")] {
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{member}");
+        let body: Value = res.json().await.expect("error json");
+        assert_eq!(body["error"]["code"], "invalid_body", "{body}");
+        assert_eq!(body["error"]["field"], member, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains(member),
+            "{body}"
+        );
+    }
+    let tasks = app.list_tasks(&user, "all").await;
+    assert_eq!(tasks.len(), 1, "no task created");
+    assert_eq!(tasks[0]["completed"], false, "not completed");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn validation_errors_have_codes_and_statuses() {
     let app = no_worker_app().await;
     let user = app.user().await;
