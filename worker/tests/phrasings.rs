@@ -262,3 +262,42 @@ fn lead_in_words_are_read_past_a_few_at_a_time() {
     let lead_ins = "oh ".repeat(3_333);
     assert_eq!(parse(&lead_ins, &clock()), Intent::Unknown);
 }
+
+#[test]
+fn showing_a_task_gives_all_it_has() {
+    // Arrange
+    let ctx = Context {
+        clock: clock(),
+        state: AgentState::default(),
+        pending: None,
+    };
+    let mut tasks = fixture();
+    tasks[2].due_text = Some("Mon 30 Nov, 10:00".into());
+    tasks[2].description = Some("Bring the insurance card".into());
+
+    for message in [
+        "show task 3",
+        "what is task 3 about?",
+        "tell me about the dentist",
+    ] {
+        // Act
+        let intent = parse(message, &ctx.clock);
+        assert_eq!(plan(&intent, &ctx, None), Plan::NeedTasks, "{message}");
+        let step = plan(&intent, &ctx, Some(&tasks));
+
+        // Assert: a reply with every detail, and "it" is task 3 next
+        let Plan::Reply(text, state) = step else {
+            panic!("{message}: a reply, got {step:?}");
+        };
+        for part in [
+            "#3 Dentist appointment (pending)",
+            "Due: Mon 30 Nov, 10:00",
+            "Priority: high",
+            "Tags: #health",
+            "Notes: Bring the insurance card",
+        ] {
+            assert!(text.contains(part), "{message}: {part} in {text}");
+        }
+        assert_eq!(state.tasks, [3], "{message}");
+    }
+}

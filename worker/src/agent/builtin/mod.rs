@@ -151,19 +151,24 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
         }),
         Action::Delete => Tool::DeleteTask(DeleteTaskArgs { task_id, task_ids }),
         Action::Update(edit) => {
-            let tags = (!edit.add_tags.is_empty()).then(|| {
-                let mut tags: Vec<String> = ids
-                    .first()
-                    .and_then(|id| tasks?.iter().find(|t| t.task_id == *id))
-                    .map(|t| t.tags.clone())
-                    .unwrap_or_default();
-                for tag in &edit.add_tags {
-                    if !tags.contains(tag) {
-                        tags.push(tag.clone());
+            let tags = if edit.clear_tags {
+                Some(Vec::new())
+            } else {
+                (!edit.add_tags.is_empty() || !edit.remove_tags.is_empty()).then(|| {
+                    let mut tags: Vec<String> = ids
+                        .first()
+                        .and_then(|id| tasks?.iter().find(|t| t.task_id == *id))
+                        .map(|t| t.tags.clone())
+                        .unwrap_or_default();
+                    for tag in &edit.add_tags {
+                        if !tags.contains(tag) {
+                            tags.push(tag.clone());
+                        }
                     }
-                }
-                tags
-            });
+                    tags.retain(|t| !edit.remove_tags.contains(t));
+                    tags
+                })
+            };
             let current = ids
                 .first()
                 .and_then(|id| tasks?.iter().find(|t| t.task_id == *id));
@@ -344,13 +349,13 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         Intent::Reopen(t) => act(Action::Reopen, t, ctx, tasks),
         Intent::Delete(t) => act(Action::Delete, t, ctx, tasks),
         Intent::Update(t, edit) => act(Action::Update(edit), t, ctx, tasks),
+        Intent::Show(t) => show(t, ctx, tasks),
     }
 }
 
 fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     // Adding a tag or moving a date by an amount starts from the task as it is.
-    let needs_tags =
-        matches!(action, Action::Update(e) if !e.add_tags.is_empty() || e.shift.is_some());
+    let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty() || !e.remove_tags.is_empty() || e.shift.is_some());
     let ids: Vec<i32> = match target {
         Target::Missing => {
             return say(format!(
@@ -458,6 +463,57 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
         );
     }
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
+}
+
+/// One task in full ("show task 3"), from the task list; several when a title matches several.
+fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
+    let Some(tasks) = tasks else {
+        return Plan::NeedTasks;
+    };
+    let which = "Which task do you mean? Tell me its number or part of its title.";
+    let ids: Vec<i32> = match target {
+        Target::Ids(ids) => ids.clone(),
+        Target::Previous if ctx.state.tasks.is_empty() => return say(which),
+        Target::Previous => ctx.state.tasks.clone(),
+        Target::Listed(position) => match pick(*position, ctx) {
+            Ok(id) => vec![id],
+            Err(reply) => return reply,
+        },
+        Target::Title(query) => match resolve::find_by_title(tasks, query, Prefer::Any) {
+            Found::One(task) => vec![task.task_id],
+            Found::Several(found) | Found::Maybe(found) => {
+                found.iter().map(|t| t.task_id).collect()
+            }
+            Found::Nothing => {
+                return say(format!(
+                    "I couldn't find a task matching {}. Say \"show my tasks\" to see them.",
+                    reply::quote(query)
+                ));
+            }
+        },
+        Target::All(_) | Target::Missing => return say(which),
+    };
+    let found: Vec<&ToolTask> = ids
+        .iter()
+        .filter_map(|id| tasks.iter().find(|t| t.task_id == *id))
+        .collect();
+    if found.is_empty() {
+        return say(format!(
+            "I couldn't find task #{}. Say \"show my tasks\" to see your tasks and their numbers.",
+            ids.first().copied().unwrap_or_default()
+        ));
+    }
+    Plan::Reply(
+        found
+            .iter()
+            .map(|t| reply::task_card(t))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        Box::new(AgentState {
+            tasks: found.iter().map(|t| t.task_id).collect(),
+            ..AgentState::default()
+        }),
+    )
 }
 
 /// The tasks the reply is about, for "it" next turn.

@@ -89,6 +89,10 @@ pub struct Edit {
     pub priority: Option<Priority>,
     /// Tags to add to the task's own.
     pub add_tags: Vec<String>,
+    /// Tags to take off the task's own.
+    pub remove_tags: Vec<String>,
+    /// Take every tag off.
+    pub clear_tags: bool,
     pub repeat: Option<Option<RepeatPhrase>>,
     /// Move the due date by this much ("postpone it by a week"), from the task's own due date (or
     /// from now when it has none).
@@ -113,7 +117,9 @@ pub enum Intent {
     Complete(Target),
     Reopen(Target),
     Delete(Target),
-    Update(Target, Edit),
+    Update(Target, Box<Edit>),
+    /// "show task 3", "tell me about the dentist task": one task in full.
+    Show(Target),
     Undo,
     /// "yes", "go ahead": an answer to a question.
     Yes,
@@ -309,6 +315,21 @@ re!(
         r"(?i)^{POLITE}(?:tag|label)\s+(.+?)\s+(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)$"
     )
 );
+// "remove the priority from task 3", "delete the note on task 1", "clear the tags of task 4".
+re!(
+    CLEAR_PART,
+    &format!(
+        r"(?i)^{POLITE}(?:remove|clear|delete|drop|unset|take off|take away|strip)\s+(?:the\s+|all\s+(?:the\s+)?)?(priority|description|details|notes?|tags?|labels?)\s+(?:from|of|on|for|off)\s+(.+)$"
+    )
+);
+// "remove the home tag from task 4", "remove #home from task 4", "take the tag work off it".
+re!(
+    REMOVE_TAG,
+    &format!(
+        r"(?i)^{POLITE}(?:remove|delete|drop|take)\s+(?:the\s+)?(?:(?:tag|label)\s+#?([\w-]+)|#?([\w-]+)\s+(?:tag|label)|#([\w-]+))\s+(?:from|off(?:\s+of)?|on)\s+(.+)$"
+    )
+);
+re!(UNTAG, &format!(r"(?i)^{POLITE}untag\s+(.+)$"));
 re!(
     ADD_TAG,
     &format!(
@@ -431,8 +452,18 @@ re!(
 re!(
     SHIFT,
     &format!(
-        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|push back)\s+(.+?)\s+(?:back\s+|out\s+)?by\s+(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(hours?|days?|weeks?|months?)$"
+        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(hours?|days?|weeks?|months?)(?:\s+later)?$"
     )
+);
+// "show task 3", "what is it", "open #4": a task named by number or by the conversation.
+re!(
+    SHOW_ONE,
+    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:show(?:\s+me)?|what(?:'s|s| is| was)|open|view|look at|display)\s+(.+?)$"
+);
+// "tell me about the dentist task", "what is task 3 about", "details of the report".
+re!(
+    SHOW_ABOUT,
+    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+)?(?:the\s+)?details\s+(?:of|for|on)\s+(.+?))$"
 );
 re!(
     WHAT_FIRST,
@@ -1173,6 +1204,23 @@ fn dated(intent: Intent, due: Due) -> Option<Intent> {
     }
 }
 
+/// An add whose tasks repeat by `repeat` unless they name a repeat of their own; `None` for
+/// anything but an add.
+fn repeating(intent: Intent, repeat: RepeatPhrase) -> Option<Intent> {
+    match intent {
+        Intent::Add(tasks) => Some(Intent::Add(
+            tasks
+                .into_iter()
+                .map(|t| NewTask {
+                    repeat: t.repeat.or_else(|| Some(repeat.clone())),
+                    ..t
+                })
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
 /// The body of "remind me to …" / "I need to …" with any further such words read past ("I need
 /// to remember to pick up the kids").
 fn reminder_body(body: &str) -> &str {
@@ -1222,17 +1270,23 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "remind me to …", "I need to …", "set a reminder to …": always a task to add, even when
     // its words look like an edit ("remind me to move the car to the garage").
-    if let Some(c) = REMIND_WHEN.captures(bare)
-        && let Some(due) = due_phrase(&c[1], clock)
-        && let Some(intent) = dated(parse_add(reminder_body(&c[2]), clock), due)
-    {
-        return intent;
+    if let Some(c) = REMIND_WHEN.captures(bare) {
+        let body = parse_add(reminder_body(&c[2]), clock);
+        let intent = match (due_phrase(&c[1], clock), parse_repeat(&c[1])) {
+            (Some(due), _) => dated(body, due),
+            // "remind me every other week to water the plants"
+            (None, Some(repeat)) => repeating(body, repeat),
+            (None, None) => None,
+        };
+        if let Some(intent) = intent {
+            return intent;
+        }
     }
     if let Some(c) = REMIND.captures(bare) {
         return parse_add(reminder_body(&c[1]), clock);
     }
     if let Some(c) = CLEAR_DUE.captures(bare) {
-        return Intent::Update(
+        return update(
             parse_target(&c[1], clock),
             Edit {
                 due: Some(None),
@@ -1254,7 +1308,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .captures(bare)
         .or_else(|| UPDATE_DESC2.captures(bare))
     {
-        return Intent::Update(
+        return update(
             parse_target(&c[1], clock),
             Edit {
                 description: Some(Some(unquote(&c[2]).to_owned())),
@@ -1292,7 +1346,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         let target = parse_target(&c[1], clock);
         let new_title = clean_title(&c[2]);
         if !new_title.is_empty() && target != Target::Missing {
-            return Intent::Update(
+            return update(
                 target,
                 Edit {
                     title: Some(new_title),
@@ -1314,7 +1368,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             },
         };
         if target != Target::Missing && edit.title.as_ref().is_none_or(|t| !t.is_empty()) {
-            return Intent::Update(target, edit);
+            return update(target, edit);
         }
     }
     if let Some(c) = IS_DONE.captures(bare)
@@ -1326,6 +1380,20 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         && !LIST_VERB.is_match(&c[1])
     {
         return Intent::Delete(parse_target(&c[1], clock));
+    }
+    if let Some(target) = SHOW_ABOUT
+        .captures(bare)
+        .and_then(|c| (1..=4).find_map(|i| c.get(i)))
+        .map(|m| parse_target(m.as_str(), clock))
+        .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
+        .or_else(|| {
+            SHOW_ONE
+                .captures(bare)
+                .map(|c| parse_target(&c[1], clock))
+                .filter(|t| matches!(t, Target::Ids(_) | Target::Previous | Target::Listed(_)))
+        })
+    {
+        return Intent::Show(target);
     }
     if WHAT_FIRST.is_match(bare) {
         return Intent::List(Query {
@@ -1425,9 +1493,55 @@ const TASK_VERBS: &[&str] = &[
     "file", "update", "study", "practice", "practise", "pack", "charge", "repair", "replace",
 ];
 
+/// An [`Intent::Update`].
+fn update(target: Target, edit: Edit) -> Intent {
+    Intent::Update(target, Box::new(edit))
+}
+
 /// Reschedules, priorities, tags and repeats of existing tasks.
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
-    let edit = |target: &str, edit: Edit| Some(Intent::Update(parse_target(target, clock), edit));
+    let edit = |target: &str, edit: Edit| Some(update(parse_target(target, clock), edit));
+    if let Some(c) = CLEAR_PART.captures(bare) {
+        let part = c[1].to_lowercase();
+        let cleared = match part.trim_end_matches('s') {
+            "priority" => Edit {
+                priority: Some(Priority::None),
+                ..Edit::default()
+            },
+            "tag" | "label" => Edit {
+                clear_tags: true,
+                ..Edit::default()
+            },
+            _ => Edit {
+                description: Some(None),
+                ..Edit::default()
+            },
+        };
+        return edit(&c[2], cleared);
+    }
+    if let Some(c) = REMOVE_TAG.captures(bare)
+        && let Some(tag) = [1, 2, 3]
+            .iter()
+            .find_map(|i| c.get(*i))
+            .and_then(|m| normalize_tag(m.as_str()).ok())
+    {
+        return edit(
+            &c[4],
+            Edit {
+                remove_tags: vec![tag],
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = UNTAG.captures(bare) {
+        return edit(
+            &c[1],
+            Edit {
+                clear_tags: true,
+                ..Edit::default()
+            },
+        );
+    }
     if let Some(c) = SHIFT.captures(bare) {
         let n = i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
         let unit = c[3].to_lowercase();
@@ -1498,7 +1612,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         && let Some(p) = priority_word(&c[2])
         && let target @ (Target::Ids(_) | Target::Previous) = parse_target(&c[1], clock)
     {
-        return Some(Intent::Update(
+        return Some(update(
             target,
             Edit {
                 priority: Some(p),

@@ -66,6 +66,36 @@ fn line(task: &ToolTask) -> String {
     out
 }
 
+/// One task in full: "#3 Dentist appointment (pending)", then a line for each thing it has.
+pub fn task_card(task: &ToolTask) -> String {
+    let mut out = format!(
+        "#{} {} ({})",
+        task.task_id,
+        task.title,
+        if task.completed { "done" } else { "pending" }
+    );
+    if let Some(due) = &task.due_text {
+        out.push_str(&format!(
+            "\nDue: {due}{}",
+            if task.overdue { " (overdue)" } else { "" }
+        ));
+    }
+    if let Some(p) = priority_word(task.priority) {
+        out.push_str(&format!("\nPriority: {}", p.trim_end_matches(" priority")));
+    }
+    if !task.tags.is_empty() {
+        let tags: Vec<String> = task.tags.iter().map(|t| format!("#{t}")).collect();
+        out.push_str(&format!("\nTags: {}", tags.join(" ")));
+    }
+    if let Some(r) = &task.repeat_text {
+        out.push_str(&format!("\nRepeats: {r}"));
+    }
+    if let Some(d) = &task.description {
+        out.push_str(&format!("\nNotes: {d}"));
+    }
+    out
+}
+
 pub fn format_list(tasks: &[ToolTask]) -> String {
     tasks.iter().map(line).collect()
 }
