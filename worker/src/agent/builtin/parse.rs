@@ -1190,33 +1190,25 @@ fn parse_dated_request(message: &str, clock: &Clock) -> Option<Intent> {
 /// An add whose tasks are due at `due` unless they name a date of their own; `None` for anything
 /// but an add.
 fn dated(intent: Intent, due: Due) -> Option<Intent> {
-    match intent {
-        Intent::Add(tasks) => Some(Intent::Add(
-            tasks
-                .into_iter()
-                .map(|t| NewTask {
-                    due: t.due.or(Some(due)),
-                    ..t
-                })
-                .collect(),
-        )),
-        _ => None,
-    }
+    each_new_task(intent, |t| NewTask {
+        due: t.due.or(Some(due)),
+        ..t
+    })
 }
 
 /// An add whose tasks repeat by `repeat` unless they name a repeat of their own; `None` for
 /// anything but an add.
 fn repeating(intent: Intent, repeat: RepeatPhrase) -> Option<Intent> {
+    each_new_task(intent, |t| NewTask {
+        repeat: t.repeat.or_else(|| Some(repeat.clone())),
+        ..t
+    })
+}
+
+/// An add with `f` applied to each of its tasks; `None` for anything but an add.
+fn each_new_task(intent: Intent, f: impl FnMut(NewTask) -> NewTask) -> Option<Intent> {
     match intent {
-        Intent::Add(tasks) => Some(Intent::Add(
-            tasks
-                .into_iter()
-                .map(|t| NewTask {
-                    repeat: t.repeat.or_else(|| Some(repeat.clone())),
-                    ..t
-                })
-                .collect(),
-        )),
+        Intent::Add(tasks) => Some(Intent::Add(tasks.into_iter().map(f).collect())),
         _ => None,
     }
 }
