@@ -393,7 +393,7 @@ re!(
 );
 re!(
     ADD_SUFFIX,
-    r"(?i)\s+(?:to|on|in|onto|into)\s+(?:my|the)\s+(?:[\w-]+\s+)?(?:todo\s+|to-do\s+|to do\s+|task\s+|tasks\s+)?(?:list|tasks|todos|to-dos)$"
+    r"(?i)\s+(?:to|on|in|onto|into)\s+(?:my|the)\s+(?:[\w-]+\s+)?(?:todo\s+|to-do\s+|to do\s+|task\s+|tasks\s+)?(?:list|tasks|todos|to-dos|calendar|agenda|schedule)$"
 );
 re!(
     MANY,
@@ -464,6 +464,17 @@ re!(
 re!(
     SHOW_ABOUT,
     r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+)?(?:the\s+)?details\s+(?:of|for|on)\s+(.+?))$"
+);
+// Questions about one task: "when is the dentist?", "when is task 3 due", "did I finish the
+// report?", "is task 4 done?". Answered with the task, never by changing it.
+re!(
+    ASK_ABOUT,
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over)(?:\s+(?:yet|already))?)$"
+);
+// "I don't need to buy milk anymore", "forget about the dentist", "never mind the rent task".
+re!(
+    DROP,
+    r"(?i)^(?:(?:i|we)\s+(?:don't|dont|do not|no longer)\s+(?:need|have)\s+to\s+(.+?)(?:\s+any\s?more)?|(?:i|we)\s+no longer\s+need\s+(.+?)|(?:forget|never\s?mind|nevermind)\s+(?:about\s+)?(.+?))$"
 );
 re!(
     WHAT_FIRST,
@@ -1140,7 +1151,57 @@ const MAX_LEAD_INS: usize = 4;
 /// Understands one message. The words people put in front of a request ("actually, mark it as
 /// not done", "oh and add eggs") are read past when what follows them is understood.
 pub fn parse(message: &str, clock: &Clock) -> Intent {
-    parse_past_lead_ins(message, clock, MAX_LEAD_INS)
+    match parse_past_lead_ins(message, clock, MAX_LEAD_INS) {
+        Intent::Unknown => retyped(message).map_or(Intent::Unknown, |m| {
+            parse_past_lead_ins(&m, clock, MAX_LEAD_INS)
+        }),
+        intent => intent,
+    }
+}
+
+/// Command words a slip of the keyboard is read as ("delte task 2", "compelte task 3").
+const COMMANDS: &[&str] = &[
+    "delete",
+    "remove",
+    "complete",
+    "finish",
+    "mark",
+    "rename",
+    "reschedule",
+    "postpone",
+    "move",
+    "change",
+    "update",
+    "show",
+    "list",
+    "reopen",
+    "uncheck",
+    "remind",
+];
+
+/// `message` with its first word read as the command one letter away from it (a letter missing,
+/// extra, wrong or two swapped), when there is exactly one. A word of four letters only counts
+/// with two letters swapped ("shwo", "mrak"): "lost my keys" is not "list my keys".
+fn retyped(message: &str) -> Option<String> {
+    let message = message.trim();
+    let (first, rest) = message.split_once(char::is_whitespace)?;
+    let word = first.to_lowercase();
+    if word.chars().count() < 4 || COMMANDS.contains(&word.as_str()) {
+        return None;
+    }
+    let letters = |w: &str| {
+        let mut l: Vec<char> = w.chars().collect();
+        l.sort_unstable();
+        l
+    };
+    let mut near = COMMANDS.iter().filter(|c| {
+        strsim::damerau_levenshtein(&word, c) == 1
+            && (word.chars().count() > 4 || letters(&word) == letters(c))
+    });
+    match (near.next(), near.next()) {
+        (Some(command), None) => Some(format!("{command} {rest}")),
+        _ => None,
+    }
 }
 
 fn parse_past_lead_ins(message: &str, clock: &Clock, lead_ins: usize) -> Intent {
@@ -1259,6 +1320,23 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(query_of(&lower, clock));
+    }
+    // A question about a task, or dropping one, before the verbs they contain ("did I finish the
+    // report?" asks; it does not complete).
+    if let Some(target) = ASK_ABOUT
+        .captures(bare)
+        .and_then(|c| (1..=3).find_map(|i| c.get(i)))
+        .map(|m| parse_target(m.as_str(), clock))
+        .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
+    {
+        return Intent::Show(target);
+    }
+    if let Some(c) = DROP.captures(bare)
+        && let Some(m) = (1..=3).find_map(|i| c.get(i))
+        && let target @ (Target::Ids(_) | Target::Title(_) | Target::Previous) =
+            parse_target(m.as_str(), clock)
+    {
+        return Intent::Delete(target);
     }
     // "remind me to …", "I need to …", "set a reminder to …": always a task to add, even when
     // its words look like an edit ("remind me to move the car to the garage").
