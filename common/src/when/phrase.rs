@@ -9,7 +9,8 @@
 //!   "next friday" is the Friday of next week (weeks start on Monday);
 //! - "next week" is next Monday; "this weekend" is this Saturday (today on a weekend day);
 //!   "next weekend" is next week's Saturday; "end of the week" is Friday (Sunday once Friday has passed);
-//! - "next month" is the 1st of next month; "end of the month" its last day; "next year" January 1st;
+//! - "next month" is the 1st of next month; "end of the month" (or "the last day of the month") its
+//!   last day; "next year" January 1st;
 //! - a date without a year is the next such date, today included;
 //! - a time alone ("at 5pm") is today, or tomorrow once that time has passed today;
 //! - "morning" is 09:00, "noon" 12:00, "afternoon" 15:00, "evening" 19:00, "tonight" 20:00,
@@ -637,7 +638,12 @@ impl Reader<'_> {
         {
             return Some((today + Duration::days(2), None));
         }
-        if self.eat("end") || self.eat_seq(&["the", "end"]) {
+        // "end of the month", "the last day of next month"
+        if self.eat("end")
+            || self.eat_seq(&["the", "end"])
+            || self.eat_seq(&["last", "day"])
+            || self.eat_seq(&["the", "last", "day"])
+        {
             let _ = self.eat("of");
             let _ = self.eat("the") || self.eat("this");
             let next = self.eat("next");
@@ -963,6 +969,8 @@ mod tests {
         ("2026-12-05", "2026-12-05"),
         ("end of the month", "2026-11-30"),
         ("end of month", "2026-11-30"),
+        ("last day of the month", "2026-11-30"),
+        ("the last day of next month", "2026-12-31"),
         ("end of next month", "2026-12-31"),
         ("next month", "2026-12-01"),
         ("end of the week", "2026-11-27"),
