@@ -228,6 +228,42 @@ async fn the_second_one_means_the_task_shown_second_in_the_last_listing() {
 }
 
 #[tokio::test]
+async fn two_requests_in_one_message_are_both_carried_out_and_answered() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let first = app.create_task(&user, "Water the plants").await;
+    let second = app.create_task(&user, "Pay rent").await;
+    let mut ws = app.ws(&user).await;
+
+    // Act
+    let message = format!(
+        "complete task {} and delete task {}",
+        first["id"], second["id"]
+    );
+    let done = final_frame(&ws.ask(&message, None).await).clone();
+
+    // Assert: both calls made, both effects stored, one reply about each
+    let tools: Vec<&str> = done["tool_calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["tool"].as_str().expect("tool"))
+        .collect();
+    assert_eq!(tools, ["complete_task", "delete_task"], "{done}");
+    let left = app.list_tasks(&user, "all").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["title"], "Water the plants");
+    assert_eq!(left[0]["completed"], true);
+    let text = done["response"].as_str().expect("text");
+    assert!(
+        text.contains("Water the plants") && text.contains("Pay rent"),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn http_chat_uses_the_same_pipeline_and_shape() {
     let app = TestApp::spawn().await;
     let user = app.user().await;

@@ -350,6 +350,23 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         Intent::Delete(t) => act(Action::Delete, t, ctx, tasks),
         Intent::Update(t, edit) => act(Action::Update(edit), t, ctx, tasks),
         Intent::Show(t) => show(t, ctx, tasks),
+        Intent::Several(parts) => {
+            let mut calls = Vec::new();
+            for part in parts {
+                match plan(part, ctx, tasks) {
+                    Plan::Calls(more) => calls.extend(more),
+                    Plan::NeedTasks => return Plan::NeedTasks,
+                    // A part that needs an answer first: nothing is done, the question is asked.
+                    Plan::Reply(text, state) => {
+                        return Plan::Reply(
+                            format!("I haven't changed anything yet. {text}"),
+                            state,
+                        );
+                    }
+                }
+            }
+            Plan::Calls(calls)
+        }
     }
 }
 

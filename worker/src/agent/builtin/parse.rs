@@ -120,6 +120,9 @@ pub enum Intent {
     Update(Target, Box<Edit>),
     /// "show task 3", "tell me about the dentist task": one task in full.
     Show(Target),
+    /// "complete task 1 and delete task 2", "add milk. also add eggs": requests in a row, each of
+    /// which changes or lists tasks.
+    Several(Vec<Intent>),
     Undo,
     /// "yes", "go ahead": an answer to a question.
     Yes,
@@ -1151,11 +1154,130 @@ const MAX_LEAD_INS: usize = 4;
 /// Understands one message. The words people put in front of a request ("actually, mark it as
 /// not done", "oh and add eggs") are read past when what follows them is understood.
 pub fn parse(message: &str, clock: &Clock) -> Intent {
+    if let Some(several) = parse_several(message, clock) {
+        return several;
+    }
+    parse_one(message, clock)
+}
+
+fn parse_one(message: &str, clock: &Clock) -> Intent {
     match parse_past_lead_ins(message, clock, MAX_LEAD_INS) {
         Intent::Unknown => retyped(message).map_or(Intent::Unknown, |m| {
             parse_past_lead_ins(&m, clock, MAX_LEAD_INS)
         }),
         intent => intent,
+    }
+}
+
+/// At most this many requests in one message.
+const MAX_PARTS: usize = 5;
+
+// Where one request may end and the next begin: a sentence end, "then", "also" (group 1), or a
+// plain "and" (group 2), which counts only before a command word ("add milk and eggs" is one
+// request); group 3 is the next word.
+re!(
+    NEXT_REQUEST,
+    r"(?i)(?:([.!;]\s+|\s*,?\s+(?:and\s+then|then|and\s+also|also)\s+)|(\s*,?\s+and\s+))(\w+)"
+);
+
+/// Words that begin a request of their own after "and".
+const REQUEST_WORDS: &[&str] = &[
+    "add",
+    "delete",
+    "remove",
+    "complete",
+    "finish",
+    "mark",
+    "move",
+    "reschedule",
+    "postpone",
+    "push",
+    "rename",
+    "change",
+    "update",
+    "reopen",
+    "uncheck",
+    "remind",
+    "show",
+    "list",
+    "tag",
+    "untag",
+    "set",
+    "make",
+    "please",
+];
+
+/// A message of several requests in a row, each read on its own; `None` unless every part is a
+/// request that changes or lists tasks.
+fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for c in NEXT_REQUEST.captures_iter(message) {
+        let (Some(all), Some(word)) = (c.get(0), c.get(3)) else {
+            continue;
+        };
+        if c.get(2).is_some() && !REQUEST_WORDS.contains(&word.as_str().to_lowercase().as_str()) {
+            continue;
+        }
+        parts.push(&message[start..all.start()]);
+        start = word.start();
+    }
+    parts.push(&message[start..]);
+    let parts: Vec<&str> = parts
+        .into_iter()
+        .map(|p| p.trim().trim_end_matches(['.', '!', ';']))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if !(2..=MAX_PARTS).contains(&parts.len()) {
+        return None;
+    }
+    let mut intents: Vec<Intent> = parts.iter().map(|p| parse_one(p, clock)).collect();
+    // "move task 2 to friday and make it high priority": "it" is the task named before. After an
+    // add ("add buy milk and tag it home") it is the new task, which the whole message reads.
+    let mut named: Option<Target> = None;
+    let mut added = false;
+    for intent in &mut intents {
+        if matches!(intent, Intent::Add(_)) {
+            added = true;
+            named = None;
+        }
+        if let Some(target) = target_mut(intent) {
+            match target {
+                Target::Previous if added && named.is_none() => return None,
+                Target::Previous => {
+                    if let Some(earlier) = &named {
+                        *target = earlier.clone();
+                    }
+                }
+                Target::Ids(_) | Target::Title(_) => named = Some(target.clone()),
+                _ => {}
+            }
+        }
+    }
+    intents
+        .iter()
+        .all(|i| {
+            matches!(
+                i,
+                Intent::Add(_)
+                    | Intent::List(_)
+                    | Intent::Count(_)
+                    | Intent::Complete(_)
+                    | Intent::Reopen(_)
+                    | Intent::Delete(_)
+                    | Intent::Update(..)
+            )
+        })
+        .then_some(Intent::Several(intents))
+}
+
+/// The tasks a request acts on, if it names any.
+fn target_mut(intent: &mut Intent) -> Option<&mut Target> {
+    match intent {
+        Intent::Complete(t) | Intent::Reopen(t) | Intent::Delete(t) | Intent::Update(t, _) => {
+            Some(t)
+        }
+        _ => None,
     }
 }
 

@@ -266,6 +266,32 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
     }
 }
 
+/// The reply to requests in a row: a paragraph for each, from its own calls' outputs (an add
+/// makes a call per task, every other request one).
+fn several(parts: &[Intent], outputs: &[ToolOutput], clock: &Clock) -> String {
+    let counts: Vec<usize> = parts
+        .iter()
+        .map(|p| match p {
+            Intent::Add(items) => items.len(),
+            _ => 1,
+        })
+        .collect();
+    if counts.iter().sum::<usize>() != outputs.len() {
+        return write(&Intent::Unknown, outputs, clock);
+    }
+    let mut rest = outputs;
+    parts
+        .iter()
+        .zip(counts)
+        .map(|(part, n)| {
+            let (mine, more) = rest.split_at(n);
+            rest = more;
+            write(part, mine, clock)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// "pending tasks due today tagged #work"
 fn describe_query(q: &Query, clock: &Clock) -> String {
     let mut words = Vec::new();
@@ -382,6 +408,9 @@ fn updated(o: &TaskOutcome) -> String {
 
 /// The reply to the tools' outputs, for the intent that made the calls.
 pub fn write(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> String {
+    if let Intent::Several(parts) = intent {
+        return several(parts, outputs, clock);
+    }
     let what = match intent {
         Intent::Add(_) => "add that task",
         Intent::Complete(_) => "complete that task",
@@ -596,6 +625,47 @@ mod tests {
             listing(&query, &[], false, &clock()),
             "You have no pending tasks due on Fri 4 Dec."
         );
+    }
+
+    #[test]
+    fn requests_in_a_row_get_a_paragraph_each_from_their_own_outputs() {
+        use crate::agent::builtin::parse::{NewTask, Target};
+        // Arrange: two tasks added, then one deleted
+        let outcome = |id, title| TaskOutcome {
+            task: task(id, title, None),
+            already_completed: false,
+            repeated: false,
+        };
+        let parts = [
+            Intent::Add(vec![
+                NewTask {
+                    title: "Milk".into(),
+                    ..NewTask::default()
+                },
+                NewTask {
+                    title: "Eggs".into(),
+                    ..NewTask::default()
+                },
+            ]),
+            Intent::Delete(Target::Ids(vec![2])),
+        ];
+        let outputs = [
+            ToolOutput::Created(outcome(7, "Milk")),
+            ToolOutput::Created(outcome(8, "Eggs")),
+            ToolOutput::Deleted(outcome(2, "Call mom")),
+        ];
+
+        // Act
+        let text = write(&Intent::Several(parts.to_vec()), &outputs, &clock());
+
+        // Assert
+        let paragraphs: Vec<&str> = text.lines().collect();
+        assert_eq!(paragraphs.len(), 2, "{text}");
+        assert!(
+            paragraphs[0].contains("Milk") && paragraphs[0].contains("Eggs"),
+            "{text}"
+        );
+        assert!(paragraphs[1].starts_with("Deleted task #2"), "{text}");
     }
 
     #[test]
