@@ -1,15 +1,17 @@
 //! The built-in offline agent: understands plain-English todo requests without any network.
 //!
-//! - [`parse`]: a message → an [`Intent`](parse::Intent) (dates, repeats, priorities, tags read out).
+//! - [`parse`]: a message → an [`Intent`] (dates, repeats, priorities, tags read out).
 //! - [`resolve`]: which tasks a reference names; a change never runs on a guess.
 //! - [`reply`]: the sentences that answer.
 //! - [`plan`] (here): intent + conversation state (+ the user's tasks when a reference needs them)
 //!   → the typed tool calls to make, or a reply / question. Pure, so the phrasing table in
 //!   `worker/tests/phrasings.txt` checks it without a database.
 //!
-//! What the agent asked ("which one?") is remembered as data with its reply ([`AgentState`], stored
-//! on the assistant message); a bulk change waiting for yes / no is the conversation's pending
-//! action, stored by the tool.
+//! What the agent asked ("which one?") and the order of the list it showed ("the second one") are
+//! remembered as data with its reply ([`AgentState`], stored on the assistant message); a bulk
+//! change waiting for yes / no is the conversation's pending action, stored by the tool. A message
+//! of several requests ("complete task 1 and delete task 2") is one [`Intent::Several`]: its parts'
+//! calls in order, a paragraph of reply each.
 
 pub mod parse;
 pub mod reply;

@@ -732,14 +732,12 @@ fn take_days(text: &str, clock: &Clock) -> Option<(Days, String)> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let n = words.len();
     (1..n.min(7)).rev().find_map(|k| {
-        let tail = &words[n - k..];
-        let (days, used) = days_phrase(tail, clock)?;
-        (used == k).then(|| (days, words[..n - k].join(" ")))
+        days_phrase(&words[n - k..], clock).map(|days| (days, words[..n - k].join(" ")))
     })
 }
 
-/// Reads `words` ("due on friday", "before the 3rd", "next week") as days; how many words it used.
-fn days_phrase(words: &[&str], clock: &Clock) -> Option<(Days, usize)> {
+/// Reads all of `words` ("due on friday", "before the 3rd", "next week") as days.
+fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     let skip = usize::from(words.first() == Some(&"due"));
     let (&first, rest) = words[skip..].split_first()?;
     let (bound, phrase) = match first {
@@ -780,7 +778,7 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<(Days, usize)> {
             to: Some(to),
         },
     };
-    Some((days, words.len()))
+    Some(days)
 }
 
 /// Spans of days a single date does not name: next week, the weekend, this or next month.
