@@ -301,3 +301,130 @@ fn showing_a_task_gives_all_it_has() {
         assert_eq!(state.tasks, [3], "{message}");
     }
 }
+
+#[test]
+fn any_mix_of_the_words_it_knows_is_read_without_a_panic() {
+    // Messages made of the parser's own words, separators and numbers in random order (a fixed
+    // seed): every one is read and planned, with and without the task list, without a panic; with
+    // the task list given, a plan never asks for it again.
+    const WORDS: &[&str] = &[
+        "add",
+        "delete",
+        "remove",
+        "complete",
+        "mark",
+        "done",
+        "move",
+        "to",
+        "the",
+        "task",
+        "it",
+        "and",
+        "then",
+        "also",
+        ".",
+        ",",
+        ";",
+        "?",
+        "!",
+        "first",
+        "second",
+        "last",
+        "one",
+        "on",
+        "friday",
+        "next",
+        "week",
+        "weekend",
+        "month",
+        "before",
+        "after",
+        "by",
+        "due",
+        "today",
+        "tomorrow",
+        "at",
+        "5pm",
+        "3",
+        "12",
+        "0",
+        "-1",
+        "99999999999",
+        "every",
+        "other",
+        "remind",
+        "me",
+        "in",
+        "2",
+        "hours",
+        "priority",
+        "high",
+        "tag",
+        "#home",
+        "untag",
+        "show",
+        "what's",
+        "when",
+        "is",
+        "did",
+        "i",
+        "finish",
+        "forget",
+        "about",
+        "don't",
+        "need",
+        "anymore",
+        "make",
+        "sure",
+        "go",
+        "ahead",
+        "please",
+        "delte",
+        "shwo",
+        "milk",
+        "dentist",
+        "report",
+        "list",
+        "my",
+        "tasks",
+        "undo",
+        "yes",
+        "no",
+        "end",
+        "of",
+        "day",
+        "\u{1F600}",
+        "ß",
+        "'",
+        "\"",
+    ];
+    let tasks = fixture();
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % n as u64).expect("fits")
+    };
+    for _ in 0..5_000 {
+        let len = 1 + next(14);
+        let message: Vec<&str> = (0..len).map(|_| WORDS[next(WORDS.len())]).collect();
+        let message = message.join(" ");
+        let ctx = Context {
+            clock: clock(),
+            state: AgentState {
+                tasks: vec![3],
+                listed: vec![4, 2, 8],
+                ..AgentState::default()
+            },
+            pending: None,
+        };
+        let intent = parse(&message, &ctx.clock);
+        let _ = plan(&intent, &ctx, None);
+        assert_ne!(
+            plan(&intent, &ctx, Some(&tasks)),
+            Plan::NeedTasks,
+            "{message:?} read as {intent:?}"
+        );
+    }
+}
