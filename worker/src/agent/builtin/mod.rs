@@ -382,13 +382,8 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                 action.verb()
             ));
         }
-        Target::Ids(ids) => ids.clone(),
-        Target::Previous if ctx.state.tasks.is_empty() => {
-            return say("Which task do you mean? Tell me its number or part of its title.");
-        }
-        Target::Previous => ctx.state.tasks.clone(),
-        Target::Listed(position) => match pick(*position, ctx) {
-            Ok(id) => vec![id],
+        Target::Ids(_) | Target::Previous | Target::Listed(_) => match referenced(target, ctx) {
+            Ok(ids) => ids,
             Err(reply) => return reply,
         },
         Target::Title(query) => {
@@ -484,18 +479,29 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
 }
 
+const WHICH_TASK: &str = "Which task do you mean? Tell me its number or part of its title.";
+
+/// The tasks a reference names without the task list: by number, "it", or a place in the list
+/// last shown. A question back when the conversation has no such task; `Ok(vec![])` for a
+/// reference that needs the task list (a title, a selector) or names nothing.
+fn referenced(target: &Target, ctx: &Context<'_>) -> Result<Vec<i32>, Plan> {
+    match target {
+        Target::Ids(ids) => Ok(ids.clone()),
+        Target::Previous if ctx.state.tasks.is_empty() => Err(say(WHICH_TASK)),
+        Target::Previous => Ok(ctx.state.tasks.clone()),
+        Target::Listed(position) => pick(*position, ctx).map(|id| vec![id]),
+        Target::Title(_) | Target::All(_) | Target::Missing => Ok(Vec::new()),
+    }
+}
+
 /// One task in full ("show task 3"), from the task list; several when a title matches several.
 fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     let Some(tasks) = tasks else {
         return Plan::NeedTasks;
     };
-    let which = "Which task do you mean? Tell me its number or part of its title.";
     let ids: Vec<i32> = match target {
-        Target::Ids(ids) => ids.clone(),
-        Target::Previous if ctx.state.tasks.is_empty() => return say(which),
-        Target::Previous => ctx.state.tasks.clone(),
-        Target::Listed(position) => match pick(*position, ctx) {
-            Ok(id) => vec![id],
+        Target::Ids(_) | Target::Previous | Target::Listed(_) => match referenced(target, ctx) {
+            Ok(ids) => ids,
             Err(reply) => return reply,
         },
         Target::Title(query) => match resolve::find_by_title(tasks, query, Prefer::Any) {
@@ -510,7 +516,7 @@ fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
                 ));
             }
         },
-        Target::All(_) | Target::Missing => return say(which),
+        Target::All(_) | Target::Missing => return say(WHICH_TASK),
     };
     let found: Vec<&ToolTask> = ids
         .iter()

@@ -619,6 +619,12 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     Target::Title(unquote(t).to_owned())
 }
 
+/// The first capture group that took part in the match, for patterns whose alternatives each
+/// capture the same thing in a group of their own.
+fn first_group<'h>(c: &regex::Captures<'h>) -> Option<regex::Match<'h>> {
+    c.iter().skip(1).flatten().next()
+}
+
 /// The place "the second one" names.
 fn ordinal(s: &str) -> Option<Position> {
     let c = ORDINAL.captures(s)?;
@@ -634,7 +640,7 @@ fn ordinal(s: &str) -> Option<Position> {
         .iter()
         .position(|w| *w == word)
         .map(|i| i + 1)
-        .or_else(|| word.trim_end_matches(char::is_alphabetic).parse().ok())
+        .or_else(|| phrase::ordinal(&word).and_then(|n| usize::try_from(n).ok()))
         .map(Position::Nth)
 }
 
@@ -810,12 +816,9 @@ fn named_days(phrase: &str, clock: &Clock) -> Option<(NaiveDate, NaiveDate)> {
 /// A selector's query, with what is left of its words (a title fragment) as a text filter, so
 /// that "delete all the milk tasks" picks the milk tasks, not every task.
 fn selector_query(text: &str, clock: &Clock) -> Query {
-    let mut q = query_of(text, clock);
+    let (mut q, before_days) = query_and_rest(text, clock);
     // "everything due on friday": the days are not words of a title
-    let text = match take_days(text, clock) {
-        Some((_, before)) => before,
-        None => text.to_owned(),
-    };
+    let text = before_days.unwrap_or_else(|| text.to_owned());
     let rest: Vec<String> = text
         .to_lowercase()
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -835,6 +838,11 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
 
 /// What a listing or a selector asks for.
 pub fn query_of(text: &str, clock: &Clock) -> Query {
+    query_and_rest(text, clock).0
+}
+
+/// [`query_of`], and the text before the days it names when it names some.
+fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     let lower = text.to_lowercase();
     let has = |w: &str| Regex::new(&format!(r"\b{w}\b")).is_ok_and(|r| r.is_match(&lower));
     let mut q = Query {
@@ -842,8 +850,9 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
         ..Query::default()
     };
     // Days are due dates: "what did I finish on monday" asks about completions, which have none.
+    let (days, before_days) = take_days(&lower, clock).unzip();
     if q.status != StatusFilter::Completed {
-        q.days = take_days(&lower, clock).map(|(days, _)| days);
+        q.days = days;
     }
     q.due = if q.days.is_some() {
         None
@@ -908,15 +917,13 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
             q.tag = normalize_tag(raw).ok();
         }
     }
-    q
+    (q, before_days)
 }
 
 /// Reads the priority words out of an add ("urgent", "high priority", "!high", "p1").
 fn take_priority(text: &mut String) -> Option<Priority> {
     let c = PRIORITY_WORDS.captures(text)?;
-    let word = (1..=6)
-        .find_map(|i| c.get(i))
-        .map(|m| m.as_str().to_lowercase())?;
+    let word = first_group(&c).map(|m| m.as_str().to_lowercase())?;
     let priority = match word.as_str() {
         "high" | "top" | "highest" | "urgent" | "urgently" | "asap" | "important" | "critical"
         | "p1" | "!!!" => Priority::High,
@@ -1445,14 +1452,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // report?" asks; it does not complete).
     if let Some(target) = ASK_ABOUT
         .captures(bare)
-        .and_then(|c| (1..=3).find_map(|i| c.get(i)))
+        .and_then(|c| first_group(&c))
         .map(|m| parse_target(m.as_str(), clock))
         .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
     {
         return Intent::Show(target);
     }
     if let Some(c) = DROP.captures(bare)
-        && let Some(m) = (1..=3).find_map(|i| c.get(i))
+        && let Some(m) = first_group(&c)
         && let target @ (Target::Ids(_) | Target::Title(_) | Target::Previous) =
             parse_target(m.as_str(), clock)
     {
@@ -1573,7 +1580,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(target) = SHOW_ABOUT
         .captures(bare)
-        .and_then(|c| (1..=4).find_map(|i| c.get(i)))
+        .and_then(|c| first_group(&c))
         .map(|m| parse_target(m.as_str(), clock))
         .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
         .or_else(|| {
@@ -1710,10 +1717,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         return edit(&c[2], cleared);
     }
     if let Some(c) = REMOVE_TAG.captures(bare)
-        && let Some(tag) = [1, 2, 3]
-            .iter()
-            .find_map(|i| c.get(*i))
-            .and_then(|m| normalize_tag(m.as_str()).ok())
+        && let Some(tag) = first_group(&c).and_then(|m| normalize_tag(m.as_str()).ok())
     {
         return edit(
             &c[4],
