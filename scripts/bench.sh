@@ -4,7 +4,7 @@
 # summary goes to $OUT (default target/bench/<benchmark>.jsonl) and the medians are printed.
 #
 #   ./scripts/bench.sh                 # all benchmarks
-#   ./scripts/bench.sh throughput idle # some: limits throughput light lone streaming streaming200 scaling idle floor
+#   ./scripts/bench.sh throughput idle # some: limits throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -121,15 +121,16 @@ bench_light() { builtin_runs "$OUT/light.jsonl" 20 50 --think-ms 50; }
 # (At most 100 messages: the built-in agent adds a task per message and a user may have 100.)
 bench_lone() { builtin_runs "$OUT/lone.jsonl" 1 100 --think-ms 50; }
 
-# streaming_runs FILE USERS MESSAGES: the fake LLM's 300 ms TTFT + 40 tokens × 15 ms profile.
+# streaming_runs FILE USERS MESSAGES [loadgen ws options...]: the fake LLM's 300 ms TTFT +
+# 40 tokens × 15 ms profile.
 streaming_runs() {
-  local f=$1 users=$2 messages=$3; : >"$f"
+  local f=$1 users=$2 messages=$3; shift 3; : >"$f"
   for _ in $(seq 1 "$RUNS"); do
     start_fake --ttft-ms 300 --tokens 40 --token-ms 15
     start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
       OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
     $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" --check-tasks false --json \
-      --user-prefix "st$RANDOM" >>"$f"
+      --user-prefix "st$RANDOM" "$@" >>"$f"
     stop_all
   done
   median "$f"
@@ -138,8 +139,17 @@ streaming_runs() {
 # 2 000 conversations at once.
 bench_streaming() { streaming_runs "$OUT/streaming.jsonl" 2000 1; }
 
-# 200 conversations at once: the relay overhead without the queueing of a 2 000-turn burst.
-bench_streaming200() { streaming_runs "$OUT/streaming200.jsonl" 200 3; }
+# 200 conversations side by side: their first messages spread over one reply's length (900 ms),
+# so that the conversations overlap as users' do instead of arriving together; five messages each.
+bench_streaming200() { streaming_runs "$OUT/streaming200.jsonl" 200 5 --ramp-ms 900; }
+
+# One conversation alone, 20 messages: the time to first token with nothing queued before it.
+bench_streaming1() { streaming_runs "$OUT/streaming1.jsonl" 1 20; }
+
+# The same 200 conversations all starting at the same instant: every reply takes about as long,
+# so they stay in step and the run is three waves of 200 turns arriving within a millisecond
+# (how benchmark 3 was run until 2026-11-29).
+bench_streaming200wave() { streaming_runs "$OUT/streaming200wave.jsonl" 200 3; }
 
 bench_scaling() {
   for workers in 1 2 4; do
@@ -197,7 +207,7 @@ bench_limits() {
 }
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(limits throughput light lone streaming streaming200 scaling idle floor)
+[ ${#selected[@]} -gt 0 ] || selected=(limits throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor)
 for b in "${selected[@]}"; do
   echo "== $b" >&2
   "bench_$b"

@@ -79,8 +79,41 @@ pub struct ChatArgs {
     /// Pause between a reply and the user's next message.
     #[arg(long, default_value_t = 0)]
     pub think_ms: u64,
+    /// Spread the users' first messages evenly over this many milliseconds (user k of N starts
+    /// k/N of the way through), so that conversations run side by side instead of arriving as
+    /// one wave. 0: everyone starts at once.
+    #[arg(long, default_value_t = 0)]
+    pub ramp_ms: u64,
     #[command(flatten)]
     pub common: Common,
+}
+
+impl ChatArgs {
+    /// When the simulated users send.
+    pub fn pace(&self) -> Pace {
+        Pace {
+            think: Duration::from_millis(self.think_ms),
+            ramp: Duration::from_millis(self.ramp_ms),
+        }
+    }
+}
+
+/// When simulated users send their messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pace {
+    /// Pause between a reply and the user's next message.
+    pub think: Duration,
+    /// The users' first messages are spread evenly over this span.
+    pub ramp: Duration,
+}
+
+impl Pace {
+    /// How long user `user` of `users` waits before its first message.
+    fn start_delay(&self, user: usize, users: usize) -> Duration {
+        let users = u32::try_from(users.max(1)).unwrap_or(u32::MAX);
+        let user = u32::try_from(user).unwrap_or(u32::MAX).min(users);
+        self.ramp * user / users
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,7 +366,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
 }
 
 async fn chat_command(mode: Mode, a: ChatArgs) -> anyhow::Result<bool> {
-    let s = chat_run(mode, &a.api, a.users, a.messages, a.think_ms, &a.common).await?;
+    let s = chat_run(mode, &a.api, a.users, a.messages, a.pace(), &a.common).await?;
     s.print(a.common.json);
     Ok(s.is_correct())
 }
@@ -451,7 +484,7 @@ pub async fn chat_run(
     api: &str,
     n_users: usize,
     messages: usize,
-    think_ms: u64,
+    pace: Pace,
     common: &Common,
 ) -> anyhow::Result<Summary> {
     let api = api.trim_end_matches('/').to_owned();
@@ -479,6 +512,7 @@ pub async fn chat_run(
                         rec.errors += messages as u64;
                         return rec;
                     };
+                    tokio::time::sleep(pace.start_delay(u, n_users)).await;
                     let mut conversation: Option<i64> = None;
                     for m in 0..messages {
                         let t0 = Instant::now();
@@ -515,8 +549,8 @@ pub async fn chat_run(
                             finals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         bar.inc(1);
-                        if think_ms > 0 {
-                            tokio::time::sleep(Duration::from_millis(think_ms)).await;
+                        if !pace.think.is_zero() {
+                            tokio::time::sleep(pace.think).await;
                         }
                     }
                     // Anything still arriving now is a duplicate final.
@@ -528,6 +562,7 @@ pub async fn chat_run(
                     ws.close().await;
                 }
                 Mode::Http => {
+                    tokio::time::sleep(pace.start_delay(u, n_users)).await;
                     let mut conversation: Option<i64> = None;
                     for m in 0..messages {
                         let t0 = Instant::now();
@@ -559,8 +594,8 @@ pub async fn chat_run(
                             Err(_) => rec.errors += 1,
                         }
                         bar.inc(1);
-                        if think_ms > 0 {
-                            tokio::time::sleep(Duration::from_millis(think_ms)).await;
+                        if !pace.think.is_zero() {
+                            tokio::time::sleep(pace.think).await;
                         }
                     }
                 }
@@ -946,6 +981,20 @@ mod tests {
     }
 
     #[test]
+    fn a_ramp_spreads_the_first_messages_evenly_and_none_waits_without_one() {
+        let pace = Pace {
+            ramp: Duration::from_millis(1000),
+            ..Pace::default()
+        };
+        let delays: Vec<u128> = (0..4).map(|u| pace.start_delay(u, 4).as_millis()).collect();
+        assert_eq!(delays, [0, 250, 500, 750]);
+        assert_eq!(Pace::default().start_delay(3, 4), Duration::ZERO);
+        // Nothing past the ramp, whatever is asked.
+        assert_eq!(pace.start_delay(10, 4), Duration::from_millis(1000));
+        assert_eq!(pace.start_delay(0, 0), Duration::ZERO);
+    }
+
+    #[test]
     fn cli_parses_the_documented_flags() {
         let cli = Cli::try_parse_from([
             "loadgen",
@@ -958,6 +1007,8 @@ mod tests {
             "4",
             "--think-ms",
             "5",
+            "--ramp-ms",
+            "900",
             "--json",
         ])
         .expect("ws flags");
@@ -967,6 +1018,7 @@ mod tests {
                 users: 3,
                 messages: 4,
                 think_ms: 5,
+                ramp_ms: 900,
                 ..
             })
         ));

@@ -1,7 +1,9 @@
 //! A short `loadgen` run against the real system: checks correctness (every request answered
 //! once, every task created once), not speed.
 
-use todo_tests::loadgen::{Common, Mode, chat_run, queue_run};
+use std::time::Duration;
+
+use todo_tests::loadgen::{Common, Mode, Pace, chat_run, queue_run};
 use todo_tests::{TestApp, TestOptions};
 
 fn common(prefix: &str) -> Common {
@@ -20,7 +22,7 @@ async fn loadgen_ws_smoke_run_answers_every_turn_exactly_once() {
         ..Default::default()
     })
     .await;
-    let summary = chat_run(Mode::Ws, &app.base, 20, 10, 0, &common("ws"))
+    let summary = chat_run(Mode::Ws, &app.base, 20, 10, Pace::default(), &common("ws"))
         .await
         .expect("run");
     assert_eq!(summary.sent, 200);
@@ -34,7 +36,12 @@ async fn loadgen_ws_smoke_run_answers_every_turn_exactly_once() {
 #[tokio::test]
 async fn loadgen_http_smoke_run_answers_every_turn_exactly_once() {
     let app = TestApp::spawn().await;
-    let summary = chat_run(Mode::Http, &app.base, 5, 10, 0, &common("http"))
+    // Users starting one after another over 200 ms, with a pause between messages.
+    let pace = Pace {
+        think: Duration::from_millis(5),
+        ramp: Duration::from_millis(200),
+    };
+    let summary = chat_run(Mode::Http, &app.base, 5, 10, pace, &common("http"))
         .await
         .expect("run");
     assert_eq!(summary.completed, 50, "{summary:?}");
