@@ -100,6 +100,7 @@ const WORKER_ONLY: &[&str] = &[
     "OPENAI_AGENT_MODEL",
     "OPENAI_TIMEOUT_SECS",
     "OPENAI_MAX_RETRIES",
+    "OPENAI_EARLY_START_CONVERSATIONS",
     "AGENT_MAX_TOOL_ROUNDS",
     "AGENT_MAX_TOOL_CALLS",
 ];
@@ -277,6 +278,15 @@ pub struct ConfigArgs {
     /// Retries of a model call that failed with 429, 5xx or a timeout.
     #[arg(long, env = "OPENAI_MAX_RETRIES", default_value_t = 3)]
     pub openai_max_retries: u32,
+    /// Conversations a worker remembers to open their next turn's model call while the turn
+    /// reads its conversation (kept only if it is exactly the call the stored conversation asks
+    /// for); 0 turns early calls off.
+    #[arg(
+        long,
+        env = "OPENAI_EARLY_START_CONVERSATIONS",
+        default_value_t = 10_000
+    )]
+    pub openai_early_start_conversations: usize,
     /// Model steps (model ↔ tool rounds) allowed in one turn.
     #[arg(long, env = "AGENT_MAX_TOOL_ROUNDS", default_value_t = 8)]
     pub agent_max_tool_rounds: u32,
@@ -402,6 +412,8 @@ pub struct OpenAiConfig {
     pub model: String,
     pub timeout: Duration,
     pub max_retries: u32,
+    /// Conversations remembered for early model calls (0: none).
+    pub early_start_conversations: usize,
     pub max_tool_rounds: u32,
     pub max_tool_calls: u32,
 }
@@ -682,6 +694,7 @@ impl ConfigArgs {
                     model: self.openai_agent_model,
                     timeout: Duration::from_secs(self.openai_timeout_secs),
                     max_retries: self.openai_max_retries,
+                    early_start_conversations: self.openai_early_start_conversations,
                     max_tool_rounds: self.agent_max_tool_rounds,
                     max_tool_calls: self.agent_max_tool_calls,
                 })

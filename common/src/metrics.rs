@@ -166,6 +166,10 @@ fn describe() {
         "Model call failures by kind (timeout, stall, stream, gave_up)"
     );
     describe_counter!(
+        "todo_llm_early_calls_total",
+        "Model calls opened before their turn had read its conversation: used (exactly the call the stored conversation asked for) or discarded (closed)"
+    );
+    describe_counter!(
         "todo_llm_retries_total",
         "Model calls retried by the agent (on top of the HTTP retry layer), by reason"
     );

@@ -158,6 +158,7 @@ async fn publish_with_id(
         conversation_id: Some(record.conversation_id),
         message: record.message.clone(),
         reply_to: record.reply_to.clone(),
+        turn: Some(record.turn),
     };
     let payload = serde_json::to_vec(&request)?;
     let ack = js

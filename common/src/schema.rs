@@ -30,6 +30,12 @@ pub struct ChatRequest {
     /// Subject for the reply events; defaults to `<prefix>.events.<request_id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// The turn's number in its conversation (1 for the first), as stored when the request was
+    /// accepted. A hint, never trusted: with it a worker that answered the turn before can start
+    /// the model call while it reads the conversation, and keeps that call only if it is exactly
+    /// the call the stored conversation asks for. Producers may leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<i64>,
 }
 
 impl ChatRequest {
@@ -167,6 +173,7 @@ mod tests {
             conversation_id: None,
             message: "hi".into(),
             reply_to: None,
+            turn: None,
         };
         assert!(req.validate().is_err());
         req.v = 1;

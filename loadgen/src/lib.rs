@@ -639,6 +639,7 @@ pub fn queue_request(request_id: Uuid, user_id: Uuid, i: usize) -> ChatRequest {
         conversation_id: None,
         message: format!("add a task to queue item {i}"),
         reply_to: None,
+        turn: None,
     }
 }
 

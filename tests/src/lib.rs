@@ -98,6 +98,7 @@ impl TestOptions {
                 model: "fake-model".into(),
                 timeout: Duration::from_secs(2),
                 max_retries: 2,
+                early_start_conversations: 1_000,
                 max_tool_rounds: 5,
                 max_tool_calls: 12,
             }),

@@ -4,7 +4,8 @@
 //!   letters, drain on shutdown).
 //! - [`http`]: the worker's `/health` and `/metrics` server.
 //! - [`turn`]: one chat turn from request to stored reply and `done` event (ordering, replay, retries).
-//! - [`agent`]: the built-in offline agent and the OpenAI-compatible one.
+//! - [`agent`]: the built-in offline agent and the OpenAI-compatible one; [`agent::early`] is what
+//!   a worker remembers of the conversations it answered, to open the next turn's model call early.
 //! - [`tools`]: the five task tools and their exactly-once executor.
 //! - [`events`]: publishing reply events (deltas coalesced).
 //! - [`batch`]: group commit across turns (turns that start or finish together share a statement;

@@ -25,6 +25,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::agent::Agent;
+use crate::agent::early::Memory;
 use crate::error::{TurnError, retry_delay};
 use crate::turn::{self, TurnContext};
 
@@ -94,6 +95,12 @@ impl Worker {
             agent,
             max_tasks: config.limits.max_tasks_per_user,
             cancels,
+            memory: match &config.worker.agent {
+                todo_common::config::AgentConfig::OpenAi(c) => {
+                    Memory::new(c.early_start_conversations)
+                }
+                todo_common::config::AgentConfig::Builtin => None,
+            },
         });
         Ok(Self {
             config,
@@ -339,6 +346,7 @@ async fn settle(
     let turn = turn::process(
         &ctx,
         &message.payload,
+        delivered <= 1,
         delivered >= max_deliver,
         published,
         &lease,

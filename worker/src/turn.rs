@@ -1,11 +1,13 @@
 //! One chat turn, from a JetStream message to a stored reply and a `done` event.
 //!
-//! Steps: parse and validate the request; find (or, for requests published straight to the queue,
-//! store) its record; replay the final event if it already finished; wait for earlier turns of the
-//! conversation; count the attempt (telling the client to `reset` on a retry); load history; store
-//! the user message; run the agent (tools exactly once); store the reply and mark the turn done in
-//! one transaction (for the built-in agent, the transaction of its last tool call); publish
-//! `done`. A built-in turn of one step is answered by the batch that starts it
+//! Steps: parse and validate the request; open its model call early when this worker answered
+//! the conversation's previous turn ([`crate::agent::early`]); find (or, for requests published
+//! straight to the queue, store) its record; replay the final event if it already finished; wait
+//! for earlier turns of the conversation; count the attempt (telling the client to `reset` on a
+//! retry); load history; store the user message; run the agent (tools exactly once; the early
+//! call is used only if it is exactly the first call the stored conversation asks for); store the
+//! reply and mark the turn done in one transaction (for the built-in agent, the transaction of its
+//! last tool call); publish `done`. A built-in turn of one step is answered by the batch that starts it
 //! ([`crate::batch`]): what is left here is to publish its tool call, reply and `done`.
 
 use std::sync::{Arc, OnceLock};
@@ -20,6 +22,8 @@ use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord, Lease};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 
+use crate::agent::early::Memory;
+use crate::agent::openai::EarlyCall;
 use crate::agent::{Agent, AgentReply, TurnInput};
 use crate::batch::{Answered, Begun, Started};
 use crate::error::{AgentError, TurnError};
@@ -45,16 +49,22 @@ pub struct TurnContext {
     pub finisher: crate::batch::Finisher,
     /// Runs tool calls, several turns' calls per transaction under load.
     pub tools: crate::tools::ToolBatcher,
+    /// The conversations this worker answered, for opening the next turn's model call early
+    /// (`None`: never; always for the built-in agent).
+    pub memory: Option<Memory>,
 }
 
-/// Runs the turn carried by `payload`. `last_delivery` is true when JetStream will not deliver it
-/// again: a retryable failure then ends the turn with an error for the user. `published` is when
+/// Runs the turn carried by `payload`. `first_delivery` is true when JetStream delivers it for the
+/// first time (only then may its model call open early, [`crate::agent::early`]); `last_delivery`
+/// when it will not deliver it again: a retryable failure then ends the turn with an error for
+/// the user. `published` is when
 /// the request entered the queue: turn latency and time to first token are measured from it.
 /// `lease` receives the turn's lease once this delivery has started the turn: the runner renews
 /// it while the turn runs and releases it when handing the turn back.
 pub async fn process(
     ctx: &TurnContext,
     payload: &Bytes,
+    first_delivery: bool,
     last_delivery: bool,
     published: Instant,
     lease: &OnceLock<Lease>,
@@ -103,6 +113,14 @@ pub async fn process(
             .await;
             return Err(TurnError::fatal("invalid_request", reason));
         }
+        // Opened now, while the turn starts; kept only if the stored conversation asks for
+        // exactly this call.
+        let early = ctx
+            .memory
+            .as_ref()
+            .filter(|_| first_delivery)
+            .and_then(|memory| memory.guess(&request))
+            .and_then(|guess| ctx.agent.start_early(&guess, &request.message));
         let (record, start) = match begin(ctx, &request, &events).await? {
             Ok(Some(Begun::Answered(answered))) => {
                 tracing::Span::current().record("conversation_id", answered.record.conversation_id);
@@ -123,7 +141,7 @@ pub async fn process(
             }
         };
         tracing::Span::current().record("conversation_id", record.conversation_id);
-        run(ctx, record, start, &events).await
+        run(ctx, record, start, &events, early).await
     }
     .await;
     match result {
@@ -247,6 +265,7 @@ async fn run(
     record: ChatRequestRecord,
     start: chat::TurnStart,
     events: &EventSink,
+    early: Option<EarlyCall>,
 ) -> Result<(), TurnError> {
     if record.cancel_requested {
         // Stopped while it waited (or while an earlier attempt ran): it does not run (further).
@@ -279,7 +298,7 @@ async fn run(
         clock,
         pending: pending.as_ref(),
     };
-    let reply = match ctx.agent.run(&input, &mut tools, events).await {
+    let reply = match ctx.agent.run(&input, &mut tools, events, early).await {
         Ok(reply) => reply,
         Err(AgentError::Cancelled) => {
             return stop(ctx, &record, events, Some(tools.into_calls())).await;
@@ -326,6 +345,10 @@ async fn run(
         // stored with the turn's last tool call
         AgentReply::Stored(done) => done,
         AgentReply::Answer { response, state } => {
+            let remembered = ctx
+                .memory
+                .as_ref()
+                .map(|memory| (memory, response.clone(), tool_calls.clone()));
             let (row, done) = chat::FinishedTurn::done(
                 record.request_id,
                 record.user_id,
@@ -336,6 +359,9 @@ async fn run(
             )
             .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
             ctx.finisher.submit(row).await?;
+            if let Some((memory, response, calls)) = remembered {
+                memory.remember(&record, &history, clock, &calls, &response);
+            }
             done
         }
     };

@@ -258,3 +258,127 @@ async fn a_worker_killed_after_a_tool_ran_does_not_repeat_the_effect() {
     );
     app.shutdown().await;
 }
+
+/// Waits out the end of a minute: a worker opens no early model call in a minute's last second
+/// (the prompt's time may turn before the turn starts).
+async fn away_from_a_minutes_end() {
+    use chrono::Timelike;
+    let second = chrono::Utc::now().second();
+    if second >= 58 {
+        tokio::time::sleep(Duration::from_millis(u64::from(61 - second) * 1000)).await;
+    }
+}
+
+/// The `content` of each message of a model request, as `role: content` lines.
+fn transcript(request: &Value) -> Vec<String> {
+    request["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m["role"].as_str().unwrap_or(""),
+                m["content"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_next_turns_model_call_opens_before_the_turn_has_read_its_conversation() {
+    // Arrange: a first turn, answered by this worker.
+    let (app, fake) = app_with_fake().await;
+    let user = app.user().await;
+    fake.push([Reply::text("Hi there."), Reply::text("Your list is empty.")]);
+    let (status, first) = app.chat(&user, "hello", None).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{first}");
+    let conversation = first["conversation_id"].as_i64();
+
+    // Act: the next turn, while nothing can store a message (the turn cannot start).
+    away_from_a_minutes_end().await;
+    let mut tx = app.db.begin().await.expect("begin");
+    sqlx::query("lock table messages in exclusive mode")
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    let opened_early = async {
+        let early = todo_tests::eventually(Duration::from_secs(10), || async {
+            (fake.requests().len() == 2).then_some(())
+        })
+        .await
+        .is_some();
+        tx.rollback().await.expect("unlock");
+        early
+    };
+    let ((status, second), opened_early) = tokio::join!(
+        app.chat(&user, "what is on my list?", conversation),
+        opened_early
+    );
+
+    // Assert: the model was asked once for the turn, before the turn started, with the whole
+    // conversation; the reply is that call's.
+    assert!(
+        opened_early,
+        "the model call opened while the turn waited to start"
+    );
+    assert_eq!(status, reqwest::StatusCode::OK, "{second}");
+    assert_eq!(second["response"], "Your list is empty.");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "one model call per turn");
+    assert_eq!(
+        transcript(&requests[1]),
+        [
+            "user: hello",
+            "assistant: Hi there.",
+            "user: what is on my list?"
+        ]
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_early_model_call_that_differs_from_the_stored_conversation_is_dropped() {
+    // Arrange: a first turn, then its reply changed behind the worker's back.
+    let (app, fake) = app_with_fake().await;
+    let user = app.user().await;
+    fake.push([Reply::text("Hi there.")]);
+    let (_, first) = app.chat(&user, "hello", None).await;
+    let conversation = first["conversation_id"].as_i64().expect("conversation");
+    sqlx::query("update messages set content = 'Edited elsewhere.' where conversation_id = $1 and role = 'assistant'")
+        .bind(conversation)
+        .execute(&app.db)
+        .await
+        .expect("edit");
+    fake.respond_with(|request| {
+        let said = transcript(request)
+            .into_iter()
+            .rfind(|line| line.starts_with("assistant: "))
+            .unwrap_or_default();
+        Reply::text(&format!("Before, {said}"))
+    });
+
+    // Act
+    away_from_a_minutes_end().await;
+    let (status, second) = app.chat(&user, "and now?", Some(conversation)).await;
+
+    // Assert: the turn answered from what Postgres holds; the early call made from what the
+    // worker remembered was made and dropped.
+    assert_eq!(status, reqwest::StatusCode::OK, "{second}");
+    assert_eq!(second["response"], "Before, assistant: Edited elsewhere.");
+    let mut seconds: Vec<Vec<String>> = fake.requests()[1..].iter().map(transcript).collect();
+    seconds.sort();
+    assert_eq!(
+        seconds,
+        [
+            [
+                "user: hello",
+                "assistant: Edited elsewhere.",
+                "user: and now?"
+            ],
+            ["user: hello", "assistant: Hi there.", "user: and now?"]
+        ]
+    );
+    app.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! tools through a [`ToolExecutor`] and stream their reply through an [`EventSink`].
 
 pub mod builtin;
+pub mod early;
 pub mod openai;
 
 use serde_json::Value;
@@ -71,15 +72,26 @@ impl Agent {
         }
     }
 
+    /// Opens the model call of a turn expected to start from `guess` before the turn has read
+    /// its conversation ([`early`]); `None` for the built-in agent, which calls no model.
+    pub fn start_early(&self, guess: &early::Guess, message: &str) -> Option<openai::EarlyCall> {
+        match self {
+            Self::Builtin(_) => None,
+            Self::OpenAi(a) => a.start_early(guess, message),
+        }
+    }
+
+    /// Runs a turn; `early` is its model call opened by [`Agent::start_early`], if any.
     pub async fn run(
         &self,
         input: &TurnInput<'_>,
         tools: &mut ToolExecutor,
         events: &EventSink,
+        early: Option<openai::EarlyCall>,
     ) -> Result<AgentReply, AgentError> {
         match self {
             Self::Builtin(a) => a.run(input, tools, events).await,
-            Self::OpenAi(a) => a.run(input, tools, events).await,
+            Self::OpenAi(a) => a.run(input, tools, events, early).await,
         }
     }
 }

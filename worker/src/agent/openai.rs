@@ -19,6 +19,8 @@ use futures::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use todo_common::config::OpenAiConfig;
+use todo_common::tools::PendingAction;
+use todo_common::when::Clock;
 
 use todo_common::retry;
 
@@ -28,6 +30,7 @@ use todo_common::chat::StepCall;
 
 use crate::tools::ToolExecutor;
 
+use super::early::Guess;
 use super::{AgentReply, TurnInput};
 
 const SYSTEM_PROMPT: &str = "You are todo-chat, a friendly assistant that manages the user's todo list. \
@@ -42,19 +45,19 @@ tasks. After acting, confirm what you did in one or two short sentences, with da
 show them (due_text).";
 
 /// The system prompt with the user's local date, time and timezone, and any pending confirmation.
-fn system_prompt(input: &TurnInput<'_>) -> String {
-    let now = input.clock.local_now();
+fn system_prompt(clock: &Clock, pending: Option<&PendingAction>) -> String {
+    let now = clock.local_now();
     let mut prompt = format!(
         "{SYSTEM_PROMPT}\n\nNow it is {} ({}) in the user's timezone, {}. Numeric dates like 3/4 are {} for this user.",
         now.format("%A %-d %B %Y, %H:%M"),
         now.format("%Y-%m-%dT%H:%M%:z"),
-        input.clock.tz.name(),
-        match input.clock.date_order {
+        clock.tz.name(),
+        match clock.date_order {
             todo_common::when::DateOrder::Dmy => "day/month",
             todo_common::when::DateOrder::Mdy => "month/day",
         }
     );
-    if let Some(pending) = input.pending {
+    if let Some(pending) = pending {
         let ids: Vec<String> = pending.task_ids.iter().map(i32::to_string).collect();
         prompt.push_str(&format!(
             "\n\nYour previous reply asked the user to confirm: {} tasks {}. If this message answers \
@@ -64,6 +67,65 @@ that question, call confirm_action with approve=true for yes or approve=false fo
         ));
     }
     prompt
+}
+
+/// The messages of a turn's first model step: the system prompt, the earlier messages with text
+/// (oldest first) and the user's message.
+fn opening<'a>(
+    clock: &Clock,
+    pending: Option<&PendingAction>,
+    history: impl Iterator<Item = (&'a str, &'a str)>,
+    message: &str,
+) -> Vec<Value> {
+    let mut messages = vec![json!({"role": "system", "content": system_prompt(clock, pending)})];
+    messages.extend(
+        history
+            .filter(|(_, content)| !content.is_empty())
+            .map(|(role, content)| json!({"role": role, "content": content})),
+    );
+    messages.push(json!({"role": "user", "content": message}));
+    messages
+}
+
+/// A turn's first model call, opened before the turn read its conversation
+/// ([`super::early`]): kept only if the turn's own first request is exactly `messages`. Dropping
+/// it closes the call.
+pub struct EarlyCall {
+    messages: Vec<Value>,
+    opening: tokio::task::JoinHandle<Result<ChatCompletionResponseStream, Failure>>,
+}
+
+impl Drop for EarlyCall {
+    fn drop(&mut self) {
+        self.opening.abort();
+    }
+}
+
+impl EarlyCall {
+    /// The opened stream, if the early call was for exactly `messages`; otherwise it is closed.
+    fn take_for(self, messages: &[Value]) -> Option<Self> {
+        let fits = self.messages == messages;
+        metrics::counter!(
+            "todo_llm_early_calls_total",
+            "outcome" => if fits { "used" } else { "discarded" }
+        )
+        .increment(1);
+        if !fits {
+            tracing::debug!("the early model call did not match the stored conversation; closed");
+        }
+        fits.then_some(self)
+    }
+
+    async fn stream(mut self) -> Result<ChatCompletionResponseStream, Failure> {
+        match (&mut self.opening).await {
+            Ok(opened) => opened,
+            Err(e) => Err(Failure::Model {
+                cause: format!("early model call: {e}"),
+                retryable: true,
+                reason: "open",
+            }),
+        }
+    }
 }
 
 pub struct OpenAiAgent {
@@ -185,22 +247,24 @@ impl OpenAiAgent {
     /// Opens a completion stream (one attempt).
     async fn open(&self, messages: &[Value]) -> Result<ChatCompletionResponseStream, Failure> {
         let request = self.request(messages).map_err(Failure::Agent)?;
-        match tokio::time::timeout(
-            self.config.timeout,
-            self.client.chat().create_stream(request),
-        )
-        .await
-        {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => Err(Failure::model(classify(&e), "open")),
-            Err(_) => {
-                count_error("timeout");
-                Err(Failure::model(
-                    CallError::Transient("timed out".into()),
-                    "open",
-                ))
-            }
-        }
+        open(self.client.clone(), request, self.config.timeout).await
+    }
+
+    /// Opens the first model call of a turn that is expected to start from `guess`, while the
+    /// turn starts; see [`super::early`].
+    pub fn start_early(&self, guess: &Guess, message: &str) -> Option<EarlyCall> {
+        let messages = opening(
+            &guess.clock,
+            None,
+            guess
+                .history
+                .iter()
+                .map(|m| (m.role.as_str(), m.content.as_str())),
+            message.trim(),
+        );
+        let request = self.request(&messages).ok()?;
+        let opening = tokio::spawn(open(self.client.clone(), request, self.config.timeout));
+        Some(EarlyCall { messages, opening })
     }
 
     pub async fn run(
@@ -208,16 +272,18 @@ impl OpenAiAgent {
         input: &TurnInput<'_>,
         tools: &mut ToolExecutor,
         events: &EventSink,
+        early: Option<EarlyCall>,
     ) -> Result<AgentReply, AgentError> {
-        let mut messages = vec![json!({"role": "system", "content": system_prompt(input)})];
-        messages.extend(
+        let mut messages = opening(
+            &input.clock,
+            input.pending,
             input
                 .history
                 .iter()
-                .filter(|m| !m.content.is_empty())
-                .map(|m| json!({"role": m.role, "content": m.content})),
+                .map(|m| (m.role.as_str(), m.content.as_str())),
+            input.message,
         );
-        messages.push(json!({"role": "user", "content": input.message}));
+        let mut early = early;
 
         // A retried turn first replays its journal: the steps the model already took, with the
         // recorded results of their tools (a call interrupted before it was recorded runs now,
@@ -225,6 +291,10 @@ impl OpenAiAgent {
         let mut response = String::new();
         let mut index = 0;
         let journal = tools.journal().to_vec();
+        if !journal.is_empty() {
+            // its first step was taken by an earlier attempt
+            drop(early.take());
+        }
         for step in &journal {
             if !step.content.is_empty() {
                 events.delta(&step.content).await?;
@@ -248,7 +318,8 @@ impl OpenAiAgent {
             );
         }
         for round in first_new..self.config.max_tool_rounds {
-            let (text, calls) = self.stream_round(&messages, events, round).await?;
+            let early = early.take().and_then(|e| e.take_for(&messages));
+            let (text, calls) = self.stream_round(&messages, events, round, early).await?;
             if calls.is_empty() {
                 response.push_str(&text);
                 return Ok(AgentReply::Answer {
@@ -332,11 +403,14 @@ impl OpenAiAgent {
         messages: &[Value],
         events: &EventSink,
         round: u32,
+        early: Option<EarlyCall>,
     ) -> Result<(String, Vec<PendingCall>), AgentError> {
         let policy = retry::model_call(self.config.max_retries);
         let mut retries = 0;
+        // the first attempt may be the call opened early; a retry opens its own
+        let mut early = early;
         loop {
-            match self.attempt(messages, events, round).await {
+            match self.attempt(messages, events, round, early.take()).await {
                 Ok(step) => return Ok(step),
                 Err(Failure::Agent(e)) => return Err(e),
                 Err(Failure::Model {
@@ -369,12 +443,19 @@ impl OpenAiAgent {
         messages: &[Value],
         events: &EventSink,
         round: u32,
+        early: Option<EarlyCall>,
     ) -> Result<(String, Vec<PendingCall>), Failure> {
         let started = std::time::Instant::now();
+        let opened = async {
+            match early {
+                Some(early) => early.stream().await,
+                None => self.open(messages).await,
+            }
+        };
         let mut stream = tokio::select! {
             biased;
             () = events.cancelled() => return Err(Failure::Agent(AgentError::Cancelled)),
-            opened = self.open(messages) => opened?,
+            opened = opened => opened?,
         };
         let mut text = String::new();
         let mut calls: BTreeMap<u32, PendingCall> = BTreeMap::new();
@@ -459,6 +540,25 @@ impl OpenAiAgent {
             .filter(|c| !c.name.is_empty())
             .collect();
         Ok((text, calls))
+    }
+}
+
+/// Opens a completion stream for `request` (one attempt), within `timeout`.
+async fn open(
+    client: Client<OpenAIConfig>,
+    request: CreateChatCompletionRequest,
+    timeout: std::time::Duration,
+) -> Result<ChatCompletionResponseStream, Failure> {
+    match tokio::time::timeout(timeout, client.chat().create_stream(request)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(Failure::model(classify(&e), "open")),
+        Err(_) => {
+            count_error("timeout");
+            Err(Failure::model(
+                CallError::Transient("timed out".into()),
+                "open",
+            ))
+        }
     }
 }
 
