@@ -167,7 +167,7 @@ fn describe() {
     );
     describe_counter!(
         "todo_llm_early_calls_total",
-        "Model calls opened before their turn had read its conversation: used (exactly the call the stored conversation asked for) or discarded (closed)"
+        "Model calls opened before their turn had read its conversation: used (exactly the call the stored conversation asked for) or discarded (closed unused)"
     );
     describe_counter!(
         "todo_llm_retries_total",

@@ -93,27 +93,29 @@ fn opening<'a>(
 pub struct EarlyCall {
     messages: Vec<Value>,
     opening: tokio::task::JoinHandle<Result<ChatCompletionResponseStream, Failure>>,
+    /// Taken by its turn; one dropped otherwise (the request differed, the turn had already
+    /// finished, was stopped or replays its journal) is counted as discarded.
+    used: bool,
 }
 
 impl Drop for EarlyCall {
     fn drop(&mut self) {
+        if !self.used {
+            metrics::counter!("todo_llm_early_calls_total", "outcome" => "discarded").increment(1);
+            tracing::debug!("an early model call was not used; closed");
+        }
         self.opening.abort();
     }
 }
 
 impl EarlyCall {
     /// The opened stream, if the early call was for exactly `messages`; otherwise it is closed.
-    fn take_for(self, messages: &[Value]) -> Option<Self> {
-        let fits = self.messages == messages;
-        metrics::counter!(
-            "todo_llm_early_calls_total",
-            "outcome" => if fits { "used" } else { "discarded" }
-        )
-        .increment(1);
-        if !fits {
-            tracing::debug!("the early model call did not match the stored conversation; closed");
+    fn take_for(mut self, messages: &[Value]) -> Option<Self> {
+        self.used = self.messages == messages;
+        if self.used {
+            metrics::counter!("todo_llm_early_calls_total", "outcome" => "used").increment(1);
         }
-        fits.then_some(self)
+        self.used.then_some(self)
     }
 
     async fn stream(mut self) -> Result<ChatCompletionResponseStream, Failure> {
@@ -264,7 +266,11 @@ impl OpenAiAgent {
         );
         let request = self.request(&messages).ok()?;
         let opening = tokio::spawn(open(self.client.clone(), request, self.config.timeout));
-        Some(EarlyCall { messages, opening })
+        Some(EarlyCall {
+            messages,
+            opening,
+            used: false,
+        })
     }
 
     pub async fn run(
