@@ -22,7 +22,7 @@ use todo_common::chat::{self, Accepted, Begin, ChatRequestRecord, Lease};
 use todo_common::config::NatsConfig;
 use todo_common::schema::{ChatEvent, ChatRequest, EventBody};
 
-use crate::agent::early::Memory;
+use crate::agent::early::{self, Memory};
 use crate::agent::openai::EarlyCall;
 use crate::agent::{Agent, AgentReply, TurnInput};
 use crate::batch::{Answered, Begun, Started};
@@ -345,10 +345,13 @@ async fn run(
         // stored with the turn's last tool call
         AgentReply::Stored(done) => done,
         AgentReply::Answer { response, state } => {
-            let remembered = ctx
-                .memory
-                .as_ref()
-                .map(|memory| (memory, response.clone(), tool_calls.clone()));
+            let remembered = ctx.memory.as_ref().map(|memory| {
+                (
+                    memory,
+                    response.clone(),
+                    early::asks_to_confirm(&tool_calls),
+                )
+            });
             let (row, done) = chat::FinishedTurn::done(
                 record.request_id,
                 record.user_id,
@@ -359,8 +362,8 @@ async fn run(
             )
             .map_err(|e| TurnError::fatal("internal", format!("serializing the reply: {e}")))?;
             ctx.finisher.submit(row).await?;
-            if let Some((memory, response, calls)) = remembered {
-                memory.remember(&record, &history, clock, &calls, &response);
+            if let Some((memory, response, asked)) = remembered {
+                memory.remember(&record, &history, clock, asked, &response);
             }
             done
         }

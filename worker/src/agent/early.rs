@@ -105,22 +105,19 @@ impl Memory {
     }
 
     /// Remembers what the turn after `record`'s will start from: the `history` it started from,
-    /// its message and its `reply`. `calls` are the turn's tool calls: one that asked the user to
-    /// confirm a change leaves the conversation unremembered.
+    /// its message and its `reply`. A turn that `asked` the user to confirm a change
+    /// ([`asks_to_confirm`]) leaves the conversation unremembered.
     pub fn remember(
         &self,
         record: &ChatRequestRecord,
         history: &[Message],
         clock: Clock,
-        calls: &[ToolCall],
+        asked: bool,
         reply: &str,
     ) {
         if let Ok(mut clocks) = self.clocks.lock() {
             clocks.insert(record.user_id, (clock.tz, clock.date_order));
         }
-        let asked = calls
-            .iter()
-            .any(|c| c.result["status"] == "confirmation_required");
         let next = next_history(history, &record.message, reply);
         let bytes: usize = next.iter().map(|m| m.content.len()).sum();
         let Ok(mut conversations) = self.conversations.lock() else {
@@ -139,6 +136,14 @@ impl Memory {
             },
         );
     }
+}
+
+/// Whether one of a turn's tool `calls` asked the user to confirm a change (the next turn's prompt
+/// then carries the question).
+pub fn asks_to_confirm(calls: &[ToolCall]) -> bool {
+    calls
+        .iter()
+        .any(|c| c.result["status"] == "confirmation_required")
 }
 
 /// The last [`HISTORY_LIMIT`] messages once `message` and its `reply` follow `history`.
@@ -246,7 +251,7 @@ mod tests {
             &record(user, 2, "add milk"),
             &history,
             clock(),
-            &[],
+            false,
             "Added.",
         );
 
@@ -276,7 +281,7 @@ mod tests {
             request(user, None),
             request(Uuid::new_v4(), Some(3)),
         ] {
-            memory.remember(&record(user, 2, "add milk"), &[], clock(), &[], "Added.");
+            memory.remember(&record(user, 2, "add milk"), &[], clock(), false, "Added.");
             assert!(guess(&memory, &asked).is_none(), "{asked:?}");
         }
     }
@@ -289,7 +294,7 @@ mod tests {
             memory.guess(&request(user, Some(1))).is_none(),
             "clock unknown"
         );
-        memory.remember(&record(user, 1, "hi"), &[], clock(), &[], "Hello!");
+        memory.remember(&record(user, 1, "hi"), &[], clock(), false, "Hello!");
         let guessed = guess(&memory, &request(user, Some(1))).expect("a guess");
         assert!(guessed.history.is_empty());
     }
@@ -303,11 +308,18 @@ mod tests {
             arguments: json!({"task_ids": [1, 2]}),
             result: json!({"status": "confirmation_required"}),
         };
-        memory.remember(&record(user, 1, "hi"), &[], clock(), &[asked], "Sure?");
+        let created = ToolCall {
+            tool: "add_task".into(),
+            arguments: json!({"title": "milk"}),
+            result: json!({"status": "created"}),
+        };
+        assert!(!asks_to_confirm(std::slice::from_ref(&created)));
+        assert!(asks_to_confirm(&[created, asked]));
+        memory.remember(&record(user, 1, "hi"), &[], clock(), true, "Sure?");
         assert!(guess(&memory, &request(user, Some(2))).is_none());
 
         let long = "x".repeat(MAX_REMEMBERED_BYTES);
-        memory.remember(&record(user, 1, "hi"), &[], clock(), &[], &long);
+        memory.remember(&record(user, 1, "hi"), &[], clock(), false, &long);
         assert!(guess(&memory, &request(user, Some(2))).is_none());
     }
 
@@ -327,9 +339,9 @@ mod tests {
     fn no_guess_in_a_minutes_last_second_when_the_prompts_time_may_turn() {
         let memory = Memory::new(10).expect("on");
         let user = Uuid::new_v4();
-        memory.remember(&record(user, 1, "hi"), &[], clock(), &[], "Hello!");
+        memory.remember(&record(user, 1, "hi"), &[], clock(), false, "Hello!");
         assert!(memory.guess_at(&request(user, Some(2)), at(59)).is_none());
-        memory.remember(&record(user, 1, "hi"), &[], clock(), &[], "Hello!");
+        memory.remember(&record(user, 1, "hi"), &[], clock(), false, "Hello!");
         assert!(memory.guess_at(&request(user, Some(2)), at(58)).is_some());
     }
 

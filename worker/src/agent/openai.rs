@@ -278,7 +278,7 @@ impl OpenAiAgent {
         input: &TurnInput<'_>,
         tools: &mut ToolExecutor,
         events: &EventSink,
-        early: Option<EarlyCall>,
+        mut early: Option<EarlyCall>,
     ) -> Result<AgentReply, AgentError> {
         let mut messages = opening(
             &input.clock,
@@ -289,7 +289,6 @@ impl OpenAiAgent {
                 .map(|m| (m.role.as_str(), m.content.as_str())),
             input.message,
         );
-        let mut early = early;
 
         // A retried turn first replays its journal: the steps the model already took, with the
         // recorded results of their tools (a call interrupted before it was recorded runs now,
@@ -297,10 +296,6 @@ impl OpenAiAgent {
         let mut response = String::new();
         let mut index = 0;
         let journal = tools.journal().to_vec();
-        if !journal.is_empty() {
-            // its first step was taken by an earlier attempt
-            drop(early.take());
-        }
         for step in &journal {
             if !step.content.is_empty() {
                 events.delta(&step.content).await?;
@@ -409,12 +404,11 @@ impl OpenAiAgent {
         messages: &[Value],
         events: &EventSink,
         round: u32,
-        early: Option<EarlyCall>,
+        mut early: Option<EarlyCall>,
     ) -> Result<(String, Vec<PendingCall>), AgentError> {
         let policy = retry::model_call(self.config.max_retries);
         let mut retries = 0;
         // the first attempt may be the call opened early; a retry opens its own
-        let mut early = early;
         loop {
             match self.attempt(messages, events, round, early.take()).await {
                 Ok(step) => return Ok(step),
