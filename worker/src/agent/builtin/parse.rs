@@ -1236,19 +1236,32 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
     if !(2..=MAX_PARTS).contains(&parts.len()) {
         return None;
     }
-    let mut intents: Vec<Intent> = parts.iter().map(|p| parse_one(p, clock)).collect();
-    // "move task 2 to friday and make it high priority": "it" is the task named before. After an
-    // add ("add buy milk and tag it home") it is the new task, which the whole message reads.
+    // "move task 2 to friday and make it high priority": "it" is the task named before. Right
+    // after an add ("add call mom and then make it high priority") it is the new task: the change
+    // becomes part of the add. After an add and something else it is unclear, and the message is
+    // read whole.
+    let mut intents: Vec<Intent> = Vec::with_capacity(parts.len());
     let mut named: Option<Target> = None;
     let mut added = false;
-    for intent in &mut intents {
+    for part in parts {
+        let mut intent = parse_one(part, clock);
         if matches!(intent, Intent::Add(_)) {
             added = true;
             named = None;
         }
-        if let Some(target) = target_mut(intent) {
+        if let Some(target) = target_mut(&mut intent) {
             match target {
-                Target::Previous if added && named.is_none() => return None,
+                Target::Previous if added && named.is_none() => {
+                    let (Some(Intent::Add(tasks)), Intent::Update(_, edit)) =
+                        (intents.last_mut(), &intent)
+                    else {
+                        return None;
+                    };
+                    if !edit_new_tasks(tasks, edit) {
+                        return None;
+                    }
+                    continue;
+                }
                 Target::Previous => {
                     if let Some(earlier) = &named {
                         *target = earlier.clone();
@@ -1258,6 +1271,10 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
                 _ => {}
             }
         }
+        intents.push(intent);
+    }
+    if intents.len() == 1 {
+        return intents.pop();
     }
     intents
         .iter()
@@ -1274,6 +1291,41 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             )
         })
         .then_some(Intent::Several(intents))
+}
+
+/// Applies `edit` to tasks not yet added ("add call mom and make it urgent"); `false` when the
+/// edit cannot be read that way (a new title for several tasks, a move relative to a due date).
+fn edit_new_tasks(tasks: &mut [NewTask], edit: &Edit) -> bool {
+    if edit.shift.is_some() || (edit.title.is_some() && tasks.len() != 1) {
+        return false;
+    }
+    for task in tasks {
+        if let Some(title) = &edit.title {
+            task.title.clone_from(title);
+        }
+        if let Some(description) = &edit.description {
+            task.description.clone_from(description);
+        }
+        if let Some(due) = edit.due {
+            task.due = due;
+        }
+        if let Some(priority) = edit.priority {
+            task.priority = Some(priority);
+        }
+        if let Some(repeat) = &edit.repeat {
+            task.repeat.clone_from(repeat);
+        }
+        if edit.clear_tags {
+            task.tags.clear();
+        }
+        task.tags.retain(|t| !edit.remove_tags.contains(t));
+        for tag in &edit.add_tags {
+            if !task.tags.contains(tag) {
+                task.tags.push(tag.clone());
+            }
+        }
+    }
+    true
 }
 
 /// The tasks a request acts on, if it names any.
