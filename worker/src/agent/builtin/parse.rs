@@ -1178,14 +1178,14 @@ fn parse_one(message: &str, clock: &Clock) -> Intent {
 const MAX_PARTS: usize = 5;
 
 // Where one request may end and the next begin: a sentence end, "then", "also" (group 1), or a
-// plain "and" (group 2), which counts only before a command word ("add milk and eggs" is one
-// request); group 3 is the next word.
+// plain "and" (group 2), which counts only before a command or question word ("add milk and
+// eggs" is one request, "mark task 1 done and what's left?" two); group 3 is the next word.
 re!(
     NEXT_REQUEST,
-    r"(?i)(?:([.!;]\s+|\s*,?\s+(?:and\s+then|then|and\s+also|also)\s+)|(\s*,?\s+and\s+))(\w+)"
+    r"(?i)(?:([.!;?]\s+|\s*,?\s+(?:and\s+then|then|and\s+also|also)\s+)|(\s*,?\s+and\s+))(\w+)"
 );
 
-/// Words that begin a request of their own after "and".
+/// Words that begin a request or question of their own after "and".
 const REQUEST_WORDS: &[&str] = &[
     "add",
     "delete",
@@ -1210,6 +1210,11 @@ const REQUEST_WORDS: &[&str] = &[
     "set",
     "make",
     "please",
+    "what",
+    "whats",
+    "which",
+    "how",
+    "anything",
 ];
 
 /// A message of several requests in a row, each read on its own; `None` unless every part is a
@@ -1230,7 +1235,7 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
     parts.push(&message[start..]);
     let parts: Vec<&str> = parts
         .into_iter()
-        .map(|p| p.trim().trim_end_matches(['.', '!', ';']))
+        .map(|p| p.trim().trim_end_matches(['.', '!', ';']).trim_end())
         .filter(|p| !p.is_empty())
         .collect();
     if !(2..=MAX_PARTS).contains(&parts.len()) {
