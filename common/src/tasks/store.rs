@@ -156,6 +156,10 @@ pub struct ListFilter {
     pub due: Option<DueFilter>,
     pub due_before: Option<DateTime<Utc>>,
     pub due_after: Option<DateTime<Utc>>,
+    /// Completed before this instant (so completed).
+    pub completed_before: Option<DateTime<Utc>>,
+    /// Completed after this instant (so completed).
+    pub completed_after: Option<DateTime<Utc>>,
     /// At least this priority.
     pub min_priority: Option<Priority>,
     /// Every one of these tags.
@@ -271,7 +275,9 @@ macro_rules! list_where {
                 or ($8 = 'today' and due_at >= $10 and due_at < $11)
                 or ($8 = 'tomorrow' and due_at >= $11 and due_at < $12)
                 or ($8 = 'week' and due_at >= $10 and due_at < $13)
-                or ($8 = 'none' and due_at is null)) "
+                or ($8 = 'none' and due_at is null))
+           and ($14::timestamptz is null or completed_at < $14)
+           and ($15::timestamptz is null or completed_at > $15) "
     };
 }
 
@@ -288,25 +294,25 @@ pub async fn list(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($14::boolean is not true or (created_at, id) < ($15, $16))
-             order by created_at desc, id desc limit $17"
+            "and ($16::boolean is not true or (created_at, id) < ($17, $18))
+             order by created_at desc, id desc limit $19"
         ),
         Sort::Due => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($14::boolean is not true
-                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($15, $16, $17))
-             order by (due_at is null), due_at, id limit $18"
+            "and ($16::boolean is not true
+                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($17, $18, $19))
+             order by (due_at is null), due_at, id limit $20"
         ),
         Sort::Priority => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($14::boolean is not true
+            "and ($16::boolean is not true
                   or (-priority, (due_at is null), coalesce(due_at, 'epoch'::timestamptz), id)
-                     > (-$15::smallint, $16, $17, $18))
-             order by priority desc, (due_at is null), due_at, id limit $19"
+                     > (-$17::smallint, $18, $19, $20))
+             order by priority desc, (due_at is null), due_at, id limit $21"
         ),
     };
     let cursor = filter.cursor;
@@ -324,6 +330,8 @@ pub async fn list(
         .bind(clock.day_bounds(1))
         .bind(clock.day_bounds(2))
         .bind(clock.day_bounds(clock.days_left_in_week()))
+        .bind(filter.completed_before)
+        .bind(filter.completed_after)
         .bind(cursor.is_some());
     // The keyset of the page's order, then the limit (one more row tells whether a next page exists).
     let query = match filter.sort {

@@ -111,6 +111,14 @@ pub struct ListTasksArgs {
     /// timezone. With due_from the same day: the tasks due that day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_to: Option<String>,
+    /// Only tasks completed on or after this day (YYYY-MM-DD, or "today", "yesterday"), in the
+    /// user's timezone: "what did I finish this week?".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_from: Option<String>,
+    /// Only tasks completed on or before this day (YYYY-MM-DD, or "today", "yesterday"), in the
+    /// user's timezone. With completed_from the same day: the tasks completed that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_to: Option<String>,
     /// Only tasks of at least this priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,

@@ -167,21 +167,35 @@ async fn list_tasks(
         })
         .transpose()
     };
-    let (from, to) = match (
-        day("due_from", args.due_from.as_deref()),
-        day("due_to", args.due_to.as_deref()),
+    let span = |from_field: &str, from, to_field: &str, to| match (
+        day(from_field, from),
+        day(to_field, to),
     ) {
-        (Ok(from), Ok(to)) => (from, to),
-        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
-    };
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return Ok(Err(ToolError::new(
+        (Ok(Some(from)), Ok(Some(to))) if from > to => Err(ToolError::new(
             "INVALID_ARGUMENTS",
-            format!("due_from ({from}) is after due_to ({to})"),
-        )));
-    }
+            format!("{from_field} ({from}) is after {to_field} ({to})"),
+        )),
+        (Ok(from), Ok(to)) => Ok((from, to)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let (from, to) = match span(
+        "due_from",
+        args.due_from.as_deref(),
+        "due_to",
+        args.due_to.as_deref(),
+    ) {
+        Ok(days) => days,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (done_from, done_to) = match span(
+        "completed_from",
+        args.completed_from.as_deref(),
+        "completed_to",
+        args.completed_to.as_deref(),
+    ) {
+        Ok(days) => days,
+        Err(e) => return Ok(Err(e)),
+    };
     let limit = args.limit.unwrap_or(tasks::LIST_LIMIT_DEFAULT);
     if !(1..=LIST_LIMIT_MAX).contains(&limit) {
         return Ok(Err(ToolError::new(
@@ -205,6 +219,10 @@ async fn list_tasks(
         // Whole days: the store's bounds are exclusive, and instants are microseconds.
         due_after: from.map(|d| ctx.clock.start_of(d) - TimeDelta::microseconds(1)),
         due_before: to.and_then(|d| d.succ_opt()).map(|d| ctx.clock.start_of(d)),
+        completed_after: done_from.map(|d| ctx.clock.start_of(d) - TimeDelta::microseconds(1)),
+        completed_before: done_to
+            .and_then(|d| d.succ_opt())
+            .map(|d| ctx.clock.start_of(d)),
         ..ListFilter::default()
     };
     let page = store::list(conn, ctx.user_id, &filter, &ctx.clock).await?;

@@ -182,6 +182,70 @@ async fn the_stdio_bridge_serves_the_same_tools_with_the_stored_login() {
 }
 
 #[tokio::test]
+async fn list_tasks_picks_completed_tasks_by_the_day_they_were_completed() {
+    // Arrange: one task completed now, one three days ago, one still to do
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.set_timezone(&user, "Europe/Berlin").await;
+    for title in ["Done now", "Done earlier", "Not done"] {
+        app.create_task_with(&user, &json!({"title": title})).await;
+    }
+    sqlx::query(
+        "update tasks set completed = true,
+                completed_at = now() - case title when 'Done earlier' then interval '3 days'
+                                              else interval '0 days' end
+         where user_id = $1 and title <> 'Not done'",
+    )
+    .bind(user.id)
+    .execute(&app.db)
+    .await
+    .expect("complete the tasks");
+    let client = todo_cli::mcp::connect(&app.base, &session(&app, &user))
+        .await
+        .expect("MCP session");
+    let titles = |listed: &Value| -> Vec<String> {
+        listed["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| t["title"].as_str().expect("title").to_owned())
+            .collect()
+    };
+
+    // Act / Assert: today, and up to yesterday
+    let (failed, today) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"completed_from": "today", "completed_to": "today"}),
+    )
+    .await;
+    assert!(!failed, "{today}");
+    assert_eq!(titles(&today), ["Done now"]);
+    let (_, before) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"completed_to": "yesterday"}),
+    )
+    .await;
+    assert_eq!(titles(&before), ["Done earlier"]);
+
+    // Days the wrong way round are a tool error that names the argument
+    let (failed, backwards) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"completed_from": "today", "completed_to": "yesterday"}),
+    )
+    .await;
+    assert!(failed);
+    assert!(
+        backwards.to_string().contains("completed_from"),
+        "{backwards}"
+    );
+    let _ = client.cancel().await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn list_tasks_picks_whole_days_by_due_date() {
     // Arrange: tasks due on three days (one with a time late on the middle day) and one undated
     let app = TestApp::spawn().await;

@@ -133,6 +133,8 @@ fn list_args(q: &Query) -> ListTasksArgs {
         due: q.due,
         due_from: q.days.and_then(|d| d.from).map(|d| d.to_string()),
         due_to: q.days.and_then(|d| d.to).map(|d| d.to_string()),
+        completed_from: q.done_days.and_then(|d| d.from).map(|d| d.to_string()),
+        completed_to: q.done_days.and_then(|d| d.to).map(|d| d.to_string()),
         priority: q.priority,
         tag: q.tag.clone(),
         query: q.text.clone(),

@@ -24,6 +24,8 @@ pub struct Query {
     pub top: bool,
     /// "on friday", "next week", "before the 3rd": the days the tasks are due.
     pub days: Option<Days>,
+    /// "what did I finish today?", "completed this week": the days the tasks were completed.
+    pub done_days: Option<Days>,
 }
 
 /// Days in the user's timezone, both ends included; an end left open is unbounded.
@@ -699,7 +701,11 @@ const SELECTOR_WORDS: &[&str] = &[
     "today",
     "tonight",
     "tomorrow",
+    "yesterday",
     "week",
+    "month",
+    "last",
+    "past",
     "this",
     "next",
     "high",
@@ -785,6 +791,49 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
         },
     };
     Some(days)
+}
+
+/// The days a question about completed tasks names, looking back from today: "today",
+/// "yesterday", "this week", "last week", "this month", "last month", "on monday" (the latest
+/// monday up to today).
+fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
+    let has = |w: &str| Regex::new(&format!(r"\b{w}\b")).is_ok_and(|r| r.is_match(lower));
+    let today = clock.today();
+    let monday = today - TimeDelta::days(i64::from(today.weekday().num_days_from_monday()));
+    let month_start = today.with_day(1)?;
+    let (from, to) = if has("today") || has("tonight") {
+        (today, today)
+    } else if has("yesterday") {
+        let day = today.pred_opt()?;
+        (day, day)
+    } else if has("last week") {
+        (monday - TimeDelta::days(7), monday.pred_opt()?)
+    } else if has("past week") || has("last 7 days") || has("last seven days") {
+        (today - TimeDelta::days(6), today)
+    } else if has("this week") || has("week") {
+        (monday, today)
+    } else if has("last month") {
+        let last_month = month_start.checked_sub_months(chrono::Months::new(1))?;
+        (last_month, month_start.pred_opt()?)
+    } else if has("this month") || has("month") {
+        (month_start, today)
+    } else {
+        let weekday = lower
+            .split(|c: char| !c.is_alphabetic())
+            .find_map(|w| match w {
+                "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday"
+                | "sunday" => w.parse::<chrono::Weekday>().ok(),
+                _ => None,
+            })?;
+        let back =
+            (7 + today.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
+        let day = today - TimeDelta::days(i64::from(back));
+        (day, day)
+    };
+    Some(Days {
+        from: Some(from),
+        to: Some(to),
+    })
 }
 
 /// Spans of days a single date does not name: next week, the weekend, this or next month.
@@ -874,6 +923,14 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     } else {
         None
     };
+    // "what did I finish today?": for completed tasks a day is when they were done, unless the
+    // message speaks of due dates ("completed tasks that were due today").
+    if q.status == StatusFilter::Completed && !has("due") {
+        q.done_days = done_days(&lower, clock);
+        if q.done_days.is_some() {
+            q.due = None;
+        }
+    }
     // "what's due today?", "what do I have tomorrow?": what is still to do, unless asked otherwise.
     if (q.due.is_some_and(|d| d != DueFilter::None) || q.days.is_some())
         && !COMPLETED_WORDS.is_match(&lower)

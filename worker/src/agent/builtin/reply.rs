@@ -6,7 +6,9 @@ use todo_common::tools::{BulkAction, TaskOutcome, ToolError, ToolOutput, ToolTas
 use todo_common::when::Clock;
 use todo_common::when::format::format_due;
 
-use super::parse::{Intent, Query};
+use chrono::NaiveDate;
+
+use super::parse::{Days, Intent, Query};
 
 pub const HELP_TEXT: &str = "I can manage your tasks. Try: \"add a task to pay rent on Friday #home\", \
 \"remind me to call mom tomorrow at 5pm\", \"what's pending?\", \"what's overdue?\", \"what's due this week?\", \
@@ -215,7 +217,7 @@ fn created(tasks: &[&TaskOutcome]) -> String {
 fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let what = describe_query(query, clock);
     if tasks.is_empty() {
-        if query.days.is_some() {
+        if query.days.is_some() || query.done_days.is_some() {
             return format!("You have no {what}.");
         }
         return match (query.status, query.due, &query.tag, &query.text) {
@@ -299,7 +301,7 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
         StatusFilter::Pending if q.due != Some(todo_common::tasks::DueFilter::Overdue) => {
             words.push("pending")
         }
-        StatusFilter::Completed => words.push("completed"),
+        StatusFilter::Completed if q.done_days.is_none() => words.push("completed"),
         _ => {}
     }
     if let Some(p) = q.priority.and_then(priority_word) {
@@ -330,6 +332,10 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
             (None, None) => String::new(),
         });
     }
+    if let Some(days) = q.done_days {
+        out.push_str(" completed ");
+        out.push_str(&done_when(days, clock));
+    }
     if let Some(tag) = &q.tag {
         out.push_str(&format!(" tagged #{tag}"));
     }
@@ -337,6 +343,25 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
         out.push_str(&format!(" matching {}", quote(text)));
     }
     out
+}
+
+/// When tasks were completed, as a reply says it: "today", "on Mon 23 Nov", "since Mon 23 Nov".
+fn done_when(days: Days, clock: &Clock) -> String {
+    let today = clock.today();
+    let day = |d: NaiveDate| match today.signed_duration_since(d).num_days() {
+        0 => "today".to_owned(),
+        1 => "yesterday".to_owned(),
+        _ => format!("on {}", format_due(clock.start_of(d), false, clock)),
+    };
+    let date = |d: NaiveDate| format_due(clock.start_of(d), false, clock);
+    match (days.from, days.to) {
+        (Some(from), Some(to)) if from == to => day(from),
+        (Some(from), Some(to)) if to == today => format!("since {}", date(from)),
+        (Some(from), Some(to)) => format!("from {} to {}", date(from), date(to)),
+        (Some(from), None) => format!("since {}", date(from)),
+        (None, Some(to)) => format!("by {}", date(to)),
+        (None, None) => String::new(),
+    }
 }
 
 fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
@@ -347,6 +372,7 @@ fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) ->
     let scope = describe_query(
         &Query {
             status: StatusFilter::All,
+            done_days: None,
             ..query.clone()
         },
         clock,
@@ -367,10 +393,17 @@ fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) ->
             "You have {at_least}{pending} pending {}{scope}.",
             plural(pending)
         ),
-        StatusFilter::Completed => format!(
-            "You have completed {at_least}{done} {}{scope}.",
-            plural(done)
-        ),
+        StatusFilter::Completed => match query.done_days {
+            Some(days) => format!(
+                "You completed {at_least}{done} {}{scope} {}.",
+                plural(done),
+                done_when(days, clock)
+            ),
+            None => format!(
+                "You have completed {at_least}{done} {}{scope}.",
+                plural(done)
+            ),
+        },
     }
 }
 
@@ -666,6 +699,51 @@ mod tests {
             "{text}"
         );
         assert!(paragraphs[1].starts_with("Deleted task #2"), "{text}");
+    }
+
+    #[test]
+    fn a_question_about_what_was_done_says_when_it_was_done() {
+        // Arrange: Friday 27 November; one task completed today, asked about today and the week
+        let date = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).expect("date");
+        let done = ToolTask {
+            completed: true,
+            ..task(6, "Write report", None)
+        };
+        let today = Query {
+            status: StatusFilter::Completed,
+            done_days: Some(Days {
+                from: Some(date(27)),
+                to: Some(date(27)),
+            }),
+            ..Query::default()
+        };
+        let week = Query {
+            done_days: Some(Days {
+                from: Some(date(23)),
+                to: Some(date(27)),
+            }),
+            ..today.clone()
+        };
+        let wednesday = Query {
+            done_days: Some(Days {
+                from: Some(date(25)),
+                to: Some(date(25)),
+            }),
+            ..today.clone()
+        };
+
+        // Act
+        let listed = listing(&today, std::slice::from_ref(&done), false, &clock());
+        let nothing = listing(&wednesday, &[], false, &clock());
+        let counted = counting(&week, std::slice::from_ref(&done), false, &clock());
+
+        // Assert
+        assert!(
+            listed.starts_with("You have one task completed today:"),
+            "{listed}"
+        );
+        assert_eq!(nothing, "You have no tasks completed on Wed 25 Nov.");
+        assert_eq!(counted, "You completed 1 task since Mon 23 Nov.");
     }
 
     #[test]
