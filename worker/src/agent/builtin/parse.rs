@@ -754,6 +754,14 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     let (&first, rest) = words[skip..].split_first()?;
     let (bound, phrase) = match first {
         "on" | "for" | "over" | "during" => ("on", rest),
+        // "in the next 3 days", "within the next week"
+        "in" | "within"
+            if rest
+                .first()
+                .is_some_and(|w| matches!(*w, "the" | "next" | "coming")) =>
+        {
+            ("on", rest)
+        }
         "before" | "by" | "until" | "till" | "after" => (first, rest),
         "next" | "this" | "coming" | "the" => ("on", &words[skip..]),
         _ => return None,
@@ -858,8 +866,33 @@ fn named_days(phrase: &str, clock: &Clock) -> Option<(NaiveDate, NaiveDate)> {
                 .checked_add_months(chrono::Months::new(1))?
                 .pred_opt()?,
         ),
-        _ => return None,
+        _ => (today, today + TimeDelta::days(coming_days(phrase)?)),
     })
+}
+
+/// How many days ahead "next 3 days", "coming two weeks", "next couple of days" reach.
+fn coming_days(phrase: &str) -> Option<i64> {
+    let rest = phrase
+        .strip_prefix("next ")
+        .or_else(|| phrase.strip_prefix("coming "))?;
+    let (count, unit) = rest.split_once(' ')?;
+    let unit = unit.strip_prefix("of ").unwrap_or(unit);
+    let n: i64 = match count {
+        "two" | "couple" => 2,
+        "three" | "few" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "ten" => 10,
+        digits => digits.parse().ok()?,
+    };
+    let days = match unit {
+        "days" | "day" => n,
+        "weeks" | "week" => n.checked_mul(7)?,
+        _ => return None,
+    };
+    (1..=366).contains(&days).then_some(days)
 }
 
 /// A selector's query, with what is left of its words (a title fragment) as a text filter, so
