@@ -127,6 +127,20 @@ fn task_ids(ids: &[i32]) -> (Option<TaskId>, Option<Vec<TaskId>>) {
     }
 }
 
+/// `q` with its kind of task ("my work tasks") as a tag when some task has that tag, else as
+/// text to find; `None` while the tasks are not known yet.
+fn of_a_kind(q: &Query, tasks: Option<&[ToolTask]>) -> Option<Query> {
+    let Some(kind) = &q.about else {
+        return Some(q.clone());
+    };
+    let tagged = tasks?.iter().any(|t| t.tags.contains(kind));
+    Some(Query {
+        tag: tagged.then(|| kind.clone()),
+        text: (!tagged).then(|| kind.clone()),
+        ..q.clone()
+    })
+}
+
 fn list_args(q: &Query) -> ListTasksArgs {
     ListTasksArgs {
         status: Some(q.status).filter(|s| *s != StatusFilter::All),
@@ -343,12 +357,18 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
                 })
                 .collect(),
         ),
-        Intent::List(q) => Plan::Calls(vec![Tool::ListTasks(list_args(q))]),
-        Intent::Count(q) => Plan::Calls(vec![Tool::ListTasks(ListTasksArgs {
-            status: None,
-            limit: Some(200),
-            ..list_args(q)
-        })]),
+        Intent::List(q) => match of_a_kind(q, tasks) {
+            Some(q) => Plan::Calls(vec![Tool::ListTasks(list_args(&q))]),
+            None => Plan::NeedTasks,
+        },
+        Intent::Count(q) => match of_a_kind(q, tasks) {
+            Some(q) => Plan::Calls(vec![Tool::ListTasks(ListTasksArgs {
+                status: None,
+                limit: Some(200),
+                ..list_args(&q)
+            })]),
+            None => Plan::NeedTasks,
+        },
         Intent::Complete(t) => act(Action::Complete, t, ctx, tasks),
         Intent::Reopen(t) => act(Action::Reopen, t, ctx, tasks),
         Intent::Delete(t) => act(Action::Delete, t, ctx, tasks),

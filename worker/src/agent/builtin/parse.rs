@@ -26,6 +26,9 @@ pub struct Query {
     pub days: Option<Days>,
     /// "what did I finish today?", "completed this week": the days the tasks were completed.
     pub done_days: Option<Days>,
+    /// "my work tasks": a word that names a kind of task, read as a tag when the user has tasks
+    /// with that tag and as text to find otherwise (the planner decides, knowing the tasks).
+    pub about: Option<String>,
 }
 
 /// Days in the user's timezone, both ends included; an end left open is unbounded.
@@ -918,10 +921,72 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
     q
 }
 
-/// What a listing or a selector asks for.
+/// What a listing asks for.
 pub fn query_of(text: &str, clock: &Clock) -> Query {
-    query_and_rest(text, clock).0
+    let mut q = query_and_rest(text, clock).0;
+    if q.tag.is_none()
+        && q.text.is_none()
+        && let Some(c) = KIND_OF_TASKS.captures(&text.to_lowercase())
+    {
+        let word = c[1].to_owned();
+        if !SELECTOR_WORDS.contains(&word.as_str()) && !NOT_A_KIND.contains(&word.as_str()) {
+            q.about = normalize_tag(&word).ok();
+        }
+    }
+    q
 }
+
+// "my work tasks", "the shopping todos", "my pending home tasks": the word before "tasks".
+re!(
+    KIND_OF_TASKS,
+    r"\b(?:my|the|all|any|many)\s+(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items)\b"
+);
+
+/// Words before "tasks" that say which tasks without naming a kind of task.
+const NOT_A_KIND: &[&str] = &[
+    "other",
+    "current",
+    "outstanding",
+    "new",
+    "newest",
+    "recent",
+    "latest",
+    "upcoming",
+    "unfinished",
+    "incomplete",
+    "active",
+    "own",
+    "first",
+    "last",
+    "next",
+    "older",
+    "oldest",
+    "few",
+    "many",
+    "top",
+    "main",
+    "biggest",
+    "daily",
+    "weekly",
+    "monthly",
+    "repeating",
+    "recurring",
+    "tagged",
+    "undated",
+    "late",
+    "todo",
+    "to-do",
+    "open",
+    "closed",
+    "finished",
+    "remaining",
+    "pending",
+    "done",
+    "completed",
+    "overdue",
+    "important",
+    "urgent",
+];
 
 /// [`query_of`], and the text before the days it names when it names some.
 fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {

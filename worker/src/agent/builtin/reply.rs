@@ -217,7 +217,7 @@ fn created(tasks: &[&TaskOutcome]) -> String {
 fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let what = describe_query(query, clock);
     if tasks.is_empty() {
-        if query.days.is_some() || query.done_days.is_some() {
+        if query.days.is_some() || query.done_days.is_some() || query.about.is_some() {
             return format!("You have no {what}.");
         }
         return match (query.status, query.due, &query.tag, &query.text) {
@@ -307,6 +307,9 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     if let Some(p) = q.priority.and_then(priority_word) {
         words.push(p);
     }
+    if let Some(kind) = &q.about {
+        words.push(kind);
+    }
     let mut out = words.join(" ");
     if !out.is_empty() {
         out.push(' ');
@@ -367,12 +370,20 @@ fn done_when(days: Days, clock: &Clock) -> String {
 fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let done = tasks.iter().filter(|t| t.completed).count();
     let pending = tasks.len() - done;
-    let plural = |n: usize| if n == 1 { "task" } else { "tasks" };
+    let kind = query
+        .about
+        .as_deref()
+        .map_or(String::new(), |k| format!("{k} "));
+    let plural = |n: usize| {
+        let noun = if n == 1 { "task" } else { "tasks" };
+        format!("{kind}{noun}")
+    };
     let at_least = if has_more { "at least " } else { "" };
     let scope = describe_query(
         &Query {
             status: StatusFilter::All,
             done_days: None,
+            about: None,
             ..query.clone()
         },
         clock,
@@ -744,6 +755,30 @@ mod tests {
         );
         assert_eq!(nothing, "You have no tasks completed on Wed 25 Nov.");
         assert_eq!(counted, "You completed 1 task since Mon 23 Nov.");
+    }
+
+    #[test]
+    fn a_kind_of_task_is_named_before_tasks() {
+        // Arrange
+        let query = Query {
+            status: StatusFilter::Pending,
+            about: Some("home".to_owned()),
+            ..Query::default()
+        };
+        let tasks = [task(4, "Pay rent", None), task(7, "Water the plants", None)];
+
+        // Act
+        let listed = listing(&query, &tasks, false, &clock());
+        let counted = counting(&query, &tasks, false, &clock());
+        let none = listing(&query, &[], false, &clock());
+
+        // Assert
+        assert!(
+            listed.starts_with("Here are your 2 pending home tasks:"),
+            "{listed}"
+        );
+        assert_eq!(counted, "You have 2 pending home tasks.");
+        assert_eq!(none, "You have no pending home tasks.");
     }
 
     #[test]
