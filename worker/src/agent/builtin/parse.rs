@@ -258,7 +258,7 @@ re!(
 re!(
     RESCHEDULE,
     &format!(
-        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|change)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
+        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
     )
 );
 re!(
@@ -356,6 +356,13 @@ re!(
     STOP_REPEAT,
     &format!(
         r"(?i)^{POLITE}(?:stop repeating|don't repeat|do not repeat|make\s+(.+?)\s+not repeat|stop\s+(.+?)\s+(?:from\s+)?repeating)\s*(.*)$"
+    )
+);
+// "add a note to task 2: bring the documents", "put a description on the report task saying …"
+re!(
+    ADD_NOTE,
+    &format!(
+        r"(?i)^{POLITE}(?:add|put|attach|write|leave)\s+(?:a\s+|the\s+|this\s+)?(?:note|description|details|comment)\s+(?:to|on|for)\s+(.+?)\s*(?::|\s-|\s+saying|\s+that says)\s*(\S.*)$"
     )
 );
 re!(
@@ -460,7 +467,7 @@ re!(
 re!(
     SHIFT,
     &format!(
-        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(hours?|days?|weeks?|months?)(?:\s+later)?$"
+        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|snooze|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(hours?|days?|weeks?|months?)(?:\s+later)?$"
     )
 );
 // "show task 3", "what is it", "open #4": a task named by number or by the conversation.
@@ -471,7 +478,7 @@ re!(
 // "tell me about the dentist task", "what is task 3 about", "details of the report".
 re!(
     SHOW_ABOUT,
-    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+)?(?:the\s+)?details\s+(?:of|for|on)\s+(.+?))$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+)?(?:the\s+)?details\s+(?:of|for|on)\s+(.+?))$"
 );
 // Questions about one task: "when is the dentist?", "when is task 3 due", "did I finish the
 // report?", "is task 4 done?". Answered with the task, never by changing it.
@@ -1910,6 +1917,15 @@ fn update(target: Target, edit: Edit) -> Intent {
 /// Reschedules, priorities, tags and repeats of existing tasks.
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     let edit = |target: &str, edit: Edit| Some(update(parse_target(target, clock), edit));
+    if let Some(c) = ADD_NOTE.captures(bare) {
+        return edit(
+            &c[1],
+            Edit {
+                description: Some(Some(unquote(strip_punctuation(&c[2])).to_owned())),
+                ..Edit::default()
+            },
+        );
+    }
     if let Some(c) = CLEAR_PART.captures(bare) {
         let part = c[1].to_lowercase();
         let cleared = match part.trim_end_matches('s') {
