@@ -208,12 +208,23 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                 .resolve(clock.tz);
                 parse::due_argument(due, clock)
             });
+            // "move it to 4pm": that time on its own day.
+            let timed = edit.at_time.filter(|_| ids.len() == 1).and_then(|time| {
+                let day = current?.due_at?.with_timezone(&clock.tz).date_naive();
+                let due = todo_common::when::LocalDue {
+                    date: day,
+                    time: Some(time),
+                }
+                .resolve(clock.tz);
+                Some(parse::due_argument(due, clock))
+            });
             Tool::UpdateTask(UpdateTaskArgs {
                 task_id,
                 task_ids,
                 title: edit.title.clone(),
                 description: edit.description.clone(),
                 due: shifted
+                    .or(timed)
                     .map(Some)
                     .or_else(|| edit.due.map(|d| d.map(|d| parse::due_argument(d, clock)))),
                 priority: edit.priority,
@@ -490,7 +501,8 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             selected.iter().map(|t| t.task_id).collect()
         }
     };
-    if needs_tags && tasks.is_none() {
+    let needs_day = matches!(action, Action::Update(e) if e.at_time.is_some());
+    if (needs_tags || needs_day) && tasks.is_none() {
         return Plan::NeedTasks;
     }
     if needs_tags && ids.len() > 1 {

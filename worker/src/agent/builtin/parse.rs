@@ -102,6 +102,9 @@ pub struct Edit {
     /// Move the due date by this much ("postpone it by a week"), from the task's own due date (or
     /// from now when it has none).
     pub shift: Option<Shift>,
+    /// "move task 3 to 4pm": this time on the task's own due day (`due`, today at that time, when
+    /// it has none).
+    pub at_time: Option<chrono::NaiveTime>,
 }
 
 /// A relative move of a due date.
@@ -2009,6 +2012,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             &c[1],
             Edit {
                 due: Some(Some(due)),
+                at_time: phrase::time_only(strip_punctuation(&c[2])),
                 ..Edit::default()
             },
         );
