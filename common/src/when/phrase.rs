@@ -170,8 +170,52 @@ pub fn number(word: &str) -> Option<u32> {
     })
 }
 
-/// "3rd", "21st", "14th", "3".
+/// "3rd", "21st", "14th", "3", "first", "twenty-second".
 pub fn ordinal(word: &str) -> Option<u32> {
+    const WORDS: [&str; 19] = [
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+        "thirteenth",
+        "fourteenth",
+        "fifteenth",
+        "sixteenth",
+        "seventeenth",
+        "eighteenth",
+        "nineteenth",
+    ];
+    let named = |w: &str| {
+        WORDS
+            .iter()
+            .position(|o| *o == w)
+            .and_then(|i| u32::try_from(i + 1).ok())
+    };
+    if let Some(n) = named(word) {
+        return Some(n);
+    }
+    match word {
+        "twentieth" => return Some(20),
+        "thirtieth" => return Some(30),
+        _ => {}
+    }
+    if let Some((tens, unit)) = word.split_once('-') {
+        let tens = match tens {
+            "twenty" => 20,
+            "thirty" => 30,
+            _ => return None,
+        };
+        let n = tens + named(unit).filter(|u| *u <= 9)?;
+        return (n <= 31).then_some(n);
+    }
     let digits = ["st", "nd", "rd", "th"]
         .iter()
         .find_map(|s| word.strip_suffix(s))

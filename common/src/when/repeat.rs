@@ -360,7 +360,19 @@ pub fn parse_phrase(text: &str) -> Option<RepeatPhrase> {
     ) {
         at += 1;
     }
-    let (mut repeat, mut time, consumed) = head(&tokens[at..])?;
+    let (mut repeat, mut time, consumed) = match month_days(&tokens[at..]) {
+        // "on the 1st of every month", "the 15th of each month"
+        Some((days, n))
+            if n >= 2
+                && tokens[at + n - 1] == "month"
+                && matches!(tokens[at + n - 2].as_str(), "every" | "each") =>
+        {
+            let mut monthly = Repeat::new(Freq::Monthly);
+            monthly.by_month_day = days;
+            (monthly, None, n)
+        }
+        _ => head(&tokens[at..])?,
+    };
     // "every morning at 8": the exact time refines the part of day.
     let part_of_day = time.and(tokens.get(at + consumed - 1).cloned());
     at += consumed;
@@ -618,6 +630,16 @@ mod tests {
             ("every two days", "FREQ=DAILY;INTERVAL=2", None),
             ("every month on the 1st", "FREQ=MONTHLY;BYMONTHDAY=1", None),
             ("every 1st of the month", "FREQ=MONTHLY;BYMONTHDAY=1", None),
+            (
+                "on the first of every month",
+                "FREQ=MONTHLY;BYMONTHDAY=1",
+                None,
+            ),
+            (
+                "the 15th of each month at 9am",
+                "FREQ=MONTHLY;BYMONTHDAY=15",
+                Some("09:00"),
+            ),
             ("monthly on the 15th", "FREQ=MONTHLY;BYMONTHDAY=15", None),
             (
                 "every month on the last day",
