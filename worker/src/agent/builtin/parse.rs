@@ -519,6 +519,12 @@ re!(
     TAG_PHRASE,
     r"(?i)(?:^|\s)(?:and\s+)?(?:tag(?:ged)?|label(?:l?ed)?)\s+(?:it\s+)?(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)\s*$"
 );
+// Two or more titles in double quotes, joined by commas, "and" or "&".
+re!(
+    QUOTED_LIST,
+    r#"^\s*["“][^"“”]+["”](?:\s*(?:,\s*(?:and\s+)?|and\s+|&\s*)["“][^"“”]+["”])+\s*$"#
+);
+re!(QUOTED, r#"["“]([^"“”]+)["”]"#);
 re!(HASHTAG, r"(?:^|\s)#([\p{L}\p{N}_-]*\p{L}[\p{L}\p{N}_-]*)");
 
 /// Lower-case words that carry no meaning when matching a title.
@@ -1227,8 +1233,14 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
     let text = ADD_SUFFIX
         .replace(strip_punctuation(&text), "")
         .into_owned();
-    // Several tasks: an explicit "tasks:" list, or "a, b and c".
-    let items: Vec<String> = if many
+    // Several tasks: quoted titles ("\"call mom\" and \"email dad\""), an explicit "tasks:" list,
+    // or "a, b and c".
+    let items: Vec<String> = if QUOTED_LIST.is_match(&text) {
+        QUOTED
+            .captures_iter(&text)
+            .map(|c| clean_title(&c[1]))
+            .collect()
+    } else if many
         || (text.contains(',')
             && Regex::new(r"(?i),\s*[^,]+\s+(?:and|&)\s+[^,]+$").is_ok_and(|r| r.is_match(&text)))
     {
