@@ -519,6 +519,12 @@ re!(
     TAG_PHRASE,
     r"(?i)(?:^|\s)(?:and\s+)?(?:tag(?:ged)?|label(?:l?ed)?)\s+(?:it\s+)?(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)\s*$"
 );
+// A span of time: "from 2 to 3pm", "2-3pm", "between 9:30 and 11am", "from 14:00 to 15:00";
+// groups: start hour, its minutes, its am/pm, end hour, its minutes, its am/pm.
+re!(
+    TIME_RANGE,
+    r"(?i)(?:\b(?:from|between)\s+)?\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:-|–|to|until|till|and)\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b"
+);
 // Two or more titles in double quotes, joined by commas, "and" or "&".
 re!(
     QUOTED_LIST,
@@ -1206,6 +1212,32 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
     timing
 }
 
+/// The start of the time span in `text`, as words the date reader takes ("at 2pm"); `None` when
+/// there is none, or when neither end says am/pm or has minutes ("pages 2 to 5" is no time).
+fn time_range_start(text: &str) -> Option<String> {
+    let c = TIME_RANGE.captures(text)?;
+    let (start, end): (u32, u32) = (c[1].parse().ok()?, c[4].parse().ok()?);
+    let clock_like = c.get(2).is_some() || c.get(5).is_some();
+    let meridiem = c.get(3).map(|m| m.as_str().to_lowercase()).or_else(|| {
+        // "2 to 3pm" is 2pm, "11 to 1pm" 11am
+        let suffix = c.get(6)?.as_str().to_lowercase();
+        Some(match suffix.as_str() {
+            "pm" if (start > end && start != 12) => "am".to_owned(),
+            _ => suffix,
+        })
+    });
+    if meridiem.is_none() && !clock_like {
+        return None;
+    }
+    let minutes = c
+        .get(2)
+        .map_or(String::new(), |m| format!(":{}", m.as_str()));
+    Some(format!(
+        " at {start}{minutes}{} ",
+        meridiem.unwrap_or_default()
+    ))
+}
+
 /// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
 /// "tasks: eggs, milk and bread" or "eggs, milk and bread".
 fn parse_add(body: &str, clock: &Clock) -> Intent {
@@ -1226,6 +1258,10 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
     text = suffix_free;
     let tags = take_tags(&mut text);
     let priority = take_priority(&mut text);
+    // "from 2 to 3pm", "2-3pm", "between 14:00 and 15:00": the task is due when it starts.
+    if let Some(start) = time_range_start(&text) {
+        text = TIME_RANGE.replace(&text, start.as_str()).into_owned();
+    }
     let timing = take_timing(&mut text, clock);
     let mut tags = tags;
     tags.extend(take_tags(&mut text));
