@@ -523,7 +523,7 @@ fn referenced(target: &Target, ctx: &Context<'_>) -> Result<Vec<i32>, Plan> {
         Target::Ids(ids) => Ok(ids.clone()),
         Target::Previous if ctx.state.tasks.is_empty() => Err(say(WHICH_TASK)),
         Target::Previous => Ok(ctx.state.tasks.clone()),
-        Target::Listed(position) => pick(*position, ctx).map(|id| vec![id]),
+        Target::Listed(positions) => positions.iter().map(|p| pick(*p, ctx)).collect(),
         Target::Title(_) | Target::All(_) | Target::Missing => Ok(Vec::new()),
     }
 }

@@ -49,7 +49,7 @@ pub enum Target {
     Previous,
     /// "the second one", "the last one on the list": by its place in the list the last reply showed
     /// (or in the question it asked).
-    Listed(Position),
+    Listed(Vec<Position>),
     /// "all completed tasks", "everything due today": every task the query matches.
     All(Query),
     /// No reference at all ("delete").
@@ -62,6 +62,8 @@ pub enum Position {
     /// 1-based.
     Nth(usize),
     Last,
+    /// Counted from the end: 0 is the last.
+    FromEnd(usize),
 }
 
 impl Position {
@@ -70,6 +72,11 @@ impl Position {
         match self {
             Position::Nth(n) => n.checked_sub(1).and_then(|i| items.get(i)).copied(),
             Position::Last => items.last().copied(),
+            Position::FromEnd(k) => items
+                .len()
+                .checked_sub(k + 1)
+                .and_then(|i| items.get(i))
+                .copied(),
         }
     }
 }
@@ -525,6 +532,11 @@ re!(
     TIME_RANGE,
     r"(?i)(?:\b(?:from|between)\s+)?\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:-|–|to|until|till|and)\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b"
 );
+// "the first two", "the top 3", "the last two ones": several places in the list shown.
+re!(
+    FIRST_FEW,
+    r"(?i)^(?:the\s+)?(first|top|last)\s+(\w+)(?:\s+(?:ones|tasks|items|of them|on the list))?$"
+);
 // Two or more titles in double quotes, joined by commas, "and" or "&".
 re!(
     QUOTED_LIST,
@@ -619,7 +631,26 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
         return Target::Previous;
     }
     if let Some(p) = ordinal(s) {
-        return Target::Listed(p);
+        return Target::Listed(vec![p]);
+    }
+    // "the first two", "the last 3 ones"
+    if let Some(c) = FIRST_FEW.captures(s)
+        && let Some(n) = phrase::number(&c[2].to_lowercase())
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| (1..=20).contains(n))
+    {
+        let first = !c[1].eq_ignore_ascii_case("last");
+        return Target::Listed(
+            (1..=n)
+                .map(|i| {
+                    if first {
+                        Position::Nth(i)
+                    } else {
+                        Position::FromEnd(n - i)
+                    }
+                })
+                .collect(),
+        );
     }
     if SELECTOR.is_match(s) {
         return Target::All(selector_query(s, clock));
