@@ -439,13 +439,21 @@ fn bulk_done(action: BulkAction, tasks: &[ToolTask], not_found: &[i32]) -> Strin
     out
 }
 
-fn updated(o: &TaskOutcome) -> String {
+fn updated(o: &TaskOutcome, intent: &Intent) -> String {
     let parts = details(&o.task);
     let mut out = format!("Updated task {}", named(&o.task));
     if parts.is_empty() {
         out.push('.');
     } else {
         out.push_str(&format!(": {}.", parts.join(", ")));
+    }
+    // The list of details leaves notes out; say what became of them when they were the change.
+    if let Intent::Update(_, edit) = intent {
+        match (&edit.description, &o.task.description) {
+            (Some(Some(_)), Some(note)) => out.push_str(&format!(" Notes: {}.", quote(note))),
+            (Some(None), _) => out.push_str(" Its notes are removed."),
+            _ => {}
+        }
     }
     out
 }
@@ -506,7 +514,7 @@ pub fn write(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> String {
             ToolOutput::Reopened(o) => {
                 format!("I re-opened task {}: it's pending again.", named(&o.task))
             }
-            ToolOutput::Updated(o) => updated(o),
+            ToolOutput::Updated(o) => updated(o, intent),
             ToolOutput::Deleted(o) => format!("Deleted task {}.", named(&o.task)),
             ToolOutput::Bulk {
                 action,
@@ -779,6 +787,48 @@ mod tests {
         );
         assert_eq!(counted, "You have 2 pending home tasks.");
         assert_eq!(none, "You have no pending home tasks.");
+    }
+
+    #[test]
+    fn a_change_of_notes_is_said() {
+        // Arrange: task 2 with its new note, as update_task returns it
+        use crate::agent::builtin::parse::{Edit, Target};
+        let outcome = TaskOutcome {
+            task: ToolTask {
+                description: Some("bring the slides".to_owned()),
+                ..task(2, "Meeting", None)
+            },
+            already_completed: false,
+            repeated: false,
+        };
+        let noted = Intent::Update(
+            Target::Ids(vec![2]),
+            Box::new(Edit {
+                description: Some(Some("bring the slides".to_owned())),
+                ..Edit::default()
+            }),
+        );
+        let cleared = Intent::Update(
+            Target::Ids(vec![2]),
+            Box::new(Edit {
+                description: Some(None),
+                ..Edit::default()
+            }),
+        );
+
+        // Act
+        let said = updated(&outcome, &noted);
+        let removed = updated(
+            &TaskOutcome {
+                task: task(2, "Meeting", None),
+                ..outcome.clone()
+            },
+            &cleared,
+        );
+
+        // Assert
+        assert!(said.ends_with("Notes: “bring the slides”."), "{said}");
+        assert!(removed.ends_with("Its notes are removed."), "{removed}");
     }
 
     #[test]
