@@ -520,7 +520,7 @@ re!(
 );
 re!(
     PRIORITY_WORDS,
-    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,]|$)"
+    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,:]|$)"
 );
 re!(
     TAG_PHRASE,
