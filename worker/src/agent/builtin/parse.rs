@@ -933,16 +933,7 @@ fn coming_days(phrase: &str) -> Option<i64> {
         .or_else(|| phrase.strip_prefix("coming "))?;
     let (count, unit) = rest.split_once(' ')?;
     let unit = unit.strip_prefix("of ").unwrap_or(unit);
-    let n: i64 = match count {
-        "two" | "couple" => 2,
-        "three" | "few" => 3,
-        "four" => 4,
-        "five" => 5,
-        "six" => 6,
-        "seven" => 7,
-        "ten" => 10,
-        digits => digits.parse().ok()?,
-    };
+    let n = i64::from(phrase::number(count)?);
     let days = match unit {
         "days" | "day" => n,
         "weeks" | "week" => n.checked_mul(7)?,
