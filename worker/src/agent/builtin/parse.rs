@@ -61,7 +61,6 @@ pub enum Target {
 pub enum Position {
     /// 1-based.
     Nth(usize),
-    Last,
     /// Counted from the end: 0 is the last.
     FromEnd(usize),
 }
@@ -71,7 +70,6 @@ impl Position {
     pub fn of<T: Copy>(self, items: &[T]) -> Option<T> {
         match self {
             Position::Nth(n) => n.checked_sub(1).and_then(|i| items.get(i)).copied(),
-            Position::Last => items.last().copied(),
             Position::FromEnd(k) => items
                 .len()
                 .checked_sub(k + 1)
@@ -688,7 +686,7 @@ fn ordinal(s: &str) -> Option<Position> {
     let c = ORDINAL.captures(s)?;
     let word = c[1].to_lowercase();
     if word == "last" {
-        return Some(Position::Last);
+        return Some(Position::FromEnd(0));
     }
     const WORDS: [&str; 10] = [
         "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
@@ -857,11 +855,16 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     Some(days)
 }
 
+/// Whether `words` stand in `text` as whole words ("week" is not in "weekend").
+fn has_words(text: &str, words: &str) -> bool {
+    Regex::new(&format!(r"\b{words}\b")).is_ok_and(|r| r.is_match(text))
+}
+
 /// The days a question about completed tasks names, looking back from today: "today",
 /// "yesterday", "this week", "last week", "this month", "last month", "on monday" (the latest
 /// monday up to today).
 fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
-    let has = |w: &str| Regex::new(&format!(r"\b{w}\b")).is_ok_and(|r| r.is_match(lower));
+    let has = |w: &str| has_words(lower, w);
     let today = clock.today();
     let monday = today - TimeDelta::days(i64::from(today.weekday().num_days_from_monday()));
     let month_start = today.with_day(1)?;
@@ -1035,7 +1038,7 @@ const NOT_A_KIND: &[&str] = &[
 /// [`query_of`], and the text before the days it names when it names some.
 fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     let lower = text.to_lowercase();
-    let has = |w: &str| Regex::new(&format!(r"\b{w}\b")).is_ok_and(|r| r.is_match(&lower));
+    let has = |w: &str| has_words(&lower, w);
     let mut q = Query {
         status: status_from_words(&lower),
         ..Query::default()
