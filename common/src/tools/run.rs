@@ -167,6 +167,8 @@ async fn list_tasks(
         })
         .transpose()
     };
+    // Whole days, as the store's exclusive bounds (instants are microseconds): after the instant
+    // before the first day starts, before the day after the last one starts.
     let span = |from_field: &str, from, to_field: &str, to| match (
         day(from_field, from),
         day(to_field, to),
@@ -175,25 +177,30 @@ async fn list_tasks(
             "INVALID_ARGUMENTS",
             format!("{from_field} ({from}) is after {to_field} ({to})"),
         )),
-        (Ok(from), Ok(to)) => Ok((from, to)),
+        (Ok(from), Ok(to)) => Ok((
+            from.map(|d: NaiveDate| ctx.clock.start_of(d) - TimeDelta::microseconds(1)),
+            to.and_then(|d: NaiveDate| d.succ_opt())
+                .map(|d| ctx.clock.start_of(d)),
+        )),
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    let (from, to) = match span(
+    let bounds = span(
         "due_from",
         args.due_from.as_deref(),
         "due_to",
         args.due_to.as_deref(),
-    ) {
-        Ok(days) => days,
-        Err(e) => return Ok(Err(e)),
-    };
-    let (done_from, done_to) = match span(
-        "completed_from",
-        args.completed_from.as_deref(),
-        "completed_to",
-        args.completed_to.as_deref(),
-    ) {
-        Ok(days) => days,
+    )
+    .and_then(|due| {
+        let completed = span(
+            "completed_from",
+            args.completed_from.as_deref(),
+            "completed_to",
+            args.completed_to.as_deref(),
+        )?;
+        Ok((due, completed))
+    });
+    let ((due_after, due_before), (completed_after, completed_before)) = match bounds {
+        Ok(bounds) => bounds,
         Err(e) => return Ok(Err(e)),
     };
     let limit = args.limit.unwrap_or(tasks::LIST_LIMIT_DEFAULT);
@@ -216,13 +223,10 @@ async fn list_tasks(
             .map(|q| q.chars().take(200).collect()),
         sort: args.sort.unwrap_or_default(),
         limit: Some(limit),
-        // Whole days: the store's bounds are exclusive, and instants are microseconds.
-        due_after: from.map(|d| ctx.clock.start_of(d) - TimeDelta::microseconds(1)),
-        due_before: to.and_then(|d| d.succ_opt()).map(|d| ctx.clock.start_of(d)),
-        completed_after: done_from.map(|d| ctx.clock.start_of(d) - TimeDelta::microseconds(1)),
-        completed_before: done_to
-            .and_then(|d| d.succ_opt())
-            .map(|d| ctx.clock.start_of(d)),
+        due_after,
+        due_before,
+        completed_after,
+        completed_before,
         ..ListFilter::default()
     };
     let page = store::list(conn, ctx.user_id, &filter, &ctx.clock).await?;

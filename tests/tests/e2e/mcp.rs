@@ -20,6 +20,18 @@ fn session(app: &TestApp, user: &TestUser) -> Session {
     }
 }
 
+/// The titles of a `list_tasks` result, sorted.
+fn sorted_titles(listed: &Value) -> Vec<String> {
+    let mut titles: Vec<String> = listed["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["title"].as_str().expect("title").to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
 async fn call(
     client: &rmcp::service::Peer<RoleClient>,
     tool: &'static str,
@@ -203,14 +215,6 @@ async fn list_tasks_picks_completed_tasks_by_the_day_they_were_completed() {
     let client = todo_cli::mcp::connect(&app.base, &session(&app, &user))
         .await
         .expect("MCP session");
-    let titles = |listed: &Value| -> Vec<String> {
-        listed["tasks"]
-            .as_array()
-            .expect("tasks")
-            .iter()
-            .map(|t| t["title"].as_str().expect("title").to_owned())
-            .collect()
-    };
 
     // Act / Assert: today, and up to yesterday
     let (failed, today) = call(
@@ -220,14 +224,14 @@ async fn list_tasks_picks_completed_tasks_by_the_day_they_were_completed() {
     )
     .await;
     assert!(!failed, "{today}");
-    assert_eq!(titles(&today), ["Done now"]);
+    assert_eq!(sorted_titles(&today), ["Done now"]);
     let (_, before) = call(
         client.peer(),
         "list_tasks",
         json!({"completed_to": "yesterday"}),
     )
     .await;
-    assert_eq!(titles(&before), ["Done earlier"]);
+    assert_eq!(sorted_titles(&before), ["Done earlier"]);
 
     // Days the wrong way round are a tool error that names the argument
     let (failed, backwards) = call(
@@ -264,16 +268,6 @@ async fn list_tasks_picks_whole_days_by_due_date() {
     let client = todo_cli::mcp::connect(&app.base, &session(&app, &user))
         .await
         .expect("MCP session");
-    let titles = |listed: &Value| {
-        let mut titles: Vec<String> = listed["tasks"]
-            .as_array()
-            .expect("tasks")
-            .iter()
-            .map(|t| t["title"].as_str().expect("title").to_owned())
-            .collect();
-        titles.sort();
-        titles
-    };
 
     // Act / Assert: one day, in the user's timezone
     let (failed, friday) = call(
@@ -283,18 +277,18 @@ async fn list_tasks_picks_whole_days_by_due_date() {
     )
     .await;
     assert!(!failed, "{friday}");
-    assert_eq!(titles(&friday), ["Friday", "Friday night"]);
+    assert_eq!(sorted_titles(&friday), ["Friday", "Friday night"]);
 
     // Open at one end
     let (_, until) = call(client.peer(), "list_tasks", json!({"due_to": "2030-01-03"})).await;
-    assert_eq!(titles(&until), ["Thursday"]);
+    assert_eq!(sorted_titles(&until), ["Thursday"]);
     let (_, from) = call(
         client.peer(),
         "list_tasks",
         json!({"due_from": "2030-01-04"}),
     )
     .await;
-    assert_eq!(titles(&from), ["Friday", "Friday night", "Saturday"]);
+    assert_eq!(sorted_titles(&from), ["Friday", "Friday night", "Saturday"]);
 
     // Bad days are a tool error that names the argument
     let (failed, backwards) = call(
