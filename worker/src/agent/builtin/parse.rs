@@ -438,7 +438,7 @@ re!(
 );
 re!(
     LIST_NOUN,
-    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|this week|everything|all)\b|#\w"
+    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|yesterday|this week|last week|this month|last month|everything|all)\b|#\w"
 );
 re!(
     BARE_LIST,
