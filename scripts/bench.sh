@@ -5,10 +5,12 @@
 #
 #   ./scripts/bench.sh                 # all benchmarks
 #   ./scripts/bench.sh throughput idle # some: limits throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor
+#   CPU=1 ./scripts/bench.sh streaming200  # also the CPU each process used during each run's load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${RUNS:-3}"
+CPU="${CPU:-0}"
 OUT="${OUT:-target/bench}"
 DB="${BENCH_DB:-todo_chat_bench}"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
@@ -35,10 +37,12 @@ else
 fi
 
 pids=()
+worker_pids=()
+FAKE_PID=
 stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pids=()
+  pids=() worker_pids=() FAKE_PID=
   # the run's own JetStream stream goes with it (binaries older than `drop-stream` leave it)
   if [ -n "${NATS_STREAM:-}" ]; then
     $BIN/loadgen drop-stream --nats "$NATS_URL" "$NATS_STREAM" >/dev/null 2>&1 || true
@@ -67,14 +71,14 @@ start_system() {
   for _ in $(seq 1 100); do curl -fsS "$API/health" >/dev/null 2>&1 && break; sleep 0.1; done
   for _ in $(seq 1 "$workers"); do
     env WORKER_HTTP_ADDR=127.0.0.1:0 "$@" $BIN/worker >>"$OUT/worker.log" 2>&1 &
-    pids+=($!)
+    pids+=($!) worker_pids+=($!)
   done
   sleep 1
 }
 
 start_fake() {
   $BIN/loadgen fake-llm --addr "$FAKE_ADDR" "$@" >"$OUT/fake.log" 2>&1 &
-  pids+=($!)
+  pids+=($!) FAKE_PID=$!
   sleep 0.5
 }
 
@@ -99,13 +103,64 @@ print(json.dumps({"file": sys.argv[1], "runs": len(runs), "median": out}))
 PY
 }
 
+# cpu_ticks FILE: "<process> <pid> <CPU ticks so far>" for the api, the workers, the fake LLM and
+# every Postgres and nats-server process.
+cpu_ticks() {
+  {
+    echo "api $API_PID"
+    for p in "${worker_pids[@]}"; do echo "worker $p"; done
+    [ -z "$FAKE_PID" ] || echo "fake-llm $FAKE_PID"
+    for p in $(pgrep -x postgres); do echo "postgres $p"; done
+    for p in $(pgrep -x nats-server); do echo "nats-server $p"; done
+  } | while read -r name pid; do
+    # the command name (2nd field) of these processes has no spaces
+    awk -v n="$name" -v p="$pid" '{ print n, p, $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true
+  done >"$1"
+}
+
+# load FILE COMMAND...: runs a loadgen command, its JSON summary appended to FILE. With CPU=1 it
+# also appends to FILE's `-cpu` twin the CPU seconds each process used while the command ran
+# (loadgen's own included), in all and per 1 000 completed turns.
+load() {
+  local f=$1; shift
+  if [ "$CPU" != 1 ]; then "$@" >>"$f"; return; fi
+  local tmp; tmp=$(mktemp -d)
+  cpu_ticks "$tmp/before"
+  /usr/bin/time -f "%U %S" -o "$tmp/loadgen" "$@" >"$tmp/summary"
+  cpu_ticks "$tmp/after"
+  cat "$tmp/summary" >>"$f"
+  python3 - "$tmp" "$(getconf CLK_TCK)" >>"${f%.jsonl}-cpu.jsonl" <<'PY'
+import json, sys
+tmp, hz = sys.argv[1], int(sys.argv[2])
+def ticks(name):
+    out = {}
+    for line in open(f"{tmp}/{name}"):
+        proc, pid, t = line.split()
+        out[(proc, pid)] = int(t)
+    return out
+before, after = ticks("before"), ticks("after")
+seconds = {}
+for (proc, pid), t in after.items():
+    seconds[proc] = seconds.get(proc, 0) + (t - before.get((proc, pid), 0)) / hz
+user, system = open(f"{tmp}/loadgen").read().split()[-2:]
+seconds["loadgen"] = float(user) + float(system)
+completed = json.loads(open(f"{tmp}/summary").read().strip().splitlines()[-1]).get("completed") or 0
+print(json.dumps({
+    "cpu_s": {k: round(v, 2) for k, v in sorted(seconds.items())},
+    "cpu_s_total": round(sum(seconds.values()), 2),
+    "cpu_s_per_1000_turns": {k: round(v * 1000 / completed, 2) for k, v in sorted(seconds.items())} if completed else None,
+}))
+PY
+  rm -rf "$tmp"
+}
+
 # builtin_runs FILE USERS MESSAGES [loadgen ws options...]: users chatting over WebSocket with the
 # built-in agent.
 builtin_runs() {
   local f=$1 users=$2 messages=$3; shift 3; : >"$f"
   for _ in $(seq 1 "$RUNS"); do
     start_system 1 WORKER_CONCURRENCY=256 AGENT_PROVIDER=builtin
-    $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" "$@" --json --user-prefix "tp$RANDOM" >>"$f"
+    load "$f" $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" "$@" --json --user-prefix "tp$RANDOM"
     stop_all
   done
   median "$f"
@@ -129,8 +184,8 @@ streaming_runs() {
     start_fake --ttft-ms 300 --tokens 40 --token-ms 15
     start_system 1 WORKER_CONCURRENCY=2500 AGENT_PROVIDER=openai OPENAI_API_KEY=fake \
       OPENAI_BASE_URL="http://$FAKE_ADDR/v1" OPENAI_TIMEOUT_SECS=30
-    $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" --check-tasks false --json \
-      --user-prefix "st$RANDOM" "$@" >>"$f"
+    load "$f" $BIN/loadgen ws --api "$API" --users "$users" --messages "$messages" --check-tasks false --json \
+      --user-prefix "st$RANDOM" "$@"
     stop_all
   done
   median "$f"
