@@ -1,6 +1,7 @@
 //! Publishing a turn's reply events on its reply subject (core NATS: low latency; the final event is
 //! also stored in Postgres, where the api finds it if the event is lost).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,10 +24,38 @@ pub enum EventError {
 }
 
 /// Deltas are coalesced: after the first one (sent at once: the time to first token), text is
-/// held for at most this long before it goes out as one delta event...
+/// held for at most a window before it goes out as one delta event, or until
+/// [`COALESCE_BYTES`] of it wait. The window is [`COALESCE_WINDOW`] while this process streams
+/// few replies; with many at once it widens so that all of them together send at most about
+/// [`DELTAS_PER_SECOND`] deltas, up to [`COALESCE_WINDOW_MAX`] (see [`coalesce_window`]).
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(20);
+/// The widest window, however many replies stream at once.
+pub const COALESCE_WINDOW_MAX: Duration = Duration::from_millis(100);
+/// The rate of delta events a process aims to stay under when many replies stream at once:
+/// each one is a NATS message, a relay in the api and a socket frame.
+pub const DELTAS_PER_SECOND: u64 = 1_000;
 /// ...or until this much of it is waiting.
 pub const COALESCE_BYTES: usize = 512;
+
+/// Replies of this process that have sent text and are not finished (their sink is alive).
+static STREAMING: AtomicUsize = AtomicUsize::new(0);
+
+/// The coalescing window when `streaming` replies share the process's delta budget: each gets
+/// an equal share of [`DELTAS_PER_SECOND`], never a window under [`COALESCE_WINDOW`] or over
+/// [`COALESCE_WINDOW_MAX`].
+pub fn coalesce_window(streaming: usize) -> Duration {
+    let share = Duration::from_micros(
+        u64::try_from(streaming)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(1_000_000)
+            / DELTAS_PER_SECOND,
+    );
+    share.clamp(COALESCE_WINDOW, COALESCE_WINDOW_MAX)
+}
+
+fn current_window() -> Duration {
+    coalesce_window(STREAMING.load(Ordering::Relaxed))
+}
 
 #[derive(Clone)]
 pub struct EventSink {
@@ -50,6 +79,16 @@ struct Streamed {
     unsent: String,
     /// When the last delta went out; `None` before the first.
     last_sent: Option<Instant>,
+    /// Counted in [`STREAMING`] (from the first delta until the sink is dropped).
+    counted: bool,
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        if self.counted {
+            STREAMING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl EventSink {
@@ -137,7 +176,7 @@ impl EventSink {
     }
 
     /// Adds reply text. The first piece goes out at once; later ones are coalesced into one delta
-    /// per [`COALESCE_WINDOW`] or [`COALESCE_BYTES`]. Whoever produces the text calls [`Self::flush`]
+    /// per window ([`coalesce_window`]) or [`COALESCE_BYTES`]. Whoever produces the text calls [`Self::flush`]
     /// by [`Self::flush_deadline`] when no more text comes before it.
     pub async fn delta(&self, piece: &str) -> Result<(), EventError> {
         if piece.is_empty() {
@@ -153,7 +192,7 @@ impl EventSink {
             text.unsent.len() >= COALESCE_BYTES
                 || text
                     .last_sent
-                    .is_none_or(|at| at.elapsed() >= COALESCE_WINDOW)
+                    .is_none_or(|at| at.elapsed() >= current_window())
         };
         if due { self.flush().await } else { Ok(()) }
     }
@@ -162,7 +201,7 @@ impl EventSink {
     pub fn flush_deadline(&self) -> Option<Instant> {
         let text = self.text();
         match text.last_sent {
-            Some(at) if !text.unsent.is_empty() => Some(at + COALESCE_WINDOW),
+            Some(at) if !text.unsent.is_empty() => Some(at + current_window()),
             _ => None,
         }
     }
@@ -176,6 +215,10 @@ impl EventSink {
             }
             let first = text.last_sent.is_none();
             text.last_sent = Some(Instant::now());
+            if !text.counted {
+                text.counted = true;
+                STREAMING.fetch_add(1, Ordering::Relaxed);
+            }
             (std::mem::take(&mut text.unsent), first)
         };
         if first {
@@ -305,7 +348,7 @@ mod tests {
         sink.delta(", wor").await.expect("delta");
         sink.delta("ld").await.expect("delta");
         let deadline = sink.flush_deadline().expect("a deadline");
-        assert!(deadline <= Instant::now() + COALESCE_WINDOW);
+        assert!(deadline <= Instant::now() + COALESCE_WINDOW_MAX);
         tokio::time::sleep_until(deadline).await;
         sink.flush().await.expect("flush");
         assert_eq!(sink.flush_deadline(), None, "nothing held back");
@@ -316,5 +359,18 @@ mod tests {
         assert_eq!(delta_text(next_body(&mut events).await), ", world");
         assert_eq!(delta_text(next_body(&mut events).await), big);
         assert_eq!(sink.streamed(), format!("Hello, world{big}"));
+    }
+
+    #[test]
+    fn the_window_widens_with_the_replies_streaming_at_once_within_its_bounds() {
+        // A few replies: the narrow window
+        assert_eq!(coalesce_window(0), COALESCE_WINDOW);
+        assert_eq!(coalesce_window(10), COALESCE_WINDOW);
+        // More: an equal share of the delta budget (50 replies at 1 000 deltas/s: 50 ms each)
+        assert_eq!(coalesce_window(50), Duration::from_millis(50));
+        assert_eq!(coalesce_window(80), Duration::from_millis(80));
+        // Very many: never wider than the cap
+        assert_eq!(coalesce_window(10_000), COALESCE_WINDOW_MAX);
+        assert_eq!(coalesce_window(usize::MAX), COALESCE_WINDOW_MAX);
     }
 }
