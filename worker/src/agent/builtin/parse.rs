@@ -704,9 +704,12 @@ fn status_from_words(text: &str) -> StatusFilter {
     // "due" means still to do, but "(without a) due date" says nothing about done or not.
     let text = &text.to_lowercase().replace("due date", "");
     let completed = COMPLETED_WORDS.is_match(text);
-    let pending = PENDING_WORDS.is_match(text)
-        || text.to_lowercase().contains("have to do")
-        || text.to_lowercase().contains("need to do");
+    // Beside a completion word "due" dates the tasks ("completed tasks that were due today").
+    let pending = PENDING_WORDS
+        .find_iter(text)
+        .any(|w| !(completed && w.as_str().eq_ignore_ascii_case("due")))
+        || text.contains("have to do")
+        || text.contains("need to do");
     match (pending, completed) {
         (true, false) => StatusFilter::Pending,
         (false, true) => StatusFilter::Completed,
@@ -1092,6 +1095,10 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.status = StatusFilter::Pending;
     } else if has("high priority") || has("urgent") || has("important") || has("high-priority") {
         q.priority = Some(Priority::High);
+        // "what's urgent?", "anything important?": what still needs doing
+        if (has("urgent") || has("important")) && q.status == StatusFilter::All {
+            q.status = StatusFilter::Pending;
+        }
     } else if has("medium priority") {
         q.priority = Some(Priority::Medium);
     } else if has("low priority") {
