@@ -286,6 +286,12 @@ fn pick(position: Position, ctx: &Context<'_>) -> Result<i32, Plan> {
         None => &ctx.state.listed,
     };
     if shown.is_empty() {
+        // "the last one" with no list shown: the task the conversation was last about
+        if position == Position::FromEnd(0)
+            && let Some(last) = ctx.state.tasks.last()
+        {
+            return Ok(*last);
+        }
         return Err(say(
             "Which task do you mean? Tell me its number or part of its title (\"show my tasks\" lists them).",
         ));

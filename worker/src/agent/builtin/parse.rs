@@ -514,7 +514,7 @@ re!(
 );
 re!(
     PREVIOUS,
-    r"(?i)^(?:it|that|this|that one|this one|that task|this task|the last one|the one you just added|the last task|them)$"
+    r"(?i)^(?:it|that|this|that one|this one|that task|this task|the one you just added|them)$"
 );
 re!(
     PRIORITY_WORDS,
@@ -1762,7 +1762,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(c) = DROP.captures(bare)
         && let Some(m) = first_group(&c)
-        && let target @ (Target::Ids(_) | Target::Title(_) | Target::Previous) =
+        && let target @ (Target::Ids(_) | Target::Title(_) | Target::Previous | Target::Listed(_)) =
             parse_target(m.as_str(), clock)
     {
         return Intent::Delete(target);
@@ -2116,7 +2116,8 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .captures(bare)
         .or_else(|| IS_PRIORITY.captures(bare))
         && let Some(p) = priority_word(&c[2])
-        && let target @ (Target::Ids(_) | Target::Previous) = parse_target(&c[1], clock)
+        && let target @ (Target::Ids(_) | Target::Previous | Target::Listed(_)) =
+            parse_target(&c[1], clock)
     {
         return Some(update(
             target,
