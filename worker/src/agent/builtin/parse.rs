@@ -1308,10 +1308,7 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
             .captures_iter(&text)
             .map(|c| clean_title(&c[1]))
             .collect()
-    } else if many
-        || (text.contains(',')
-            && Regex::new(r"(?i),\s*[^,]+\s+(?:and|&)\s+[^,]+$").is_ok_and(|r| r.is_match(&text)))
-    {
+    } else if many || (text.contains(',') && SERIES_END.is_match(&text)) {
         text.split([',', ';'])
             .flat_map(|part| {
                 let part = part.trim();
@@ -1419,15 +1416,19 @@ fn parse_one(message: &str, clock: &Clock) -> Intent {
     }
 }
 
+// The end of "a, b and c" (or "a, b, and c"): the text is several tasks.
+re!(SERIES_END, r"(?i),\s*(?:[^,]+\s+)?(?:and|&)\s+[^,]+$");
+
 /// At most this many requests in one message.
 const MAX_PARTS: usize = 5;
 
 // Where one request may end and the next begin: a sentence end, "then", "also" (group 1), or a
-// plain "and" (group 2), which counts only before a command or question word ("add milk and
-// eggs" is one request, "mark task 1 done and what's left?" two); group 3 is the next word.
+// plain "and" or a comma (group 2), which count only before a command or question word ("add
+// milk and eggs" is one request, "mark task 1 done and what's left?" two); group 3 is the next
+// word.
 re!(
     NEXT_REQUEST,
-    r"(?i)(?:([.!;?]\s+|\s*,?\s+(?:and\s+then|then|and\s+also|also)\s+)|(\s*,?\s+and\s+))(\w+)"
+    r"(?i)(?:([.!;?]\s+|\s*,?\s+(?:and\s+then|then|and\s+also|also)\s+)|(\s*,?\s+and\s+|\s*,\s+))(\w+)"
 );
 
 /// Words that begin a request or question of their own after "and".
@@ -1465,17 +1466,44 @@ const REQUEST_WORDS: &[&str] = &[
 /// A message of several requests in a row, each read on its own; `None` unless every part is a
 /// request that changes or lists tasks.
 fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
-    let mut parts = Vec::new();
-    let mut start = 0;
+    // (where the part before ends, where the next begins, whether only a comma divides them)
+    let mut cuts = Vec::new();
     for c in NEXT_REQUEST.captures_iter(message) {
         let (Some(all), Some(word)) = (c.get(0), c.get(3)) else {
             continue;
         };
-        if c.get(2).is_some() && !REQUEST_WORDS.contains(&word.as_str().to_lowercase().as_str()) {
-            continue;
+        if let Some(between) = c.get(2) {
+            if !REQUEST_WORDS.contains(&word.as_str().to_lowercase().as_str()) {
+                continue;
+            }
+            let comma = !has_words(&between.as_str().to_lowercase(), "and");
+            cuts.push((all.start(), word.start(), comma));
+        } else {
+            cuts.push((all.start(), word.start(), false));
         }
-        parts.push(&message[start..all.start()]);
-        start = word.start();
+    }
+    // A comma ends a request only before one that stands on its own: an add, a question, or a
+    // change of a task named by number, "it" or its place in a list ("add milk, show my tasks",
+    // "what's pending, add bread"); "add paint the fence, make sure to buy brushes" stays one task.
+    let ends = cuts
+        .iter()
+        .map(|c| c.0)
+        .skip(1)
+        .chain(std::iter::once(message.len()))
+        .collect::<Vec<_>>();
+    let cuts: Vec<(usize, usize)> = cuts
+        .iter()
+        .zip(ends)
+        .filter(|((_, next, comma), end)| {
+            !comma || stands_alone(parse_one(&message[*next..*end], clock))
+        })
+        .map(|((end, next, _), _)| (*end, *next))
+        .collect();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (end, next) in cuts {
+        parts.push(&message[start..end]);
+        start = next;
     }
     parts.push(&message[start..]);
     let parts: Vec<&str> = parts
@@ -1541,6 +1569,18 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             )
         })
         .then_some(Intent::Several(intents))
+}
+
+/// A request that needs nothing said before it: an add, a listing or count, or a change of a task
+/// named by number, "it" or its place in a list.
+fn stands_alone(mut intent: Intent) -> bool {
+    match target_mut(&mut intent) {
+        Some(target) => matches!(
+            target,
+            Target::Ids(_) | Target::Previous | Target::Listed(_)
+        ),
+        None => matches!(intent, Intent::Add(_) | Intent::List(_) | Intent::Count(_)),
+    }
 }
 
 /// Applies `edit` to tasks not yet added ("add call mom and make it urgent"); `false` when the
