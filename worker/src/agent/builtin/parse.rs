@@ -1270,6 +1270,44 @@ fn time_range_start(text: &str) -> Option<String> {
     ))
 }
 
+// "gym on monday, wednesday and friday (at 6pm)": a title, then two or more weekdays (group 2),
+// perhaps a time.
+re!(
+    DAY_LIST,
+    r"(?i)^(.+?)(?:\s+on)?((?:(?:\s*,\s*|\s+)(?:(?:and|&)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day\b){2,})(\s+at\s+[^,]+)?$"
+);
+re!(WEEKDAY, r"(?i)(?:mon|tues|wednes|thurs|fri|satur|sun)day");
+
+/// One task for each weekday of a list ("call mom on monday and tuesday"), each due on the next
+/// such day; `None` unless the text ends in such a list. A repeat ("every monday and friday") and
+/// a span ("between monday and friday") are not lists of days.
+fn on_several_days(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
+    let c = DAY_LIST.captures(text)?;
+    let title = c[1].trim();
+    let last_word = title
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    const NOT_A_LIST: &[&str] = &[
+        "every", "each", "between", "from", "until", "till", "due", "by", "before", "after",
+    ];
+    if NOT_A_LIST.contains(&last_word.as_str()) {
+        return None;
+    }
+    let at = c.get(3).map_or("", |m| m.as_str());
+    let mut tasks = Vec::new();
+    for day in WEEKDAY.find_iter(&c[2]) {
+        match parse_add(&format!("{title} on {}{at}", day.as_str()), clock) {
+            Intent::Add(mut some) if some.len() == 1 && some[0].due.is_some() => {
+                tasks.append(&mut some);
+            }
+            _ => return None,
+        }
+    }
+    Some(tasks)
+}
+
 /// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
 /// "tasks: eggs, milk and bread" or "eggs, milk and bread".
 fn parse_add(body: &str, clock: &Clock) -> Intent {
@@ -1288,6 +1326,13 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
         .replace(strip_punctuation(&text), "")
         .into_owned();
     text = suffix_free;
+    // "gym on monday, wednesday and friday": one task for each day
+    if !many && let Some(mut tasks) = on_several_days(&text, clock) {
+        for task in &mut tasks {
+            task.description.clone_from(&description);
+        }
+        return Intent::Add(tasks);
+    }
     let tags = take_tags(&mut text);
     let priority = take_priority(&mut text);
     // "from 2 to 3pm", "2-3pm", "between 14:00 and 15:00": the task is due when it starts.
