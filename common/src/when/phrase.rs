@@ -11,7 +11,8 @@
 //!   "next weekend" is next week's Saturday; "end of the week" is Friday (Sunday once Friday has passed);
 //! - "next month" is the 1st of next month; "end of the month" (or "the last day of the month") its
 //!   last day; "next year" January 1st;
-//! - a date without a year is the next such date, today included;
+//! - a date without a year is the next such date, today included, and so is a holiday on a fixed
+//!   date ("christmas", "christmas eve", "new year's eve", "halloween");
 //! - a time alone ("at 5pm") is today, or tomorrow once that time has passed today;
 //! - "morning" is 09:00, "noon" 12:00, "afternoon" 15:00, "evening" 19:00, "tonight" 20:00,
 //!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day;
@@ -658,6 +659,37 @@ impl Reader<'_> {
         None
     }
 
+    /// A holiday on a fixed date ("christmas", "new year's eve"): the next one, today included.
+    fn holiday(&mut self) -> Option<NaiveDate> {
+        const HOLIDAYS: &[(&[&str], u32, u32)] = &[
+            (&["christmas", "eve"], 12, 24),
+            (&["xmas", "eve"], 12, 24),
+            (&["christmas", "day"], 12, 25),
+            (&["christmas"], 12, 25),
+            (&["xmas"], 12, 25),
+            (&["boxing", "day"], 12, 26),
+            (&["new", "year's", "eve"], 12, 31),
+            (&["new", "years", "eve"], 12, 31),
+            (&["nye"], 12, 31),
+            (&["new", "year's", "day"], 1, 1),
+            (&["new", "years", "day"], 1, 1),
+            (&["new", "year's"], 1, 1),
+            (&["new", "years"], 1, 1),
+            (&["valentine's", "day"], 2, 14),
+            (&["valentines", "day"], 2, 14),
+            (&["valentine's"], 2, 14),
+            (&["halloween"], 10, 31),
+        ];
+        let today = self.today();
+        let (_, month, day) = HOLIDAYS.iter().find(|(words, _, _)| self.eat_seq(words))?;
+        let this_year = NaiveDate::from_ymd_opt(today.year(), *month, *day)?;
+        if this_year >= today {
+            Some(this_year)
+        } else {
+            NaiveDate::from_ymd_opt(today.year() + 1, *month, *day)
+        }
+    }
+
     /// A date, with the time it implies ("tonight").
     fn date(&mut self) -> Option<(NaiveDate, Option<NaiveTime>)> {
         let today = self.today();
@@ -676,6 +708,9 @@ impl Reader<'_> {
         if let Some(found) = simple {
             self.at += 1;
             return Some(found);
+        }
+        if let Some(date) = self.holiday() {
+            return Some((date, None));
         }
         if self.eat_seq(&["the", "day", "after", "tomorrow"])
             || self.eat_seq(&["day", "after", "tomorrow"])
@@ -1021,6 +1056,14 @@ mod tests {
         ("end of year", "2026-12-31"),
         ("next year", "2027-01-01"),
         ("by friday", "2026-11-27"),
+        ("christmas", "2026-12-25"),
+        ("by christmas", "2026-12-25"),
+        ("on christmas eve", "2026-12-24"),
+        ("xmas at 6pm", "2026-12-25 18:00"),
+        ("new year's eve", "2026-12-31"),
+        ("new years day", "2027-01-01"),
+        ("valentine's day", "2027-02-14"),
+        ("halloween", "2027-10-31"),
         ("due tomorrow", "2026-11-27"),
         ("on dec 1st at 9:15", "2026-12-01 09:15"),
         ("friday dinner", "2026-11-27 19:00"),
