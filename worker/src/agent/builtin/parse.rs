@@ -412,7 +412,7 @@ re!(
 );
 re!(
     ADD_PREFIX,
-    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:new\s+)?(?:(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
+    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
 );
 re!(
     ADD_SUFFIX,
