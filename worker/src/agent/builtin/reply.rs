@@ -197,17 +197,26 @@ fn created(tasks: &[&TaskOutcome]) -> String {
             out
         }
         many => {
-            let names: Vec<String> = many.iter().map(|o| named(&o.task)).collect();
+            let details: Vec<Vec<String>> = many.iter().map(|o| details(&o.task)).collect();
+            let shared = details.windows(2).all(|w| w[0] == w[1]);
+            let names: Vec<String> = many
+                .iter()
+                .zip(&details)
+                .map(|(o, parts)| {
+                    if shared || parts.is_empty() {
+                        named(&o.task)
+                    } else {
+                        format!("{} ({})", named(&o.task), parts.join(", "))
+                    }
+                })
+                .collect();
             let mut out = format!(
                 "Done! I added {} tasks: {}.",
                 many.len(),
                 sentence_list(&names)
             );
-            if let Some(first) = many.first() {
-                let parts = details(&first.task);
-                if !parts.is_empty() {
-                    out.push_str(&format!(" Each one: {}.", parts.join(", ")));
-                }
+            if shared && let Some(parts) = details.first().filter(|p| !p.is_empty()) {
+                out.push_str(&format!(" Each one: {}.", parts.join(", ")));
             }
             out
         }
@@ -222,10 +231,10 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
         }
         return match (query.status, query.due, &query.tag, &query.text) {
             (_, _, _, Some(text)) => format!("I found no task matching {}.", quote(text)),
-            (StatusFilter::Pending, None, None, None) => {
+            (StatusFilter::Pending, None, None, None) if query.priority.is_none() => {
                 "You have no pending tasks. All caught up!".to_owned()
             }
-            (StatusFilter::Completed, None, None, None) => {
+            (StatusFilter::Completed, None, None, None) if query.priority.is_none() => {
                 "You haven't completed any tasks yet.".to_owned()
             }
             (StatusFilter::All, None, None, None) if query.priority.is_none() => {
@@ -676,6 +685,61 @@ mod tests {
         assert_eq!(
             listing(&query, &[], false, &clock()),
             "You have no pending tasks due on Fri 4 Dec."
+        );
+    }
+
+    #[test]
+    fn tasks_added_together_share_their_details_only_when_they_are_the_same() {
+        let outcome = |id, due: Option<&str>| TaskOutcome {
+            task: ToolTask {
+                due_text: due.map(str::to_owned),
+                ..task(id, "Gym", None)
+            },
+            already_completed: false,
+            repeated: false,
+        };
+        // Arrange: the same due date, then three different ones
+        let same = [
+            outcome(3, Some("Mon 30 Nov")),
+            outcome(4, Some("Mon 30 Nov")),
+        ];
+        let different = [
+            outcome(3, Some("Mon 30 Nov")),
+            outcome(4, Some("Wed 2 Dec")),
+            outcome(5, None),
+        ];
+
+        // Act
+        let same = created(&same.iter().collect::<Vec<_>>());
+        let different = created(&different.iter().collect::<Vec<_>>());
+
+        // Assert
+        assert!(
+            same.ends_with("#3 “Gym” and #4 “Gym”. Each one: due Mon 30 Nov."),
+            "{same}"
+        );
+        assert!(!different.contains("Each one"), "{different}");
+        assert!(
+            different.contains("#3 “Gym” (due Mon 30 Nov)"),
+            "{different}"
+        );
+        assert!(
+            different.contains("#4 “Gym” (due Wed 2 Dec)"),
+            "{different}"
+        );
+        assert!(different.ends_with("and #5 “Gym”."), "{different}");
+    }
+
+    #[test]
+    fn no_urgent_tasks_is_not_no_pending_tasks() {
+        let query = Query {
+            status: StatusFilter::Pending,
+            priority: Some(Priority::High),
+            ..Query::default()
+        };
+        assert_eq!(
+            listing(&query, &[], false, &clock()),
+            "You have no pending high priority tasks."
         );
     }
 
