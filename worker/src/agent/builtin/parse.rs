@@ -1740,6 +1740,77 @@ fn parse_past_lead_ins(message: &str, clock: &Clock, lead_ins: usize) -> Intent 
     parse_request(message, clock)
 }
 
+// "make it friday", "make that oat milk", "call it team sync": a correction of the task just
+// talked about (group 1 the verb, 2 the task, 3 what it becomes).
+re!(
+    CORRECTION,
+    r"(?i)^(make|call|name)\s+(that one|this one|it|that|this)\s+(?:to\s+|into\s+|as\s+)?(.+)$"
+);
+
+/// A correction of the task just talked about: "call it" / "name it" gives a new title; "make it"
+/// a repeat ("make it weekly") or what "change it to …" would change: a date, a time, a
+/// priority, and a title only after "make that" ("make that oat milk"; "make it recurring" is
+/// not a title). `None` for anything else, which is read as before.
+fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
+    /// Words "make that …" does not rename a task to.
+    const NOT_A_TITLE: &[&str] = &[
+        "done",
+        "complete",
+        "completed",
+        "finished",
+        "recurring",
+        "repeating",
+        "later",
+        "earlier",
+        "sooner",
+        "bigger",
+        "smaller",
+        "shorter",
+        "longer",
+        "work",
+        "happen",
+        "count",
+    ];
+    let c = CORRECTION.captures(bare)?;
+    let (verb, task, what) = (c[1].to_lowercase(), &c[2], c[3].trim());
+    let lower = what.to_lowercase();
+    if has_words(&lower, "repeat") {
+        return None;
+    }
+    if verb != "make" {
+        let title = clean_title(what);
+        return (!title.is_empty()).then(|| {
+            update(
+                parse_target(task, clock),
+                Edit {
+                    title: Some(title),
+                    ..Edit::default()
+                },
+            )
+        });
+    }
+    // "make it repeat every week" is read as it was; "make it weekly" is a repeat
+    if let Some(repeat) = parse_repeat(what).filter(|_| !has_words(&what.to_lowercase(), "repeat"))
+    {
+        return Some(update(
+            parse_target(task, clock),
+            Edit {
+                repeat: Some(Some(repeat)),
+                ..Edit::default()
+            },
+        ));
+    }
+    let renames = task.to_lowercase().starts_with("that")
+        && !lower
+            .split_whitespace()
+            .any(|w| NOT_A_TITLE.contains(&w) || w.starts_with("later"));
+    match parse_request(&format!("change {task} to {what}"), clock) {
+        Intent::Update(_, edit) if edit.title.is_some() && !renames => None,
+        intent @ Intent::Update(..) => Some(intent),
+        _ => None,
+    }
+}
+
 /// Whether `text`'s first word is one of `words` (lower case).
 fn starts_with_word(text: &str, words: &[&str]) -> bool {
     text.split_whitespace()
@@ -1831,6 +1902,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
         return Intent::Thanks;
+    }
+    if let Some(intent) = correction(bare, clock) {
+        return intent;
     }
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(query_of(&lower, clock));
