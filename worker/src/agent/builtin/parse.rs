@@ -304,6 +304,13 @@ re!(
         r"(?i)^{POLITE}(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(.+?)\s+to\s+(high|low|medium|none|normal|urgent)$"
     )
 );
+// "set the milk task's priority to low": with the verb, any reference (a title too).
+re!(
+    SET_PRIORITY3,
+    &format!(
+        r"(?i)^{POLITE}(?:set|change|update|make)\s+(.+?)(?:'s|’s)\s+(?:priority|prio)\s+(?:to\s+|as\s+)?(high|top|low|medium|normal|none|urgent)$"
+    )
+);
 // "task 3 priority low", "set task 3's priority to high", "it should be high priority".
 re!(
     PRIORITY_OF,
@@ -1112,6 +1119,12 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.sort = q.sort.or(Some(Sort::Due));
         if has("next") {
             q.status = StatusFilter::Pending;
+            // "what's my next task?": the one due soonest
+            q.top = q.top
+                || (["task", "todo", "to-do", "thing", "one"]
+                    .iter()
+                    .any(|w| has(w))
+                    && !["tasks", "todos", "things"].iter().any(|w| has(w)));
         }
     }
     if lower.contains("by priority") {
@@ -2259,6 +2272,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     if let Some(c) = SET_PRIORITY
         .captures(bare)
         .or_else(|| SET_PRIORITY2.captures(bare))
+        .or_else(|| SET_PRIORITY3.captures(bare))
         .or_else(|| MARK_URGENT.captures(bare))
         && let Some(p) = priority_word(&c[2])
     {
