@@ -20,7 +20,7 @@ pub struct Query {
     pub tag: Option<String>,
     pub text: Option<String>,
     pub sort: Option<Sort>,
-    /// "my most important task": only the first.
+    /// "my most important task", "my next task": only the first.
     pub top: bool,
     /// "on friday", "next week", "before the 3rd": the days the tasks are due.
     pub days: Option<Days>,

@@ -1,7 +1,7 @@
 //! Writing the reply: what the tools did, in sentences; lists grouped overdue / today / upcoming /
 //! no date, with due dates, priorities, tags and repeats, in the user's timezone.
 
-use todo_common::tasks::{Priority, StatusFilter};
+use todo_common::tasks::{Priority, Sort, StatusFilter};
 use todo_common::tools::{BulkAction, TaskOutcome, ToolError, ToolOutput, ToolTask};
 use todo_common::when::Clock;
 use todo_common::when::format::format_due;
@@ -247,8 +247,13 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
         && let Some(first) = tasks.first()
     {
         let parts = details(first);
+        let which = if query.sort == Some(Sort::Due) {
+            "next"
+        } else {
+            "most important"
+        };
         return format!(
-            "Your most important task is {}{}.",
+            "Your {which} task is {}{}.",
             named(first),
             if parts.is_empty() {
                 String::new()
@@ -728,6 +733,30 @@ mod tests {
             "{different}"
         );
         assert!(different.ends_with("and #5 “Gym”."), "{different}");
+    }
+
+    #[test]
+    fn the_one_task_asked_for_is_the_next_or_the_most_important() {
+        let tasks = [task(1, "Dentist", Some("2026-11-30T09:00:00Z"))];
+        let next = Query {
+            status: StatusFilter::Pending,
+            sort: Some(Sort::Due),
+            top: true,
+            ..Query::default()
+        };
+        let first = Query {
+            sort: Some(Sort::Priority),
+            ..next.clone()
+        };
+        assert!(
+            listing(&next, &tasks, false, &clock()).starts_with("Your next task is #1 “Dentist”"),
+            "{}",
+            listing(&next, &tasks, false, &clock())
+        );
+        assert!(
+            listing(&first, &tasks, false, &clock())
+                .starts_with("Your most important task is #1 “Dentist”")
+        );
     }
 
     #[test]
