@@ -197,13 +197,13 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                     .unwrap_or((clock.now, false));
                 let local = from.with_timezone(&clock.tz).naive_local()
                     + chrono::Duration::days(shift.days)
-                    + chrono::Duration::hours(shift.hours);
+                    + chrono::Duration::minutes(shift.minutes);
                 let local = local
                     .checked_add_months(chrono::Months::new(shift.months))
                     .unwrap_or(local);
                 let due = todo_common::when::LocalDue {
                     date: local.date(),
-                    time: (has_time || shift.hours != 0).then(|| local.time()),
+                    time: (has_time || shift.minutes != 0).then(|| local.time()),
                 }
                 .resolve(clock.tz);
                 parse::due_argument(due, clock)

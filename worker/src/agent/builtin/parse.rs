@@ -117,7 +117,7 @@ pub struct Edit {
 pub struct Shift {
     pub days: i64,
     pub months: u32,
-    pub hours: i64,
+    pub minutes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -482,7 +482,7 @@ re!(
 re!(
     SHIFT,
     &format!(
-        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|snooze|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(hours?|days?|weeks?|months?)(?:\s+later)?$"
+        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|snooze|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(minutes?|mins?|hours?|days?|weeks?|months?)(?:\s+later)?$"
     )
 );
 // "show task 3", "what is it", "open #4": a task named by number or by the conversation.
@@ -2223,25 +2223,30 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         let n = i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
         let unit = c[3].to_lowercase();
         let shift = match unit.trim_end_matches('s') {
+            "minute" | "min" => Shift {
+                days: 0,
+                months: 0,
+                minutes: n,
+            },
             "hour" => Shift {
                 days: 0,
                 months: 0,
-                hours: n,
+                minutes: 60 * n,
             },
             "week" => Shift {
                 days: 7 * n,
                 months: 0,
-                hours: 0,
+                minutes: 0,
             },
             "month" => Shift {
                 days: 0,
                 months: u32::try_from(n).unwrap_or(1),
-                hours: 0,
+                minutes: 0,
             },
             _ => Shift {
                 days: n,
                 months: 0,
-                hours: 0,
+                minutes: 0,
             },
         };
         return edit(
