@@ -717,9 +717,13 @@ fn status_from_words(text: &str) -> StatusFilter {
         .any(|w| !(completed && w.as_str().eq_ignore_ascii_case("due")))
         || text.contains("have to do")
         || text.contains("need to do");
+    // "all my tasks including completed ones", "even the done ones": both
+    let as_well = ["including", "include", "incl", "even", "plus", "as well"]
+        .iter()
+        .any(|w| has_words(text, w));
     match (pending, completed) {
         (true, false) => StatusFilter::Pending,
-        (false, true) => StatusFilter::Completed,
+        (false, true) if !as_well => StatusFilter::Completed,
         _ => StatusFilter::All,
     }
 }
