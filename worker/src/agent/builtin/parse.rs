@@ -258,6 +258,10 @@ re!(
     IS_DONE,
     r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been)\s+(?:now\s+|all\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished)\b.*$"
 );
+re!(
+    NUMBER_DONE,
+    r"(?i)^((?:task|number|no\.?)\s*#?\d{1,9}|#\d{1,9})\s*(?:[:-]\s*)?(?:done|complete|completed|finished)$"
+);
 // "task 4 gets deleted" (after "make sure"), "task 2 can be removed".
 re!(
     IS_DELETED,
@@ -2049,6 +2053,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(c) = IS_DONE.captures(bare)
         && !LIST_VERB.is_match(&c[1])
     {
+        return Intent::Complete(parse_target(&c[1], clock));
+    }
+    // "task 2 done", "#3 finished": a task number needs no verb
+    if let Some(c) = NUMBER_DONE.captures(bare) {
         return Intent::Complete(parse_target(&c[1], clock));
     }
     if let Some(c) = IS_DELETED.captures(bare)
