@@ -285,6 +285,19 @@ re!(
         r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
     )
 );
+// "give task 3 a due date of friday", "give it a deadline of tomorrow 5pm".
+re!(
+    GIVE_DUE,
+    &format!(
+        r"(?i)^{POLITE}(?:give|assign)\s+(.+?)\s+(?:a\s+|the\s+)?(?:new\s+)?(?:due date|deadline|date)\s+(?:of\s+|on\s+|for\s+|:\s*)?(.+)$"
+    )
+);
+// A task named by its number somewhere in a message ("task 3", "#3"): such a message is about
+// that task, never a new one.
+re!(
+    NAMES_A_TASK,
+    r"(?i)\b(?:task|number)\s*#?\d{1,9}\b|(?:^|\s)#\d{1,9}\b"
+);
 re!(
     MAKE_DUE,
     &format!(r"(?i)^{POLITE}(?:make|set|have)\s+(.+?)\s+(?:be\s+)?due\s+(.+)$")
@@ -2120,6 +2133,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "buy eggs", "call the bank": a short imperative with a task verb is a task to add.
     let words: Vec<&str> = bare.split_whitespace().collect();
+    if NAMES_A_TASK.is_match(bare) {
+        return Intent::Unknown;
+    }
     if !text.ends_with('?')
         && (2..=12).contains(&words.len())
         && TASK_VERBS.contains(&words[0].to_lowercase().as_str())
@@ -2274,6 +2290,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| SET_DUE_OF.captures(bare))
         .or_else(|| RESCHEDULE.captures(bare))
         .or_else(|| MAKE_DUE.captures(bare))
+        .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))
         && let Some(due) = due_phrase(&c[2], clock)
     {
