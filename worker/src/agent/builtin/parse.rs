@@ -507,10 +507,11 @@ re!(
     SHOW_ONE,
     r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:show(?:\s+me)?|what(?:'s|s| is| was)|open|view|look at|display)\s+(.+?)$"
 );
-// "tell me about the dentist task", "what is task 3 about", "details of the report".
+// "tell me about the dentist task", "what is task 3 about", "details of the report", "what's the
+// description of task 1?".
 re!(
     SHOW_ABOUT,
-    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+)?(?:the\s+)?details\s+(?:of|for|on)\s+(.+?))$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+|what(?:'s|s| is)\s+)?(?:the\s+)?(?:details|description|notes?|due date|deadline|priority|tags)\s+(?:of|for|on)\s+(.+?))$"
 );
 // Questions about one task: "when is the dentist?", "when is task 3 due", "did I finish the
 // report?", "is task 4 done?". Answered with the task, never by changing it.
