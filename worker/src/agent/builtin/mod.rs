@@ -391,6 +391,10 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         Intent::Delete(t) => act(Action::Delete, t, ctx, tasks),
         Intent::Update(t, edit) => act(Action::Update(edit), t, ctx, tasks),
         Intent::Show(t) => show(t, ctx, tasks),
+        Intent::Tags => match tasks {
+            Some(tasks) => chat(reply::tags(tasks), ctx),
+            None => Plan::NeedTasks,
+        },
         Intent::Several(parts) => {
             let mut calls = Vec::new();
             for part in parts {

@@ -133,6 +133,8 @@ pub enum Intent {
     Update(Target, Box<Edit>),
     /// "show task 3", "tell me about the dentist task": one task in full.
     Show(Target),
+    /// "what tags do I have?": the tags in use.
+    Tags,
     /// "complete task 1 and delete task 2", "add milk. also add eggs": requests in a row, each of
     /// which changes or lists tasks.
     Several(Vec<Intent>),
@@ -506,6 +508,11 @@ re!(
 re!(
     SHOW_ONE,
     r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:show(?:\s+me)?|what(?:'s|s| is| was)|open|view|look at|display)\s+(.+?)$"
+);
+// "what tags do I have?", "list my tags", "which labels am I using".
+re!(
+    TAGS_QUESTION,
+    r"(?i)^(?:(?:what|which)\s+(?:tags|labels)\s+(?:do\s+i\s+(?:have|use)|are\s+there|am\s+i\s+using|have\s+i\s+used)|(?:list|show)(?:\s+me)?\s+(?:all\s+)?(?:of\s+)?(?:my\s+|the\s+)?(?:tags|labels)|(?:my\s+)?(?:tags|labels))$"
 );
 // "tell me about the dentist task", "what is task 3 about", "details of the report", "what's the
 // description of task 1?".
@@ -2077,6 +2084,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         && !LIST_VERB.is_match(&c[1])
     {
         return Intent::Delete(parse_target(&c[1], clock));
+    }
+    if TAGS_QUESTION.is_match(bare) {
+        return Intent::Tags;
     }
     if let Some(target) = SHOW_ABOUT
         .captures(bare)

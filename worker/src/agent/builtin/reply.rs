@@ -175,6 +175,27 @@ fn sentence_list(items: &[String]) -> String {
     }
 }
 
+/// "what tags do I have?": each tag in use and how many tasks carry it, the most used first.
+pub fn tags(tasks: &[ToolTask]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for tag in tasks.iter().flat_map(|t| &t.tags) {
+        *counts.entry(tag.as_str()).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return "None of your tasks has a tag yet. Add one with \"tag task 1 with home\", or put #home in a new task.".to_owned();
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let items: Vec<String> = counts
+        .iter()
+        .map(|(tag, n)| format!("#{tag} ({n} {})", if *n == 1 { "task" } else { "tasks" }))
+        .collect();
+    match items.len() {
+        1 => format!("You use one tag: {}.", items[0]),
+        n => format!("You use {n} tags: {}.", sentence_list(&items)),
+    }
+}
+
 fn named(task: &ToolTask) -> String {
     format!("#{} {}", task.task_id, quote(&task.title))
 }
@@ -757,6 +778,25 @@ mod tests {
             listing(&first, &tasks, false, &clock())
                 .starts_with("Your most important task is #1 “Dentist”")
         );
+    }
+
+    #[test]
+    fn the_tags_in_use_are_counted_most_used_first() {
+        let tagged = |id, tags: &[&str]| ToolTask {
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            ..task(id, "Task", None)
+        };
+        let tasks = [
+            tagged(1, &["work"]),
+            tagged(2, &["home", "work"]),
+            tagged(3, &[]),
+            tagged(4, &["health"]),
+        ];
+        assert_eq!(
+            tags(&tasks),
+            "You use 3 tags: #work (2 tasks), #health (1 task) and #home (1 task)."
+        );
+        assert!(tags(&tasks[2..3]).starts_with("None of your tasks has a tag yet."));
     }
 
     #[test]
