@@ -1488,11 +1488,21 @@ const MAX_LEAD_INS: usize = 4;
 /// Understands one message. The words people put in front of a request ("actually, mark it as
 /// not done", "oh and add eggs") are read past when what follows them is understood.
 pub fn parse(message: &str, clock: &Clock) -> Intent {
+    // "delete task 2, please", "add milk, thanks": the courtesy is not part of the request
+    let message = match POLITE_END.find(message) {
+        Some(end) if end.start() > 0 => &message[..end.start()],
+        _ => message,
+    };
     if let Some(several) = parse_several(message, clock) {
         return several;
     }
     parse_one(message, clock)
 }
+
+re!(
+    POLITE_END,
+    r"(?i)(?:[\s,]+(?:please|pls|plz)|\s*[,.!]\s*(?:thanks|thank you|thx|ty|cheers))[\s.!]*$"
+);
 
 fn parse_one(message: &str, clock: &Clock) -> Intent {
     match parse_past_lead_ins(message, clock, MAX_LEAD_INS) {
@@ -1608,8 +1618,25 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
     let mut intents: Vec<Intent> = Vec::with_capacity(parts.len());
     let mut named: Option<Target> = None;
     let mut added = false;
-    for part in parts {
+    for (i, part) in parts.iter().enumerate() {
         let mut intent = parse_one(part, clock);
+        match intent {
+            // "hi, add milk", "thanks, and what's left?": the greeting needs no answer of its own
+            Intent::Greeting | Intent::Thanks => continue,
+            // "yes, delete them": the answer, when the rest only says again what it agrees to
+            // ("go ahead and delete task 2" is read whole)
+            Intent::Yes if i == 0 => {
+                let restated = parts[1..].iter().all(|p| {
+                    let mut rest = parse_one(p, clock);
+                    matches!(
+                        target_mut(&mut rest),
+                        Some(Target::Previous | Target::All(_))
+                    )
+                });
+                return restated.then_some(Intent::Yes);
+            }
+            _ => {}
+        }
         if matches!(intent, Intent::Add(_)) {
             added = true;
             named = None;
@@ -1638,7 +1665,7 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
         }
         intents.push(intent);
     }
-    if intents.len() == 1 {
+    if intents.len() <= 1 {
         return intents.pop();
     }
     intents
