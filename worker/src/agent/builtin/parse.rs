@@ -287,6 +287,9 @@ re!(
         r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
     )
 );
+// "task 1 from buy milk", "the meeting from today" (before "to …" in a rename or a move): the
+// task, then what it was (group 2).
+re!(FROM_OLD, r"(?i)^(.+?)\s+from\s+(.+)$");
 // "give task 3 a due date of friday", "give it a deadline of tomorrow 5pm".
 re!(
     GIVE_DUE,
@@ -2070,7 +2073,18 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         ));
     }
     if let Some(c) = UPDATE_TITLE.captures(bare) {
-        let target = parse_target(&c[1], clock);
+        // "rename task 1 from buy milk to …": the old title only says again which task
+        let named = c[1].trim_start_matches("from ").trim_start_matches("From ");
+        let named = FROM_OLD
+            .captures(named)
+            .filter(|f| {
+                matches!(
+                    parse_target(&f[1], clock),
+                    Target::Ids(_) | Target::Previous
+                )
+            })
+            .map_or(named, |f| f.get(1).map_or(named, |m| m.as_str()));
+        let target = parse_target(named, clock);
         let new_title = clean_title(&c[2]);
         if !new_title.is_empty() && target != Target::Missing {
             return update(
@@ -2332,8 +2346,17 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| IS_DUE.captures(bare))
         && let Some(due) = due_phrase(&c[2], clock)
     {
+        // "move the meeting from today to friday": the old date only says again which task
+        let named = FROM_OLD
+            .captures(&c[1])
+            .filter(|f| {
+                due_phrase(&f[2], clock).is_some()
+                    || phrase::time_only(strip_punctuation(&f[2])).is_some()
+            })
+            .and_then(|f| f.get(1))
+            .map_or(&c[1], |m| m.as_str());
         return edit(
-            &c[1],
+            named,
             Edit {
                 due: Some(Some(due)),
                 at_time: phrase::time_only(strip_punctuation(&c[2])),
