@@ -290,6 +290,11 @@ re!(
 // "task 1 from buy milk", "the meeting from today" (before "to …" in a rename or a move): the
 // task, then what it was (group 2).
 re!(FROM_OLD, r"(?i)^(.+?)\s+from\s+(.+)$");
+// "what do I need to buy?": pending tasks with that verb.
+re!(
+    NEED_TO_VERB,
+    r"(?i)^what\s+(?:else\s+)?(?:do|should|must)\s+(?:i|we)\s+(?:still\s+)?(?:need\s+to|have\s+to)\s+([a-z]+)$"
+);
 // "give task 3 a due date of friday", "give it a deadline of tomorrow 5pm".
 re!(
     GIVE_DUE,
@@ -2203,6 +2208,15 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         if (timing.due.is_some() || timing.repeat.is_some()) && !clean_title(&rest).is_empty() {
             return parse_add(bare, clock);
         }
+    }
+    if let Some(c) = NEED_TO_VERB.captures(bare)
+        && !c[1].eq_ignore_ascii_case("do")
+    {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            text: Some(c[1].to_lowercase()),
+            ..Query::default()
+        });
     }
     Intent::Unknown
 }
