@@ -427,6 +427,7 @@ fn head(tokens: &[String]) -> Option<(Repeat, Option<NaiveTime>, usize)> {
         "monthly" => Some(Repeat::new(Freq::Monthly)),
         "yearly" | "annually" => Some(Repeat::new(Freq::Yearly)),
         "biweekly" | "fortnightly" => Some(Repeat::every(Freq::Weekly, 2)),
+        "quarterly" => Some(Repeat::every(Freq::Monthly, 3)),
         "weekdays" => Some(Repeat::on_days(Freq::Weekly, 1, &WEEKDAYS)),
         "weekends" => Some(Repeat::on_days(Freq::Weekly, 1, &WEEKEND)),
         _ => None,
@@ -472,6 +473,13 @@ fn head(tokens: &[String]) -> Option<(Repeat, Option<NaiveTime>, usize)> {
         "day" | "days" => Some((Repeat::every(Freq::Daily, interval), None)),
         "week" | "weeks" => Some((Repeat::every(Freq::Weekly, interval), None)),
         "month" | "months" => Some((Repeat::every(Freq::Monthly, interval), None)),
+        "quarter" | "quarters" => Some((
+            Repeat::every(
+                Freq::Monthly,
+                interval.checked_mul(3).filter(|n| *n <= 999)?,
+            ),
+            None,
+        )),
         "year" | "years" => Some((Repeat::every(Freq::Yearly, interval), None)),
         "weekday" | "weekdays" | "workday" | "workdays" | "business" if interval == 1 => {
             if unit == "business" && word(at + 1).is_some_and(|w| w.starts_with("day")) {
@@ -664,6 +672,9 @@ mod tests {
             ("annually", "FREQ=YEARLY", None),
             ("biweekly", "FREQ=WEEKLY;INTERVAL=2", None),
             ("every 3 months", "FREQ=MONTHLY;INTERVAL=3", None),
+            ("every quarter", "FREQ=MONTHLY;INTERVAL=3", None),
+            ("quarterly", "FREQ=MONTHLY;INTERVAL=3", None),
+            ("every 2 quarters", "FREQ=MONTHLY;INTERVAL=6", None),
             ("on mondays", "FREQ=WEEKLY;BYDAY=MO", None),
             ("every day at 7pm", "FREQ=DAILY", Some("19:00")),
         ];

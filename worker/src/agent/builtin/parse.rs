@@ -2090,6 +2090,18 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             })
             .map_or(named, |f| f.get(1).map_or(named, |m| m.as_str()));
         let target = parse_target(named, clock);
+        // "change the plants to every tuesday": a new repeat, not a title
+        if let Some(repeat) = parse_repeat(strip_punctuation(&c[2]))
+            && target != Target::Missing
+        {
+            return update(
+                target,
+                Edit {
+                    repeat: Some(Some(repeat)),
+                    ..Edit::default()
+                },
+            );
+        }
         let new_title = clean_title(&c[2]);
         if !new_title.is_empty() && target != Target::Missing {
             return update(
