@@ -315,6 +315,7 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         Intent::Greeting => chat(format!("Hi! {}", reply::HELP_TEXT), ctx),
         Intent::Help => chat(reply::HELP_TEXT, ctx),
         Intent::Thanks => chat("You're welcome! Anything else on your list?", ctx),
+        Intent::Bye => chat("Bye! Your tasks are saved; come back any time.", ctx),
         Intent::Unknown => chat(
             format!(
                 "Sorry, I didn't catch that, so I changed nothing. {}",

@@ -149,6 +149,8 @@ pub enum Intent {
     Pick(Position),
     Greeting,
     Help,
+    /// "bye", "that's all": the end of the conversation.
+    Bye,
     Thanks,
     Unknown,
 }
@@ -167,11 +169,15 @@ re!(
 );
 re!(
     HELP,
-    r"(?i)^(help|\?|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage)\b"
+    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you)\b"
 );
 re!(
     THANKS,
     r"(?i)^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|cool|nice|got it)\b[\s\w!.]{0,20}$"
+);
+re!(
+    BYE,
+    r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now)\b[\s\w!.]{0,12}$"
 );
 re!(
     YES,
@@ -1630,7 +1636,7 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
         let mut intent = parse_one(part, clock);
         match intent {
             // "hi, add milk", "thanks, and what's left?": the greeting needs no answer of its own
-            Intent::Greeting | Intent::Thanks => continue,
+            Intent::Greeting | Intent::Thanks | Intent::Bye => continue,
             // "yes, delete them": the answer, when the rest only says again what it agrees to
             // ("go ahead and delete task 2" is read whole)
             Intent::Yes if i == 0 => {
@@ -1976,6 +1982,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(p) = ordinal(bare) {
         return Intent::Pick(p);
+    }
+    if BYE.is_match(bare) {
+        return Intent::Bye;
     }
     if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
         return Intent::Thanks;
