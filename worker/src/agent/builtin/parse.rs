@@ -176,6 +176,14 @@ re!(
     r"(?i)^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|cool|nice|got it)\b[\s\w!.]{0,20}$"
 );
 re!(
+    FORGOT,
+    r"(?i)^(?:(?:is\s+there\s+|are\s+there\s+)?(?:anything|something|any\s+tasks?)\s+(?:that\s+)?(?:i\s+)?(?:forgot|forget|have\s+forgotten|missed|have\s+missed|overlooked)(?:\s+about)?|(?:did|have)\s+i\s+(?:miss(?:ed)?|forg[eo]t(?:ten)?|overlook(?:ed)?)\s+(?:anything|something))$"
+);
+re!(
+    REMIND_ALONE,
+    r"(?i)^(?:please\s+)?(?:remind\s+me|set\s+a\s+reminder|new\s+reminder)$"
+);
+re!(
     BYE,
     r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now)\b[\s\w!.]{0,12}$"
 );
@@ -1985,6 +1993,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if BYE.is_match(bare) {
         return Intent::Bye;
+    }
+    // "is there anything I forgot?": what is overdue
+    if FORGOT.is_match(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            due: Some(DueFilter::Overdue),
+            ..Query::default()
+        });
+    }
+    if REMIND_ALONE.is_match(bare) {
+        return Intent::AddWithoutTitle;
     }
     if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
         return Intent::Thanks;
