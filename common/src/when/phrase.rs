@@ -131,7 +131,8 @@ pub fn weekday(word: &str) -> Option<Weekday> {
     })
 }
 
-fn month(word: &str) -> Option<u32> {
+/// The month a name or its abbreviation names (1–12).
+pub fn month(word: &str) -> Option<u32> {
     Some(match word {
         "jan" | "january" => 1,
         "feb" | "february" => 2,

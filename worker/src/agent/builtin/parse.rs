@@ -867,8 +867,21 @@ fn take_days(text: &str, clock: &Clock) -> Option<(Days, String)> {
 fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     let skip = usize::from(words.first() == Some(&"due"));
     let (&first, rest) = words[skip..].split_first()?;
+    // "between monday and wednesday", "between the 3rd and the 10th"
+    if first == "between" {
+        let joined = rest.join(" ");
+        let (a, b) = joined.split_once(" and ")?;
+        let (from, _) = day_span(a.trim_start_matches("the "), clock)?;
+        let (_, to) = day_span(b.trim_start_matches("the "), clock)?;
+        return (from <= to).then_some(Days {
+            from: Some(from),
+            to: Some(to),
+        });
+    }
     let (bound, phrase) = match first {
         "on" | "for" | "over" | "during" => ("on", rest),
+        // "in december"
+        "in" if rest.len() == 1 && phrase::month(rest[0]).is_some() => ("on", rest),
         // "in the next 3 days", "within the next week"
         "in" | "within"
             if rest
@@ -891,10 +904,7 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     {
         return None;
     }
-    let (from, to) = named_days(phrase, clock).or_else(|| {
-        let day = due_phrase(phrase, clock)?.local_date(clock.tz);
-        Some((day, day))
-    })?;
+    let (from, to) = day_span(phrase, clock)?;
     let days = match bound {
         "before" => Days {
             from: None,
@@ -965,8 +975,25 @@ fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
 }
 
 /// Spans of days a single date does not name: next week, the weekend, this or next month.
+/// The first and last day a phrase names: a span ("next week", "december") or one day.
+fn day_span(phrase: &str, clock: &Clock) -> Option<(NaiveDate, NaiveDate)> {
+    named_days(phrase, clock).or_else(|| {
+        let day = due_phrase(phrase, clock)?.local_date(clock.tz);
+        Some((day, day))
+    })
+}
+
 fn named_days(phrase: &str, clock: &Clock) -> Option<(NaiveDate, NaiveDate)> {
     let today = clock.today();
+    // a month by name: all of it, the next one that has not ended ("december", "january")
+    if let Some(m) = phrase::month(phrase).filter(|_| phrase.len() > 3) {
+        let year = today.year() + i32::from(m < today.month());
+        let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+        let last = first
+            .checked_add_months(chrono::Months::new(1))?
+            .pred_opt()?;
+        return Some((first, last));
+    }
     let monday = today - TimeDelta::days(i64::from(today.weekday().num_days_from_monday()));
     let saturday = monday + TimeDelta::days(5);
     let month_start = today.with_day(1)?;
