@@ -162,6 +162,8 @@ pub struct ListFilter {
     pub completed_after: Option<DateTime<Utc>>,
     /// At least this priority.
     pub min_priority: Option<Priority>,
+    /// At most this priority (with `min_priority` the same: exactly it).
+    pub max_priority: Option<Priority>,
     /// Every one of these tags.
     pub tags: Vec<String>,
     /// Case-insensitive text in the title or description (`%` and `_` are literal).
@@ -277,7 +279,8 @@ macro_rules! list_where {
                 or ($8 = 'week' and due_at >= $10 and due_at < $13)
                 or ($8 = 'none' and due_at is null))
            and ($14::timestamptz is null or completed_at < $14)
-           and ($15::timestamptz is null or completed_at > $15) "
+           and ($15::timestamptz is null or completed_at > $15)
+           and ($16::smallint is null or priority <= $16) "
     };
 }
 
@@ -294,25 +297,25 @@ pub async fn list(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($16::boolean is not true or (created_at, id) < ($17, $18))
-             order by created_at desc, id desc limit $19"
+            "and ($17::boolean is not true or (created_at, id) < ($18, $19))
+             order by created_at desc, id desc limit $20"
         ),
         Sort::Due => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($16::boolean is not true
-                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($17, $18, $19))
-             order by (due_at is null), due_at, id limit $20"
+            "and ($17::boolean is not true
+                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($18, $19, $20))
+             order by (due_at is null), due_at, id limit $21"
         ),
         Sort::Priority => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($16::boolean is not true
+            "and ($17::boolean is not true
                   or (-priority, (due_at is null), coalesce(due_at, 'epoch'::timestamptz), id)
-                     > (-$17::smallint, $18, $19, $20))
-             order by priority desc, (due_at is null), due_at, id limit $21"
+                     > (-$18::smallint, $19, $20, $21))
+             order by priority desc, (due_at is null), due_at, id limit $22"
         ),
     };
     let cursor = filter.cursor;
@@ -332,6 +335,7 @@ pub async fn list(
         .bind(clock.day_bounds(clock.days_left_in_week()))
         .bind(filter.completed_before)
         .bind(filter.completed_after)
+        .bind(filter.max_priority.map(|p| p as i16))
         .bind(cursor.is_some());
     // The keyset of the page's order, then the limit (one more row tells whether a next page exists).
     let query = match filter.sort {

@@ -122,6 +122,9 @@ pub struct ListTasksArgs {
     /// Only tasks of at least this priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    /// Only tasks of exactly this priority (none, low, medium or high): "my low priority tasks".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_is: Option<Priority>,
     /// Only tasks with this tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,

@@ -213,7 +213,12 @@ async fn list_tasks(
     let filter = ListFilter {
         status: args.status.unwrap_or(StatusFilter::All),
         due: args.due,
-        min_priority: args.priority.filter(|p| *p > Priority::None),
+        // "at least" and "exactly" together: the higher floor, and the exact one as the ceiling
+        min_priority: args
+            .priority
+            .max(args.priority_is)
+            .filter(|p| *p > Priority::None),
+        max_priority: args.priority_is,
         tags: tag.into_iter().collect(),
         text: args
             .query

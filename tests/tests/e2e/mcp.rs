@@ -194,6 +194,46 @@ async fn the_stdio_bridge_serves_the_same_tools_with_the_stored_login() {
 }
 
 #[tokio::test]
+async fn list_tasks_picks_a_priority_exactly_or_at_least() {
+    // Arrange: one task of each priority
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    for (title, priority) in [
+        ("No priority", "none"),
+        ("Low", "low"),
+        ("Medium", "medium"),
+        ("High", "high"),
+    ] {
+        app.create_task_with(&user, &json!({"title": title, "priority": priority}))
+            .await;
+    }
+    let client = todo_cli::mcp::connect(&app.base, &session(&app, &user))
+        .await
+        .expect("MCP session");
+
+    // Act
+    let (failed, exactly_low) =
+        call(client.peer(), "list_tasks", json!({"priority_is": "low"})).await;
+    let (_, at_least_low) = call(client.peer(), "list_tasks", json!({"priority": "low"})).await;
+    let (_, exactly_none) = call(client.peer(), "list_tasks", json!({"priority_is": "none"})).await;
+    let (_, both) = call(
+        client.peer(),
+        "list_tasks",
+        json!({"priority": "medium", "priority_is": "medium"}),
+    )
+    .await;
+
+    // Assert
+    assert!(!failed, "{exactly_low}");
+    assert_eq!(sorted_titles(&exactly_low), ["Low"]);
+    assert_eq!(sorted_titles(&at_least_low), ["High", "Low", "Medium"]);
+    assert_eq!(sorted_titles(&exactly_none), ["No priority"]);
+    assert_eq!(sorted_titles(&both), ["Medium"]);
+    let _ = client.cancel().await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn list_tasks_picks_completed_tasks_by_the_day_they_were_completed() {
     // Arrange: one task completed now, one three days ago, one still to do
     let app = TestApp::spawn().await;

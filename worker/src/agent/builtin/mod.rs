@@ -149,7 +149,9 @@ fn list_args(q: &Query) -> ListTasksArgs {
         due_to: q.days.and_then(|d| d.to).map(|d| d.to_string()),
         completed_from: q.done_days.and_then(|d| d.from).map(|d| d.to_string()),
         completed_to: q.done_days.and_then(|d| d.to).map(|d| d.to_string()),
-        priority: q.priority,
+        // "high priority tasks" are those of at least high; "low priority tasks" only the low ones
+        priority: q.priority.filter(|p| *p == Priority::High),
+        priority_is: q.priority.filter(|p| *p != Priority::High),
         tag: q.tag.clone(),
         query: q.text.clone(),
         sort: q.sort,

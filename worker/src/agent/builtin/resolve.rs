@@ -218,7 +218,7 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
                 })
             })
         })
-        .filter(|t| query.priority.is_none_or(|p| t.priority >= p))
+        .filter(|t| query.priority.is_none_or(|p| t.priority == p))
         .filter(|t| query.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
         .filter(|t| {
             query
