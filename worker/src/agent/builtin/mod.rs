@@ -440,8 +440,11 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                 return say("You don't have any tasks yet.");
             }
             let pending_call = call_for(action, &[], Some(tasks), &ctx.clock);
-            match resolve::find_by_title(tasks, query, action.prefer()) {
+            let found = resolve::find_by_title(tasks, query, action.prefer());
+            match found {
                 Found::One(task) => vec![task.task_id],
+                // "complete the dentist and the rent": titles of one task each
+                _ if let Some(ids) = one_task_each(tasks, query, action.prefer()) => ids,
                 Found::Several(found) => {
                     return ask(
                         format!(
@@ -524,6 +527,28 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
         );
     }
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
+}
+
+/// The tasks "the dentist and the rent" names when each part of it names exactly one task (two
+/// parts or more, each a different task); `None` otherwise.
+fn one_task_each(tasks: &[ToolTask], query: &str, prefer: Prefer) -> Option<Vec<i32>> {
+    let parts: Vec<&str> = query
+        .split(" and ")
+        .flat_map(|p| p.split(", "))
+        .map(|p| p.trim().trim_start_matches("the ").trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    let mut ids = Vec::with_capacity(parts.len());
+    for part in parts {
+        match resolve::find_by_title(tasks, part, prefer) {
+            Found::One(task) if !ids.contains(&task.task_id) => ids.push(task.task_id),
+            _ => return None,
+        }
+    }
+    Some(ids)
 }
 
 const WHICH_TASK: &str = "Which task do you mean? Tell me its number or part of its title.";
