@@ -1690,6 +1690,10 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             added = true;
             named = None;
         }
+        // "add milk to my list and then show it": "it" is the list
+        if added && intent == Intent::Show(Target::Previous) {
+            intent = Intent::List(Query::default());
+        }
         if let Some(target) = target_mut(&mut intent) {
             match target {
                 Target::Previous if added && named.is_none() => {
