@@ -561,6 +561,19 @@ fn referenced(target: &Target, ctx: &Context<'_>) -> Result<Vec<i32>, Plan> {
         Target::Ids(ids) => Ok(ids.clone()),
         Target::Previous if ctx.state.tasks.is_empty() => Err(say(WHICH_TASK)),
         Target::Previous => Ok(ctx.state.tasks.clone()),
+        // "them": the tasks just shown, else the ones just talked about
+        Target::Listed(positions) if positions.is_empty() => {
+            let shown = match &ctx.state.question {
+                Some(q) => &q.candidates,
+                None if ctx.state.listed.is_empty() => &ctx.state.tasks,
+                None => &ctx.state.listed,
+            };
+            if shown.is_empty() {
+                Err(say(WHICH_TASK))
+            } else {
+                Ok(shown.clone())
+            }
+        }
         Target::Listed(positions) => positions.iter().map(|p| pick(*p, ctx)).collect(),
         Target::Title(_) | Target::All(_) | Target::Missing => Ok(Vec::new()),
     }

@@ -48,7 +48,7 @@ pub enum Target {
     /// "it", "that one": the task the conversation was just about.
     Previous,
     /// "the second one", "the last one on the list": by its place in the list the last reply showed
-    /// (or in the question it asked).
+    /// (or in the question it asked); no places ("them", "all of those"): all of that list.
     Listed(Vec<Position>),
     /// "all completed tasks", "everything due today": every task the query matches.
     All(Query),
@@ -567,8 +567,12 @@ re!(
     r"(?i)^(?:the\s+)?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|1st|2nd|3rd|4th|5th|6th|7th|8th|9th|10th|last)(?:\s+(?:one|task|todo|item|of them))?(?:\s+(?:on|in|from)\s+(?:the|that|your|my)\s+list)?(?:\s+please)?$"
 );
 re!(
+    SHOWN,
+    r"(?i)^(?:all\s+)?(?:of\s+)?(?:them|those|these|both)(?:\s+(?:all|two|three|ones|tasks|items))?(?:\s+of\s+them)?$"
+);
+re!(
     PREVIOUS,
-    r"(?i)^(?:it|that|this|that one|this one|that task|this task|the one you just added|them)$"
+    r"(?i)^(?:it|that|this|that one|this one|that task|this task|the one you just added)$"
 );
 re!(
     PRIORITY_WORDS,
@@ -681,6 +685,21 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     }
     if PREVIOUS.is_match(s) {
         return Target::Previous;
+    }
+    // "them", "all of those": every task just shown (or just talked about)
+    if SHOWN.is_match(s) {
+        return Target::Listed(Vec::new());
+    }
+    // "the first and the third"
+    if s.contains(" and ") || s.contains(", ") {
+        let places: Option<Vec<Position>> = s
+            .split(" and ")
+            .flat_map(|p| p.split(", "))
+            .map(|p| ordinal(p.trim()))
+            .collect();
+        if let Some(places) = places.filter(|p| p.len() > 1) {
+            return Target::Listed(places);
+        }
     }
     if let Some(p) = ordinal(s) {
         return Target::Listed(vec![p]);
@@ -1680,7 +1699,7 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
                     matches!(
                         target_mut(&mut rest),
                         Some(Target::Previous | Target::All(_))
-                    )
+                    ) || matches!(target_mut(&mut rest), Some(Target::Listed(p)) if p.is_empty())
                 });
                 return restated.then_some(Intent::Yes);
             }
@@ -1695,6 +1714,10 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             intent = Intent::List(Query::default());
         }
         if let Some(target) = target_mut(&mut intent) {
+            // "add eggs and milk and mark them as urgent": "them" is what was just named
+            if *target == Target::Listed(Vec::new()) && (added || named.is_some()) {
+                *target = Target::Previous;
+            }
             match target {
                 Target::Previous if added && named.is_none() => {
                     let (Some(Intent::Add(tasks)), Intent::Update(_, edit)) =
