@@ -773,6 +773,8 @@ fn ordinal(s: &str) -> Option<Position> {
         .map(Position::Nth)
 }
 
+re!(AS_WELL, r"\b(?:including|include|incl|even|plus|as well)\b");
+
 fn status_from_words(text: &str) -> StatusFilter {
     // "due" means still to do, but "(without a) due date" says nothing about done or not.
     let text = &text.to_lowercase().replace("due date", "");
@@ -784,9 +786,7 @@ fn status_from_words(text: &str) -> StatusFilter {
         || text.contains("have to do")
         || text.contains("need to do");
     // "all my tasks including completed ones", "even the done ones": both
-    let as_well = ["including", "include", "incl", "even", "plus", "as well"]
-        .iter()
-        .any(|w| has_words(text, w));
+    let as_well = AS_WELL.is_match(text);
     match (pending, completed) {
         (true, false) => StatusFilter::Pending,
         (false, true) if !as_well => StatusFilter::Completed,
@@ -1641,7 +1641,8 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             if !REQUEST_WORDS.contains(&word.as_str().to_lowercase().as_str()) {
                 continue;
             }
-            let comma = !has_words(&between.as_str().to_lowercase(), "and");
+            // group 2 is ", and" / "and", or a comma alone
+            let comma = !between.as_str().to_lowercase().contains("and");
             cuts.push((all.start(), word.start(), comma));
         } else {
             cuts.push((all.start(), word.start(), false));
@@ -1934,9 +1935,8 @@ fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
             )
         });
     }
-    // "make it repeat every week" is read as it was; "make it weekly" is a repeat
-    if let Some(repeat) = parse_repeat(what).filter(|_| !has_words(&what.to_lowercase(), "repeat"))
-    {
+    // "make it weekly", "make it every monday": a new repeat
+    if let Some(repeat) = parse_repeat(what) {
         return Some(update(
             parse_target(task, clock),
             Edit {
