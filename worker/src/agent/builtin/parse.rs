@@ -301,6 +301,7 @@ re!(
         r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
     )
 );
+re!(HALF_HOUR, r"(?i)\b(?:half an hour|a half hour|half hour)\b");
 // "task 1 from buy milk", "the meeting from today" (before "to …" in a rename or a move): the
 // task, then what it was (group 2).
 re!(FROM_OLD, r"(?i)^(.+?)\s+from\s+(.+)$");
@@ -2407,7 +2408,9 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             },
         );
     }
-    if let Some(c) = SHIFT.captures(bare) {
+    // "by half an hour": thirty minutes
+    let halves = HALF_HOUR.replace_all(bare, "30 minutes");
+    if let Some(c) = SHIFT.captures(&halves) {
         let n = i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
         let unit = c[3].to_lowercase();
         let shift = match unit.trim_end_matches('s') {
