@@ -301,6 +301,20 @@ re!(
         r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
     )
 );
+// "move task 2 up a day", "bring it forward by 2 hours" (group 2 how many, 3 of what).
+re!(
+    EARLIER,
+    &format!(
+        r"(?i)^{POLITE}(?:move|bring|pull|shift)\s+(.+?)\s+(?:forward|up|earlier|sooner)\s+(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(minutes?|mins?|hours?|days?|weeks?)$"
+    )
+);
+// "move task 2 a day earlier"
+re!(
+    EARLIER_AFTER,
+    &format!(
+        r"(?i)^{POLITE}(?:move|bring|pull|shift|push)\s+(.+?)\s+(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(minutes?|mins?|hours?|days?|weeks?)\s+(?:earlier|sooner)$"
+    )
+);
 re!(HALF_HOUR, r"(?i)\b(?:half an hour|a half hour|half hour)\b");
 // "task 1 from buy milk", "the meeting from today" (before "to …" in a rename or a move): the
 // task, then what it was (group 2).
@@ -2410,8 +2424,14 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     }
     // "by half an hour": thirty minutes
     let halves = HALF_HOUR.replace_all(bare, "30 minutes");
-    if let Some(c) = SHIFT.captures(&halves) {
-        let n = i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
+    // "move task 2 up a day", "bring it forward by 2 hours": earlier
+    let earlier = EARLIER
+        .captures(&halves)
+        .or_else(|| EARLIER_AFTER.captures(&halves));
+    let shift = SHIFT.captures(&halves);
+    if let Some(c) = earlier.as_ref().or(shift.as_ref()) {
+        let sign = if earlier.is_some() { -1 } else { 1 };
+        let n = sign * i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
         let unit = c[3].to_lowercase();
         let shift = match unit.trim_end_matches('s') {
             "minute" | "min" => Shift {
