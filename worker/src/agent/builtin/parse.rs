@@ -505,7 +505,7 @@ re!(
 );
 re!(
     BARE_LIST,
-    r"(?i)^(?:my\s+)?(?:tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda)\s*[?!.]*$"
+    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda)\s*[?!.]*$"
 );
 re!(
     FIND,
