@@ -521,6 +521,15 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
     if (needs_tags || needs_day) && tasks.is_none() {
         return Plan::NeedTasks;
     }
+    // "move it up a day" needs a date to move from ("postpone" counts from now)
+    if let (Action::Update(edit), Some(tasks), [id]) = (action, tasks, ids.as_slice())
+        && edit.shift.is_some_and(|s| s.days < 0 || s.minutes < 0)
+        && tasks.iter().any(|t| t.task_id == *id && t.due_at.is_none())
+    {
+        return say(format!(
+            "Task #{id} has no due date to move earlier. Tell me when it is due instead, e.g. \"move task {id} to friday\"."
+        ));
+    }
     if needs_tags && ids.len() > 1 {
         return say(
             "I can tag one task, or move one by an amount, at a time: tell me which one, or give the new date.",
