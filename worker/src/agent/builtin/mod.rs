@@ -279,14 +279,20 @@ fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
     )
 }
 
+/// The tasks the user was last shown, in order: the question's candidates when the last reply
+/// asked "which one?", else the last listing.
+fn shown<'a>(ctx: &'a Context<'_>) -> &'a [i32] {
+    match &ctx.state.question {
+        Some(q) => &q.candidates,
+        None => &ctx.state.listed,
+    }
+}
+
 /// The task at `position` in the list the user was last shown: the question's candidates when the
 /// last reply asked "which one?", else the last listing. Otherwise a question back, which keeps
 /// the list for the next message.
 fn pick(position: Position, ctx: &Context<'_>) -> Result<i32, Plan> {
-    let shown = match &ctx.state.question {
-        Some(q) => &q.candidates,
-        None => &ctx.state.listed,
-    };
+    let shown = shown(ctx);
     if shown.is_empty() {
         // "the last one" with no list shown: the task the conversation was last about
         if position == Position::FromEnd(0)
@@ -541,10 +547,8 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
 /// The tasks "the dentist and the rent" names when each part of it names exactly one task (two
 /// parts or more, each a different task); `None` otherwise.
 fn one_task_each(tasks: &[ToolTask], query: &str, prefer: Prefer) -> Option<Vec<i32>> {
-    let parts: Vec<&str> = query
-        .split(" and ")
-        .flat_map(|p| p.split(", "))
-        .map(|p| p.trim().trim_start_matches("the ").trim())
+    let parts: Vec<&str> = parse::list_items(query)
+        .map(|p| p.trim_start_matches("the ").trim())
         .filter(|p| !p.is_empty())
         .collect();
     if parts.len() < 2 {
@@ -572,15 +576,14 @@ fn referenced(target: &Target, ctx: &Context<'_>) -> Result<Vec<i32>, Plan> {
         Target::Previous => Ok(ctx.state.tasks.clone()),
         // "them": the tasks just shown, else the ones just talked about
         Target::Listed(positions) if positions.is_empty() => {
-            let shown = match &ctx.state.question {
-                Some(q) => &q.candidates,
-                None if ctx.state.listed.is_empty() => &ctx.state.tasks,
-                None => &ctx.state.listed,
+            let shown = match (&ctx.state.question, shown(ctx)) {
+                (None, []) => &ctx.state.tasks[..],
+                (_, shown) => shown,
             };
             if shown.is_empty() {
                 Err(say(WHICH_TASK))
             } else {
-                Ok(shown.clone())
+                Ok(shown.to_vec())
             }
         }
         Target::Listed(positions) => positions.iter().map(|p| pick(*p, ctx)).collect(),

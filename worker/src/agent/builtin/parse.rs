@@ -301,18 +301,21 @@ re!(
         r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
     )
 );
+/// How many of a unit an amount says ("a", "two", "15"), as one capture group.
+const COUNT: &str = r"(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3})";
+
 // "move task 2 up a day", "bring it forward by 2 hours" (group 2 how many, 3 of what).
 re!(
     EARLIER,
     &format!(
-        r"(?i)^{POLITE}(?:move|bring|pull|shift)\s+(.+?)\s+(?:forward|up|earlier|sooner)\s+(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(minutes?|mins?|hours?|days?|weeks?)$"
+        r"(?i)^{POLITE}(?:move|bring|pull|shift)\s+(.+?)\s+(?:forward|up|earlier|sooner)\s+(?:by\s+)?{COUNT}\s+(minutes?|mins?|hours?|days?|weeks?)$"
     )
 );
 // "move task 2 a day earlier"
 re!(
     EARLIER_AFTER,
     &format!(
-        r"(?i)^{POLITE}(?:move|bring|pull|shift|push)\s+(.+?)\s+(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(minutes?|mins?|hours?|days?|weeks?)\s+(?:earlier|sooner)$"
+        r"(?i)^{POLITE}(?:move|bring|pull|shift|push)\s+(.+?)\s+(?:by\s+)?{COUNT}\s+(minutes?|mins?|hours?|days?|weeks?)\s+(?:earlier|sooner)$"
     )
 );
 re!(HALF_HOUR, r"(?i)\b(?:half an hour|a half hour|half hour)\b");
@@ -538,7 +541,7 @@ re!(
 re!(
     SHIFT,
     &format!(
-        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|snooze|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{{1,3}})\s+(minutes?|mins?|hours?|days?|weeks?|months?)(?:\s+later)?$"
+        r"(?i)^{POLITE}(?:postpone|push|delay|defer|move|bump|shift|snooze|push back)\s+(.+?)\s+(?:back\s+|out\s+)?(?:by\s+)?{COUNT}\s+(minutes?|mins?|hours?|days?|weeks?|months?)(?:\s+later)?$"
     )
 );
 // "show task 3", "what is it", "open #4": a task named by number or by the conversation.
@@ -707,11 +710,7 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     }
     // "the first and the third"
     if s.contains(" and ") || s.contains(", ") {
-        let places: Option<Vec<Position>> = s
-            .split(" and ")
-            .flat_map(|p| p.split(", "))
-            .map(|p| ordinal(p.trim()))
-            .collect();
+        let places: Option<Vec<Position>> = list_items(s).map(ordinal).collect();
         if let Some(places) = places.filter(|p| p.len() > 1) {
             return Target::Listed(places);
         }
@@ -761,6 +760,11 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
             r.trim_start_matches("called ").trim_start_matches("named ")
         });
     Target::Title(unquote(t).to_owned())
+}
+
+/// The items of "a, b and c", trimmed.
+pub fn list_items(s: &str) -> impl Iterator<Item = &str> {
+    s.split(" and ").flat_map(|p| p.split(", ")).map(str::trim)
 }
 
 /// The first capture group that took part in the match, for patterns whose alternatives each
@@ -1712,10 +1716,11 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             Intent::Yes if i == 0 => {
                 let restated = parts[1..].iter().all(|p| {
                     let mut rest = parse_one(p, clock);
-                    matches!(
-                        target_mut(&mut rest),
-                        Some(Target::Previous | Target::All(_))
-                    ) || matches!(target_mut(&mut rest), Some(Target::Listed(p)) if p.is_empty())
+                    match target_mut(&mut rest) {
+                        Some(Target::Previous | Target::All(_)) => true,
+                        Some(Target::Listed(places)) => places.is_empty(),
+                        _ => false,
+                    }
                 });
                 return restated.then_some(Intent::Yes);
             }
@@ -2428,8 +2433,8 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     let earlier = EARLIER
         .captures(&halves)
         .or_else(|| EARLIER_AFTER.captures(&halves));
-    let shift = SHIFT.captures(&halves);
-    if let Some(c) = earlier.as_ref().or(shift.as_ref()) {
+    let later = SHIFT.captures(&halves);
+    if let Some(c) = earlier.as_ref().or(later.as_ref()) {
         let sign = if earlier.is_some() { -1 } else { 1 };
         let n = sign * i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
         let unit = c[3].to_lowercase();
