@@ -692,13 +692,11 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
         return Target::Ids(vec![n]);
     }
     if TASK_NUMBERS.is_match(s) {
-        let ids: Vec<i32> = Regex::new(r"\d{1,9}")
-            .map(|r| {
-                r.find_iter(s)
-                    .filter_map(|m| m.as_str().parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
+        re!(DIGITS, r"\d{1,9}");
+        let ids: Vec<i32> = DIGITS
+            .find_iter(s)
+            .filter_map(|m| m.as_str().parse().ok())
+            .collect();
         return Target::Ids(ids);
     }
     if PREVIOUS.is_match(s) {
@@ -964,9 +962,15 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     Some(days)
 }
 
-/// Whether `words` stand in `text` as whole words ("week" is not in "weekend").
+/// Whether `words` stand in `text` as whole words ("week" is not in "weekend"): an occurrence
+/// with no letter, digit or `_` right before or after it (what `\b` means around words that
+/// start and end with one).
 fn has_words(text: &str, words: &str) -> bool {
-    Regex::new(&format!(r"\b{words}\b")).is_ok_and(|r| r.is_match(text))
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(words).any(|(at, found)| {
+        !text[..at].chars().next_back().is_some_and(word)
+            && !text[at + found.len()..].chars().next().is_some_and(word)
+    })
 }
 
 /// The days a question about completed tasks names, looking back from today: "today",
@@ -2615,4 +2619,24 @@ pub fn due_argument(due: Due, clock: &Clock) -> String {
         return due.at.to_rfc3339();
     }
     local.format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_words;
+
+    #[test]
+    fn words_count_only_whole() {
+        assert!(has_words("what's due this week?", "week"));
+        assert!(has_words("week", "week"));
+        assert!(has_words("show high-priority ones", "high-priority"));
+        assert!(has_words("in the last 7 days", "last 7 days"));
+        assert!(!has_words("plans for the weekend", "week"));
+        assert!(!has_words("biweekly", "week"));
+        assert!(!has_words("week_2", "week"));
+        assert!(has_words("the weekend, then next week", "week"));
+        assert!(!has_words("", "week"));
+        assert!(has_words("überweek week", "week"));
+        assert!(!has_words("überweek", "week"));
+    }
 }
