@@ -331,6 +331,7 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             ),
             ctx,
         ),
+        Intent::Unclear(question) => say(*question),
         Intent::AddWithoutTitle => {
             say("Sure, what should the task say? For example: \"add a task to buy milk tomorrow\".")
         }
@@ -534,6 +535,17 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
     {
         return say(format!(
             "Task #{id} has no due date to move earlier. Tell me when it is due instead, e.g. \"move task {id} to friday\"."
+        ));
+    }
+    // "move it by half an hour" needs a time to move from: a date-only task has none
+    if let (Action::Update(edit), Some(tasks), [id]) = (action, tasks, ids.as_slice())
+        && edit.shift.is_some_and(|s| s.minutes != 0)
+        && tasks
+            .iter()
+            .any(|t| t.task_id == *id && t.due_at.is_some() && !t.due_has_time)
+    {
+        return say(format!(
+            "Task #{id} is due on a day with no time set, so I can't move it by minutes or hours. Give it a time instead, e.g. \"move task {id} to 5pm\"."
         ));
     }
     if needs_tags && ids.len() > 1 {

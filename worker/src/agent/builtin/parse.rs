@@ -125,6 +125,9 @@ pub enum Intent {
     Add(Vec<NewTask>),
     /// An add request whose title is missing ("add a task").
     AddWithoutTitle,
+    /// A change to the task just talked about that says too little to make ("make it
+    /// recurring", "make it a bit later"): the question that asks for the rest.
+    Unclear(&'static str),
     List(Query),
     Count(Query),
     Complete(Target),
@@ -187,13 +190,21 @@ re!(
     BYE,
     r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now)\b[\s\w!.]{0,12}$"
 );
+/// An agreement: "yes", "go ahead", "do it".
+const AGREEMENT: &str = r"(?:yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|sure thing|affirmative|of course|alright|all right|fine|sounds good|proceed)";
+// an agreement, then more of it: "yes please", "sure, go ahead", "ok do it"
 re!(
     YES,
-    r"(?i)^(yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|yes please|yes do it|sure thing|affirmative)[\s!.]*(please)?[\s!.]*$"
+    &format!(r"(?i)^{AGREEMENT}(?:[\s,;.!-]+(?:{AGREEMENT}|please|thanks|thank you))*[\s!.]*$")
 );
+/// A refusal: "no", "never mind", "cancel that", "keep them", "don't delete it".
+const REFUSAL: &str = r"(?:no|nope|nah|n|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch)(?: (?:it|them|that|those|anything))?)";
+// a refusal, then more of it or thanks: "no, keep it", "nevermind, keep them", "no thanks"
 re!(
     NO,
-    r"(?i)^(no|nope|nah|n|cancel|don't|dont|do not|stop|never ?mind|no thanks|no thank you|abort|forget it|leave it|not now)[\s!.]*$"
+    &format!(
+        r"(?i)^(?:(?:actually|wait|oh|hmm|um)[\s,]+)?{REFUSAL}(?:[\s,;.!-]+(?:{REFUSAL}|thanks|thank you|please))*[\s!.]*$"
+    )
 );
 re!(
     UNDO,
@@ -498,6 +509,21 @@ re!(
 );
 // A question about tasks by its first words: "what's due on friday?", "anything next week?"
 // ("see the doctor on friday" is a task).
+// "high priority tasks", "my tasks for tomorrow", "tasks due after friday", "all my work
+// tasks": a request that is a noun phrase about tasks (up to three words before "tasks")
+re!(
+    TASKS_PHRASE,
+    r"(?i)^(?:all\s+|my\s+|the\s+|any\s+)*(?:[\w'-]+\s+){0,3}?(?:tasks|todos|to-dos)(?:\s+(?:for|due|on|this|next|from|with|tagged|in|at|without|that|which|before|after|by|left|remaining|open|pending|completed|done|today|tomorrow|overdue)\b.*)?\s*[?!.]*$"
+);
+re!(
+    STATUS_TASKS,
+    r"(?i)^(?:all\s+|my\s+|the\s+)*(?:completed|done|finished|pending|open|overdue|remaining|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)\b"
+);
+// "what's coming up?", "anything coming up this week?"
+re!(
+    COMING_UP,
+    r"(?i)^(?:what's|whats|what is|anything|is anything|is there anything)\s+(?:\w+\s+)?coming up\b"
+);
 re!(
     LIST_QUESTION,
     r"(?i)^(?:what|what's|whats|which|any|anything|do i have|have i got|is there|are there|show|list|display)\b"
@@ -1178,6 +1204,18 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     if q.status != StatusFilter::Completed {
         q.days = days;
     }
+    // "today's and tomorrow's tasks", "what's due today or tomorrow": both days
+    if q.days.is_none()
+        && q.status != StatusFilter::Completed
+        && (has("today") || has("tonight"))
+        && has("tomorrow")
+    {
+        let today = clock.today();
+        q.days = Some(Days {
+            from: Some(today),
+            to: today.succ_opt(),
+        });
+    }
     q.due = if q.days.is_some() {
         None
     } else if has("overdue") || has("late") || lower.contains("past due") {
@@ -1235,8 +1273,14 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         || has("upcoming")
         || lower.contains("by due date")
         || has("soonest")
+        || has("coming up")
+        || has("soon")
     {
         q.sort = q.sort.or(Some(Sort::Due));
+        // "anything due soon?", "what's coming up?": what is still to do
+        if q.status == StatusFilter::All {
+            q.status = StatusFilter::Pending;
+        }
         if has("next") {
             q.status = StatusFilter::Pending;
             // "what's my next task?": the one due soonest
@@ -1980,6 +2024,31 @@ fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
     }
 }
 
+/// What to ask about a "make it …" that [`correction`] could not read ("make it recurring",
+/// "make it a bit later", "make it nicer"): it speaks of the task just talked about, so it is not
+/// a new task. "make it to the gym" (arriving somewhere) is left to be read as a new task.
+fn unclear_correction(bare: &str) -> Option<&'static str> {
+    let c = CORRECTION.captures(bare)?;
+    let what = c[3].trim().to_lowercase();
+    if !c[1].eq_ignore_ascii_case("make") || bare.to_lowercase().contains(" to ") {
+        return None;
+    }
+    let has = |w: &str| has_words(&what, w);
+    // "make it repeat every week" is read with the other repeats
+    if has("repeat") && what != "repeat" {
+        return None;
+    }
+    Some(
+        if has("recurring") || has("repeating") || has("repeat") || has("regular") {
+            "How often should it repeat? For example: \"make it weekly\", \"make it every monday\" or \"make it monthly\"."
+        } else if has("later") || has("earlier") || has("sooner") {
+            "By how much, or to when? For example: \"move it 2 hours later\", \"move it a day earlier\" or \"move it to friday at 5pm\"."
+        } else {
+            "What should I change about it? For example: \"make it friday\", \"make it high priority\", \"make it weekly\" or \"call it …\" for a new title."
+        },
+    )
+}
+
 /// Whether `text`'s first word is one of `words` (lower case).
 fn starts_with_word(text: &str, words: &[&str]) -> bool {
     text.split_whitespace()
@@ -2088,6 +2157,13 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(intent) = correction(bare, clock) {
         return intent;
+    }
+    if let Some(question) = unclear_correction(bare) {
+        return Intent::Unclear(question);
+    }
+    // "completed tasks from last week", "done tasks this month": a listing, not a completion
+    if STATUS_TASKS.is_match(bare) {
+        return Intent::List(query_of(bare, clock));
     }
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(query_of(&lower, clock));
@@ -2301,6 +2377,8 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         return parse_add(&body, clock);
     }
     if BARE_LIST.is_match(bare)
+        || TASKS_PHRASE.is_match(bare)
+        || COMING_UP.is_match(bare)
         || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower))
         || (LIST_QUESTION.is_match(&lower) && take_days(&lower, clock).is_some())
     {
