@@ -210,11 +210,11 @@ re!(
     UNDO,
     r"(?i)^(?:please\s+)?(?:undo|revert|roll ?back|take (?:that|it) back|undo (?:that|it|this|the last (?:change|action|thing|one|step))|revert (?:that|it|the last change)|oops,?\s*undo(?: that)?)[\s!.]*$"
 );
-// Words people put in front of a request ("actually, …", "oh and …", "ok so …"). Those that can
+// Words people put in front of a request ("actually, …", "oh and …", "ok so …", "hey can you …"). Those that can
 // also begin a task ("wait for the plumber", "now …") count only with a comma or the like.
 re!(
     LEAD_IN,
-    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+)\b[\s,.!:;-]+|(?:so|well|wait|sorry|hey|alright|all right|then|now|right|no wait)\s*[,.!:;-]+\s*)(\S.*)$"
+    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait)\s*[,.!:;-]+\s*)(\S.*)$"
 );
 // Words that hand the request to the assistant ("go ahead and …", "make sure to …", "I want you
 // to …", "I'd like to …"): read past when what follows is a request of its own. When it is not
@@ -391,6 +391,18 @@ re!(
 re!(
     IS_PRIORITY,
     r"(?i)^(.+?)\s+(?:is|should be|needs to be)\s+(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
+);
+// "make the dentist less urgent", "the rent is not urgent anymore": low priority
+re!(
+    NOT_URGENT,
+    &format!(
+        r"(?i)^{POLITE}(?:(?:make|mark|flag|set)\s+(.+?)\s+(?:as\s+)?(?:less|not|no longer|non-?)\s*|(.+?)\s+(?:isn't|is not|is no longer|'s not|’s not)\s+)(?:so\s+)?(?:urgent|important|a priority)(?:\s+any ?more)?$"
+    )
+);
+// "the rent is urgent", "this is important now"
+re!(
+    IS_URGENT,
+    r"(?i)^(.+?)\s+(?:is|'s|’s)\s+(?:very\s+|really\s+|super\s+)?(urgent|important|a priority)(?:\s+now)?$"
 );
 re!(
     MARK_URGENT,
@@ -1139,14 +1151,21 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
     q
 }
 
-// "my work tasks", "the shopping todos", "my pending home tasks": the word before "tasks".
+// "my work tasks", "the shopping todos", "my pending home tasks", "home tasks": the word before
+// "tasks".
 re!(
     KIND_OF_TASKS,
-    r"\b(?:my|the|all|any|many)\s+(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items)\b"
+    r"(?:^|\b(?:my|the|all|any|many|show|list)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items)\b"
 );
 
 /// Words before "tasks" that say which tasks without naming a kind of task.
 const NOT_A_KIND: &[&str] = &[
+    "which",
+    "what",
+    "whose",
+    "how",
+    "show",
+    "list",
     "other",
     "current",
     "outstanding",
@@ -2029,6 +2048,9 @@ fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
 /// a new task. "make it to the gym" (arriving somewhere) is left to be read as a new task.
 fn unclear_correction(bare: &str) -> Option<&'static str> {
     let c = CORRECTION.captures(bare)?;
+    if NOT_URGENT.is_match(bare) {
+        return None;
+    }
     let what = c[3].trim().to_lowercase();
     if !c[1].eq_ignore_ascii_case("make") || bare.to_lowercase().contains(" to ") {
         return None;
@@ -2582,11 +2604,44 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             },
         );
     }
+    if let Some(c) = NOT_URGENT.captures(bare)
+        && let Some(task) = c.get(1).or_else(|| c.get(2))
+    {
+        return edit(
+            task.as_str(),
+            Edit {
+                priority: Some(Priority::Low),
+                ..Edit::default()
+            },
+        );
+    }
     if let Some(c) = SET_PRIORITY
         .captures(bare)
         .or_else(|| SET_PRIORITY2.captures(bare))
         .or_else(|| SET_PRIORITY3.captures(bare))
         .or_else(|| MARK_URGENT.captures(bare))
+        .or_else(|| {
+            IS_URGENT.captures(bare).filter(|c| {
+                !starts_with_word(
+                    &c[1],
+                    &[
+                        "what",
+                        "what's",
+                        "which",
+                        "who",
+                        "anything",
+                        "something",
+                        "nothing",
+                        "everything",
+                        "is",
+                        "how",
+                        "where",
+                        "why",
+                        "whats",
+                    ],
+                )
+            })
+        })
         && let Some(p) = priority_word(&c[2])
     {
         return edit(
