@@ -210,8 +210,9 @@ re!(
     UNDO,
     r"(?i)^(?:please\s+)?(?:undo|revert|roll ?back|take (?:that|it) back|undo (?:that|it|this|the last (?:change|action|thing|one|step))|revert (?:that|it|the last change)|oops,?\s*undo(?: that)?)[\s!.]*$"
 );
-// Words people put in front of a request ("actually, …", "oh and …", "ok so …", "hey can you …"). Those that can
-// also begin a task ("wait for the plumber", "now …") count only with a comma or the like.
+// Words people put in front of a request ("actually, …", "oh and …", "ok so …", "hey can you
+// …"). Those that can also begin a task ("wait for the plumber", "now …") count only with a
+// comma or the like.
 re!(
     LEAD_IN,
     r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait)\s*[,.!:;-]+\s*)(\S.*)$"
@@ -519,8 +520,6 @@ re!(
     LIST_VERB,
     r"(?i)\b(show|list|display|view|see|get|sort|what|what's|whats|which|give me|tell me|read|check|remaining|outstanding|any|anything|do i have|is there|are there)\b"
 );
-// A question about tasks by its first words: "what's due on friday?", "anything next week?"
-// ("see the doctor on friday" is a task).
 // "high priority tasks", "my tasks for tomorrow", "tasks due after friday", "all my work
 // tasks": a request that is a noun phrase about tasks (up to three words before "tasks")
 re!(
@@ -536,6 +535,8 @@ re!(
     COMING_UP,
     r"(?i)^(?:what's|whats|what is|anything|is anything|is there anything)\s+(?:\w+\s+)?coming up\b"
 );
+// A question about tasks by its first words: "what's due on friday?", "anything next week?"
+// ("see the doctor on friday" is a task).
 re!(
     LIST_QUESTION,
     r"(?i)^(?:what|what's|whats|which|any|anything|do i have|have i got|is there|are there|show|list|display)\b"
