@@ -237,13 +237,45 @@ fn a_reply_that_changes_nothing_keeps_what_it_means() {
         },
         pending: None,
     };
-    for message in ["what is the capital of France", "thanks!", "hello", "help"] {
+    for message in [
+        "what is the capital of France",
+        "thanks!",
+        "hello",
+        "help",
+        "make it recurring",
+        "make it a bit later",
+    ] {
         // Act
         let step = plan(&parse(message, &ctx.clock), &ctx, None);
 
         // Assert: "it" in the next message is still task 3
         match step {
             Plan::Reply(_, state) => assert_eq!(state.tasks, [3], "{message}"),
+            other => panic!("{message}: a reply, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_move_that_cannot_be_made_keeps_the_task_as_it() {
+    // Arrange: task 7 is due on a day with no time, task 1 has no due date
+    let tasks = fixture();
+    for (message, id) in [
+        ("move task 7 by half an hour", 7),
+        ("move task 1 a day earlier", 1),
+    ] {
+        let ctx = Context {
+            clock: clock(),
+            state: AgentState::default(),
+            pending: None,
+        };
+
+        // Act
+        let step = plan(&parse(message, &ctx.clock), &ctx, Some(&tasks));
+
+        // Assert: nothing changes, and "it" is that task next ("then make it 5pm")
+        match step {
+            Plan::Reply(_, state) => assert_eq!(state.tasks, [id], "{message}"),
             other => panic!("{message}: a reply, got {other:?}"),
         }
     }

@@ -266,6 +266,17 @@ fn say(text: impl Into<String>) -> Plan {
     Plan::Reply(text.into(), Box::default())
 }
 
+/// A reply about task `id` that changes nothing: "it" means that task next turn.
+fn about(text: impl Into<String>, id: i32) -> Plan {
+    Plan::Reply(
+        text.into(),
+        Box::new(AgentState {
+            tasks: vec![id],
+            ..AgentState::default()
+        }),
+    )
+}
+
 /// A reply about nothing in particular: what "it" and "the second one" meant before still mean it
 /// next turn.
 fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
@@ -331,7 +342,8 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             ),
             ctx,
         ),
-        Intent::Unclear(question) => say(*question),
+        // "it" still means the task it asks about
+        Intent::Unclear(question) => chat(*question, ctx),
         Intent::AddWithoutTitle => {
             say("Sure, what should the task say? For example: \"add a task to buy milk tomorrow\".")
         }
@@ -533,9 +545,12 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
         && edit.shift.is_some_and(|s| s.days < 0 || s.minutes < 0)
         && tasks.iter().any(|t| t.task_id == *id && t.due_at.is_none())
     {
-        return say(format!(
-            "Task #{id} has no due date to move earlier. Tell me when it is due instead, e.g. \"move task {id} to friday\"."
-        ));
+        return about(
+            format!(
+                "Task #{id} has no due date to move earlier. Tell me when it is due instead, e.g. \"move task {id} to friday\"."
+            ),
+            *id,
+        );
     }
     // "move it by half an hour" needs a time to move from: a date-only task has none
     if let (Action::Update(edit), Some(tasks), [id]) = (action, tasks, ids.as_slice())
@@ -544,9 +559,12 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             .iter()
             .any(|t| t.task_id == *id && t.due_at.is_some() && !t.due_has_time)
     {
-        return say(format!(
-            "Task #{id} is due on a day with no time set, so I can't move it by minutes or hours. Give it a time instead, e.g. \"move task {id} to 5pm\"."
-        ));
+        return about(
+            format!(
+                "Task #{id} is due on a day with no time set, so I can't move it by minutes or hours. Give it a time instead, e.g. \"move task {id} to 5pm\"."
+            ),
+            *id,
+        );
     }
     if needs_tags && ids.len() > 1 {
         return say(
