@@ -229,7 +229,14 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                     .or(timed)
                     .map(Some)
                     .or_else(|| edit.due.map(|d| d.map(|d| parse::due_argument(d, clock)))),
-                priority: edit.priority,
+                priority: edit.priority.or_else(|| {
+                    (edit.priority_step != 0).then(|| {
+                        step_priority(
+                            current.map(|t| t.priority).unwrap_or_default(),
+                            edit.priority_step,
+                        )
+                    })
+                }),
                 tags,
                 repeat: edit
                     .repeat
@@ -264,6 +271,18 @@ fn ask(text: String, tool: Tool, candidates: Vec<i32>) -> Plan {
 
 fn say(text: impl Into<String>) -> Plan {
     Plan::Reply(text.into(), Box::default())
+}
+
+/// `priority` a `step` up (1) or down (-1): none and low go up to medium, nothing goes below low
+/// or above high.
+fn step_priority(priority: Priority, step: i8) -> Priority {
+    match (priority, step.signum()) {
+        (Priority::None | Priority::Low, 1) => Priority::Medium,
+        (Priority::Medium | Priority::High, 1) => Priority::High,
+        (Priority::High, -1) => Priority::Medium,
+        (Priority::Medium | Priority::Low | Priority::None, -1) => Priority::Low,
+        (p, _) => p,
+    }
 }
 
 /// A reply about task `id` that changes nothing: "it" means that task next turn.
@@ -439,7 +458,7 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
 
 fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     // Adding a tag or moving a date by an amount starts from the task as it is.
-    let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty() || !e.remove_tags.is_empty() || e.shift.is_some());
+    let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty() || !e.remove_tags.is_empty() || e.shift.is_some() || e.priority_step != 0);
     let ids: Vec<i32> = match target {
         Target::Missing => {
             return say(format!(
@@ -530,7 +549,7 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             }
             if needs_tags && selected.len() > 1 {
                 return say(
-                    "I can tag one task, or move one by an amount, at a time: tell me which one, or give the new date.",
+                    "I can tag, move by an amount or raise or lower the priority of one task at a time: tell me which one, or give the new date or priority.",
                 );
             }
             selected.iter().map(|t| t.task_id).collect()
@@ -568,7 +587,7 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
     }
     if needs_tags && ids.len() > 1 {
         return say(
-            "I can tag one task, or move one by an amount, at a time: tell me which one, or give the new date.",
+            "I can tag, move by an amount or raise or lower the priority of one task at a time: tell me which one, or give the new date or priority.",
         );
     }
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])

@@ -110,6 +110,9 @@ pub struct Edit {
     /// "move task 3 to 4pm": this time on the task's own due day (`due`, today at that time, when
     /// it has none).
     pub at_time: Option<chrono::NaiveTime>,
+    /// "raise the priority of task 3" (1), "lower it" (-1): a step from the task's own priority
+    /// (none and low go up to medium; nothing goes below low or above high).
+    pub priority_step: i8,
 }
 
 /// A relative move of a due date.
@@ -260,6 +263,11 @@ re!(
     REOPEN_IS,
     r"(?i)^(.+?)\s+(?:is|was)(?:n't|\s+not)\s+(?:actually\s+)?(?:done|finished|complete|completed)(?:\s+yet)?$"
 );
+// "I didn't finish the report (after all)": it is not done
+re!(
+    I_DID_NOT,
+    r"(?i)^(?:i|we)\s+(?:didn't|did not|haven't|have not|never)\s+(?:actually\s+|really\s+)?(?:finish(?:ed)?|complete(?:d)?|do(?:ne)?|get to)\s+(.+?)(?:,?\s+(?:actually|after all|yet))?$"
+);
 re!(
     MARK_DONE,
     &format!(
@@ -366,7 +374,7 @@ re!(
 re!(
     SET_PRIORITY,
     &format!(
-        r"(?i)^{POLITE}(?:make|set|mark|flag|change)\s+(.+?)\s+(?:as\s+|to\s+)?(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
+        r"(?i)^{POLITE}(?:make|set|mark|flag|change|bump|raise|lower|drop|move|put)\s+(.+?)\s+(?:(?:up|down)\s+)?(?:as\s+|to\s+)?(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
     )
 );
 re!(
@@ -380,6 +388,13 @@ re!(
     SET_PRIORITY3,
     &format!(
         r"(?i)^{POLITE}(?:set|change|update|make)\s+(.+?)(?:'s|’s)\s+(?:priority|prio)\s+(?:to\s+|as\s+)?(high|top|low|medium|normal|none|urgent)$"
+    )
+);
+// "raise the priority of task 3", "lower the rent's priority": one step up or down
+re!(
+    PRIORITY_STEP,
+    &format!(
+        r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio))$"
     )
 );
 // "task 3 priority low", "set task 3's priority to high", "it should be high priority".
@@ -524,16 +539,16 @@ re!(
 // tasks": a request that is a noun phrase about tasks (up to three words before "tasks")
 re!(
     TASKS_PHRASE,
-    r"(?i)^(?:all\s+|my\s+|the\s+|any\s+)*(?:[\w'-]+\s+){0,3}?(?:tasks|todos|to-dos)(?:\s+(?:for|due|on|this|next|from|with|tagged|in|at|without|that|which|before|after|by|left|remaining|open|pending|completed|done|today|tomorrow|overdue)\b.*)?\s*[?!.]*$"
+    r"(?i)^(?:all\s+|my\s+|the\s+|any\s+)*(?:[\w'-]+\s+){0,3}?(?:tasks|todos|to-dos)(?:\s+(?:for|due|on|this|next|from|with|about|containing|mentioning|tagged|in|at|without|that|which|before|after|by|left|remaining|open|pending|completed|done|today|tomorrow|overdue)\b.*)?\s*[?!.]*$"
 );
 re!(
     STATUS_TASKS,
     r"(?i)^(?:all\s+|my\s+|the\s+)*(?:completed|done|finished|pending|open|overdue|remaining|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)\b"
 );
-// "what's coming up?", "anything coming up this week?"
+// "what's coming up?", "anything coming up this week?", "what do I have on?"
 re!(
     COMING_UP,
-    r"(?i)^(?:what's|whats|what is|anything|is anything|is there anything)\s+(?:\w+\s+)?coming up\b"
+    r"(?i)^(?:(?:what's|whats|what is|anything|is anything|is there anything)\s+(?:\w+\s+)?coming up\b|what(?:'s| is| do i have| have i got|'ve i got)(?: going)? on\s*(?:$|[?!.]|this|next|today|tomorrow|for))"
 );
 // A question about tasks by its first words: "what's due on friday?", "anything next week?"
 // ("see the doctor on friday" is a task).
@@ -1124,7 +1139,11 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
         .to_lowercase()
         .split(|c: char| c.is_whitespace() || c == ',')
         .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '#')
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '#');
+            // "today's tasks": the word is "today"
+            w.strip_suffix("'s")
+                .or_else(|| w.strip_suffix("’s"))
+                .unwrap_or(w)
                 .to_owned()
         })
         .filter(|w| !w.is_empty() && !w.starts_with('#'))
@@ -1140,6 +1159,23 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
 /// What a listing asks for.
 pub fn query_of(text: &str, clock: &Clock) -> Query {
     let mut q = query_and_rest(text, clock).0;
+    // "any tasks with milk?", "tasks about the report": words to find
+    if q.tag.is_none()
+        && q.text.is_none()
+        && let Some(c) = WITH_TEXT.captures(text)
+    {
+        let words = c[1].trim().to_lowercase();
+        let filters = words.split_whitespace().any(|w| {
+            SELECTOR_WORDS.contains(&w)
+                || matches!(
+                    w,
+                    "priority" | "due" | "date" | "dates" | "tag" | "tags" | "time" | "a" | "no"
+                )
+        });
+        if !filters {
+            q.text = Some(words);
+        }
+    }
     if q.tag.is_none()
         && q.text.is_none()
         && let Some(c) = KIND_OF_TASKS.captures(&text.to_lowercase())
@@ -1152,6 +1188,10 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
     q
 }
 
+re!(
+    WITH_TEXT,
+    r#"(?i)\b(?:tasks?|todos?|to-dos?|anything|something|everything)\s+(?:with|containing|mentioning|about|that mentions?|that says?|that contains?)\s+(?:the\s+word\s+)?(?:the\s+)?['"“]?([^'"”?!.]+?)['"”]?\s*[?!.]*$"#
+);
 // "my work tasks", "the shopping todos", "my pending home tasks", "home tasks": the word before
 // "tasks".
 re!(
@@ -2241,6 +2281,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .captures(bare)
         .or_else(|| REOPEN_MARK.captures(bare))
         .or_else(|| REOPEN_IS.captures(bare))
+        .or_else(|| I_DID_NOT.captures(bare))
     {
         return Intent::Reopen(parse_target(&c[1], clock));
     }
@@ -2399,9 +2440,16 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(body) = add_body {
         return parse_add(&body, clock);
     }
+    // "what's coming up?", "what do I have on?": what is still to do
+    if COMING_UP.is_match(bare) {
+        let mut q = query_of(bare, clock);
+        if q.status == StatusFilter::All {
+            q.status = StatusFilter::Pending;
+        }
+        return Intent::List(q);
+    }
     if BARE_LIST.is_match(bare)
         || TASKS_PHRASE.is_match(bare)
-        || COMING_UP.is_match(bare)
         || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower))
         || (LIST_QUESTION.is_match(&lower) && take_days(&lower, clock).is_some())
     {
@@ -2601,6 +2649,21 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             Edit {
                 due: Some(Some(due)),
                 at_time: phrase::time_only(strip_punctuation(&c[2])),
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = PRIORITY_STEP.captures(bare)
+        && let Some(task) = c.get(2).or_else(|| c.get(3))
+    {
+        let up = matches!(
+            c[1].to_lowercase().as_str(),
+            "raise" | "increase" | "bump up" | "bump" | "up"
+        );
+        return edit(
+            task.as_str(),
+            Edit {
+                priority_step: if up { 1 } else { -1 },
                 ..Edit::default()
             },
         );
