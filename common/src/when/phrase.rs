@@ -15,7 +15,9 @@
 //!   date ("christmas", "christmas eve", "new year's eve", "halloween");
 //! - a time alone ("at 5pm") is today, or tomorrow once that time has passed today;
 //! - "morning" is 09:00, "noon" 12:00, "afternoon" 15:00, "evening" 19:00, "tonight" 20:00,
-//!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day;
+//!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day; "first thing" is the
+//!   morning's 09:00 and "later today" today;
+//! - a weekday followed by a date ("monday the 30th") is that date when it falls on that weekday;
 //! - breakfast is 08:00, lunch 12:00, dinner and supper 19:00; at the end of a sentence
 //!   ([`parse_in_sentence`]) a meal is a time only after a date or "at" / "by" ("friday dinner",
 //!   "at lunch"; in "pack lunch" and "make dinner tonight" it is the task), and so is a part of
@@ -530,6 +532,13 @@ impl Reader<'_> {
         if !self.eat("in") {
             return None;
         }
+        // "in half an hour"
+        if self.eat_seq(&["half", "an", "hour"]) {
+            return Some(Due {
+                at: self.clock.now + Duration::minutes(30),
+                has_time: true,
+            });
+        }
         let n = self.peek(0).and_then(number)?;
         let unit = self.peek(1)?;
         let minutes = match unit {
@@ -597,6 +606,11 @@ impl Reader<'_> {
         if let Some(found) = named {
             self.at += 1;
             return Some(found);
+        }
+        // "first thing tomorrow", "first thing in the morning": the start of the morning
+        if self.eat_seq(&["first", "thing"]) {
+            let _ = self.eat_seq(&["in", "the", "morning"]);
+            return Some((time(9, 0)?, Some(TimeOfDay::Morning)));
         }
         if self.eat_seq(&["end", "of", "day"]) || self.eat_seq(&["end", "of", "the", "day"]) {
             return Some((time(17, 0)?, None));
@@ -710,6 +724,20 @@ impl Reader<'_> {
             self.at += 1;
             return Some(found);
         }
+        // "later today", "later tonight"
+        if word == "later" {
+            match self.peek(1) {
+                Some("today") => {
+                    self.at += 2;
+                    return Some((today, None));
+                }
+                Some("tonight") => {
+                    self.at += 2;
+                    return Some((today, time(20, 0)));
+                }
+                _ => {}
+            }
+        }
         if let Some(date) = self.holiday() {
             return Some((date, None));
         }
@@ -798,6 +826,16 @@ impl Reader<'_> {
                 return Some((on_or_after(monday_of(today) + Duration::days(7), day), None));
             }
             let _ = self.eat_seq(&["this", "week"]);
+            // "monday the 30th", "friday, december 4": the date said after the weekday, when it
+            // is that weekday
+            let after_weekday = self.at;
+            let _ = self.eat(",");
+            if let Some((date, time)) = self.calendar_date()
+                && date.weekday() == day
+            {
+                return Some((date, time));
+            }
+            self.at = after_weekday;
             return Some((on_or_after(today, day), None));
         }
         // "in 3 days", "in a week", "in two months", "3 days from now", "a week from today"
@@ -984,6 +1022,15 @@ mod tests {
     const GOLDEN: &[(&str, &str)] = &[
         ("today", "2026-11-26"),
         ("tonight", "2026-11-26 20:00"),
+        ("later today", "2026-11-26"),
+        ("later tonight", "2026-11-26 20:00"),
+        ("in half an hour", "2026-11-26 11:00"),
+        ("first thing tomorrow", "2026-11-27 09:00"),
+        ("first thing in the morning", "2026-11-27 09:00"),
+        ("monday first thing", "2026-11-30 09:00"),
+        ("monday the 30th", "2026-11-30"),
+        ("friday december 4", "2026-12-04"),
+        ("friday at 5", "2026-11-27 17:00"),
         ("tonight at 9", "2026-11-26 21:00"),
         ("tomorrow", "2026-11-27"),
         ("tmrw", "2026-11-27"),
