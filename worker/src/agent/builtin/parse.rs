@@ -280,7 +280,7 @@ re!(
 );
 re!(
     I_DID,
-    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled)\s+(.+)$"
+    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled)\s*[:\s-]\s*(.+)$"
 );
 re!(
     I_PAST,
@@ -414,6 +414,11 @@ re!(
     &format!(
         r"(?i)^{POLITE}(?:(?:make|mark|flag|set)\s+(.+?)\s+(?:as\s+)?(?:less|not|no longer|non-?)\s*|(.+?)\s+(?:isn't|is not|is no longer|'s not|’s not)\s+)(?:so\s+)?(?:urgent|important|a priority)(?:\s+any ?more)?$"
     )
+);
+// "high priority", "priority: low" alone
+re!(
+    BARE_PRIORITY,
+    r"(?i)^(?:(high|top|low|medium|normal)(?:\s+|-)(?:priority|prio)|(?:priority|prio)\s*:?\s*(high|top|low|medium|normal|none))[\s!.]*$"
 );
 // "the rent is urgent", "this is important now"
 re!(
@@ -1819,6 +1824,8 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
         match intent {
             // "hi, add milk", "thanks, and what's left?": the greeting needs no answer of its own
             Intent::Greeting | Intent::Thanks | Intent::Bye => continue,
+            // "never mind, delete it", "no, delete task 3": the request that follows is the answer
+            Intent::No if i == 0 => continue,
             // "yes, delete them": the answer, when the rest only says again what it agrees to
             // ("go ahead and delete task 2" is read whole)
             Intent::Yes if i == 0 => {
@@ -2087,9 +2094,10 @@ fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
 /// What to ask about a "make it …" that [`correction`] could not read ("make it recurring",
 /// "make it a bit later", "make it nicer"): it speaks of the task just talked about, so it is not
 /// a new task. "make it to the gym" (arriving somewhere) is left to be read as a new task.
-fn unclear_correction(bare: &str) -> Option<&'static str> {
+fn unclear_correction(bare: &str, clock: &Clock) -> Option<&'static str> {
     let c = CORRECTION.captures(bare)?;
-    if NOT_URGENT.is_match(bare) {
+    // "make it urgent", "make it less urgent": an edit reads it
+    if parse_edit(bare, clock).is_some() {
         return None;
     }
     let what = c[3].trim().to_lowercase();
@@ -2110,6 +2118,29 @@ fn unclear_correction(bare: &str) -> Option<&'static str> {
             "What should I change about it? For example: \"make it friday\", \"make it high priority\", \"make it weekly\" or \"call it …\" for a new title."
         },
     )
+}
+
+/// A message that is nothing but a new date, time or priority ("tomorrow", "due friday at 5",
+/// "at 5pm", "high priority"): what it would change.
+fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
+    if let Some(c) = BARE_PRIORITY.captures(bare) {
+        let word = c.get(1).or_else(|| c.get(2))?;
+        return Some(Edit {
+            priority: Some(priority_word(word.as_str())?),
+            ..Edit::default()
+        });
+    }
+    let lower = bare.to_lowercase();
+    let when = lower
+        .strip_prefix("due ")
+        .or_else(|| lower.strip_prefix("by "))
+        .unwrap_or(&lower);
+    let due = due_phrase(when, clock)?;
+    Some(Edit {
+        due: Some(Some(due)),
+        at_time: phrase::time_only(strip_punctuation(when)),
+        ..Edit::default()
+    })
 }
 
 /// Whether `text`'s first word is one of `words` (lower case).
@@ -2221,8 +2252,13 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(intent) = correction(bare, clock) {
         return intent;
     }
-    if let Some(question) = unclear_correction(bare) {
+    if let Some(question) = unclear_correction(bare, clock) {
         return Intent::Unclear(question);
+    }
+    // "tomorrow", "due friday at 5", "at 5pm", "high priority" alone: a change to the task just
+    // talked about
+    if let Some(edit) = bare_change(bare, clock) {
+        return update(Target::Previous, edit);
     }
     // "completed tasks from last week", "done tasks this month": a listing, not a completion
     if STATUS_TASKS.is_match(bare) {
