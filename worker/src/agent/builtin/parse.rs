@@ -464,7 +464,9 @@ re!(
 );
 re!(
     MAKE_REPEAT,
-    &format!(r"(?i)^{POLITE}(?:make|set|have)\s+(.+?)\s+(?:repeat|recur)(?:s)?\s+(.+)$")
+    &format!(
+        r"(?i)^{POLITE}(?:make|set|have)\s+(.+?)\s+(?:to\s+)?(?:repeat|recur|repeating|recurring)(?:s)?\s+(.+)$"
+    )
 );
 re!(
     IT_REPEATS,
@@ -638,6 +640,10 @@ re!(
     TASK_NUMBERS,
     r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:\s*(?:,|and|&)\s*#?\d{1,9})+$"
 );
+re!(
+    TASK_RANGE,
+    r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,4})\s*(?:-|–|to|through|thru|until)\s*#?(\d{1,4})$"
+);
 // "the second one", "the 3rd task", "the last one on the list"
 re!(
     ORDINAL,
@@ -750,6 +756,14 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     {
         return Target::Ids(vec![n]);
     }
+    // "tasks 1-3", "tasks 2 through 5": every number between (a short run only)
+    if let Some(c) = TASK_RANGE.captures(s)
+        && let (Ok(from), Ok(to)) = (c[1].parse::<i32>(), c[2].parse::<i32>())
+        && from < to
+        && to - from < 50
+    {
+        return Target::Ids((from..=to).collect());
+    }
     if TASK_NUMBERS.is_match(s) {
         re!(DIGITS, r"\d{1,9}");
         let ids: Vec<i32> = DIGITS
@@ -854,6 +868,12 @@ re!(AS_WELL, r"\b(?:including|include|incl|even|plus|as well)\b");
 fn status_from_words(text: &str) -> StatusFilter {
     // "due" means still to do, but "(without a) due date" says nothing about done or not.
     let text = &text.to_lowercase().replace("due date", "");
+    // "what did I add today?" asks about adding, not finishing
+    let text = &["add", "create", "put", "write down"]
+        .iter()
+        .fold(text.clone(), |t, verb| {
+            t.replace(&format!("did i {verb}"), verb)
+        });
     let completed = COMPLETED_WORDS.is_match(text);
     // Beside a completion word "due" dates the tasks ("completed tasks that were due today").
     let pending = PENDING_WORDS
@@ -1367,6 +1387,23 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         ) {
             q.tag = normalize_tag(raw).ok();
         }
+    }
+    // "what did I add today?": tasks are listed newest first; a day here is when they were added,
+    // which no filter reads, so the newest are shown rather than those due that day
+    if [
+        "did i add",
+        "have i added",
+        "i've added",
+        "i added",
+        "did i create",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        q.due = None;
+        q.days = None;
+        q.done_days = None;
+        q.sort = None;
     }
     (q, before_days)
 }
