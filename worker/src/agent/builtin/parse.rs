@@ -552,6 +552,11 @@ re!(
     STATUS_TASKS,
     r"(?i)^(?:all\s+|my\s+|the\s+)*(?:completed|done|finished|pending|open|overdue|remaining|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)\b"
 );
+// "how am I doing?", "what's my progress?", "give me an overview": how many are done and pending
+re!(
+    OVERVIEW,
+    r"(?i)^(?:how am i doing|(?:what's|whats|what is|show(?: me)?|give me|how's|how is)\s+(?:my|an?|the)\s+(?:progress|overview|stats|statistics))\b[\s\w]*[?!.]*$"
+);
 // "what's coming up?", "anything coming up this week?", "what do I have on?"
 re!(
     COMING_UP,
@@ -625,7 +630,7 @@ re!(
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over)(?:\s+(?:yet|already))?)$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week))(?:\s+(?:yet|already))?)$"
 );
 // "I don't need to buy milk anymore", "forget about the dentist", "never mind the rent task".
 re!(
@@ -2512,6 +2517,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| REMIND.captures(bare).map(|c| c[1].to_owned()));
     if let Some(body) = add_body {
         return parse_add(&body, clock);
+    }
+    if OVERVIEW.is_match(bare) {
+        return Intent::Count(Query::default());
     }
     // "what's coming up?", "what do I have on?": what is still to do
     if COMING_UP.is_match(bare) {
