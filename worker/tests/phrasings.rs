@@ -8,7 +8,7 @@ use todo_common::tasks::Priority;
 use todo_common::tools::{BulkAction, PendingAction, Tool, ToolTask};
 use todo_common::when::{Clock, DateOrder};
 use todo_worker::agent::builtin::parse::parse;
-use todo_worker::agent::builtin::{AgentState, Context, Plan, Question, plan};
+use todo_worker::agent::builtin::{AgentState, Context, Plan, Question, plan, read};
 use uuid::Uuid;
 
 /// Thursday 26 November 2026, 10:30 in Berlin.
@@ -144,7 +144,7 @@ fn phrasing_table() {
             state,
             pending: with_pending,
         };
-        let intent = parse(message, &ctx.clock);
+        let intent = read(message, &ctx.clock, &ctx.state);
         let mut planned = plan(&intent, &ctx, None);
         if planned == Plan::NeedTasks {
             planned = plan(&intent, &ctx, Some(&tasks));

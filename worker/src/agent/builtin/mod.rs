@@ -259,6 +259,19 @@ fn with_task(tool: &Tool, id: i32) -> Tool {
     tool
 }
 
+/// `tool` for all of `ids` at once ("both").
+fn with_tasks(tool: &Tool, ids: &[i32]) -> Tool {
+    let ids: Vec<TaskId> = ids.iter().copied().map(TaskId).collect();
+    let mut tool = tool.clone();
+    match &mut tool {
+        Tool::CompleteTask(a) => (a.task_id, a.task_ids) = (None, Some(ids)),
+        Tool::DeleteTask(a) => (a.task_id, a.task_ids) = (None, Some(ids)),
+        Tool::UpdateTask(a) => (a.task_id, a.task_ids) = (None, Some(ids)),
+        _ => {}
+    }
+    tool
+}
+
 fn ask(text: String, tool: Tool, candidates: Vec<i32>) -> Plan {
     Plan::Reply(
         text,
@@ -383,6 +396,32 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             (None, Some(_)) => say("OK, I won't change anything."),
             (None, None) => say("OK."),
         },
+        Intent::AnswerByTitle(words, otherwise) => {
+            let Some(q) = question else {
+                return plan(otherwise, ctx, tasks);
+            };
+            // "both": every task the question offered
+            if parse::means_all_offered(words) {
+                return Plan::Calls(vec![with_tasks(&q.tool, &q.candidates)]);
+            }
+            let Some(tasks) = tasks else {
+                return Plan::NeedTasks;
+            };
+            let offered: Vec<ToolTask> = tasks
+                .iter()
+                .filter(|t| q.candidates.contains(&t.task_id))
+                .cloned()
+                .collect();
+            match resolve::find_by_title(&offered, words, Prefer::Any) {
+                Found::One(task) => Plan::Calls(vec![with_task(&q.tool, task.task_id)]),
+                _ if **otherwise == Intent::Unknown => ask(
+                    "Which one? Reply with the task number, or more of its title.".to_owned(),
+                    q.tool.clone(),
+                    q.candidates.clone(),
+                ),
+                _ => plan(otherwise, ctx, Some(tasks)),
+            }
+        }
         Intent::Pick(position) => match pick(*position, ctx) {
             Ok(id) => plan(&Intent::Number(id), ctx, tasks),
             Err(reply) => reply,
@@ -835,13 +874,23 @@ impl BuiltinAgent {
 }
 
 /// Reads `message` and plans it from the conversation alone (before any task list is read).
+/// What `message` asks, read in the light of the last reply: after a "which one?", a title
+/// ("the oat one") or "both" may be the answer ([`Intent::AnswerByTitle`]).
+pub fn read(message: &str, clock: &Clock, state: &AgentState) -> Intent {
+    let intent = parse::parse(message, clock);
+    if state.question.is_some() && parse::may_answer_by_title(message, &intent) {
+        return Intent::AnswerByTitle(parse::answer_words(message), Box::new(intent));
+    }
+    intent
+}
+
 fn first_plan(
     message: &str,
     clock: Clock,
     state: AgentState,
     pending: Option<&PendingAction>,
 ) -> (Intent, Plan) {
-    let intent = parse::parse(message, &clock);
+    let intent = read(message, &clock, &state);
     let ctx = Context {
         clock,
         state,

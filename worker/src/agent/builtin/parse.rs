@@ -153,6 +153,9 @@ pub enum Intent {
     Number(i32),
     /// "the second one": an answer to "which one?" by place in the list.
     Pick(Position),
+    /// What may answer "which one?" by the task's title ("the oat one", "buy oat milk") or by
+    /// "both", with what the message reads as otherwise.
+    AnswerByTitle(String, Box<Intent>),
     Greeting,
     Help,
     /// "bye", "that's all": the end of the conversation.
@@ -201,7 +204,7 @@ re!(
     &format!(r"(?i)^{AGREEMENT}(?:[\s,;.!-]+(?:{AGREEMENT}|please|thanks|thank you))*[\s!.]*$")
 );
 /// A refusal: "no", "never mind", "cancel that", "keep them", "don't delete it".
-const REFUSAL: &str = r"(?:no|nope|nah|n|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch)(?: (?:it|them|that|those|anything))?)";
+const REFUSAL: &str = r"(?:no|nope|nah|n|neither|none(?: of them)?|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch)(?: (?:it|them|that|those|anything))?)";
 // a refusal, then more of it or thanks: "no, keep it", "nevermind, keep them", "no thanks"
 re!(
     NO,
@@ -2183,6 +2186,56 @@ fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
         at_time: phrase::time_only(strip_punctuation(when)),
         ..Edit::default()
     })
+}
+
+/// Whether `message`, read as `intent`, may instead answer a "which one?" by naming the task
+/// ("the oat one", "buy oat milk", "both"): it is not understood, or it would add a task without
+/// saying "add" (a title alone reads as a new task).
+pub fn may_answer_by_title(message: &str, intent: &Intent) -> bool {
+    match intent {
+        Intent::Unknown => true,
+        Intent::Add(_) => !starts_with_word(
+            message,
+            &[
+                "add", "create", "new", "remind", "put", "insert", "make", "todo", "task",
+            ],
+        ),
+        _ => false,
+    }
+}
+
+/// The words of an answer to "which one?" that name the task: "the oat milk one" → "oat milk".
+pub fn answer_words(message: &str) -> String {
+    let lower = strip_punctuation(message).to_lowercase();
+    let mut words: Vec<&str> = lower.split_whitespace().collect();
+    while words
+        .first()
+        .is_some_and(|w| ["the", "that", "this", "its", "it's", "i", "mean"].contains(w))
+    {
+        words.remove(0);
+    }
+    while words
+        .last()
+        .is_some_and(|w| ["one", "task", "please", "thanks", "pls"].contains(w))
+    {
+        words.pop();
+    }
+    words.join(" ")
+}
+
+/// Whether `words` (from [`answer_words`]) choose every task the question offered.
+pub fn means_all_offered(words: &str) -> bool {
+    matches!(
+        words,
+        "both"
+            | "both of them"
+            | "all"
+            | "all of them"
+            | "all three"
+            | "them all"
+            | "each"
+            | "every"
+    )
 }
 
 /// Whether `text`'s first word is one of `words` (lower case).
