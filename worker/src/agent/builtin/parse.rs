@@ -2168,6 +2168,10 @@ fn unclear_correction(bare: &str, clock: &Clock) -> Option<&'static str> {
 /// A message that is nothing but a new date, time or priority ("tomorrow", "due friday at 5",
 /// "at 5pm", "high priority"): what it would change.
 fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
+    // a date phrase is a few words ("next friday at 5:30 pm"); longer messages are something else
+    if bare.split_whitespace().count() > 6 {
+        return None;
+    }
     if let Some(c) = BARE_PRIORITY.captures(bare) {
         let word = c.get(1).or_else(|| c.get(2))?;
         return Some(Edit {
