@@ -418,6 +418,19 @@ re!(
         r"(?i)^{POLITE}(?:(?:make|mark|flag|set)\s+(.+?)\s+(?:as\s+)?(?:less|not|no longer|non-?)\s*|(.+?)\s+(?:isn't|is not|is no longer|'s not|’s not)\s+)(?:so\s+)?(?:urgent|important|a priority)(?:\s+any ?more)?$"
     )
 );
+// "snooze it", "postpone the meeting": with no amount, a day later
+re!(
+    BARE_SNOOZE,
+    &format!(
+        r"(?i)^{POLITE}(?:snooze|postpone|push back|push|delay|defer|put off)\s+(it|that|this|that one|this one|(?:the|my)\s+.+?|task\s+#?\d+|#\d+)(?:\s+(?:back|out|off))?(?:\s+(?:a bit|for now))?$"
+    )
+);
+// "remind me again tomorrow", "remind me about it on friday": a new date for the task just
+// talked about
+re!(
+    REMIND_AGAIN,
+    r"(?i)^remind me\s+(?:again|about (?:it|that)(?: again)?|of (?:it|that)(?: again)?)\s+(.+)$"
+);
 // "high priority", "priority: low" alone
 re!(
     BARE_PRIORITY,
@@ -523,7 +536,7 @@ re!(
 );
 re!(
     REMIND,
-    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|don't forget|dont forget|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
 );
 re!(
     ADD_PREFIX,
@@ -577,7 +590,7 @@ re!(
 );
 re!(
     BARE_LIST,
-    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda)\s*[?!.]*$"
+    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda|show(?: me)?|show all|display)\s*[?!.]*$"
 );
 re!(
     FIND,
@@ -633,7 +646,7 @@ re!(
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week))(?:\s+(?:yet|already))?)$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week))(?:\s+(?:yet|already))?)$"
 );
 // "I don't need to buy milk anymore", "forget about the dentist", "never mind the rent task".
 re!(
@@ -1664,7 +1677,9 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
         vec![clean_title(&text)]
     };
     let items: Vec<String> = items.into_iter().filter(|t| !t.is_empty()).collect();
-    if items.is_empty() {
+    // "set a reminder for 5pm": a time is not what the task says
+    let only_a_date = matches!(items.as_slice(), [title] if timing.due.is_none() && due_phrase(title, clock).is_some());
+    if items.is_empty() || only_a_date {
         return Intent::AddWithoutTitle;
     }
     let single = items.len() == 1;
@@ -2359,6 +2374,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(edit) = bare_change(bare, clock) {
         return update(Target::Previous, edit);
     }
+    if let Some(c) = REMIND_AGAIN.captures(bare)
+        && let Some(edit) = bare_change(&c[1], clock)
+    {
+        return update(Target::Previous, edit);
+    }
     // "completed tasks from last week", "done tasks this month": a listing, not a completion
     if STATUS_TASKS.is_match(bare) {
         return Intent::List(query_of(bare, clock));
@@ -2411,6 +2431,25 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(intent) = parse_edit(bare, clock) {
         return intent;
+    }
+    // "snooze it", "postpone the dentist": a day later (any amount or date was read above)
+    if let Some(c) = BARE_SNOOZE.captures(bare)
+        && !c[1].split_whitespace().any(|w| {
+            ["to", "by", "until", "till", "for", "at", "on"].contains(&w)
+                || w.contains(|ch: char| ch.is_ascii_digit())
+        })
+    {
+        return update(
+            parse_target(&c[1], clock),
+            Edit {
+                shift: Some(Shift {
+                    days: 1,
+                    months: 0,
+                    minutes: 0,
+                }),
+                ..Edit::default()
+            },
+        );
     }
     if let Some(c) = REOPEN_VERB
         .captures(bare)
