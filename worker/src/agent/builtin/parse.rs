@@ -1610,6 +1610,29 @@ fn on_several_days(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
 
 /// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
 /// "tasks: eggs, milk and bread" or "eggs, milk and bread".
+/// "buy milk tomorrow and call mom on friday": when every part around " and " is a task with a
+/// date (or a repeat) of its own, one task each; `None` otherwise ("milk and eggs tomorrow" is
+/// one task).
+fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
+    let parts: Vec<&str> = text.split(" and ").map(str::trim).collect();
+    if !(2..=5).contains(&parts.len()) {
+        return None;
+    }
+    let mut tasks = Vec::with_capacity(parts.len());
+    for part in parts {
+        let mut rest = part.to_owned();
+        let timing = take_timing(&mut rest, clock);
+        if timing.due.is_none() && timing.repeat.is_none() {
+            return None;
+        }
+        match parse_add(part, clock) {
+            Intent::Add(mut one) if one.len() == 1 => tasks.append(&mut one),
+            _ => return None,
+        }
+    }
+    Some(tasks)
+}
+
 fn parse_add(body: &str, clock: &Clock) -> Intent {
     let (body, description) = match DESCRIPTION.captures(body) {
         Some(d) => (
@@ -1626,6 +1649,13 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
         .replace(strip_punctuation(&text), "")
         .into_owned();
     text = suffix_free;
+    // "buy milk tomorrow and call mom on friday": one task for each part with its own date
+    if !many
+        && description.is_none()
+        && let Some(tasks) = each_with_own_date(&text, clock)
+    {
+        return Intent::Add(tasks);
+    }
     // "gym on monday, wednesday and friday": one task for each day
     if !many && let Some(mut tasks) = on_several_days(&text, clock) {
         for task in &mut tasks {
