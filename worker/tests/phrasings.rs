@@ -257,12 +257,14 @@ fn a_reply_that_changes_nothing_keeps_what_it_means() {
 }
 
 #[test]
-fn a_move_that_cannot_be_made_keeps_the_task_as_it() {
+fn a_reply_that_asks_about_one_task_makes_it_it() {
     // Arrange: task 7 is due on a day with no time, task 1 has no due date
     let tasks = fixture();
     for (message, id) in [
         ("move task 7 by half an hour", 7),
         ("move task 1 a day earlier", 1),
+        ("rename task 1", 1),
+        ("edit the meeting", 8),
     ] {
         let ctx = Context {
             clock: clock(),
@@ -273,7 +275,7 @@ fn a_move_that_cannot_be_made_keeps_the_task_as_it() {
         // Act
         let step = plan(&parse(message, &ctx.clock), &ctx, Some(&tasks));
 
-        // Assert: nothing changes, and "it" is that task next ("then make it 5pm")
+        // Assert: nothing changes, and "it" is that task next ("then make it 5pm", "call it …")
         match step {
             Plan::Reply(_, state) => assert_eq!(state.tasks, [id], "{message}"),
             other => panic!("{message}: a reply, got {other:?}"),

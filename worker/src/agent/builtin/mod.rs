@@ -376,6 +376,22 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         ),
         // "it" still means the task it asks about
         Intent::Unclear(question) => chat(*question, ctx),
+        // "rename task 1": the task named is "it" for the answer
+        Intent::AskAbout(target, question) => match target {
+            Target::Title(title) => {
+                let Some(tasks) = tasks else {
+                    return Plan::NeedTasks;
+                };
+                match resolve::find_by_title(tasks, title, Prefer::Any) {
+                    Found::One(task) => about(*question, task.task_id),
+                    _ => chat(*question, ctx),
+                }
+            }
+            _ => match referenced(target, ctx).as_deref() {
+                Ok([id]) => about(*question, *id),
+                _ => chat(*question, ctx),
+            },
+        },
         Intent::AddWithoutTitle => {
             say("Sure, what should the task say? For example: \"add a task to buy milk tomorrow\".")
         }

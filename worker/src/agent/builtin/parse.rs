@@ -131,6 +131,8 @@ pub enum Intent {
     /// A change to the task just talked about that says too little to make ("make it
     /// recurring", "make it a bit later"): the question that asks for the rest.
     Unclear(&'static str),
+    /// "rename task 1", "edit the meeting": the task, and the question that asks what to change.
+    AskAbout(Target, &'static str),
     List(Query),
     Count(Query),
     Complete(Target),
@@ -309,7 +311,7 @@ re!(
 re!(
     RESCHEDULE,
     &format!(
-        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
+        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change|update)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
     )
 );
 re!(
@@ -451,6 +453,11 @@ re!(
     PRIORITIZE,
     &format!(r"(?i)^{POLITE}(de)?prioriti[sz]e\s+(.+)$")
 );
+// "tag task 1 #groceries #weekly"
+re!(
+    TAG_HASHES,
+    &format!(r"(?i)^{POLITE}(?:tag|label)\s+(.+?)\s+((?:#[\w-]+[\s,]*)+)$")
+);
 re!(
     TAG,
     &format!(
@@ -495,6 +502,11 @@ re!(
     )
 );
 // "add a note to task 2: bring the documents", "put a description on the report task saying …"
+// "task 1 notes: get the organic one", "add a note: organic" (to the task just talked about)
+re!(
+    NOTE_AFTER,
+    r"(?i)^(?:(.+?)\s+(?:notes?|description|details)\s*:|(?:add|put|write|leave)\s+(?:a|the|this)\s+note\s*(?::|saying)?)\s*(\S.*)$"
+);
 re!(
     ADD_NOTE,
     &format!(
@@ -2111,11 +2123,24 @@ fn parse_past_lead_ins(message: &str, clock: &Clock, lead_ins: usize) -> Intent 
     parse_request(message, clock)
 }
 
-// "make it friday", "make that oat milk", "call it team sync": a correction of the task just
-// talked about (group 1 the verb, 2 the task, 3 what it becomes).
+// "make it friday", "make that oat milk", "call it team sync", "call task 1 oat milk": a
+// correction of the task just talked about or named by number (group 1 the verb, 2 the task, 3
+// what it becomes).
 re!(
     CORRECTION,
-    r"(?i)^(make|call|name)\s+(that one|this one|it|that|this)\s+(?:to\s+|into\s+|as\s+)?(.+)$"
+    r"(?i)^(make|call|name)\s+(that one|this one|it|that|this|task\s+#?\d+|#\d+)\s+(?:to\s+|into\s+|as\s+)?(.+)$"
+);
+// "task 1 should be called buy almond milk"
+re!(
+    SHOULD_BE_CALLED,
+    r"(?i)^(.+?)\s+(?:should be|is now|is)\s+(?:called|named|titled)\s+(.+)$"
+);
+// "rename task 1", "edit the meeting", "update the dentist": which task, but not what to change
+re!(
+    CHANGE_WHAT,
+    &format!(
+        r"(?i)^{POLITE}(rename|retitle|edit|change|update|modify)\s+(it|that|this|that one|this one|task\s+#?\d+|#\d+|the\s+.+?(?:\s+task)?)$"
+    )
 );
 
 /// A correction of the task just talked about: "call it" / "name it" gives a new title; "make it"
@@ -2627,6 +2652,22 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             });
         }
     }
+    // "rename task 1", "edit the meeting": which task, but not what to change (every way of
+    // saying what was read above)
+    if let Some(c) = CHANGE_WHAT.captures(bare)
+        && !c[2].split_whitespace().any(|w| {
+            ["to", "into", "as", "from", "of", "with"].contains(&w)
+                || w.ends_with(':')
+                || w.ends_with("'s")
+        })
+    {
+        let question = if matches!(c[1].to_lowercase().as_str(), "rename" | "retitle") {
+            "What should I call it? For example: \"call it buy oat milk\"."
+        } else {
+            "What should I change about it? For example: \"make it friday\", \"make it high priority\", \"call it …\" for a new title, or \"add a note: …\"."
+        };
+        return Intent::AskAbout(parse_target(&c[2], clock), question);
+    }
     let add_body = ADD
         .captures(bare)
         // "make a task to …" adds; "make pancakes" is a task of its own (read below).
@@ -2748,6 +2789,37 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
                 ..Edit::default()
             },
         );
+    }
+    if let Some(c) = NOTE_AFTER.captures(bare) {
+        let target = c
+            .get(1)
+            .map_or(Target::Previous, |t| parse_target(t.as_str(), clock));
+        let note = unquote(strip_punctuation(&c[2])).to_owned();
+        if matches!(
+            target,
+            Target::Ids(_) | Target::Previous | Target::Listed(_)
+        ) && !note.is_empty()
+        {
+            return Some(update(
+                target,
+                Edit {
+                    description: Some(Some(note)),
+                    ..Edit::default()
+                },
+            ));
+        }
+    }
+    if let Some(c) = SHOULD_BE_CALLED.captures(bare) {
+        let title = clean_title(&c[2]);
+        if !title.is_empty() {
+            return edit(
+                &c[1],
+                Edit {
+                    title: Some(title),
+                    ..Edit::default()
+                },
+            );
+        }
     }
     if let Some(c) = CLEAR_PART.captures(bare) {
         let part = c[1].to_lowercase();
@@ -2965,7 +3037,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             );
         }
     }
-    if let Some(c) = TAG.captures(bare) {
+    if let Some(c) = TAG_HASHES.captures(bare).or_else(|| TAG.captures(bare)) {
         let tags = split_tags(&c[2]);
         if !tags.is_empty() {
             return edit(
