@@ -376,6 +376,15 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         ),
         // "it" still means the task it asks about
         Intent::Unclear(question) => chat(*question, ctx),
+        // (read() decides this one before planning; the same rule here)
+        Intent::ChangeOrList(edit, query) => {
+            let intent = if ctx.state.tasks.len() == 1 {
+                Intent::Update(Target::Previous, edit.clone())
+            } else {
+                Intent::List(query.clone())
+            };
+            plan(&intent, ctx, tasks)
+        }
         // "rename task 1": the task named is "it" for the answer
         Intent::AskAbout(target, question) => match target {
             Target::Title(title) => {
@@ -896,6 +905,14 @@ pub fn read(message: &str, clock: &Clock, state: &AgentState) -> Intent {
     let intent = parse::parse(message, clock);
     if state.question.is_some() && parse::may_answer_by_title(message, &intent) {
         return Intent::AnswerByTitle(parse::answer_words(message), Box::new(intent));
+    }
+    // "tomorrow" alone: that task's new date when one task is in view, else what is due then
+    if let Intent::ChangeOrList(edit, query) = intent {
+        return if state.tasks.len() == 1 {
+            Intent::Update(Target::Previous, edit)
+        } else {
+            Intent::List(query)
+        };
     }
     intent
 }

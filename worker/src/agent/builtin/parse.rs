@@ -133,6 +133,9 @@ pub enum Intent {
     Unclear(&'static str),
     /// "rename task 1", "edit the meeting": the task, and the question that asks what to change.
     AskAbout(Target, &'static str),
+    /// "tomorrow", "high priority" alone: a change to the one task just talked about, or else a
+    /// listing ("today" with no task in view lists today's tasks).
+    ChangeOrList(Box<Edit>, Query),
     List(Query),
     Count(Query),
     Complete(Target),
@@ -188,7 +191,7 @@ re!(
 );
 re!(
     FORGOT,
-    r"(?i)^(?:(?:is\s+there\s+|are\s+there\s+)?(?:anything|something|any\s+tasks?)\s+(?:that\s+)?(?:i\s+)?(?:forgot|forget|have\s+forgotten|missed|have\s+missed|overlooked)(?:\s+about)?|(?:did|have)\s+i\s+(?:miss(?:ed)?|forg[eo]t(?:ten)?|overlook(?:ed)?)\s+(?:anything|something))$"
+    r"(?i)^(?:(?:is\s+there\s+|are\s+there\s+)?(?:anything|something|any\s+tasks?)\s+(?:that\s+)?(?:i\s+)?(?:forgot|forget|have\s+forgotten|missed|have\s+missed|overlooked)(?:\s+about)?|(?:did|have)\s+i\s+(?:miss(?:ed)?|forg[eo]t(?:ten)?|overlook(?:ed)?)\s+(?:anything|something)|what\s+(?:did|have)\s+i\s+(?:miss(?:ed)?|forg[eo]t(?:ten)?|overlook(?:ed)?))$"
 );
 re!(
     REMIND_ALONE,
@@ -602,7 +605,7 @@ re!(
 );
 re!(
     BARE_LIST,
-    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda|show(?: me)?|show all|display)\s*[?!.]*$"
+    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda|show(?: me)?|show all|display|this week|next week|this weekend|the weekend)\s*[?!.]*$"
 );
 re!(
     FIND,
@@ -611,6 +614,10 @@ re!(
 re!(
     PENDING_WORDS,
     r"(?i)\b(pending|left|remaining|open|outstanding|unfinished|incomplete|not done|to do|todo|still|need to do|plate|active|overdue|late|next|upcoming|due)\b"
+);
+re!(
+    NOT_DONE,
+    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|not|not yet|never)\s+(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off)\b"
 );
 re!(
     COMPLETED_WORDS,
@@ -907,6 +914,8 @@ fn status_from_words(text: &str) -> StatusFilter {
         .fold(text.clone(), |t, verb| {
             t.replace(&format!("did i {verb}"), verb)
         });
+    // "everything I haven't done", "tasks not finished yet": still to do
+    let text = &NOT_DONE.replace_all(text, "pending").into_owned();
     let completed = COMPLETED_WORDS.is_match(text);
     // Beside a completion word "due" dates the tasks ("completed tasks that were due today").
     let pending = PENDING_WORDS
@@ -1259,6 +1268,11 @@ re!(
 
 /// Words before "tasks" that say which tasks without naming a kind of task.
 const NOT_A_KIND: &[&str] = &[
+    "view",
+    "see",
+    "get",
+    "read",
+    "display",
     "which",
     "what",
     "whose",
@@ -2427,7 +2441,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "tomorrow", "due friday at 5", "at 5pm", "high priority" alone: a change to the task just
     // talked about
     if let Some(edit) = bare_change(bare, clock) {
-        return update(Target::Previous, edit);
+        let mut query = query_of(bare, clock);
+        if query.status == StatusFilter::All {
+            query.status = StatusFilter::Pending;
+        }
+        return Intent::ChangeOrList(Box::new(edit), query);
     }
     if let Some(c) = REMIND_AGAIN.captures(bare)
         && let Some(edit) = bare_change(&c[1], clock)
