@@ -284,6 +284,33 @@ fn a_reply_that_asks_about_one_task_makes_it_it() {
 }
 
 #[test]
+fn the_time_and_date_are_the_users_own() {
+    // Arrange: Thursday 26 November 2026, 10:30 in Europe/Berlin
+    let ctx = Context {
+        clock: clock(),
+        state: AgentState::default(),
+        pending: None,
+    };
+    for message in [
+        "what time is it?",
+        "what's today's date?",
+        "what day is it today",
+    ] {
+        // Act
+        let step = plan(&read(message, &ctx.clock, &ctx.state), &ctx, None);
+
+        // Assert
+        let Plan::Reply(text, _) = step else {
+            panic!("{message}: a reply, got {step:?}");
+        };
+        assert!(
+            text.contains("Thursday 26 November 2026, 10:30") && text.contains("Europe/Berlin"),
+            "{message}: {text}"
+        );
+    }
+}
+
+#[test]
 fn lead_in_words_are_read_past_a_few_at_a_time() {
     use todo_worker::agent::builtin::parse::Intent;
     // A few lead-ins in a row are read past.

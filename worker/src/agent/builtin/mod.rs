@@ -365,6 +365,17 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
     match intent {
         Intent::Greeting => chat(format!("Hi! {}", reply::HELP_TEXT), ctx),
         Intent::Help => chat(reply::HELP_TEXT, ctx),
+        Intent::Now => chat(
+            format!(
+                "It's {} where you are ({}).",
+                ctx.clock
+                    .now
+                    .with_timezone(&ctx.clock.tz)
+                    .format("%A %-d %B %Y, %H:%M"),
+                ctx.clock.tz
+            ),
+            ctx,
+        ),
         Intent::Thanks => chat("You're welcome! Anything else on your list?", ctx),
         Intent::Bye => chat("Bye! Your tasks are saved; come back any time.", ctx),
         Intent::Unknown => chat(

@@ -131,6 +131,8 @@ pub enum Intent {
     /// A change to the task just talked about that says too little to make ("make it
     /// recurring", "make it a bit later"): the question that asks for the rest.
     Unclear(&'static str),
+    /// "what time is it?", "what's today's date?": the user's own date and time.
+    Now,
     /// "rename task 1", "edit the meeting": the task, and the question that asks what to change.
     AskAbout(Target, &'static str),
     /// "tomorrow", "high priority" alone: a change to the one task just talked about, or else a
@@ -179,11 +181,16 @@ const POLITE: &str = r"(?:please\s+|pls\s+|plz\s+|kindly\s+)?(?:(?:can|could|wou
 
 re!(
     GREETING,
-    r"(?i)^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?[\s!.,]*(\w+)?[\s!.]*$"
+    r"(?i)^(?:(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?[\s!.,]*(\w+)?|(?:(?:hi|hey|hello),?\s+)?how (?:are you|are things|is it going|'s it going)(?: doing| today)?)[\s!.?]*$"
+);
+// "what time is it?", "what day is it today?", "what's today's date?"
+re!(
+    NOW,
+    r"(?i)^(?:what(?:'s| is) the (?:time|date|day)(?: today| now)?|what time is it(?: now)?|what (?:day|date) is (?:it|today)(?: today)?|what(?:'s| is) today(?:'s date)?|what(?:'s| is) the date today)[\s?!.]*$"
 );
 re!(
     HELP,
-    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you)\b"
+    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you|what(?:'s| is) your name)\b"
 );
 re!(
     THANKS,
@@ -202,14 +209,16 @@ re!(
     r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now)\b[\s\w!.]{0,12}$"
 );
 /// An agreement: "yes", "go ahead", "do it".
-const AGREEMENT: &str = r"(?:yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|sure thing|affirmative|of course|alright|all right|fine|sounds good|proceed)";
+const AGREEMENT: &str = r"(?:yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|go|go on|let's do it|let's go|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|sure thing|affirmative|of course|alright|all right|fine|sounds good|proceed)";
 // an agreement, then more of it: "yes please", "sure, go ahead", "ok do it"
 re!(
     YES,
-    &format!(r"(?i)^{AGREEMENT}(?:[\s,;.!-]+(?:{AGREEMENT}|please|thanks|thank you))*[\s!.]*$")
+    &format!(
+        r"(?i)^{AGREEMENT}(?:[\s,;.!-]+(?:{AGREEMENT}|please|thanks|thank you|all of them|both|all))*[\s!.]*$"
+    )
 );
 /// A refusal: "no", "never mind", "cancel that", "keep them", "don't delete it".
-const REFUSAL: &str = r"(?:no|nope|nah|n|neither|none(?: of them)?|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch)(?: (?:it|them|that|those|anything))?)";
+const REFUSAL: &str = r"(?:no|nope|nah|n|neither|none(?: of them)?|wait|no wait|hold on|hang on|not yet|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch)(?: (?:it|them|that|those|anything))?)";
 // a refusal, then more of it or thanks: "no, keep it", "nevermind, keep them", "no thanks"
 re!(
     NO,
@@ -2398,6 +2407,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if HELP.is_match(bare) {
         return Intent::Help;
     }
+    if NOW.is_match(bare) {
+        return Intent::Now;
+    }
     if UNDO.is_match(bare) {
         return Intent::Undo;
     }
@@ -2735,7 +2747,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "pay rent on friday", "dentist tomorrow at 10", "water plants every monday": a statement
     // that ends in a date or a repeat is a task to add.
-    if !text.ends_with('?') && bare.split_whitespace().count() <= 25 {
+    if !text.ends_with('?')
+        && bare.split_whitespace().count() <= 25
+        && !starts_with_word(bare, &["show", "list", "display", "view"])
+    {
         let mut rest = bare.to_owned();
         let timing = take_timing(&mut rest, clock);
         if (timing.due.is_some() || timing.repeat.is_some()) && !clean_title(&rest).is_empty() {
