@@ -388,13 +388,12 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         // "it" still means the task it asks about
         Intent::Unclear(question) => chat(*question, ctx),
         // (read() decides this one before planning; the same rule here)
-        Intent::ChangeOrList(edit, query) => {
-            let intent = if ctx.state.tasks.len() == 1 {
-                Intent::Update(Target::Previous, edit.clone())
+        Intent::OnItOrList(on_it, query) => {
+            if ctx.state.tasks.len() == 1 {
+                plan(on_it, ctx, tasks)
             } else {
-                Intent::List(query.clone())
-            };
-            plan(&intent, ctx, tasks)
+                plan(&Intent::List(query.clone()), ctx, tasks)
+            }
         }
         // "rename task 1": the task named is "it" for the answer
         Intent::AskAbout(target, question) => match target {
@@ -918,9 +917,9 @@ pub fn read(message: &str, clock: &Clock, state: &AgentState) -> Intent {
         return Intent::AnswerByTitle(parse::answer_words(message), Box::new(intent));
     }
     // "tomorrow" alone: that task's new date when one task is in view, else what is due then
-    if let Intent::ChangeOrList(edit, query) = intent {
+    if let Intent::OnItOrList(on_it, query) = intent {
         return if state.tasks.len() == 1 {
-            Intent::Update(Target::Previous, edit)
+            *on_it
         } else {
             Intent::List(query)
         };

@@ -135,9 +135,10 @@ pub enum Intent {
     Now,
     /// "rename task 1", "edit the meeting": the task, and the question that asks what to change.
     AskAbout(Target, &'static str),
-    /// "tomorrow", "high priority" alone: a change to the one task just talked about, or else a
-    /// listing ("today" with no task in view lists today's tasks).
-    ChangeOrList(Box<Edit>, Query),
+    /// "tomorrow", "high priority", "done" alone: a request about the one task just talked
+    /// about, or else a listing ("today" with no task in view lists today's tasks, "done" the
+    /// completed ones).
+    OnItOrList(Box<Intent>, Query),
     List(Query),
     Count(Query),
     Complete(Target),
@@ -301,7 +302,7 @@ re!(
 );
 re!(
     I_PAST,
-    r"(?i)^(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
+    r"(?i)^(?:(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)|(?:just\s+|already\s+)?(bought|paid|sent|called|emailed|watered|cleaned|fed|booked|mailed|posted|returned|renewed|submitted|fixed|washed))\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
 );
 re!(
     I_AM_DONE,
@@ -318,7 +319,7 @@ re!(
 // "task 4 gets deleted" (after "make sure"), "task 2 can be removed".
 re!(
     IS_DELETED,
-    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be)\s+(?:deleted|removed|erased|trashed|thrown out)$"
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be)\s+(?:deleted|removed|erased|trashed|thrown out|cancell?ed|called off|off)$"
 );
 re!(
     RESCHEDULE,
@@ -444,6 +445,17 @@ re!(
 re!(
     REMIND_AGAIN,
     r"(?i)^remind me\s+(?:again|about (?:it|that)(?: again)?|of (?:it|that)(?: again)?)\s+(.+)$"
+);
+// "done", "mark as done", "finished it" alone: the task just talked about is done (or, for
+// "not done" / "reopen", not)
+re!(
+    IT_DONE,
+    r"(?i)^(?:mark\s+(?:it\s+)?as\s+|it'?s\s+|it\s+is\s+)?(done|complete|completed|finished|not done|incomplete|undone|reopen|re-open)[\s!.]*$"
+);
+// "delete", "remove" alone
+re!(
+    IT_DELETE,
+    r"(?i)^(?:delete|remove|trash|erase|drop)[\s!.]*$"
 );
 // "high priority", "priority: low" alone
 re!(
@@ -2452,12 +2464,37 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "tomorrow", "due friday at 5", "at 5pm", "high priority" alone: a change to the task just
     // talked about
+    if let Some(c) = IT_DONE.captures(bare) {
+        let reopen = matches!(
+            c[1].to_lowercase().as_str(),
+            "not done" | "incomplete" | "undone" | "reopen" | "re-open"
+        );
+        let (action, status) = if reopen {
+            (Intent::Reopen(Target::Previous), StatusFilter::Pending)
+        } else {
+            (Intent::Complete(Target::Previous), StatusFilter::Completed)
+        };
+        // "mark it as done" is about a task; "done" alone may ask for the completed ones
+        if starts_with_word(bare, &["mark", "it's", "its", "it"]) {
+            return action;
+        }
+        return Intent::OnItOrList(
+            Box::new(action),
+            Query {
+                status,
+                ..Query::default()
+            },
+        );
+    }
+    if IT_DELETE.is_match(bare) {
+        return Intent::Delete(Target::Previous);
+    }
     if let Some(edit) = bare_change(bare, clock) {
         let mut query = query_of(bare, clock);
         if query.status == StatusFilter::All {
             query.status = StatusFilter::Pending;
         }
-        return Intent::ChangeOrList(Box::new(edit), query);
+        return Intent::OnItOrList(Box::new(update(Target::Previous, edit)), query);
     }
     if let Some(c) = REMIND_AGAIN.captures(bare)
         && let Some(edit) = bare_change(&c[1], clock)
@@ -2576,9 +2613,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         return Intent::Complete(parse_target(&c[1], clock));
     }
     // "I bought the milk", "we called mom": the task with that verb is done.
-    if let Some(c) = I_PAST.captures(bare) {
+    if let Some(c) = I_PAST.captures(bare)
+        && let Some(verb) = c.get(1).or_else(|| c.get(2))
+    {
         return Intent::Complete(parse_target(
-            &format!("{} {}", present(&c[1]), &c[2]),
+            &format!("{} {}", present(verb.as_str()), &c[3]),
             clock,
         ));
     }
