@@ -249,24 +249,23 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
 
 /// Fills the task into a question's call once the user picked one.
 fn with_task(tool: &Tool, id: i32) -> Tool {
-    let mut tool = tool.clone();
-    match &mut tool {
-        Tool::CompleteTask(a) => a.task_id = Some(TaskId(id)),
-        Tool::DeleteTask(a) => a.task_id = Some(TaskId(id)),
-        Tool::UpdateTask(a) => a.task_id = Some(TaskId(id)),
-        _ => {}
-    }
-    tool
+    with_tasks(tool, &[id])
 }
 
-/// `tool` for all of `ids` at once ("both").
+/// `tool` for `ids`: one task as `task_id`, several at once ("both") as `task_ids`.
 fn with_tasks(tool: &Tool, ids: &[i32]) -> Tool {
-    let ids: Vec<TaskId> = ids.iter().copied().map(TaskId).collect();
+    let (one, several) = match ids {
+        [id] => (Some(TaskId(*id)), None),
+        _ => (
+            None,
+            Some(ids.iter().copied().map(TaskId).collect::<Vec<_>>()),
+        ),
+    };
     let mut tool = tool.clone();
     match &mut tool {
-        Tool::CompleteTask(a) => (a.task_id, a.task_ids) = (None, Some(ids)),
-        Tool::DeleteTask(a) => (a.task_id, a.task_ids) = (None, Some(ids)),
-        Tool::UpdateTask(a) => (a.task_id, a.task_ids) = (None, Some(ids)),
+        Tool::CompleteTask(a) => (a.task_id, a.task_ids) = (one, several),
+        Tool::DeleteTask(a) => (a.task_id, a.task_ids) = (one, several),
+        Tool::UpdateTask(a) => (a.task_id, a.task_ids) = (one, several),
         _ => {}
     }
     tool
@@ -387,14 +386,9 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         ),
         // "it" still means the task it asks about
         Intent::Unclear(question) => chat(*question, ctx),
-        // (read() decides this one before planning; the same rule here)
-        Intent::OnItOrList(on_it, query) => {
-            if ctx.state.tasks.len() == 1 {
-                plan(on_it, ctx, tasks)
-            } else {
-                plan(&Intent::List(query.clone()), ctx, tasks)
-            }
-        }
+        // read() settles this before planning; a caller that planned parse()'s intent gets the
+        // same rule
+        Intent::OnItOrList(..) => plan(&on_it_or_list(intent.clone(), &ctx.state), ctx, tasks),
         // "rename task 1": the task named is "it" for the answer
         Intent::AskAbout(target, question) => match target {
             Target::Title(title) => {
@@ -530,6 +524,10 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
     }
 }
 
+/// The reply when a change that starts from the task as it is (a tag, a move by an amount, a
+/// priority step) names several tasks.
+const ONE_AT_A_TIME: &str = "I can tag, move by an amount or raise or lower the priority of one task at a time: tell me which one, or give the new date or priority.";
+
 fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     // Adding a tag or moving a date by an amount starts from the task as it is.
     let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty() || !e.remove_tags.is_empty() || e.shift.is_some() || e.priority_step != 0);
@@ -622,9 +620,7 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                 ));
             }
             if needs_tags && selected.len() > 1 {
-                return say(
-                    "I can tag, move by an amount or raise or lower the priority of one task at a time: tell me which one, or give the new date or priority.",
-                );
+                return say(ONE_AT_A_TIME);
             }
             selected.iter().map(|t| t.task_id).collect()
         }
@@ -660,9 +656,7 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
         );
     }
     if needs_tags && ids.len() > 1 {
-        return say(
-            "I can tag, move by an amount or raise or lower the priority of one task at a time: tell me which one, or give the new date or priority.",
-        );
+        return say(ONE_AT_A_TIME);
     }
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
 }
@@ -908,7 +902,6 @@ impl BuiltinAgent {
     }
 }
 
-/// Reads `message` and plans it from the conversation alone (before any task list is read).
 /// What `message` asks, read in the light of the last reply: after a "which one?", a title
 /// ("the oat one") or "both" may be the answer ([`Intent::AnswerByTitle`]).
 pub fn read(message: &str, clock: &Clock, state: &AgentState) -> Intent {
@@ -916,17 +909,20 @@ pub fn read(message: &str, clock: &Clock, state: &AgentState) -> Intent {
     if state.question.is_some() && parse::may_answer_by_title(message, &intent) {
         return Intent::AnswerByTitle(parse::answer_words(message), Box::new(intent));
     }
-    // "tomorrow" alone: that task's new date when one task is in view, else what is due then
-    if let Intent::OnItOrList(on_it, query) = intent {
-        return if state.tasks.len() == 1 {
-            *on_it
-        } else {
-            Intent::List(query)
-        };
-    }
-    intent
+    on_it_or_list(intent, state)
 }
 
+/// [`Intent::OnItOrList`] settled by the last reply ("tomorrow" alone: that task's new date when
+/// one task is in view, else what is due then); any other intent as it is.
+fn on_it_or_list(intent: Intent, state: &AgentState) -> Intent {
+    match intent {
+        Intent::OnItOrList(on_it, _) if state.tasks.len() == 1 => *on_it,
+        Intent::OnItOrList(_, query) => Intent::List(query),
+        other => other,
+    }
+}
+
+/// Reads `message` and plans it from the conversation alone (before any task list is read).
 fn first_plan(
     message: &str,
     clock: Clock,

@@ -525,12 +525,12 @@ re!(
         r"(?i)^{POLITE}(?:stop repeating|don't repeat|do not repeat|make\s+(.+?)\s+not repeat|stop\s+(.+?)\s+(?:from\s+)?repeating)\s*(.*)$"
     )
 );
-// "add a note to task 2: bring the documents", "put a description on the report task saying …"
 // "task 1 notes: get the organic one", "add a note: organic" (to the task just talked about)
 re!(
     NOTE_AFTER,
     r"(?i)^(?:(.+?)\s+(?:notes?|description|details)\s*:|(?:add|put|write|leave)\s+(?:a|the|this)\s+note\s*(?::|saying)?)\s*(\S.*)$"
 );
+// "add a note to task 2: bring the documents", "put a description on the report task saying …"
 re!(
     ADD_NOTE,
     &format!(
@@ -1244,6 +1244,14 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
     q
 }
 
+/// `query` limited to pending tasks unless it says which ("what's coming up?", "today" alone).
+fn still_to_do(mut query: Query) -> Query {
+    if query.status == StatusFilter::All {
+        query.status = StatusFilter::Pending;
+    }
+    query
+}
+
 /// What a listing asks for.
 pub fn query_of(text: &str, clock: &Clock) -> Query {
     let mut q = query_and_rest(text, clock).0;
@@ -1655,8 +1663,6 @@ fn on_several_days(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
     Some(tasks)
 }
 
-/// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
-/// "tasks: eggs, milk and bread" or "eggs, milk and bread".
 /// "buy milk tomorrow and call mom on friday": when every part around " and " is a task with a
 /// date (or a repeat) of its own, one task each; `None` otherwise ("milk and eggs tomorrow" is
 /// one task).
@@ -1680,6 +1686,8 @@ fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
     Some(tasks)
 }
 
+/// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
+/// "tasks: eggs, milk and bread" or "eggs, milk and bread".
 fn parse_add(body: &str, clock: &Clock) -> Intent {
     let (body, description) = match DESCRIPTION.captures(body) {
         Some(d) => (
@@ -2246,14 +2254,14 @@ fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
 /// a new task. "make it to the gym" (arriving somewhere) is left to be read as a new task.
 fn unclear_correction(bare: &str, clock: &Clock) -> Option<&'static str> {
     let c = CORRECTION.captures(bare)?;
+    if !c[1].eq_ignore_ascii_case("make") || bare.to_lowercase().contains(" to ") {
+        return None;
+    }
     // "make it urgent", "make it less urgent": an edit reads it
     if parse_edit(bare, clock).is_some() {
         return None;
     }
     let what = c[3].trim().to_lowercase();
-    if !c[1].eq_ignore_ascii_case("make") || bare.to_lowercase().contains(" to ") {
-        return None;
-    }
     let has = |w: &str| has_words(&what, w);
     // "make it repeat every week" is read with the other repeats
     if has("repeat") && what != "repeat" {
@@ -2462,8 +2470,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(question) = unclear_correction(bare, clock) {
         return Intent::Unclear(question);
     }
-    // "tomorrow", "due friday at 5", "at 5pm", "high priority" alone: a change to the task just
-    // talked about
+    // "done", "not done" alone: about the task just talked about
     if let Some(c) = IT_DONE.captures(bare) {
         let reopen = matches!(
             c[1].to_lowercase().as_str(),
@@ -2489,12 +2496,13 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if IT_DELETE.is_match(bare) {
         return Intent::Delete(Target::Previous);
     }
+    // "tomorrow", "due friday at 5", "at 5pm", "high priority" alone: a change to the task just
+    // talked about
     if let Some(edit) = bare_change(bare, clock) {
-        let mut query = query_of(bare, clock);
-        if query.status == StatusFilter::All {
-            query.status = StatusFilter::Pending;
-        }
-        return Intent::OnItOrList(Box::new(update(Target::Previous, edit)), query);
+        return Intent::OnItOrList(
+            Box::new(update(Target::Previous, edit)),
+            still_to_do(query_of(bare, clock)),
+        );
     }
     if let Some(c) = REMIND_AGAIN.captures(bare)
         && let Some(edit) = bare_change(&c[1], clock)
@@ -2759,11 +2767,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "what's coming up?", "what do I have on?": what is still to do
     if COMING_UP.is_match(bare) {
-        let mut q = query_of(bare, clock);
-        if q.status == StatusFilter::All {
-            q.status = StatusFilter::Pending;
-        }
-        return Intent::List(q);
+        return Intent::List(still_to_do(query_of(bare, clock)));
     }
     if BARE_LIST.is_match(bare)
         || TASKS_PHRASE.is_match(bare)
