@@ -237,6 +237,11 @@ fn clock_digits(word: &str) -> Option<(u32, u32)> {
     let (h, m) = match word.split_once([':', '.']) {
         Some((h, m)) if m.len() == 2 => (h.parse().ok()?, m.parse().ok()?),
         Some(_) => return None,
+        // "1030", "0930": hours and minutes run together
+        None if (3..=4).contains(&word.len()) => {
+            let n: u32 = word.parse().ok()?;
+            (n / 100, n % 100)
+        }
         None => (word.parse().ok()?, 0),
     };
     (h <= 24 && m < 60).then_some((h, m))
@@ -655,7 +660,9 @@ impl Reader<'_> {
             // a deadline's hour: "by 5", "before 6"
             let after_deadline =
                 start > 0 && ["by", "before", "until"].contains(&self.tokens[start - 1].as_str());
-            if had_at || with_colon || after_deadline {
+            // "at 1030" is a time, "by 2027" a year
+            let run_together = word.len() > 2 && !with_colon;
+            if had_at || with_colon || (after_deadline && !run_together) {
                 self.at += 1;
                 self.bare_hour = (1..=11).contains(&h) && !word.starts_with('0');
                 let _ =
@@ -713,9 +720,8 @@ impl Reader<'_> {
         let simple = match word.as_str() {
             "today" | "tod" => Some((today, None)),
             "tonight" | "tonite" => Some((today, time(20, 0))),
-            "tomorrow" | "tmrw" | "tmr" | "tomorow" | "tommorow" | "tommorrow" | "tomorrows" => {
-                Some((today + Duration::days(1), None))
-            }
+            "tomorrow" | "tmrw" | "tmr" | "tomorow" | "tommorow" | "tommorrow" | "tomorrows"
+            | "2moro" | "2morrow" | "2morow" => Some((today + Duration::days(1), None)),
             "yesterday" => Some((today - Duration::days(1), None)),
             "eom" => Some((last_day_of_month(today), None)),
             _ => None,
@@ -1034,6 +1040,11 @@ mod tests {
         ("tonight at 9", "2026-11-26 21:00"),
         ("tomorrow", "2026-11-27"),
         ("tmrw", "2026-11-27"),
+        ("2moro", "2026-11-27"),
+        ("tomorrow at 1030", "2026-11-27 10:30"),
+        ("at 1145", "2026-11-26 11:45"),
+        ("at 0930", "2026-11-27 09:30"),
+        ("friday at 1530", "2026-11-27 15:30"),
         ("tomorrow at 5pm", "2026-11-27 17:00"),
         ("tomorrow 5pm", "2026-11-27 17:00"),
         ("5pm tomorrow", "2026-11-27 17:00"),
@@ -1235,6 +1246,9 @@ mod tests {
             "at home",
             "13/13",
             "soon",
+            "by 2027",
+            "at 1975",
+            "at 12345",
         ] {
             assert_eq!(read(phrase, DateOrder::Dmy), None, "{phrase:?}");
         }
