@@ -50,6 +50,8 @@ pub struct ListParams {
     pub tag: Option<Vec<String>>,
     /// Case-insensitive text in the title or description (`%` and `_` match themselves).
     pub q: Option<String>,
+    /// `true`: only repeating tasks; `false`: only one-off tasks.
+    pub repeating: Option<bool>,
     /// `created` (newest first, default), `due` (soonest first, undated last) or `priority`.
     pub sort: Option<String>,
     /// Page size, 1–200 (default 100). A `Link: <…>; rel="next"` header points to the next page.
@@ -199,6 +201,18 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
                     ));
                 }
                 filter.text = (!q.is_empty()).then(|| q.to_owned());
+            }
+            "repeating" => {
+                filter.repeating = Some(match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(invalid(
+                            "repeating",
+                            "repeating must be true or false".into(),
+                        ));
+                    }
+                });
             }
             "sort" => {
                 filter.sort = Sort::parse(value).ok_or_else(|| {

@@ -128,6 +128,9 @@ pub struct ListTasksArgs {
     /// Only tasks with this tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// true: only repeating tasks ("what's recurring?"); false: only one-off tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeating: Option<bool>,
     /// Text to find in titles and descriptions (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,

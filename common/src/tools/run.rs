@@ -226,6 +226,7 @@ async fn list_tasks(
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(|q| q.chars().take(200).collect()),
+        repeating: args.repeating,
         sort: args.sort.unwrap_or_default(),
         limit: Some(limit),
         due_after,

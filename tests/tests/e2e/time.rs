@@ -412,6 +412,44 @@ async fn a_repeating_task_completed_three_times_moves_to_each_next_occurrence() 
 }
 
 #[tokio::test]
+async fn repeating_tasks_are_listed_apart_over_rest_and_in_the_chat() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.create_task_with(
+        &user,
+        &json!({"title": "Water the plants", "repeat": "every monday"}),
+    )
+    .await;
+    app.create_task_with(&user, &json!({"title": "Buy milk"}))
+        .await;
+
+    // Act + Assert: REST
+    assert_eq!(
+        titles_for(&app, &user, "repeating=true").await,
+        ["Water the plants"]
+    );
+    assert_eq!(
+        titles_for(&app, &user, "repeating=false").await,
+        ["Buy milk"]
+    );
+    let (status, error) = error_field(&app, &user, "repeating=yes").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["field"], "repeating");
+
+    // Act + Assert: the built-in agent's list_tasks call
+    let mut ws = app.ws(&user).await;
+    let done = say(&mut ws, "what's recurring?", None).await;
+    assert_eq!(done["tool_calls"][0]["arguments"]["repeating"], true);
+    let text = done["response"].as_str().expect("text");
+    assert!(
+        text.contains("Water the plants") && !text.contains("Buy milk"),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn daily_repeats_keep_their_local_time_across_a_dst_change() {
     let app = TestApp::spawn_with(TestOptions {
         workers: 0,

@@ -153,6 +153,7 @@ fn list_args(q: &Query) -> ListTasksArgs {
         priority: q.priority.filter(|p| *p == Priority::High),
         priority_is: q.priority.filter(|p| *p != Priority::High),
         tag: q.tag.clone(),
+        repeating: q.repeating,
         query: q.text.clone(),
         sort: q.sort,
         limit: q.top.then_some(1),

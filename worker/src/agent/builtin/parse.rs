@@ -26,6 +26,8 @@ pub struct Query {
     pub days: Option<Days>,
     /// "what did I finish today?", "completed this week": the days the tasks were completed.
     pub done_days: Option<Days>,
+    /// "my recurring tasks" (`true`), "one-off tasks" (`false`).
+    pub repeating: Option<bool>,
     /// "my work tasks": a word that names a kind of task, read as a tag when the user has tasks
     /// with that tag and as text to find otherwise (the planner decides, knowing the tasks).
     pub about: Option<String>,
@@ -262,7 +264,7 @@ re!(
 re!(
     DELETE,
     &format!(
-        r"(?i)^{POLITE}(?:delete|remove|erase|cancel|drop|trash|scratch|scrap|ditch|get rid of|clear(?: out)?|purge)\b\s*(.*)$"
+        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|get rid of|clear(?: out)?|purge)\b\s*(.*)$"
     )
 );
 re!(
@@ -330,14 +332,19 @@ re!(
 re!(
     SET_DUE,
     &format!(
-        r"(?i)^{POLITE}(?:change|set|update|make)\s+(?:the\s+)?(?:due date|deadline|date|due)\s+(?:of|for|on)\s+(.+?)\s+(?:to|as|for)\s+(.+)$"
+        r"(?i)^{POLITE}(?:change|set|update|make|move)\s+(?:the\s+)?(?:due date|deadline|date|due|due time|time|date and time)\s+(?:of|for|on)\s+(.+?)\s+(?:to|as|for)\s+(.+)$"
     )
 );
 re!(
     SET_DUE_OF,
     &format!(
-        r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due)\s+(?:to|as|for)\s+(.+)$"
+        r"(?i)^{POLITE}(?:change|set|update|move|push)\s+(?:the\s+)?(.+?)(?:'s)?\s+(?:due date|deadline|date|due|due time|time|start time)\s+(?:to|as|for)\s+(.+)$"
     )
+);
+// "the meeting is now at 4", "the dentist was moved to friday": news of a new date
+re!(
+    IS_NOW,
+    r"(?i)^(.+?)\s+(?:is now|'s now|’s now|is now due|was moved|has been moved|got moved|was rescheduled|has been rescheduled|got rescheduled|was pushed back|was postponed|has been postponed|got postponed|was changed|has been changed)\s+(?:to\s+|until\s+|till\s+)?(.+)$"
 );
 /// How many of a unit an amount says ("a", "two", "15"), as one capture group.
 const COUNT: &str = r"(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3})";
@@ -408,11 +415,19 @@ re!(
         r"(?i)^{POLITE}(?:set|change|update|make)\s+(.+?)(?:'s|’s)\s+(?:priority|prio)\s+(?:to\s+|as\s+)?(high|top|low|medium|normal|none|urgent)$"
     )
 );
-// "raise the priority of task 3", "lower the rent's priority": one step up or down
+// "raise the priority of task 3", "lower the rent's priority", "raise its priority": one step up
+// or down
 re!(
     PRIORITY_STEP,
     &format!(
-        r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio))$"
+        r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio)|(?:(its|their|the)\s+)?(?:priority|prio))$"
+    )
+);
+// "bump it up", "knock the rent down a notch", "move task 3 up in priority": one step as well
+re!(
+    PRIORITY_BUMP,
+    &format!(
+        r"(?i)^{POLITE}(?:(?:bump|knock)\s+(.+?)\s+(up|down)(?:\s+a\s+(?:notch|level|bit|step))?(?:\s+in\s+priority)?|(?:move|push|put|raise|lower)\s+(.+?)\s+(up|down)\s+in\s+priority)$"
     )
 );
 // "task 3 priority low", "set task 3's priority to high", "it should be high priority".
@@ -686,7 +701,11 @@ re!(
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week))(?:\s+(?:yet|already))?)$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))$"
+);
+re!(
+    NEED_ANYTHING,
+    r"(?i)^(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+([a-z]+)\s+(?:anything|something|stuff)(?:\s+(?:else|still|today))?$"
 );
 // "I don't need to buy milk anymore", "forget about the dentist", "never mind the rent task".
 re!(
@@ -699,7 +718,7 @@ re!(
 );
 re!(
     TASK_NUMBERS,
-    r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:\s*(?:,|and|&)\s*#?\d{1,9})+$"
+    r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:\s*(?:,|and|&|,\s*and)\s*(?:(?:task|todo|item|number)\s+)?#?\d{1,9})+$"
 );
 re!(
     TASK_RANGE,
@@ -1027,6 +1046,16 @@ const SELECTOR_WORDS: &[&str] = &[
     "in",
     "for",
     "and",
+    "recurring",
+    "repeating",
+    "repeat",
+    "repeats",
+    "recur",
+    "recurrent",
+    "one-off",
+    "one-time",
+    "non-recurring",
+    "non-repeating",
 ];
 
 /// The days a listing names at its end ("what's due on friday", "anything next week?", "tasks due
@@ -1335,6 +1364,11 @@ const NOT_A_KIND: &[&str] = &[
     "monthly",
     "repeating",
     "recurring",
+    "recurrent",
+    "one-off",
+    "one-time",
+    "non-recurring",
+    "non-repeating",
     "tagged",
     "undated",
     "late",
@@ -1454,6 +1488,36 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     }
     if lower.contains("by priority") {
         q.sort = Some(Sort::Priority);
+    }
+    // "my recurring tasks", "which tasks repeat?", "one-off tasks"
+    if [
+        "one-off",
+        "one off",
+        "one-time",
+        "non-recurring",
+        "non-repeating",
+        "not recurring",
+        "don't repeat",
+        "do not repeat",
+        "not repeating",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        q.repeating = Some(false);
+    } else if [
+        "recurring",
+        "repeating",
+        "repeat",
+        "repeats",
+        "recur",
+        "recurrent",
+    ]
+    .iter()
+    .any(|w| has(w))
+        || lower.contains("on repeat")
+    {
+        q.repeating = Some(true);
     }
     if let Some(c) = TAGGED.captures(text) {
         let raw = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
@@ -1738,8 +1802,9 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
             .captures_iter(&text)
             .map(|c| clean_title(&c[1]))
             .collect()
-    } else if many || (text.contains(',') && SERIES_END.is_match(&text)) {
-        text.split([',', ';'])
+    } else if many || (text.contains(',') && (SERIES_END.is_match(&text) || short_list(&text))) {
+        let items = text
+            .split([',', ';'])
             .flat_map(|part| {
                 let part = part.trim();
                 let part = part
@@ -1757,7 +1822,8 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
             })
             .map(|t| clean_title(&t))
             .filter(|t| !t.is_empty())
-            .collect()
+            .collect();
+        share_verb(items)
     } else {
         vec![clean_title(&text)]
     };
@@ -1856,6 +1922,55 @@ fn parse_one(message: &str, clock: &Clock) -> Intent {
         }),
         intent => intent,
     }
+}
+
+// "what's recurring?", "which tasks repeat?", "what are my repeating ones?"
+re!(
+    REPEATING_QUESTION,
+    r"(?i)^(?:what|which)(?:'s|’s|s| is| are)?\s+(?:(?:of\s+)?my\s+)?(?:tasks?\s+|todos?\s+|ones\s+)?(?:(?:is|are)\s+)?(?:recurring|repeating|recurrent|on repeat|repeats?|recurs?)(?:\s+(?:tasks?|todos?|ones))?(?:\s+do\s+i\s+have)?$"
+);
+
+/// "milk, eggs", "apples, pears, plums": items too short to be one title with a comma in it
+/// (single words, or three or more of at most two words).
+fn short_list(text: &str) -> bool {
+    let parts: Vec<usize> = text
+        .split(',')
+        .map(|p| p.split_whitespace().count())
+        .collect();
+    parts.iter().all(|n| (1..=2).contains(n)) && (parts.len() >= 3 || parts.iter().all(|n| *n == 1))
+}
+
+/// "buy milk, eggs and bread": a shopping verb leading the first item leads the bare ones after
+/// it ("Buy eggs", "Buy bread"); an item with a verb of its own keeps it.
+fn share_verb(mut items: Vec<String>) -> Vec<String> {
+    const SHOPPING: &[&str] = &["buy", "get", "grab", "order", "pick up"];
+    let Some(first) = items.first().map(|t| t.to_lowercase()) else {
+        return items;
+    };
+    let Some(verb) = SHOPPING.iter().find(|v| {
+        first
+            .strip_prefix(**v)
+            .is_some_and(|rest| rest.starts_with(' '))
+    }) else {
+        return items;
+    };
+    if items.len() < 2 || first.split_whitespace().count() > verb.split(' ').count() + 3 {
+        return items;
+    }
+    for item in items.iter_mut().skip(1) {
+        let lower = item.to_lowercase();
+        let word = lower.split_whitespace().next().unwrap_or_default();
+        if lower.split_whitespace().count() <= 3 && !TASK_VERBS.contains(&word) {
+            // the item's first letter was capitalised as a title's; its other letters are kept
+            let mut chars = item.chars();
+            let rest: String = chars
+                .next()
+                .map(|c| c.to_lowercase().chain(chars).collect())
+                .unwrap_or_default();
+            *item = capitalize(&format!("{verb} {rest}"));
+        }
+    }
+    items
 }
 
 // The end of "a, b and c" (or "a, b, and c"): the text is several tasks.
@@ -2518,6 +2633,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // A question about a task, or dropping one, before the verbs they contain ("did I finish the
     // report?" asks; it does not complete).
+    // "do I need to buy anything?": the tasks with that verb
+    if let Some(c) = NEED_ANYTHING.captures(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            text: Some(c[1].to_lowercase()),
+            ..Query::default()
+        });
+    }
     if let Some(target) = ASK_ABOUT
         .captures(bare)
         .and_then(|c| first_group(&c))
@@ -2771,6 +2894,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if BARE_LIST.is_match(bare)
         || TASKS_PHRASE.is_match(bare)
+        || REPEATING_QUESTION.is_match(bare)
         || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower))
         || (LIST_QUESTION.is_match(&lower) && take_days(&lower, clock).is_some())
     {
@@ -2850,6 +2974,30 @@ const TASK_VERBS: &[&str] = &[
 ];
 
 /// An [`Intent::Update`].
+/// "move the meeting to 4", "change the meeting time to 4:30": an hour alone is a time when the
+/// message moves a task or speaks of its time ("change task 2 to 4" may be a new title).
+fn hour_alone_as_time(message: &str, when: &str) -> String {
+    re!(HOUR, r"^\d{1,2}(?::\d{2})?$");
+    let when = strip_punctuation(when);
+    let moves = starts_with_word(
+        message,
+        &[
+            "move",
+            "reschedule",
+            "push",
+            "shift",
+            "bump",
+            "postpone",
+            "delay",
+        ],
+    ) || has_words(&message.to_lowercase(), "time");
+    if moves && HOUR.is_match(when) {
+        format!("at {when}")
+    } else {
+        when.to_owned()
+    }
+}
+
 fn update(target: Target, edit: Edit) -> Intent {
     Intent::Update(target, Box::new(edit))
 }
@@ -2988,7 +3136,9 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| MAKE_DUE.captures(bare))
         .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))
-        && let Some(due) = due_phrase(&c[2], clock)
+        .or_else(|| IS_NOW.captures(bare))
+        && let when = hour_alone_as_time(bare, &c[2])
+        && let Some(due) = due_phrase(&when, clock)
     {
         // "move the meeting from today to friday": the old date only says again which task
         let named = FROM_OLD
@@ -3003,22 +3153,44 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             named,
             Edit {
                 due: Some(Some(due)),
-                at_time: phrase::time_only(strip_punctuation(&c[2])),
+                at_time: phrase::time_only(strip_punctuation(&when)),
                 ..Edit::default()
             },
         );
     }
-    if let Some(c) = PRIORITY_STEP.captures(bare)
-        && let Some(task) = c.get(2).or_else(|| c.get(3))
-    {
+    if let Some(c) = PRIORITY_STEP.captures(bare) {
+        // "raise its priority", "lower the priority": the task (or tasks) just talked about
+        let task = c.get(2).or_else(|| c.get(3)).map_or_else(
+            || match c.get(4).map(|m| m.as_str().to_lowercase()).as_deref() {
+                Some("their") => "them",
+                _ => "it",
+            },
+            |m| m.as_str(),
+        );
         let up = matches!(
             c[1].to_lowercase().as_str(),
             "raise" | "increase" | "bump up" | "bump" | "up"
         );
         return edit(
-            task.as_str(),
+            task,
             Edit {
                 priority_step: if up { 1 } else { -1 },
+                ..Edit::default()
+            },
+        );
+    }
+    if let Some(c) = PRIORITY_BUMP.captures(bare)
+        && let (Some(task), Some(way)) =
+            (c.get(1).or_else(|| c.get(3)), c.get(2).or_else(|| c.get(4)))
+    {
+        return edit(
+            task.as_str(),
+            Edit {
+                priority_step: if way.as_str().eq_ignore_ascii_case("up") {
+                    1
+                } else {
+                    -1
+                },
                 ..Edit::default()
             },
         );

@@ -247,7 +247,11 @@ fn created(tasks: &[&TaskOutcome]) -> String {
 fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let what = describe_query(query, clock);
     if tasks.is_empty() {
-        if query.days.is_some() || query.done_days.is_some() || query.about.is_some() {
+        if query.days.is_some()
+            || query.done_days.is_some()
+            || query.about.is_some()
+            || query.repeating.is_some()
+        {
             return format!("You have no {what}.");
         }
         return match (query.status, query.due, &query.tag, &query.text) {
@@ -341,6 +345,11 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     }
     if let Some(p) = q.priority.and_then(priority_word) {
         words.push(p);
+    }
+    match q.repeating {
+        Some(true) => words.push("repeating"),
+        Some(false) => words.push("one-off"),
+        None => {}
     }
     if let Some(kind) = &q.about {
         words.push(kind);

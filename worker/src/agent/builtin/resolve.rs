@@ -223,6 +223,7 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
         })
         .filter(|t| query.priority.is_none_or(|p| t.priority == p))
         .filter(|t| query.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
+        .filter(|t| query.repeating.is_none_or(|r| t.repeat.is_some() == r))
         .filter(|t| {
             query
                 .text
