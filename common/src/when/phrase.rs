@@ -718,8 +718,8 @@ impl Reader<'_> {
         let start = self.at;
         let word = self.peek(0)?.to_owned();
         let simple = match word.as_str() {
-            "today" | "tod" => Some((today, None)),
-            "tonight" | "tonite" => Some((today, time(20, 0))),
+            "today" | "tod" | "2day" => Some((today, None)),
+            "tonight" | "tonite" | "2nite" | "2night" => Some((today, time(20, 0))),
             "tomorrow" | "tmrw" | "tmr" | "tomorow" | "tommorow" | "tommorrow" | "tomorrows"
             | "2moro" | "2morrow" | "2morow" => Some((today + Duration::days(1), None)),
             "yesterday" => Some((today - Duration::days(1), None)),
@@ -1041,6 +1041,8 @@ mod tests {
         ("tomorrow", "2026-11-27"),
         ("tmrw", "2026-11-27"),
         ("2moro", "2026-11-27"),
+        ("2day", "2026-11-26"),
+        ("2nite", "2026-11-26 20:00"),
         ("tomorrow at 1030", "2026-11-27 10:30"),
         ("at 1145", "2026-11-26 11:45"),
         ("at 0930", "2026-11-27 09:30"),

@@ -450,6 +450,38 @@ async fn repeating_tasks_are_listed_apart_over_rest_and_in_the_chat() {
 }
 
 #[tokio::test]
+async fn set_the_x_for_a_time_moves_a_task_with_that_title_and_adds_one_otherwise() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let meeting = app
+        .create_task_with(&user, &json!({"title": "Team meeting"}))
+        .await;
+    let mut ws = app.ws(&user).await;
+
+    // Act: a task has that title
+    let done = say(&mut ws, "set the meeting for 3:30", None).await;
+
+    // Assert: it moved, nothing was added
+    assert_eq!(calls(&done), ["list_tasks", "update_task"], "{done}");
+    assert_eq!(
+        done["tool_calls"][1]["result"]["task_id"], meeting["id"],
+        "{done}"
+    );
+    assert_eq!(done["tool_calls"][1]["result"]["due_has_time"], true);
+
+    // Act: no task has that title
+    let done = say(&mut ws, "make the bed tomorrow", None).await;
+
+    // Assert: a new task
+    assert_eq!(calls(&done), ["list_tasks", "add_task"], "{done}");
+    assert_eq!(done["tool_calls"][1]["result"]["title"], "Make the bed");
+    let (_, _, all) = app.get_json(&user, "/tasks").await;
+    assert_eq!(titles(&all).len(), 2);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn daily_repeats_keep_their_local_time_across_a_dst_change() {
     let app = TestApp::spawn_with(TestOptions {
         workers: 0,

@@ -156,7 +156,7 @@ fn list_args(q: &Query) -> ListTasksArgs {
         repeating: q.repeating,
         query: q.text.clone(),
         sort: q.sort,
-        limit: q.top.then_some(1),
+        limit: if q.top { Some(1) } else { q.newest },
     }
 }
 
@@ -390,6 +390,19 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         // read() settles this before planning; a caller that planned parse()'s intent gets the
         // same rule
         Intent::OnItOrList(..) => plan(&on_it_or_list(intent.clone(), &ctx.state), ctx, tasks),
+        // "set the meeting for 3:30": a change when a task has that title, else an add
+        Intent::ChangeOrAdd(change, add) => {
+            let Intent::Update(Target::Title(title), _) = change.as_ref() else {
+                return plan(change, ctx, tasks);
+            };
+            let Some(tasks) = tasks else {
+                return Plan::NeedTasks;
+            };
+            match resolve::find_by_title(tasks, title, Prefer::Any) {
+                Found::One(_) | Found::Several(_) => plan(change, ctx, Some(tasks)),
+                Found::Maybe(_) | Found::Nothing => plan(add, ctx, Some(tasks)),
+            }
+        }
         // "rename task 1": the task named is "it" for the answer
         Intent::AskAbout(target, question) => match target {
             Target::Title(title) => {

@@ -22,6 +22,8 @@ pub struct Query {
     pub sort: Option<Sort>,
     /// "my most important task", "my next task": only the first.
     pub top: bool,
+    /// "my last 3 tasks", "the 5 most recent ones": only this many, newest first.
+    pub newest: Option<u32>,
     /// "on friday", "next week", "before the 3rd": the days the tasks are due.
     pub days: Option<Days>,
     /// "what did I finish today?", "completed this week": the days the tasks were completed.
@@ -141,6 +143,9 @@ pub enum Intent {
     /// about, or else a listing ("today" with no task in view lists today's tasks, "done" the
     /// completed ones).
     OnItOrList(Box<Intent>, Query),
+    /// "set the meeting for 3:30", "make the bed tomorrow": a change when a task has that title,
+    /// otherwise a task to add (the planner decides, knowing the tasks).
+    ChangeOrAdd(Box<Intent>, Box<Intent>),
     List(Query),
     Count(Query),
     Complete(Target),
@@ -238,7 +243,7 @@ re!(
 // comma or the like.
 re!(
     LEAD_IN,
-    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait)\s*[,.!:;-]+\s*)(\S.*)$"
+    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah)\s*[,.!:;-]+\s*)(\S.*)$"
 );
 // Words that hand the request to the assistant ("go ahead and …", "make sure to …", "I want you
 // to …", "I'd like to …"): read past when what follows is a request of its own. When it is not
@@ -254,6 +259,14 @@ re!(
     r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?remind me\s+(.+?)\s+(?:to|about|that i need to|that i have to)\s+(.+)$"
 );
 re!(
+    FREE_WHEN,
+    r"(?i)^(?:am i|are we)\s+(?:free|busy|available|booked)\b|^how (?:busy|full) (?:am i|are we|is my (?:day|week|schedule))\b|^is my (?:day|week|schedule|calendar)\s+(?:free|busy|full|clear)\b"
+);
+re!(
+    NEXT_DUE,
+    r"(?i)^(?:when(?:'s|s| is)|what(?:'s|s| is))\s+(?:the|my)\s+next\s+(?:thing|task|todo|deadline|one)(?:\s+(?:due|coming up|i have to do|to do))?$"
+);
+re!(
     HOW_MANY,
     r"(?i)\bhow many\b|\bcount (my|the)?\s*(tasks|todos)\b|\bnumber of (tasks|todos)\b"
 );
@@ -264,7 +277,7 @@ re!(
 re!(
     DELETE,
     &format!(
-        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|get rid of|clear(?: out)?|purge)\b\s*(.*)$"
+        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|get rid of|clear(?: out)?|purge|wipe(?: out)?)\b\s*(.*)$"
     )
 );
 re!(
@@ -291,7 +304,7 @@ re!(
 re!(
     MARK_DONE,
     &format!(
-        r"(?i)^{POLITE}(?:mark|set|flag|tick|check)\s+(.+?)\s+(?:as\s+|off\s+(?:as\s+)?)?(?:done|complete|completed|finished)\b.*$"
+        r"(?i)^{POLITE}(?:mark|set|flag|tick|check)\s+(.+?)\s+(?:as\s+|off\s+(?:as\s+)?)?(?:done|complete|completed|finished|bought|paid|called|sent|submitted|booked|cleaned|fixed|handled|sorted)\b.*$"
     )
 );
 re!(
@@ -305,6 +318,10 @@ re!(
 re!(
     I_PAST,
     r"(?i)^(?:(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)|(?:just\s+|already\s+)?(bought|paid|sent|called|emailed|watered|cleaned|fed|booked|mailed|posted|returned|renewed|submitted|fixed|washed))\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
+);
+re!(
+    HAVE_EVENT,
+    r"(?i)^(?:i've got|i have got|i've|i have|i got|we've got|we have got|we've|we have)\s+(?:an?\s+|my\s+|our\s+)(.+)$"
 );
 re!(
     I_AM_DONE,
@@ -423,6 +440,18 @@ re!(
         r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio)|(?:(its|their|the)\s+)?(?:priority|prio))$"
     )
 );
+// "make the plants a daily task", "turn task 3 into a weekly one"
+re!(
+    MAKE_KIND,
+    &format!(
+        r"(?i)^{POLITE}(?:make|turn)\s+(.+?)\s+(?:into\s+)?an?\s+(daily|weekly|monthly|yearly|annual|weekday|fortnightly|biweekly)\s+(?:task|thing|todo|to-do|one|reminder|event)$"
+    )
+);
+// "the plants don't need to repeat anymore", "task 7 shouldn't repeat"
+re!(
+    NO_MORE_REPEAT,
+    r"(?i)^(.+?)\s+(?:doesn't|does not|don't|do not|shouldn't|should not|needn't|no longer needs? to|won't|will not)\s+(?:need to\s+|have to\s+)?(?:repeat|recur|be recurring|be repeating)(?:\s+any\s?more)?$"
+);
 // "bump it up", "knock the rent down a notch", "move task 3 up in priority": one step as well
 re!(
     PRIORITY_BUMP,
@@ -465,7 +494,7 @@ re!(
 // "not done" / "reopen", not)
 re!(
     IT_DONE,
-    r"(?i)^(?:mark\s+(?:it\s+)?as\s+|it'?s\s+|it\s+is\s+)?(done|complete|completed|finished|not done|incomplete|undone|reopen|re-open)[\s!.]*$"
+    r"(?i)^(?:mark\s+(?:it\s+|that\s+|this\s+)?as\s+|it'?s\s+|it\s+is\s+|that'?s\s+|that\s+is\s+|this\s+is\s+|that one'?s\s+|that one is\s+)?(?:all\s+)?(done|complete|completed|finished|not done|incomplete|undone|reopen|re-open)[\s!.]*$"
 );
 // "delete", "remove" alone
 re!(
@@ -591,7 +620,7 @@ re!(
 );
 re!(
     ADD_PREFIX,
-    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
+    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:(high|low|medium|urgent|important)(?:[\s-]+priority)?\s+)?(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
 );
 re!(
     ADD_SUFFIX,
@@ -622,7 +651,7 @@ re!(
 // "how am I doing?", "what's my progress?", "give me an overview": how many are done and pending
 re!(
     OVERVIEW,
-    r"(?i)^(?:how am i doing|(?:what's|whats|what is|show(?: me)?|give me|how's|how is)\s+(?:my|an?|the)\s+(?:progress|overview|stats|statistics))\b[\s\w]*[?!.]*$"
+    r"(?i)^(?:how am i doing|(?:what's|whats|what is|show(?: me)?|give me|how's|how is)\s+(?:my|an?|the)\s+(?:quick\s+)?(?:progress|overview|stats|statistics|summary|status report)|(?:quick\s+)?summary|summari[sz]e\s+(?:my\s+|the\s+)?(?:tasks|list|todos|to-dos|todo list|to-do list))\b[\s\w]*[?!.]*$"
 );
 // "what's coming up?", "anything coming up this week?", "what do I have on?"
 re!(
@@ -653,7 +682,7 @@ re!(
 );
 re!(
     NOT_DONE,
-    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|not|not yet|never)\s+(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off)\b"
+    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|not|not yet|never)\s+(?:i\s+|we\s+)?(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off)\b"
 );
 re!(
     COMPLETED_WORDS,
@@ -1161,6 +1190,13 @@ fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
         (monday - TimeDelta::days(7), monday.pred_opt()?)
     } else if has("past week") || has("last 7 days") || has("last seven days") {
         (today - TimeDelta::days(6), today)
+    } else if let Some(n) = LAST_DAYS
+        .captures(lower)
+        .and_then(|c| phrase::number(&c[1]))
+        .filter(|n| (1..=366).contains(n))
+    {
+        // "in the last 3 days", "over the past two days": today and the days before
+        (today - TimeDelta::days(i64::from(n) - 1), today)
     } else if has("this week") || has("week") {
         (monday, today)
     } else if has("last month") {
@@ -1186,6 +1222,11 @@ fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
         to: Some(to),
     })
 }
+
+re!(
+    LAST_DAYS,
+    r"\b(?:last|past)\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|fourteen|thirty)\s+days\b"
+);
 
 /// Spans of days a single date does not name: next week, the weekend, this or next month.
 /// The first and last day a phrase names: a span ("next week", "december") or one day.
@@ -1488,6 +1529,17 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     }
     if lower.contains("by priority") {
         q.sort = Some(Sort::Priority);
+    }
+    // "my last 3 tasks", "the 5 most recent ones": the newest few (not "the last 3 days")
+    if let Some(c) = NEWEST.captures(&lower)
+        && let Some(n) = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .and_then(|m| phrase::number(m.as_str()))
+            .filter(|n| (1..=50).contains(n))
+    {
+        q.newest = Some(n);
+        q.sort = None;
     }
     // "my recurring tasks", "which tasks repeat?", "one-off tasks"
     if [
@@ -1904,12 +1956,25 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
         Some(end) if end.start() > 0 => &message[..end.start()],
         _ => message,
     };
+    // "whats due 2day", "call mom tmrw": texting shorthand for the days
+    let spelled = SHORTHAND.replace_all(message, |c: &regex::Captures<'_>| {
+        match c[1].to_lowercase().as_str() {
+            "2day" => "today",
+            "2nite" | "2night" | "tonite" => "tonight",
+            _ => "tomorrow",
+        }
+    });
+    let message = spelled.as_ref();
     if let Some(several) = parse_several(message, clock) {
         return several;
     }
     parse_one(message, clock)
 }
 
+re!(
+    SHORTHAND,
+    r"(?i)\b(2day|2moro|2morrow|2morow|2nite|2night|tonite|tmrw|tmr|tmrow|tomoz)\b"
+);
 re!(
     POLITE_END,
     r"(?i)(?:[\s,]+(?:please|pls|plz)|\s*[,.!]\s*(?:thanks|thank you|thx|ty|cheers))[\s.!]*$"
@@ -1923,6 +1988,24 @@ fn parse_one(message: &str, clock: &Clock) -> Intent {
         intent => intent,
     }
 }
+
+re!(
+    SET_FOR,
+    &format!(
+        r"(?i)^{POLITE}(?:set|make|have|put|schedule|plan)\s+((?:the|my|our)\s+.+?)\s+(?:for|at|on|to)\s+(.+?)(?:\s+instead)?$"
+    )
+);
+// the same without a preposition, when a date follows: "make the meeting tomorrow instead"
+re!(
+    SET_WHEN,
+    &format!(
+        r"(?i)^{POLITE}(?:set|make|have|put|schedule|plan)\s+((?:the|my|our)\s+.+?)\s+((?:today|tonight|tomorrow|next\s+\w+|this\s+\w+|\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm)?|(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+.+?)?)(?:\s+instead)?$"
+    )
+);
+re!(
+    NEWEST,
+    r"\b(?:(?:last|latest|newest|most recent|recent)\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)|(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+(?:last|latest|newest|most recent|recent|recently added))(?:\s+(?:tasks?|todos?|to-dos?|items?|ones?|things?))?(?:\s+(?:i\s+)?(?:added|created))?\s*[?!.]*$"
+);
 
 // "what's recurring?", "which tasks repeat?", "what are my repeating ones?"
 re!(
@@ -2286,7 +2369,7 @@ fn parse_past_lead_ins(message: &str, clock: &Clock, lead_ins: usize) -> Intent 
 // what it becomes).
 re!(
     CORRECTION,
-    r"(?i)^(make|call|name)\s+(that one|this one|it|that|this|task\s+#?\d+|#\d+)\s+(?:to\s+|into\s+|as\s+)?(.+)$"
+    r"(?i)^(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|please\s+|just\s+)?(make|call|name)\s+(that one|this one|it|that|this|task\s+#?\d+|#\d+)\s+(?:to\s+|into\s+|as\s+)?(.+?)(?:\s+instead)?$"
 );
 // "task 1 should be called buy almond milk"
 re!(
@@ -2326,7 +2409,13 @@ fn correction(bare: &str, clock: &Clock) -> Option<Intent> {
         "count",
     ];
     let c = CORRECTION.captures(bare)?;
-    let (verb, task, what) = (c[1].to_lowercase(), &c[2], c[3].trim());
+    let (verb, task) = (c[1].to_lowercase(), &c[2]);
+    // "make it 4": an hour alone is a time
+    let what = &if verb == "make" {
+        at_hour(c[3].trim())
+    } else {
+        c[3].trim().to_owned()
+    };
     let lower = what.to_lowercase();
     if has_words(&lower, "repeat") {
         return None;
@@ -2597,7 +2686,12 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             (Intent::Complete(Target::Previous), StatusFilter::Completed)
         };
         // "mark it as done" is about a task; "done" alone may ask for the completed ones
-        if starts_with_word(bare, &["mark", "it's", "its", "it"]) {
+        if starts_with_word(
+            bare,
+            &[
+                "mark", "it's", "its", "it", "that's", "thats", "that", "this",
+            ],
+        ) {
             return action;
         }
         return Intent::OnItOrList(
@@ -2627,6 +2721,19 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "completed tasks from last week", "done tasks this month": a listing, not a completion
     if STATUS_TASKS.is_match(bare) {
         return Intent::List(query_of(bare, clock));
+    }
+    // "am I free tomorrow?", "how busy am I on friday?": what is due then
+    if FREE_WHEN.is_match(bare) {
+        return Intent::List(still_to_do(query_of(bare, clock)));
+    }
+    // "when's the next thing due?": the task due soonest
+    if NEXT_DUE.is_match(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            sort: Some(Sort::Due),
+            top: true,
+            ..Query::default()
+        });
     }
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(query_of(&lower, clock));
@@ -2742,6 +2849,13 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| I_DID.captures(bare))
     {
         return Intent::Complete(parse_target(&c[1], clock));
+    }
+    // "I've got a doctor's appointment on friday at 9": an event to add
+    if let Some(c) = HAVE_EVENT.captures(bare) {
+        let mut rest = c[1].to_owned();
+        if take_timing(&mut rest, clock).due.is_some() && !clean_title(&rest).is_empty() {
+            return parse_add(&c[1], clock);
+        }
     }
     // "I bought the milk", "we called mom": the task with that verb is done.
     if let Some(c) = I_PAST.captures(bare)
@@ -2868,6 +2982,27 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         };
         return Intent::AskAbout(parse_target(&c[2], clock), question);
     }
+    // "set the meeting for 3:30", "make the meeting at 4 instead": a new date for a task with that
+    // title; "set the table for dinner", "make the bed tomorrow" are tasks to add when none is
+    for c in [SET_FOR.captures(bare), SET_WHEN.captures(bare)]
+        .into_iter()
+        .flatten()
+    {
+        let when = at_hour(&c[2]);
+        if let Some(due) = due_phrase(&when, clock) {
+            let change = update(
+                parse_target(&c[1], clock),
+                Edit {
+                    due: Some(Some(due)),
+                    at_time: phrase::time_only(&when),
+                    ..Edit::default()
+                },
+            );
+            if matches!(change, Intent::Update(Target::Title(_), _)) {
+                return Intent::ChangeOrAdd(Box::new(change), Box::new(parse_add(bare, clock)));
+            }
+        }
+    }
     let add_body = ADD
         .captures(bare)
         // "make a task to …" adds; "make pancakes" is a task of its own (read below).
@@ -2877,9 +3012,15 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             if MANY.is_match(&rest) {
                 return rest;
             }
-            ADD_PREFIX
-                .captures(&rest)
-                .map_or(rest.clone(), |p| p[1].to_owned())
+            ADD_PREFIX.captures(&rest).map_or(rest.clone(), |p| {
+                // "a high priority task to …": the priority goes with the title
+                match p.get(1).map(|m| m.as_str().to_lowercase()).as_deref() {
+                    Some("low") => format!("{} low priority", &p[2]),
+                    Some("medium") => format!("{} medium priority", &p[2]),
+                    Some(_) => format!("{} high priority", &p[2]),
+                    None => p[2].to_owned(),
+                }
+            })
         })
         .or_else(|| REMIND.captures(bare).map(|c| c[1].to_owned()));
     if let Some(body) = add_body {
@@ -2977,8 +3118,6 @@ const TASK_VERBS: &[&str] = &[
 /// "move the meeting to 4", "change the meeting time to 4:30": an hour alone is a time when the
 /// message moves a task or speaks of its time ("change task 2 to 4" may be a new title).
 fn hour_alone_as_time(message: &str, when: &str) -> String {
-    re!(HOUR, r"^\d{1,2}(?::\d{2})?$");
-    let when = strip_punctuation(when);
     let moves = starts_with_word(
         message,
         &[
@@ -2991,7 +3130,18 @@ fn hour_alone_as_time(message: &str, when: &str) -> String {
             "delay",
         ],
     ) || has_words(&message.to_lowercase(), "time");
-    if moves && HOUR.is_match(when) {
+    if moves {
+        at_hour(when)
+    } else {
+        strip_punctuation(when).to_owned()
+    }
+}
+
+/// "4" → "at 4" (an hour alone, read as a time); anything else as it is.
+fn at_hour(when: &str) -> String {
+    re!(HOUR, r"^\d{1,2}(?::\d{2})?$");
+    let when = strip_punctuation(when);
+    if HOUR.is_match(when) {
         format!("at {when}")
     } else {
         when.to_owned()
@@ -3137,6 +3287,11 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))
         .or_else(|| IS_NOW.captures(bare))
+        // "what is due before the weekend?" asks
+        && !matches!(
+            c[1].to_lowercase().as_str(),
+            "what" | "which" | "anything" | "something" | "nothing" | "what else" | "who"
+        )
         && let when = hour_alone_as_time(bare, &c[2])
         && let Some(due) = due_phrase(&when, clock)
     {
@@ -3175,6 +3330,28 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             task,
             Edit {
                 priority_step: if up { 1 } else { -1 },
+                ..Edit::default()
+            },
+        );
+    }
+    // "make the plants a daily task": a new repeat
+    if let Some(c) = MAKE_KIND.captures(bare)
+        && let Some(repeat) = parse_repeat(&c[2])
+    {
+        return edit(
+            &c[1],
+            Edit {
+                repeat: Some(Some(repeat)),
+                ..Edit::default()
+            },
+        );
+    }
+    // "the plants don't need to repeat anymore": no repeat
+    if let Some(c) = NO_MORE_REPEAT.captures(bare) {
+        return edit(
+            &c[1],
+            Edit {
+                repeat: Some(None),
                 ..Edit::default()
             },
         );

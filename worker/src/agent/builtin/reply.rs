@@ -287,7 +287,7 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
             }
         );
     }
-    let more = if has_more {
+    let more = if has_more && query.newest.is_none() {
         "\n…and more: ask for a narrower list."
     } else {
         ""
