@@ -414,6 +414,12 @@ re!(
     )
 );
 re!(
+    IT_CLEAR_DUE,
+    &format!(
+        r"(?i)^{POLITE}(?:remove|clear|delete|drop|unset|take off)\s+(?:the\s+|its\s+)?(?:due date|deadline|date|due)(?:\s+(?:from it|off it|of it|on it))?$"
+    )
+);
+re!(
     SET_PRIORITY,
     &format!(
         r"(?i)^{POLITE}(?:make|set|mark|flag|change|bump|raise|lower|drop|move|put)\s+(.+?)\s+(?:(?:up|down)\s+)?(?:as\s+|to\s+)?(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
@@ -572,7 +578,7 @@ re!(
 // "task 1 notes: get the organic one", "add a note: organic" (to the task just talked about)
 re!(
     NOTE_AFTER,
-    r"(?i)^(?:(.+?)\s+(?:notes?|description|details)\s*:|(?:add|put|write|leave)\s+(?:a|the|this)\s+note\s*(?::|saying)?)\s*(\S.*)$"
+    r"(?i)^(?:(?:add|put|write|leave)\s+(?:a|the|this)\s+(?:note|comment|description)\s*(?::|saying)?|(.+?)\s+(?:notes?|description|details)\s*:)\s*(\S.*)$"
 );
 // "add a note to task 2: bring the documents", "put a description on the report task saying …"
 re!(
@@ -724,7 +730,7 @@ re!(
 // description of task 1?".
 re!(
     SHOW_ABOUT,
-    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show me\s+|what are\s+|what(?:'s|s| is)\s+)?(?:the\s+)?(?:details|description|notes?|due date|deadline|priority|tags)\s+(?:of|for|on)\s+(.+?))$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show(?:\s+me)?\s+|what are\s+|what(?:'s|s| is)\s+)?(?:the\s+)?(?:details|description|notes?|due date|deadline|priority|tags)\s+(?:of|for|on|about)\s+(.+?))$"
 );
 // Questions about one task: "when is the dentist?", "when is task 3 due", "did I finish the
 // report?", "is task 4 done?". Answered with the task, never by changing it.
@@ -742,12 +748,21 @@ re!(
     r"(?i)^(?:(?:i|we)\s+(?:don't|dont|do not|no longer)\s+(?:need|have)\s+to\s+(.+?)(?:\s+any\s?more)?|(?:i|we)\s+no longer\s+need\s+(.+?)|(?:forget|never\s?mind|nevermind)\s+(?:about\s+)?(.+?))$"
 );
 re!(
+    PLAN_DAY,
+    r"(?i)^(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:help\s+me\s+(?:to\s+)?)?(?:plan|organi[sz]e|sort out|structure|prioriti[sz]e)\s+(?:my|the|our)\s+day(?:\s+for me)?$"
+);
+re!(
+    PRIORITIZE_ALL,
+    r"(?i)^(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:help\s+me\s+)?(?:prioriti[sz]e|rank|order)\s+(?:all\s+)?(?:my|the|our)\s+(?:tasks|todos|to-dos|list|todo list|to-do list)(?:\s+for me)?$"
+);
+re!(WHAT_ABOUT, r"(?i)^(?:and\s+)?(?:what|how)\s+about\s+(.+?)$");
+re!(
     WHAT_FIRST,
     r"(?i)^(?:what|which task)\s+(?:should|do)\s+i\s+(?:do|work on|start with|tackle|focus on)(?:\s+(?:first|next|now|today))?$"
 );
 re!(
     TASK_NUMBERS,
-    r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:\s*(?:,|and|&|,\s*and)\s*(?:(?:task|todo|item|number)\s+)?#?\d{1,9})+$"
+    r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:(?:\s*(?:,|and|&|,\s*and)\s*|\s+)(?:(?:task|todo|item|number)\s+)?#?\d{1,9})+$"
 );
 re!(
     TASK_RANGE,
@@ -776,6 +791,10 @@ re!(
 );
 // A span of time: "from 2 to 3pm", "2-3pm", "between 9:30 and 11am", "from 14:00 to 15:00";
 // groups: start hour, its minutes, its am/pm, end hour, its minutes, its am/pm.
+re!(
+    DATE_RANGE,
+    r"(?i)\s+from\s+([^,]+?)\s+(?:to|until|till|through|thru)\s+([^,]+?)$"
+);
 re!(
     TIME_RANGE,
     r"(?i)(?:\b(?:from|between)\s+)?\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:-|–|to|until|till|and)\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b"
@@ -1795,7 +1814,12 @@ fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
             return None;
         }
         match parse_add(part, clock) {
-            Intent::Add(mut one) if one.len() == 1 => tasks.append(&mut one),
+            // "yoga every tuesday and thursday": a part that is only a day is not a task
+            Intent::Add(mut one)
+                if one.len() == 1 && due_phrase(&one[0].title, clock).is_none() =>
+            {
+                tasks.append(&mut one);
+            }
             _ => return None,
         }
     }
@@ -1836,6 +1860,13 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
     }
     let tags = take_tags(&mut text);
     let priority = take_priority(&mut text);
+    // "conference from dec 10 to dec 12": due when it starts, the span out of the title
+    if let Some(c) = DATE_RANGE.captures(&text)
+        && due_phrase(&c[1], clock).is_some()
+        && due_phrase(&c[2], clock).is_some()
+    {
+        text = DATE_RANGE.replace(&text, " ${1}").into_owned();
+    }
     // "from 2 to 3pm", "2-3pm", "between 14:00 and 15:00": the task is due when it starts.
     if let Some(start) = time_range_start(&text) {
         text = TIME_RANGE.replace(&text, start.as_str()).into_owned();
@@ -2780,6 +2811,16 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(c) = REMIND.captures(bare) {
         return parse_add(reminder_body(&c[1]), clock);
     }
+    // "remove the date" right after a task
+    if IT_CLEAR_DUE.is_match(bare) {
+        return update(
+            Target::Previous,
+            Edit {
+                due: Some(None),
+                ..Edit::default()
+            },
+        );
+    }
     if let Some(c) = CLEAR_DUE.captures(bare) {
         return update(
             parse_target(&c[1], clock),
@@ -2788,6 +2829,15 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 ..Edit::default()
             },
         );
+    }
+    // "prioritize my tasks", "rank my list": the list, most important first (not "prioritize
+    // the dentist", an edit)
+    if PRIORITIZE_ALL.is_match(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            sort: Some(Sort::Priority),
+            ..Query::default()
+        });
     }
     if let Some(intent) = parse_edit(bare, clock) {
         return intent;
@@ -2946,6 +2996,26 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 .map(|c| parse_target(&c[1], clock))
                 .filter(|t| matches!(t, Target::Ids(_) | Target::Previous | Target::Listed(_)))
         })
+    {
+        return Intent::Show(target);
+    }
+    // "plan my day", "help me organize my day": what is due by today, most important first
+    if PLAN_DAY.is_match(bare) {
+        let today = clock.today();
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            sort: Some(Sort::Priority),
+            days: Some(Days {
+                from: None,
+                to: Some(today),
+            }),
+            ..Query::default()
+        });
+    }
+    // "what about the second one?", "what about task 3?": that task
+    if let Some(c) = WHAT_ABOUT.captures(bare)
+        && let target @ (Target::Ids(_) | Target::Listed(_) | Target::Previous) =
+            parse_target(&c[1], clock)
     {
         return Intent::Show(target);
     }

@@ -228,7 +228,11 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
             query
                 .text
                 .as_ref()
-                .is_none_or(|q| t.title.to_lowercase().contains(&q.to_lowercase()))
+                // "all work tasks": the word in the title, or the task's tag
+                .is_none_or(|q| {
+                    let q = q.to_lowercase();
+                    t.title.to_lowercase().contains(&q) || t.tags.contains(&q)
+                })
         })
         .cloned()
         .collect()
