@@ -346,6 +346,14 @@ re!(
         r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change|update)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
     )
 );
+// "put it on thursday", "schedule task 3 for friday": a task named by number or "it" only
+// ("set the table for dinner" may be a task of its own)
+re!(
+    PUT_IT,
+    &format!(
+        r"(?i)^{POLITE}(?:put|set|schedule|plan|move|have)\s+(it|that|this|that one|this one|them|task\s+#?\d+|#\d+)\s+(?:on|for|at|to|due)\s+(.+?)(?:\s+instead)?$"
+    )
+);
 re!(
     SET_DUE,
     &format!(
@@ -422,7 +430,7 @@ re!(
 re!(
     SET_PRIORITY,
     &format!(
-        r"(?i)^{POLITE}(?:make|set|mark|flag|change|bump|raise|lower|drop|move|put)\s+(.+?)\s+(?:(?:up|down)\s+)?(?:as\s+|to\s+)?(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
+        r"(?i)^{POLITE}(?:make|set|mark|flag|change|bump|raise|lower|drop|move|put|give)\s+(.+?)\s+(?:(?:up|down)\s+)?(?:as\s+|to\s+)?(?:a\s+)?(high|top|low|medium|normal|no)(?:\s+|-)priority$"
     )
 );
 re!(
@@ -515,7 +523,7 @@ re!(
 // "the rent is urgent", "this is important now"
 re!(
     IS_URGENT,
-    r"(?i)^(.+?)\s+(?:is|'s|’s)\s+(?:very\s+|really\s+|super\s+)?(urgent|important|a priority)(?:\s+now)?$"
+    r"(?i)^(.+?)(?:\s+is|'s|’s)\s+(?:very\s+|really\s+|super\s+|actually\s+)?(urgent|important|a priority)(?:\s+now)?$"
 );
 re!(
     MARK_URGENT,
@@ -739,6 +747,14 @@ re!(
     r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))$"
 );
 re!(
+    IT_PROPERTY,
+    r"(?i)^(?:what(?:'s|s| is)|tell me)\s+(?:its|the)\s+(?:priority|due date|deadline|date|time|status|description|notes?|tags?|title)(?:\s+again)?$|^when(?:'s|s| is)\s+(?:it|that|this)(?:\s+due)?(?:\s+again)?$"
+);
+re!(
+    IT_IS_WHEN,
+    r"(?i)^(?:it|that|this|that one|this one)(?:'s|’s|s| is| should be| needs to be| has to be| will be| was moved to| got moved to| moved to)\s+(?:actually\s+|now\s+|really\s+)?(?:due\s+)?(.+?)(?:\s*,?\s+not\s+[^,]+)?(?:\s+instead)?$"
+);
+re!(
     NEED_ANYTHING,
     r"(?i)^(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+([a-z]+)\s+(?:anything|something|stuff)(?:\s+(?:else|still|today))?$"
 );
@@ -779,7 +795,7 @@ re!(
 );
 re!(
     PREVIOUS,
-    r"(?i)^(?:it|that|this|that one|this one|that task|this task|the one you just added)$"
+    r"(?i)^(?:it|its|that|this|that one|this one|that task|this task|the one you just added)$"
 );
 re!(
     PRIORITY_WORDS,
@@ -2779,6 +2795,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             ..Query::default()
         });
     }
+    // "what's its priority?", "when is it due?": the task just talked about
+    if IT_PROPERTY.is_match(bare) {
+        return Intent::Show(Target::Previous);
+    }
+    // "it's actually on friday", "it should be at 11, not 10": a new date for that task
+    if let Some(c) = IT_IS_WHEN.captures(bare)
+        && let Some(edit) = bare_change(&c[1], clock)
+        && edit.due.is_some()
+    {
+        return update(Target::Previous, edit);
+    }
     if let Some(target) = ASK_ABOUT
         .captures(bare)
         .and_then(|c| first_group(&c))
@@ -3357,6 +3384,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))
         .or_else(|| IS_NOW.captures(bare))
+        .or_else(|| PUT_IT.captures(bare))
         // "what is due before the weekend?" asks
         && !matches!(
             c[1].to_lowercase().as_str(),
