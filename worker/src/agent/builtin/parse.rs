@@ -214,7 +214,7 @@ re!(
 );
 re!(
     BYE,
-    r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now)\b[\s\w!.]{0,12}$"
+    r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now|(?:i'm|im|i am) done for (?:today|now|the day|tonight))\b[\s\w!.]{0,12}$"
 );
 /// An agreement: "yes", "go ahead", "do it".
 const AGREEMENT: &str = r"(?:yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|go|go on|let's do it|let's go|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|sure thing|affirmative|of course|alright|all right|fine|sounds good|proceed)";
@@ -236,14 +236,14 @@ re!(
 );
 re!(
     UNDO,
-    r"(?i)^(?:please\s+)?(?:undo|revert|roll ?back|take (?:that|it) back|undo (?:that|it|this|the last (?:change|action|thing|one|step))|revert (?:that|it|the last change)|oops,?\s*undo(?: that)?)[\s!.]*$"
+    r"(?i)^(?:please\s+)?(?:undo|revert|roll ?back|take (?:that|it) back|undo (?:that|it|this|the last (?:change|action|thing|one|step))|revert (?:that|it|the last change)|oops,?\s*undo(?: that)?|(?:change|put|set|turn) (?:it|that|them) back(?: the way it was)?|go back)[\s!.]*$"
 );
 // Words people put in front of a request ("actually, …", "oh and …", "ok so …", "hey can you
 // …"). Those that can also begin a task ("wait for the plumber", "now …") count only with a
 // comma or the like.
 re!(
     LEAD_IN,
-    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah)\s*[,.!:;-]+\s*)(\S.*)$"
+    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi there|hey there|hello there|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah)\s*[,.!:;-]+\s*)(\S.*)$"
 );
 // Words that hand the request to the assistant ("go ahead and …", "make sure to …", "I want you
 // to …", "I'd like to …"): read past when what follows is a request of its own. When it is not
@@ -1694,6 +1694,11 @@ fn due_of(words: &str, clock: &Clock, about: &str) -> Option<Due> {
     phrase::parse_in_sentence(words, clock, about).map(|p| p.resolve(clock.tz))
 }
 
+re!(
+    STARTING,
+    r"(?i)^(.+\b(?:every|daily|weekly|monthly|yearly|each)\b.*?),?\s+(?:starting|beginning|from)\s+(?:on\s+|from\s+)?(.+)$"
+);
+
 /// Reads a trailing date and/or repeat out of `text` (several may follow each other: "every
 /// monday at 9 starting next week" is not supported, "tomorrow every week" is).
 fn take_timing(text: &mut String, clock: &Clock) -> Timing {
@@ -1701,6 +1706,13 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
         due: None,
         repeat: None,
     };
+    // "water the plants every 3 days starting tomorrow": the first date of a repeat
+    if let Some(c) = STARTING.captures(text)
+        && let Some(due) = due_of(&c[2], clock, &c[1])
+    {
+        timing.due = Some(due);
+        *text = c[1].to_owned();
+    }
     loop {
         let words: Vec<&str> = text.split_whitespace().collect();
         let n = words.len();
@@ -1725,6 +1737,27 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
         }
         if !found {
             break;
+        }
+    }
+    // "standup at 9am on weekdays": a time before the repeat is the repeat's time of day
+    if timing.due.is_none()
+        && let Some(repeat) = timing.repeat.as_mut().filter(|r| r.time.is_none())
+    {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        // "standup at 9am on (weekdays)": the repeat took its noun, not its preposition
+        while words
+            .last()
+            .is_some_and(|w| ["on", "every", "each"].contains(&w.to_lowercase().as_str()))
+        {
+            words.pop();
+        }
+        let n = words.len();
+        if let Some((k, at)) = (1..n.min(4))
+            .rev()
+            .find_map(|k| phrase::time_only(&words[n - k..].join(" ")).map(|t| (k, t)))
+        {
+            repeat.time = Some(at);
+            *text = words[..n - k].join(" ");
         }
     }
     // A leading date: "tomorrow call mom", "on friday: pay rent".
@@ -1822,7 +1855,7 @@ fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
     if !(2..=5).contains(&parts.len()) {
         return None;
     }
-    let mut tasks = Vec::with_capacity(parts.len());
+    let mut tasks: Vec<NewTask> = Vec::with_capacity(parts.len());
     for part in parts {
         let mut rest = part.to_owned();
         let timing = take_timing(&mut rest, clock);
@@ -1838,6 +1871,10 @@ fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
             }
             _ => return None,
         }
+    }
+    let titles = share_verb(tasks.iter().map(|t| t.title.clone()).collect());
+    for (task, title) in tasks.iter_mut().zip(titles) {
+        task.title = title;
     }
     Some(tasks)
 }
@@ -2070,10 +2107,14 @@ fn short_list(text: &str) -> bool {
     parts.iter().all(|n| (1..=2).contains(n)) && (parts.len() >= 3 || parts.iter().all(|n| *n == 1))
 }
 
-/// "buy milk, eggs and bread": a shopping verb leading the first item leads the bare ones after
-/// it ("Buy eggs", "Buy bread"); an item with a verb of its own keeps it.
+/// "buy milk, eggs and bread", "call mom at 5 and dad at 6": a shopping or calling verb leading
+/// the first item leads the bare ones after it ("Buy eggs", "Call dad"); an item with a verb of
+/// its own keeps it.
 fn share_verb(mut items: Vec<String>) -> Vec<String> {
-    const SHOPPING: &[&str] = &["buy", "get", "grab", "order", "pick up"];
+    const SHOPPING: &[&str] = &[
+        "buy", "get", "grab", "order", "pick up", "call", "phone", "ring", "email", "text",
+        "message", "visit",
+    ];
     let Some(first) = items.first().map(|t| t.to_lowercase()) else {
         return items;
     };
@@ -2623,8 +2664,15 @@ fn parse_dated_request(message: &str, clock: &Clock) -> Option<Intent> {
         if !(REMIND.is_match(rest) || ADD.is_match(rest)) {
             return None;
         }
-        let due = due_phrase(&words[..k].join(" "), clock)?;
-        dated(parse_request(rest, clock), due)
+        let head = words[..k].join(" ");
+        match due_phrase(&head, clock) {
+            Some(due) => dated(parse_request(rest, clock), due),
+            // "every monday remind me to water the plants"
+            None => repeating(
+                parse_request(rest, clock),
+                parse_repeat(head.trim_end_matches([',', ':', '-']))?,
+            ),
+        }
     })
 }
 
@@ -3393,17 +3441,21 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         && let when = hour_alone_as_time(bare, &c[2])
         && let Some(due) = due_phrase(&when, clock)
     {
-        // "move the meeting from today to friday": the old date only says again which task
-        let named = FROM_OLD
-            .captures(&c[1])
-            .filter(|f| {
-                due_phrase(&f[2], clock).is_some()
-                    || phrase::time_only(strip_punctuation(&f[2])).is_some()
-            })
-            .and_then(|f| f.get(1))
-            .map_or(&c[1], |m| m.as_str());
+        // "move the meeting from today to friday": the old date only says again which task;
+        // "everything from today" is every task due then
+        let old = FROM_OLD.captures(&c[1]).filter(|f| {
+            due_phrase(&f[2], clock).is_some()
+                || phrase::time_only(strip_punctuation(&f[2])).is_some()
+        });
+        let named = match &old {
+            Some(f) if matches!(parse_target(&f[1], clock), Target::All(_)) => {
+                format!("{} due {}", &f[1], &f[2])
+            }
+            Some(f) => f[1].to_owned(),
+            None => c[1].to_owned(),
+        };
         return edit(
-            named,
+            &named,
             Edit {
                 due: Some(Some(due)),
                 at_time: phrase::time_only(strip_punctuation(&when)),
