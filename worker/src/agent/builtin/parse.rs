@@ -630,11 +630,48 @@ re!(
 );
 re!(
     REMIND,
-    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|don't forget to|dont forget to|do not forget to|don't forget|dont forget|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|need to|gotta|have to|must|don't forget to|dont forget to|do not forget to|don't forget|dont forget|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
 );
 re!(
     ADD_PREFIX,
-    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:(high|low|medium|urgent|important)(?:[\s-]+priority)?\s+)?(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
+    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:(high|low|medium|urgent|important)(?:[\s-]+priority)?\s+)?(?:(daily|weekly|monthly|yearly|annual|recurring|repeating)\s+)?(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
+);
+/// "eggs to my shopping list", "groceries: apples, bananas": what to add, and the list it names
+/// as a tag (the list is a tag the user keeps by name).
+fn list_named(body: &str) -> (String, Option<String>) {
+    let named = LIST_AFTER
+        .captures(body)
+        .filter(|c| {
+            ![
+                "todo",
+                "to-do",
+                "do",
+                "task",
+                "tasks",
+                "reminder",
+                "reminders",
+            ]
+            .contains(&c[2].to_lowercase().as_str())
+        })
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .or_else(|| {
+            LIST_BEFORE
+                .captures(body)
+                .map(|c| (c[2].to_owned(), c[1].to_owned()))
+        });
+    match named.and_then(|(items, list)| Some((items, normalize_tag(&list).ok()?))) {
+        Some((items, tag)) => (items, Some(tag)),
+        None => (body.to_owned(), None),
+    }
+}
+
+re!(
+    LIST_AFTER,
+    r"(?i)^(.+?)\s+(?:to|on|onto|in|into)\s+(?:my|the|our)\s+([\w-]+)\s+list[\s.!]*$"
+);
+re!(
+    LIST_BEFORE,
+    r"(?i)^(?:to\s+)?(?:my\s+|the\s+|our\s+)?(shopping|groceries|grocery|errands|chores|packing|gift|gifts|wish|reading|movie|movies|travel|garden|house|work|home|personal|family|school)(?:\s+list)?\s*(?::|\s-|\s–)\s*(.+)$"
 );
 re!(
     ADD_SUFFIX,
@@ -711,6 +748,10 @@ re!(
     r"(?i)^(?:all|every|everything|each|any)\b|^(?:the\s+|my\s+)?(?:completed|done|finished|overdue|old|checked)\s+(?:tasks|ones|items|todos)?$|^(?:the\s+)?(?:tasks|ones|items|todos)\s+(?:due|tagged|that are|with)\b|^(?:my|the)\s+(?:whole\s+|entire\s+)?(?:list|todo list|to-do list|task list|tasks|todos)$"
 );
 re!(
+    TAG_TASKS,
+    r"(?i)^(?:(?:all|the|my)\s+)*#([\w-]+)(?:\s+(?:tasks|todos|to-dos|items|ones))?$"
+);
+re!(
     TASK_NUMBER,
     r"(?i)^(?:the\s+)?(?:task|todo|to-do|item|number|no\.?|#)?\s*(?:number\s+|no\.?\s*|#)?\s*#?(\d{1,9})(?:\s*(?:task|todo|item))?$"
 );
@@ -744,7 +785,7 @@ re!(
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))$"
 );
 re!(
     IT_PROPERTY,
@@ -954,6 +995,15 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     }
     if SELECTOR.is_match(s) {
         return Target::All(selector_query(s, clock));
+    }
+    // "#home tasks", "the #work ones": every task with that tag
+    if let Some(c) = TAG_TASKS.captures(s)
+        && let Ok(tag) = normalize_tag(&c[1])
+    {
+        return Target::All(Query {
+            tag: Some(tag),
+            ..Query::default()
+        });
     }
     let mut t = s.to_owned();
     for prefix in ["the ", "my ", "a ", "that ", "this "] {
@@ -1397,7 +1447,7 @@ re!(
 // "tasks".
 re!(
     KIND_OF_TASKS,
-    r"(?:^|\b(?:my|the|all|any|many|show|list)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items)\b"
+    r"(?:^|\b(?:my|the|all|any|many|show|list)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items|list)\b"
 );
 
 /// Words before "tasks" that say which tasks without naming a kind of task.
@@ -1441,6 +1491,17 @@ const NOT_A_KIND: &[&str] = &[
     "repeating",
     "recurring",
     "recurrent",
+    "whole",
+    "entire",
+    "full",
+    "complete",
+    "task",
+    "master",
+    "do",
+    "this",
+    "that",
+    "the",
+    "my",
     "one-off",
     "one-time",
     "non-recurring",
@@ -1566,7 +1627,10 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.sort = Some(Sort::Priority);
     }
     // "my last 3 tasks", "the 5 most recent ones": the newest few (not "the last 3 days")
-    if let Some(c) = NEWEST.captures(&lower)
+    if LATEST_ONE.is_match(&lower) {
+        q.newest = Some(1);
+        q.sort = None;
+    } else if let Some(c) = NEWEST.captures(&lower)
         && let Some(n) = c
             .get(1)
             .or_else(|| c.get(2))
@@ -1679,6 +1743,9 @@ fn take_tags(text: &mut String) -> Vec<String> {
         }
     }
     tags.dedup();
+    if !tags.is_empty() {
+        *text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     tags
 }
 
@@ -1882,6 +1949,8 @@ fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
 /// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
 /// "tasks: eggs, milk and bread" or "eggs, milk and bread".
 fn parse_add(body: &str, clock: &Clock) -> Intent {
+    let (body, list_tag) = list_named(body);
+    let body = body.as_str();
     let (body, description) = match DESCRIPTION.captures(body) {
         Some(d) => (
             d[1].to_owned(),
@@ -1911,7 +1980,8 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
         }
         return Intent::Add(tasks);
     }
-    let tags = take_tags(&mut text);
+    let mut tags = take_tags(&mut text);
+    tags.extend(list_tag);
     let priority = take_priority(&mut text);
     // "conference from dec 10 to dec 12": due when it starts, the span out of the title
     if let Some(c) = DATE_RANGE.captures(&text)
@@ -1925,8 +1995,8 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
         text = TIME_RANGE.replace(&text, start.as_str()).into_owned();
     }
     let timing = take_timing(&mut text, clock);
-    let mut tags = tags;
     tags.extend(take_tags(&mut text));
+    tags.dedup();
     let priority = priority.or_else(|| take_priority(&mut text));
     let text = ADD_SUFFIX
         .replace(strip_punctuation(&text), "")
@@ -2085,6 +2155,10 @@ re!(
     &format!(
         r"(?i)^{POLITE}(?:set|make|have|put|schedule|plan)\s+((?:the|my|our)\s+.+?)\s+((?:today|tonight|tomorrow|next\s+\w+|this\s+\w+|\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm)?|(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+.+?)?)(?:\s+instead)?$"
     )
+);
+re!(
+    LATEST_ONE,
+    r"\b(?:last|latest|newest|most recent|most recently added)\s+(?:task|todo|to-do|item|one|thing)(?:\s+(?:i|we)\s+(?:added|created|put in|wrote down))?\s*[?!.]*$"
 );
 re!(
     NEWEST,
@@ -2857,6 +2931,8 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(target) = ASK_ABOUT
         .captures(bare)
         .and_then(|c| first_group(&c))
+        // "have I added anything today?" asks for a list
+        .filter(|m| !starts_with_word(m.as_str(), &["anything", "something", "everything"]))
         .map(|m| parse_target(m.as_str(), clock))
         .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
     {
@@ -3148,6 +3224,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             }
         }
     }
+    // "shopping: milk, eggs, bread": items for a list the user keeps by name
+    if LIST_BEFORE.is_match(bare) {
+        return parse_add(bare, clock);
+    }
     let add_body = ADD
         .captures(bare)
         // "make a task to …" adds; "make pancakes" is a task of its own (read below).
@@ -3158,13 +3238,23 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 return rest;
             }
             ADD_PREFIX.captures(&rest).map_or(rest.clone(), |p| {
-                // "a high priority task to …": the priority goes with the title
-                match p.get(1).map(|m| m.as_str().to_lowercase()).as_deref() {
-                    Some("low") => format!("{} low priority", &p[2]),
-                    Some("medium") => format!("{} medium priority", &p[2]),
-                    Some(_) => format!("{} high priority", &p[2]),
-                    None => p[2].to_owned(),
+                // "a high priority task to …", "a weekly reminder to …": the priority and the
+                // repeat go with the title
+                let mut body = p[3].to_owned();
+                match p.get(2).map(|m| m.as_str().to_lowercase()).as_deref() {
+                    Some("daily") => body.push_str(" every day"),
+                    Some("weekly") => body.push_str(" every week"),
+                    Some("monthly") => body.push_str(" every month"),
+                    Some("yearly" | "annual") => body.push_str(" every year"),
+                    _ => {}
                 }
+                match p.get(1).map(|m| m.as_str().to_lowercase()).as_deref() {
+                    Some("low") => body.push_str(" low priority"),
+                    Some("medium") => body.push_str(" medium priority"),
+                    Some(_) => body.push_str(" high priority"),
+                    None => {}
+                }
+                body
             })
         })
         .or_else(|| REMIND.captures(bare).map(|c| c[1].to_owned()));
