@@ -1086,6 +1086,16 @@ fn status_from_words(text: &str) -> StatusFilter {
     }
 }
 
+/// Words that ask for repeating tasks ("my recurring tasks", "which tasks repeat?").
+const REPEAT_WORDS: &[&str] = &[
+    "recurring",
+    "repeating",
+    "repeat",
+    "repeats",
+    "recur",
+    "recurrent",
+];
+
 /// Words a selector may use beside a title fragment ("all the milk tasks", "tasks with milk").
 const SELECTOR_WORDS: &[&str] = &[
     "all",
@@ -1160,12 +1170,6 @@ const SELECTOR_WORDS: &[&str] = &[
     "in",
     "for",
     "and",
-    "recurring",
-    "repeating",
-    "repeat",
-    "repeats",
-    "recur",
-    "recurrent",
     "one-off",
     "one-time",
     "non-recurring",
@@ -1390,7 +1394,7 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
                 .to_owned()
         })
         .filter(|w| !w.is_empty() && !w.starts_with('#'))
-        .filter(|w| !SELECTOR_WORDS.contains(&w.as_str()))
+        .filter(|w| !SELECTOR_WORDS.contains(&w.as_str()) && !REPEAT_WORDS.contains(&w.as_str()))
         .filter(|w| q.tag.as_deref() != Some(w.as_str()))
         .collect();
     if !rest.is_empty() {
@@ -1656,18 +1660,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     .any(|w| lower.contains(w))
     {
         q.repeating = Some(false);
-    } else if [
-        "recurring",
-        "repeating",
-        "repeat",
-        "repeats",
-        "recur",
-        "recurrent",
-    ]
-    .iter()
-    .any(|w| has(w))
-        || lower.contains("on repeat")
-    {
+    } else if REPEAT_WORDS.iter().any(|w| has(w)) || lower.contains("on repeat") {
         q.repeating = Some(true);
     }
     if let Some(c) = TAGGED.captures(text) {
