@@ -329,7 +329,7 @@ re!(
 );
 re!(
     IS_DONE,
-    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been)\s+(?:now\s+|all\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished)\b.*$"
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|was|were)\s+(?:now\s+|all\s+|already\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished|paid|sorted|handled|taken care of)\b.*$"
 );
 re!(
     NUMBER_DONE,
@@ -338,7 +338,7 @@ re!(
 // "task 4 gets deleted" (after "make sure"), "task 2 can be removed".
 re!(
     IS_DELETED,
-    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be)\s+(?:deleted|removed|erased|trashed|thrown out|cancell?ed|called off|off)$"
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be|was|were)\s+(?:deleted|removed|erased|trashed|thrown out|cancell?ed|called off|off)$"
 );
 re!(
     RESCHEDULE,
@@ -369,7 +369,12 @@ re!(
 // "the meeting is now at 4", "the dentist was moved to friday": news of a new date
 re!(
     IS_NOW,
-    r"(?i)^(.+?)\s+(?:is now|'s now|’s now|is now due|was moved|has been moved|got moved|was rescheduled|has been rescheduled|got rescheduled|was pushed back|was postponed|has been postponed|got postponed|was changed|has been changed)\s+(?:to\s+|until\s+|till\s+)?(.+)$"
+    r"(?i)^(.+?)\s+(?:is now|'s now|’s now|is now due|was moved|has been moved|got moved|was rescheduled|has been rescheduled|got rescheduled|was pushed back|was postponed|has been postponed|got postponed|was changed|has been changed|changed|moved|has moved|got changed|got pushed(?: back)?|was pushed|got delayed|was delayed)\s+(?:to\s+|until\s+|till\s+)?(.+?)(?:\s+now)?$"
+);
+// "the dentist is on december 2nd now", "the meeting's at 4 instead"
+re!(
+    IS_ON_NOW,
+    r"(?i)^(.+?)(?:\s+is|'s|’s)\s+(?:actually\s+)?((?:on|at)\s+.+?)\s+(?:now|instead)$"
 );
 /// How many of a unit an amount says ("a", "two", "15"), as one capture group.
 const COUNT: &str = r"(a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,3})";
@@ -3346,18 +3351,21 @@ const TASK_VERBS: &[&str] = &[
 /// "move the meeting to 4", "change the meeting time to 4:30": an hour alone is a time when the
 /// message moves a task or speaks of its time ("change task 2 to 4" may be a new title).
 fn hour_alone_as_time(message: &str, when: &str) -> String {
-    let moves = starts_with_word(
-        message,
-        &[
-            "move",
-            "reschedule",
-            "push",
-            "shift",
-            "bump",
-            "postpone",
-            "delay",
-        ],
-    ) || has_words(&message.to_lowercase(), "time");
+    // "the meeting got pushed to 4" moves a task too
+    let moves = IS_NOW.is_match(message)
+        || starts_with_word(
+            message,
+            &[
+                "move",
+                "reschedule",
+                "push",
+                "shift",
+                "bump",
+                "postpone",
+                "delay",
+            ],
+        )
+        || has_words(&message.to_lowercase(), "time");
     if moves {
         at_hour(when)
     } else {
@@ -3515,6 +3523,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))
         .or_else(|| IS_NOW.captures(bare))
+        .or_else(|| IS_ON_NOW.captures(bare))
         .or_else(|| PUT_IT.captures(bare))
         // "what is due before the weekend?" asks
         && !matches!(
