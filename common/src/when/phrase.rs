@@ -620,6 +620,13 @@ impl Reader<'_> {
         if self.eat_seq(&["end", "of", "day"]) || self.eat_seq(&["end", "of", "the", "day"]) {
             return Some((time(17, 0)?, None));
         }
+        // "after work" (18:00), "after lunch" (13:00)
+        if self.eat_seq(&["after", "work"]) {
+            return Some((time(18, 0)?, Some(TimeOfDay::Evening)));
+        }
+        if self.eat_seq(&["after", "lunch"]) {
+            return Some((time(13, 0)?, Some(TimeOfDay::Afternoon)));
+        }
         // "in the morning", "this evening", "morning"
         let vague_start = self.at;
         let _ = self.eat("in") && self.eat("the") || self.eat("this") || self.eat("the");
@@ -1041,6 +1048,8 @@ mod tests {
         ("tomorrow", "2026-11-27"),
         ("tmrw", "2026-11-27"),
         ("2moro", "2026-11-27"),
+        ("tomorrow after work", "2026-11-27 18:00"),
+        ("after lunch", "2026-11-26 13:00"),
         ("2day", "2026-11-26"),
         ("2nite", "2026-11-26 20:00"),
         ("tomorrow at 1030", "2026-11-27 10:30"),

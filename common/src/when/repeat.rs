@@ -438,7 +438,8 @@ fn head(tokens: &[String]) -> Option<(Repeat, Option<NaiveTime>, usize)> {
     if word(0) == Some("on") {
         // "on mondays (and thursdays)": plural weekdays repeat.
         let (days, n) = weekday_list(&tokens[1..], false)?;
-        if !tokens[1].ends_with('s') {
+        // ("tues", "thurs" are one day, not a plural)
+        if !tokens[1].ends_with("days") {
             return None;
         }
         return Some((Repeat::on_days(Freq::Weekly, 1, &days), None, n + 1));
@@ -447,7 +448,7 @@ fn head(tokens: &[String]) -> Option<(Repeat, Option<NaiveTime>, usize)> {
         // "mondays and thursdays"
         let (days, n) = weekday_list(tokens, false)?;
         return tokens[0]
-            .ends_with('s')
+            .ends_with("days")
             .then(|| (Repeat::on_days(Freq::Weekly, 1, &days), None, n));
     }
     let mut at = 1;
@@ -690,6 +691,9 @@ mod tests {
             "every blue moon",
             "on monday",
             "monday",
+            "thurs",
+            "tues 2:30",
+            "on weds",
             "everything",
             "every 0 days",
         ] {
