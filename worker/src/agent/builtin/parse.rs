@@ -1091,6 +1091,11 @@ fn status_from_words(text: &str) -> StatusFilter {
     }
 }
 
+re!(
+    NOT_URGENT_WORDS,
+    r"\b(?:not|non|un|less|isn't|aren't)[\s-]?(?:urgent|important)\b"
+);
+
 /// Words that ask for repeating tasks ("my recurring tasks", "which tasks repeat?").
 const REPEAT_WORDS: &[&str] = &[
     "recurring",
@@ -1534,7 +1539,10 @@ const NOT_A_KIND: &[&str] = &[
 
 /// [`query_of`], and the text before the days it names when it names some.
 fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
-    let lower = text.to_lowercase();
+    // "between now and friday": from today
+    let lower = text
+        .to_lowercase()
+        .replace("between now and ", "between today and ");
     let has = |w: &str| has_words(&lower, w);
     let mut q = Query {
         status: status_from_words(&lower),
@@ -1544,6 +1552,13 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     let (days, before_days) = take_days(&lower, clock).unzip();
     if q.status != StatusFilter::Completed {
         q.days = days;
+    }
+    // "what's overdue or due today?": everything due by the end of today
+    if q.days.is_none() && has("overdue") && has("today") && !has("tomorrow") {
+        q.days = Some(Days {
+            from: None,
+            to: Some(clock.today()),
+        });
     }
     // "today's and tomorrow's tasks", "what's due today or tomorrow": both days
     if q.days.is_none()
@@ -1599,6 +1614,8 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.sort = Some(Sort::Priority);
         q.top = !has("tasks");
         q.status = StatusFilter::Pending;
+    } else if NOT_URGENT_WORDS.is_match(&lower) {
+        // "what's not urgent?": no filter rather than the opposite one
     } else if has("high priority") || has("urgent") || has("important") || has("high-priority") {
         q.priority = Some(Priority::High);
         // "what's urgent?", "anything important?": what still needs doing
