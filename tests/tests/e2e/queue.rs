@@ -164,8 +164,11 @@ async fn two_workers_share_a_burst_and_turns_of_a_conversation_stay_in_order() {
     let conversations = futures::future::join_all(runs).await;
 
     for (user, conversation) in users.iter().zip(conversations) {
+        // A task's number is taken as its turn runs, so number order is the order the turns ran
+        // in (created_at is its transaction's start, which a group-commit batch may have opened
+        // a moment before the previous turn's own transaction).
         let mut tasks = app.list_tasks(user, "all").await;
-        tasks.reverse();
+        tasks.sort_by_key(|t| t["id"].as_i64());
         let titles: Vec<&str> = tasks
             .iter()
             .map(|t| t["title"].as_str().expect("title"))
