@@ -255,13 +255,7 @@ fn with_task(tool: &Tool, id: i32) -> Tool {
 
 /// `tool` for `ids`: one task as `task_id`, several at once ("both") as `task_ids`.
 fn with_tasks(tool: &Tool, ids: &[i32]) -> Tool {
-    let (one, several) = match ids {
-        [id] => (Some(TaskId(*id)), None),
-        _ => (
-            None,
-            Some(ids.iter().copied().map(TaskId).collect::<Vec<_>>()),
-        ),
-    };
+    let (one, several) = task_ids(ids);
     let mut tool = tool.clone();
     match &mut tool {
         Tool::CompleteTask(a) => (a.task_id, a.task_ids) = (one, several),

@@ -1106,6 +1106,9 @@ const REPEAT_WORDS: &[&str] = &[
     "recurrent",
 ];
 
+/// Words that ask for one-off tasks ("my one-off tasks").
+const ONE_OFF_WORDS: &[&str] = &["one-off", "one-time", "non-recurring", "non-repeating"];
+
 /// Words a selector may use beside a title fragment ("all the milk tasks", "tasks with milk").
 const SELECTOR_WORDS: &[&str] = &[
     "all",
@@ -1180,10 +1183,6 @@ const SELECTOR_WORDS: &[&str] = &[
     "in",
     "for",
     "and",
-    "one-off",
-    "one-time",
-    "non-recurring",
-    "non-repeating",
 ];
 
 /// The days a listing names at its end ("what's due on friday", "anything next week?", "tasks due
@@ -1404,7 +1403,12 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
                 .to_owned()
         })
         .filter(|w| !w.is_empty() && !w.starts_with('#'))
-        .filter(|w| !SELECTOR_WORDS.contains(&w.as_str()) && !REPEAT_WORDS.contains(&w.as_str()))
+        .filter(|w| {
+            let w = w.as_str();
+            !SELECTOR_WORDS.contains(&w)
+                && !REPEAT_WORDS.contains(&w)
+                && !ONE_OFF_WORDS.contains(&w)
+        })
         .filter(|w| q.tag.as_deref() != Some(w.as_str()))
         .collect();
     if !rest.is_empty() {
@@ -1446,7 +1450,10 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
         && let Some(c) = KIND_OF_TASKS.captures(&text.to_lowercase())
     {
         let word = c[1].to_owned();
-        if !SELECTOR_WORDS.contains(&word.as_str()) && !NOT_A_KIND.contains(&word.as_str()) {
+        if !SELECTOR_WORDS.contains(&word.as_str())
+            && !NOT_A_KIND.contains(&word.as_str())
+            && !ONE_OFF_WORDS.contains(&word.as_str())
+        {
             q.about = normalize_tag(&word).ok();
         }
     }
@@ -1516,10 +1523,6 @@ const NOT_A_KIND: &[&str] = &[
     "that",
     "the",
     "my",
-    "one-off",
-    "one-time",
-    "non-recurring",
-    "non-repeating",
     "tagged",
     "undated",
     "late",
@@ -1667,19 +1670,16 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.sort = None;
     }
     // "my recurring tasks", "which tasks repeat?", "one-off tasks"
-    if [
-        "one-off",
-        "one off",
-        "one-time",
-        "non-recurring",
-        "non-repeating",
-        "not recurring",
-        "don't repeat",
-        "do not repeat",
-        "not repeating",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
+    if ONE_OFF_WORDS
+        .iter()
+        .chain(&[
+            "one off",
+            "not recurring",
+            "don't repeat",
+            "do not repeat",
+            "not repeating",
+        ])
+        .any(|w| lower.contains(w))
     {
         q.repeating = Some(false);
     } else if REPEAT_WORDS.iter().any(|w| has(w)) || lower.contains("on repeat") {
