@@ -113,8 +113,15 @@ pub fn tokenize(text: &str) -> Vec<String> {
         .replace([',', ';'], " ")
         .split_whitespace()
         .map(|w| {
-            w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | '(' | ')' | '"' | '\''))
-                .to_owned()
+            let word =
+                w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | '(' | ')' | '"' | '\''));
+            // "15.12.": a day and month written with dots keep the last one, which tells them
+            // from a time ("10.30")
+            if w.ends_with('.') && dotted_date(&format!("{word}.")).is_some() {
+                format!("{word}.")
+            } else {
+                word.to_owned()
+            }
         })
         .filter(|w| !w.is_empty())
         .collect()
@@ -230,6 +237,28 @@ pub fn ordinal(word: &str) -> Option<u32> {
 
 fn time(h: u32, m: u32) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(h, m, 0)
+}
+
+/// "15.12." or "15.12.2026" (day first, as dates written with dots are): (day, month, year).
+fn dotted_date(word: &str) -> Option<(u32, u32, Option<i32>)> {
+    let parts: Vec<&str> = word.split('.').collect();
+    let numbers = |ps: &[&str]| {
+        ps.iter()
+            .all(|p| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
+    };
+    let (day, month, year) = match parts.as_slice() {
+        [d, m, ""] if numbers(&[d, m]) => (d, m, None),
+        [d, m, y] | [d, m, y, ""]
+            if numbers(&[d, m])
+                && (y.len() == 2 || y.len() == 4)
+                && y.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            (d, m, Some(full_year(y.parse().ok()?)))
+        }
+        _ => return None,
+    };
+    let (day, month): (u32, u32) = (day.parse().ok()?, month.parse().ok()?);
+    ((1..=31).contains(&day) && (1..=12).contains(&month)).then_some((day, month, year))
 }
 
 /// "5", "5:30", "17:00" → (hour, minute, had minutes).
@@ -913,6 +942,14 @@ impl Reader<'_> {
             self.at += 1;
             return Some((d, None));
         }
+        if let Some((day, month, year)) = dotted_date(&word) {
+            self.at += 1;
+            let date = match year {
+                Some(y) => NaiveDate::from_ymd_opt(y, month, day),
+                None => next_month_day(today, month, day),
+            };
+            return date.map(|d| (d, None));
+        }
         let parts: Vec<&str> = word.split('/').collect();
         if parts.len() >= 2
             && parts.len() <= 3
@@ -1152,6 +1189,31 @@ mod tests {
         }
         assert!(GOLDEN.len() >= 60);
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn dates_written_with_dots_are_day_first_and_times_stay_times() {
+        for order in [DateOrder::Dmy, DateOrder::Mdy] {
+            assert_eq!(read("15.12.", order).as_deref(), Some("2026-12-15"));
+            assert_eq!(read("on 3.1.", order).as_deref(), Some("2027-01-03"));
+            assert_eq!(read("15.12.2026", order).as_deref(), Some("2026-12-15"));
+            assert_eq!(read("1.2.27", order).as_deref(), Some("2027-02-01"));
+            assert_eq!(
+                read("15.12. at 9:30", order).as_deref(),
+                Some("2026-12-15 09:30")
+            );
+        }
+        // no last dot: a time
+        assert_eq!(
+            read("at 11.30", DateOrder::Dmy).as_deref(),
+            Some("2026-11-26 11:30")
+        );
+        assert_eq!(
+            read("tomorrow at 5.15", DateOrder::Dmy).as_deref(),
+            Some("2026-11-27 17:15")
+        );
+        assert_eq!(read("32.12.", DateOrder::Dmy), None);
+        assert_eq!(read("15.13.", DateOrder::Dmy), None);
     }
 
     #[test]
