@@ -52,6 +52,8 @@ pub struct ListParams {
     pub q: Option<String>,
     /// `true`: only repeating tasks; `false`: only one-off tasks.
     pub repeating: Option<bool>,
+    /// `true`: only tasks with at least one tag; `false`: only tasks with none.
+    pub tagged: Option<bool>,
     /// `created` (newest first, default), `due` (soonest first, undated last) or `priority`.
     pub sort: Option<String>,
     /// Page size, 1–200 (default 100). A `Link: <…>; rel="next"` header points to the next page.
@@ -148,6 +150,14 @@ fn instant(param: &'static str, raw: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| invalid(param, format!("{param} must be an RFC 3339 date and time")))
 }
 
+fn boolean(param: &'static str, raw: &str) -> Result<bool> {
+    match raw.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(param, format!("{param} must be true or false"))),
+    }
+}
+
 /// Reads the listing's query string; a bad value is a 422 naming the parameter.
 fn list_filter(query: Option<&str>) -> Result<ListFilter> {
     let mut filter = ListFilter::default();
@@ -202,18 +212,8 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
                 }
                 filter.text = (!q.is_empty()).then(|| q.to_owned());
             }
-            "repeating" => {
-                filter.repeating = Some(match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    _ => {
-                        return Err(invalid(
-                            "repeating",
-                            "repeating must be true or false".into(),
-                        ));
-                    }
-                });
-            }
+            "repeating" => filter.repeating = Some(boolean("repeating", value)?),
+            "tagged" => filter.tagged = Some(boolean("tagged", value)?),
             "sort" => {
                 filter.sort = Sort::parse(value).ok_or_else(|| {
                     invalid("sort", "sort must be one of created, due, priority".into())

@@ -170,6 +170,8 @@ pub struct ListFilter {
     pub text: Option<String>,
     /// Only repeating tasks (`true`) or only one-off ones (`false`).
     pub repeating: Option<bool>,
+    /// Only tasks with at least one tag (`true`) or with none (`false`).
+    pub tagged: Option<bool>,
     pub sort: Sort,
     pub limit: Option<u32>,
     pub cursor: Option<Cursor>,
@@ -283,7 +285,8 @@ macro_rules! list_where {
            and ($14::timestamptz is null or completed_at < $14)
            and ($15::timestamptz is null or completed_at > $15)
            and ($16::smallint is null or priority <= $16)
-           and ($17::boolean is null or (repeat is not null) = $17) "
+           and ($17::boolean is null or (repeat is not null) = $17)
+           and ($18::boolean is null or (cardinality(tags) > 0) = $18) "
     };
 }
 
@@ -300,25 +303,25 @@ pub async fn list(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($18::boolean is not true or (created_at, id) < ($19, $20))
-             order by created_at desc, id desc limit $21"
+            "and ($19::boolean is not true or (created_at, id) < ($20, $21))
+             order by created_at desc, id desc limit $22"
         ),
         Sort::Due => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($18::boolean is not true
-                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($19, $20, $21))
-             order by (due_at is null), due_at, id limit $22"
+            "and ($19::boolean is not true
+                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($20, $21, $22))
+             order by (due_at is null), due_at, id limit $23"
         ),
         Sort::Priority => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($18::boolean is not true
+            "and ($19::boolean is not true
                   or (-priority, (due_at is null), coalesce(due_at, 'epoch'::timestamptz), id)
-                     > (-$19::smallint, $20, $21, $22))
-             order by priority desc, (due_at is null), due_at, id limit $23"
+                     > (-$20::smallint, $21, $22, $23))
+             order by priority desc, (due_at is null), due_at, id limit $24"
         ),
     };
     let cursor = filter.cursor;
@@ -340,6 +343,7 @@ pub async fn list(
         .bind(filter.completed_after)
         .bind(filter.max_priority.map(|p| p as i16))
         .bind(filter.repeating)
+        .bind(filter.tagged)
         .bind(cursor.is_some());
     // The keyset of the page's order, then the limit (one more row tells whether a next page exists).
     let query = match filter.sort {

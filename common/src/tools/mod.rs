@@ -125,12 +125,18 @@ pub struct ListTasksArgs {
     /// Only tasks of exactly this priority (none, low, medium or high): "my low priority tasks".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_is: Option<Priority>,
+    /// Only tasks of at most this priority: "what's not urgent?" is at most medium.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_at_most: Option<Priority>,
     /// Only tasks with this tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// true: only repeating tasks ("what's recurring?"); false: only one-off tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeating: Option<bool>,
+    /// true: only tasks with at least one tag; false: only tasks with no tag ("untagged tasks").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagged: Option<bool>,
     /// Text to find in titles and descriptions (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,

@@ -218,7 +218,11 @@ async fn list_tasks(
             .priority
             .max(args.priority_is)
             .filter(|p| *p > Priority::None),
-        max_priority: args.priority_is,
+        // "exactly" and "at most" together: the lower ceiling
+        max_priority: match (args.priority_is, args.priority_at_most) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
         tags: tag.into_iter().collect(),
         text: args
             .query
@@ -227,6 +231,7 @@ async fn list_tasks(
             .filter(|q| !q.is_empty())
             .map(|q| q.chars().take(200).collect()),
         repeating: args.repeating,
+        tagged: args.tagged,
         sort: args.sort.unwrap_or_default(),
         limit: Some(limit),
         due_after,

@@ -482,6 +482,72 @@ async fn set_the_x_for_a_time_moves_a_task_with_that_title_and_adds_one_otherwis
 }
 
 #[tokio::test]
+async fn untagged_and_not_urgent_tasks_are_listed_apart_over_rest_and_in_the_chat() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.create_task_with(
+        &user,
+        &json!({"title": "Pay rent", "tags": ["home"], "priority": "high"}),
+    )
+    .await;
+    app.create_task_with(&user, &json!({"title": "Buy milk", "priority": "low"}))
+        .await;
+
+    // Act + Assert: REST
+    assert_eq!(titles_for(&app, &user, "tagged=false").await, ["Buy milk"]);
+    assert_eq!(titles_for(&app, &user, "tagged=true").await, ["Pay rent"]);
+    let (status, error) = error_field(&app, &user, "tagged=maybe").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["field"], "tagged");
+
+    // Act + Assert: the built-in agent's list_tasks calls
+    let mut ws = app.ws(&user).await;
+    let done = say(&mut ws, "which tasks have no tags?", None).await;
+    assert_eq!(done["tool_calls"][0]["arguments"]["tagged"], false);
+    assert_eq!(done["tool_calls"][0]["result"]["count"], 1, "{done}");
+    let done = say(&mut ws, "what's not urgent?", None).await;
+    assert_eq!(
+        done["tool_calls"][0]["arguments"]["priority_at_most"],
+        "medium"
+    );
+    let text = done["response"].as_str().expect("text");
+    assert!(
+        text.contains("Buy milk") && !text.contains("Pay rent"),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_changes_in_one_clause_make_one_update() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let task = app
+        .create_task_with(&user, &json!({"title": "Buy milk"}))
+        .await;
+    let id = task["id"].as_i64().expect("id");
+    let mut ws = app.ws(&user).await;
+
+    // Act
+    let done = say(
+        &mut ws,
+        &format!("mark task {id} as high priority and due tomorrow"),
+        None,
+    )
+    .await;
+
+    // Assert: one call changed both
+    assert_eq!(calls(&done), ["update_task"], "{done}");
+    let (_, _, listed) = app.get_json(&user, "/tasks").await;
+    let stored = &listed[0];
+    assert_eq!(stored["priority"], "high", "{listed}");
+    assert!(stored["due_at"].is_string(), "{listed}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn daily_repeats_keep_their_local_time_across_a_dst_change() {
     let app = TestApp::spawn_with(TestOptions {
         workers: 0,

@@ -152,8 +152,10 @@ fn list_args(q: &Query) -> ListTasksArgs {
         // "high priority tasks" are those of at least high; "low priority tasks" only the low ones
         priority: q.priority.filter(|p| *p == Priority::High),
         priority_is: q.priority.filter(|p| *p != Priority::High),
+        priority_at_most: q.max_priority,
         tag: q.tag.clone(),
         repeating: q.repeating,
+        tagged: q.tagged,
         query: q.text.clone(),
         sort: q.sort,
         limit: if q.top { Some(1) } else { q.newest },
@@ -546,6 +548,37 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                 action.verb()
             ));
         }
+        // "delete the last task" with no list shown and no task talked about: the newest one
+        Target::Listed(places)
+            if places.as_slice() == [Position::FromEnd(0)]
+                && shown(ctx).is_empty()
+                && ctx.state.tasks.is_empty() =>
+        {
+            let Some(tasks) = tasks else {
+                return Plan::NeedTasks;
+            };
+            let newest = tasks
+                .iter()
+                .filter(|t| match action {
+                    Action::Complete => !t.completed,
+                    Action::Reopen => t.completed,
+                    _ => true,
+                })
+                .max_by_key(|t| t.task_id);
+            let Some(task) = newest else {
+                return say("You have no tasks that match, so I changed nothing.");
+            };
+            // a guess: asked first
+            return ask(
+                format!(
+                    "Do you mean task #{} {}, the one added last? Answer yes or no.",
+                    task.task_id,
+                    reply::quote(&task.title)
+                ),
+                call_for(action, &[], Some(tasks), &ctx.clock),
+                vec![task.task_id],
+            );
+        }
         Target::Ids(_) | Target::Previous | Target::Listed(_) => match referenced(target, ctx) {
             Ok(ids) => ids,
             Err(reply) => return reply,
@@ -615,6 +648,15 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                     Action::Reopen => StatusFilter::Completed,
                     _ => StatusFilter::All,
                 };
+            }
+            // "everything except the dentist" when no task is the dentist: a typo, not everything
+            if let Some(except) = &query.except
+                && !tasks.iter().any(|t| resolve::excepted(t, except))
+            {
+                return say(format!(
+                    "I found no task matching {} to leave out, so I changed nothing.",
+                    reply::quote(except)
+                ));
             }
             let selected = resolve::select(tasks, &query, &ctx.clock);
             if selected.is_empty() {
@@ -722,6 +764,14 @@ fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
         return Plan::NeedTasks;
     };
     let ids: Vec<i32> = match target {
+        // "show the last task" with no list shown and no task talked about: the newest one
+        Target::Listed(places)
+            if places.as_slice() == [Position::FromEnd(0)]
+                && shown(ctx).is_empty()
+                && ctx.state.tasks.is_empty() =>
+        {
+            tasks.iter().map(|t| t.task_id).max().into_iter().collect()
+        }
         Target::Ids(_) | Target::Previous | Target::Listed(_) => match referenced(target, ctx) {
             Ok(ids) => ids,
             Err(reply) => return reply,

@@ -30,6 +30,12 @@ pub struct Query {
     pub done_days: Option<Days>,
     /// "my recurring tasks" (`true`), "one-off tasks" (`false`).
     pub repeating: Option<bool>,
+    /// "tasks without tags" (`false`).
+    pub tagged: Option<bool>,
+    /// "everything except the dentist": tasks this names are left out of a selection.
+    pub except: Option<String>,
+    /// "what's not urgent?": at most this priority.
+    pub max_priority: Option<Priority>,
     /// "my work tasks": a word that names a kind of task, read as a tag when the user has tasks
     /// with that tag and as text to find otherwise (the planner decides, knowing the tasks).
     pub about: Option<String>,
@@ -748,6 +754,11 @@ re!(
     TAGGED,
     r"(?i)(?:\btagged\s+(?:as\s+|with\s+)?|\blabell?ed\s+(?:as\s+)?|\bwith\s+(?:the\s+)?tag\s+|#)([\w-]+)|\b([\w-]+)\s+tag\b"
 );
+// "untagged tasks", "tasks without a tag", "which tasks have no tags?"
+re!(
+    UNTAGGED,
+    r"\b(?:untagged|not tagged|without (?:a |any )?(?:tags?|labels?)|with no (?:tags?|labels?)|(?:have|has|having) no (?:tags?|labels?))\b"
+);
 re!(
     SELECTOR,
     r"(?i)^(?:all|every|everything|each|any)\b|^(?:the\s+|my\s+)?(?:completed|done|finished|overdue|old|checked)\s+(?:tasks|ones|items|todos)?$|^(?:the\s+)?(?:tasks|ones|items|todos)\s+(?:due|tagged|that are|with)\b|^(?:my|the)\s+(?:whole\s+|entire\s+)?(?:list|todo list|to-do list|task list|tasks|todos)$"
@@ -881,8 +892,16 @@ pub const STOPWORDS: &[&str] = &[
 ];
 
 pub fn strip_punctuation(s: &str) -> &str {
-    s.trim().trim_end_matches(['.', '!', '?', ',', ';']).trim()
+    let s = s.trim();
+    let cut = s.trim_end_matches(['.', '!', '?', ',', ';']);
+    // "on 15.12.": the last dot of a day and month written with dots is part of the date
+    if s[cut.len()..].starts_with('.') && DOTTED_DAY_MONTH.is_match(cut) {
+        return &s[..=cut.len()];
+    }
+    cut.trim()
 }
+
+re!(DOTTED_DAY_MONTH, r"(?:^|\s)\d{1,2}\.\d{1,2}$");
 
 pub fn unquote(s: &str) -> &str {
     let s = s.trim();
@@ -1226,6 +1245,13 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
         }
         "before" | "by" | "until" | "till" | "after" => (first, rest),
         "next" | "this" | "coming" | "the" => ("on", &words[skip..]),
+        // "in two days", "in a week": that day
+        "in" if rest.len() == 2
+            && (rest[0] == "a" || phrase::number(rest[0]).is_some())
+            && matches!(rest[1], "day" | "days" | "week" | "weeks") =>
+        {
+            ("on", &words[skip..])
+        }
         _ => return None,
     };
     let phrase = phrase.join(" ");
@@ -1388,6 +1414,16 @@ fn coming_days(phrase: &str) -> Option<i64> {
 /// A selector's query, with what is left of its words (a title fragment) as a text filter, so
 /// that "delete all the milk tasks" picks the milk tasks, not every task.
 fn selector_query(text: &str, clock: &Clock) -> Query {
+    // "everything except the dentist", "all tasks but the work ones"
+    if let Some(c) = EXCEPT.captures(text) {
+        let kept = c[2].trim();
+        if !kept.is_empty() {
+            return Query {
+                except: Some(kept.to_owned()),
+                ..selector_query(&c[1], clock)
+            };
+        }
+    }
     let (mut q, before_days) = query_and_rest(text, clock);
     // "everything due on friday": the days are not words of a title
     let text = before_days.unwrap_or_else(|| text.to_owned());
@@ -1416,6 +1452,11 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
     }
     q
 }
+
+re!(
+    EXCEPT,
+    r"(?i)^(.+?)\s*,?\s+(?:except(?:\s+for)?|but\s+not|but|other\s+than|apart\s+from|besides|save\s+for)\s+(.+)$"
+);
 
 /// `query` limited to pending tasks unless it says which ("what's coming up?", "today" alone).
 fn still_to_do(mut query: Query) -> Query {
@@ -1453,6 +1494,7 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
         if !SELECTOR_WORDS.contains(&word.as_str())
             && !NOT_A_KIND.contains(&word.as_str())
             && !ONE_OFF_WORDS.contains(&word.as_str())
+            && !REPEAT_WORDS.contains(&word.as_str())
         {
             q.about = normalize_tag(&word).ok();
         }
@@ -1525,6 +1567,7 @@ const NOT_A_KIND: &[&str] = &[
     "my",
     "tagged",
     "undated",
+    "untagged",
     "late",
     "todo",
     "to-do",
@@ -1618,7 +1661,11 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.top = !has("tasks");
         q.status = StatusFilter::Pending;
     } else if NOT_URGENT_WORDS.is_match(&lower) {
-        // "what's not urgent?": no filter rather than the opposite one
+        // "what's not urgent?": what still needs doing, below high priority
+        q.max_priority = Some(Priority::Medium);
+        if q.status == StatusFilter::All {
+            q.status = StatusFilter::Pending;
+        }
     } else if has("high priority") || has("urgent") || has("important") || has("high-priority") {
         q.priority = Some(Priority::High);
         // "what's urgent?", "anything important?": what still needs doing
@@ -1685,7 +1732,9 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     } else if REPEAT_WORDS.iter().any(|w| has(w)) || lower.contains("on repeat") {
         q.repeating = Some(true);
     }
-    if let Some(c) = TAGGED.captures(text) {
+    if UNTAGGED.is_match(&lower) {
+        q.tagged = Some(false);
+    } else if let Some(c) = TAGGED.captures(text) {
         let raw = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
         if !matches!(
             raw.to_lowercase().as_str(),
@@ -2045,6 +2094,8 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
             .filter(|t| !t.is_empty())
             .collect();
         share_verb(items)
+    } else if let Some((a, b)) = two_doings(&text) {
+        vec![clean_title(a), clean_title(b)]
     } else {
         vec![clean_title(&text)]
     };
@@ -2804,6 +2855,14 @@ fn reminder_body(body: &str) -> &str {
     body
 }
 
+re!(
+    MORE_THAN_DAILY,
+    r"(?i)\b(?:(?:every|each)\s+(?:(?:\d+|two|three|four|five|six|eight|twelve|few|couple\s+of|other)\s+)?(?:hours?|minutes?|mins?|half[\s-]hour)|hourly|(?:twice|thrice|(?:two|three|four|several|\d+)\s+times)\s+(?:a|per|each|every)\s+day)\b"
+);
+const MORE_THAN_DAILY_REPLY: &str = "A task can repeat every day at the most (daily, weekly, \
+     monthly or yearly), not several times a day, so I changed nothing. Try \"take my pills every \
+     day at 9am\", or add one task for each time of day.";
+
 fn parse_request(message: &str, clock: &Clock) -> Intent {
     let text = message.trim();
     let lower = text.to_lowercase();
@@ -2857,6 +2916,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(question) = unclear_correction(bare, clock) {
         return Intent::Unclear(question);
+    }
+    // "take my pills every 4 hours", "drink water twice a day": repeats run daily at the most
+    if MORE_THAN_DAILY.is_match(bare)
+        && !starts_with_word(
+            bare,
+            &[
+                "what", "what's", "which", "show", "list", "how", "is", "are",
+            ],
+        )
+    {
+        return Intent::Unclear(MORE_THAN_DAILY_REPLY);
     }
     // "done", "not done" alone: about the task just talked about
     if let Some(c) = IT_DONE.captures(bare) {
@@ -3364,6 +3434,24 @@ const TASK_VERBS: &[&str] = &[
     "file", "update", "study", "practice", "practise", "pack", "charge", "repair", "replace",
 ];
 
+/// "buy milk and call mom": two things to do, each led by a verb of its own and saying what it
+/// is done to ("pick up and drop off the kids", "call mom and tell her" stay one task).
+fn two_doings(text: &str) -> Option<(&str, &str)> {
+    let (a, b) = text.split_once(" and ")?;
+    let doing = |part: &str| {
+        let words: Vec<String> = part.split_whitespace().map(|w| w.to_lowercase()).collect();
+        words.len() >= 2
+            && TASK_VERBS.contains(&words[0].as_str())
+            && !words[1..]
+                .iter()
+                .any(|w| matches!(w.as_str(), "it" | "them" | "her" | "him" | "and"))
+            && !words
+                .last()
+                .is_some_and(|w| matches!(w.as_str(), "up" | "off" | "out" | "down" | "over"))
+    };
+    (doing(a) && doing(b)).then_some((a, b))
+}
+
 /// An [`Intent::Update`].
 /// "move the meeting to 4", "change the meeting time to 4:30": an hour alone is a time when the
 /// message moves a task or speaks of its time ("change task 2 to 4" may be a new title).
@@ -3392,7 +3480,7 @@ fn hour_alone_as_time(message: &str, when: &str) -> String {
 
 /// "4" → "at 4" (an hour alone, read as a time); anything else as it is.
 fn at_hour(when: &str) -> String {
-    re!(HOUR, r"^\d{1,2}(?::\d{2})?$");
+    re!(HOUR, r"^\d{1,2}(?:[:.]\d{2})?$");
     let when = strip_punctuation(when);
     if HOUR.is_match(when) {
         format!("at {when}")
@@ -3405,8 +3493,72 @@ fn update(target: Target, edit: Edit) -> Intent {
     Intent::Update(target, Box::new(edit))
 }
 
+// "… and due tomorrow", "…, and high priority": a second change of the same task
+re!(
+    AND_CHANGE,
+    r"(?i)^(.+?)(?:\s*,\s*|\s+)(?:and|&)\s+(?:(?:make|set|mark)\s+it\s+)?(?:as\s+)?((?:due|on|at|for|to|by)\s+.+|(?:a\s+)?(?:high|medium|low|top|normal|urgent|important)(?:[\s-]+priority)?|(?:priority|prio)\s+\w+|(?:tagged|labell?ed|tag\s+it)\s+.+|(?:repeat(?:ing)?|every)\s+.+)$"
+);
+
+/// Two changes of one task in one clause: "mark task 1 as high priority and due tomorrow", "move
+/// the dentist to friday and high priority". The second is read as a change of "it".
+fn two_changes(bare: &str, clock: &Clock) -> Option<Intent> {
+    let c = AND_CHANGE.captures(bare)?;
+    let Some(Intent::Update(target, first)) = parse_edit(&c[1], clock) else {
+        return None;
+    };
+    let rest = c[2].trim();
+    let tags = rest
+        .strip_prefix("tagged ")
+        .or_else(|| rest.strip_prefix("tag it "))
+        .unwrap_or(rest);
+    let second = [
+        format!("make it {rest}"),
+        format!("move it {rest}"),
+        format!("make it repeat {rest}"),
+        format!("tag it {tags}"),
+    ]
+    .iter()
+    .find_map(|it| match parse_edit(it, clock) {
+        Some(Intent::Update(Target::Previous, edit)) => Some(edit),
+        _ => None,
+    })?;
+    Some(update(target, merged(*first, *second)?))
+}
+
+/// Both changes, when they change different things.
+fn merged(a: Edit, b: Edit) -> Option<Edit> {
+    let moves = |e: &Edit| e.due.is_some() || e.shift.is_some() || e.at_time.is_some();
+    let ranks = |e: &Edit| e.priority.is_some() || e.priority_step != 0;
+    let tags = |e: &Edit| !e.add_tags.is_empty() || !e.remove_tags.is_empty() || e.clear_tags;
+    if (moves(&a) && moves(&b))
+        || (ranks(&a) && ranks(&b))
+        || (tags(&a) && tags(&b))
+        || (a.title.is_some() && b.title.is_some())
+        || (a.description.is_some() && b.description.is_some())
+        || (a.repeat.is_some() && b.repeat.is_some())
+    {
+        return None;
+    }
+    Some(Edit {
+        title: a.title.or(b.title),
+        description: a.description.or(b.description),
+        due: a.due.or(b.due),
+        priority: a.priority.or(b.priority),
+        add_tags: [a.add_tags, b.add_tags].concat(),
+        remove_tags: [a.remove_tags, b.remove_tags].concat(),
+        clear_tags: a.clear_tags || b.clear_tags,
+        repeat: a.repeat.or(b.repeat),
+        shift: a.shift.or(b.shift),
+        at_time: a.at_time.or(b.at_time),
+        priority_step: a.priority_step + b.priority_step,
+    })
+}
+
 /// Reschedules, priorities, tags and repeats of existing tasks.
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
+    if let Some(both) = two_changes(bare, clock) {
+        return Some(both);
+    }
     let edit = |target: &str, edit: Edit| Some(update(parse_target(target, clock), edit));
     if let Some(c) = ADD_NOTE.captures(bare) {
         return edit(

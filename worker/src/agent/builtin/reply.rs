@@ -251,6 +251,8 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
             || query.done_days.is_some()
             || query.about.is_some()
             || query.repeating.is_some()
+            || query.tagged.is_some()
+            || query.max_priority.is_some()
         {
             return format!("You have no {what}.");
         }
@@ -346,6 +348,9 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     if let Some(p) = q.priority.and_then(priority_word) {
         words.push(p);
     }
+    if q.max_priority.is_some() {
+        words.push("non-urgent");
+    }
     match q.repeating {
         Some(true) => words.push("repeating"),
         Some(false) => words.push("one-off"),
@@ -385,6 +390,9 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     }
     if let Some(tag) = &q.tag {
         out.push_str(&format!(" tagged #{tag}"));
+    }
+    if q.tagged == Some(false) {
+        out.push_str(" without tags");
     }
     if let Some(text) = &q.text {
         out.push_str(&format!(" matching {}", quote(text)));

@@ -191,6 +191,24 @@ pub fn find_by_title(tasks: &[ToolTask], query: &str, prefer: Prefer) -> Found {
     }
 }
 
+/// Whether a task is one that "except the dentist and the work tasks" keeps: its title has every
+/// word of one of the parts, or its tag is one.
+pub fn excepted(task: &ToolTask, except: &str) -> bool {
+    crate::agent::builtin::parse::list_items(except).any(|part| {
+        let part = part.to_lowercase();
+        let part = part.trim_start_matches("the ").trim_start_matches("my ");
+        let part = part
+            .trim_end_matches(" tasks")
+            .trim_end_matches(" task")
+            .trim_end_matches(" ones")
+            .trim_end_matches(" one")
+            .trim();
+        !part.is_empty()
+            && (match_title(&task.title, part) >= Match::AllWords
+                || task.tags.iter().any(|t| t == part.trim_start_matches('#')))
+    })
+}
+
 /// The tasks a selector ("all completed tasks", "everything due today") picks.
 pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask> {
     let today = clock.start_of(clock.today());
@@ -224,6 +242,13 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
         .filter(|t| query.priority.is_none_or(|p| t.priority == p))
         .filter(|t| query.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
         .filter(|t| query.repeating.is_none_or(|r| t.repeat.is_some() == r))
+        .filter(|t| {
+            query
+                .tagged
+                .is_none_or(|tagged| t.tags.is_empty() != tagged)
+        })
+        .filter(|t| query.max_priority.is_none_or(|p| t.priority <= p))
+        .filter(|t| query.except.as_ref().is_none_or(|x| !excepted(t, x)))
         .filter(|t| {
             query
                 .text
