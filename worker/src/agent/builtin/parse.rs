@@ -211,6 +211,14 @@ re!(
     r"(?i)^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|cool|nice|got it)\b[\s\w!.]{0,20}$"
 );
 re!(
+    HOW_OFTEN,
+    r"(?i)^how\s+often\s+(?:does|do|will|is|are)\s+(.+?)\s+(?:repeat|recur|repeating|recurring|happen|come\s+up|due)$"
+);
+re!(
+    DONE_FOR_TODAY,
+    r"(?i)^(?:am\s+i|are\s+we|is\s+that\s+it)\s+(?:all\s+)?(?:done|finished|through|free)?\s*(?:for\s+)?(?:the\s+day|today|tonight)$"
+);
+re!(
     FORGOT,
     r"(?i)^(?:(?:is\s+there\s+|are\s+there\s+)?(?:anything|something|any\s+tasks?)\s+(?:that\s+)?(?:i\s+)?(?:forgot|forget|have\s+forgotten|missed|have\s+missed|overlooked)(?:\s+about)?|(?:did|have)\s+i\s+(?:miss(?:ed)?|forg[eo]t(?:ten)?|overlook(?:ed)?)\s+(?:anything|something)|what\s+(?:did|have)\s+i\s+(?:miss(?:ed)?|forg[eo]t(?:ten)?|overlook(?:ed)?))$"
 );
@@ -323,7 +331,7 @@ re!(
 );
 re!(
     I_PAST,
-    r"(?i)^(?:(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)|(?:just\s+|already\s+)?(bought|paid|sent|called|emailed|watered|cleaned|fed|booked|mailed|posted|returned|renewed|submitted|fixed|washed))\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
+    r"(?i)^(?:(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|picked up|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)|(?:just\s+|already\s+)?(bought|got|grabbed|picked up|paid|sent|called|emailed|watered|cleaned|fed|booked|mailed|posted|returned|renewed|submitted|fixed|washed))\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
 );
 re!(
     HAVE_EVENT,
@@ -337,6 +345,57 @@ re!(
     IS_DONE,
     r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|was|were)\s+(?:now\s+|all\s+|already\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished|paid|sorted|handled|taken care of)\b.*$"
 );
+re!(
+    TITLE_DONE,
+    r"(?i)^((?:the\s+)?[a-z][\w -]{1,60}?)\s*[:-]?\s+(?:done|finished|completed|complete)$"
+);
+/// Words that make "… done" something other than a task's title ("all done", "almost done").
+const NOT_A_TITLE: &[&str] = &[
+    "i",
+    "we",
+    "you",
+    "all",
+    "everything",
+    "not",
+    "almost",
+    "nearly",
+    "half",
+    "just",
+    "so",
+    "mostly",
+    "pretty",
+    "it",
+    "that",
+    "this",
+    "them",
+    "those",
+    "these",
+    "is",
+    "are",
+    "am",
+    "what",
+    "which",
+    "anything",
+    "nothing",
+    "something",
+    "get",
+    "gets",
+    "got",
+    "be",
+    "been",
+    "being",
+    "mark",
+    "well",
+    "finally",
+    "already",
+    "now",
+    "then",
+    "and",
+    "ok",
+    "okay",
+    "yes",
+    "yeah",
+];
 re!(
     NUMBER_DONE,
     r"(?i)^((?:task|number|no\.?)\s*#?\d{1,9}|#\d{1,9})\s*(?:[:-]\s*)?(?:done|complete|completed|finished)$"
@@ -363,7 +422,7 @@ re!(
 re!(
     SET_DUE,
     &format!(
-        r"(?i)^{POLITE}(?:change|set|update|make|move)\s+(?:the\s+)?(?:due date|deadline|date|due|due time|time|date and time)\s+(?:of|for|on)\s+(.+?)\s+(?:to|as|for)\s+(.+)$"
+        r"(?i)^{POLITE}(?:change|set|update|make|move)\s+(?:the\s+|a\s+)?(?:due date|deadline|date|due|due time|time|date and time)\s+(?:of|for|on)\s+(.+?)(?:\s+(?:to|as|for)\s+|\s*:\s*)(.+)$"
     )
 );
 re!(
@@ -400,6 +459,19 @@ re!(
     )
 );
 re!(HALF_HOUR, r"(?i)\b(?:half an hour|a half hour|half hour)\b");
+// "make it 30 minutes later", "have the meeting an hour earlier"
+re!(
+    MAKE_EARLIER,
+    &format!(
+        r"(?i)^{POLITE}(?:make|have|set)\s+(.+?)\s+(?:by\s+)?{COUNT}\s+(minutes?|mins?|hours?|days?|weeks?)\s+(?:earlier|sooner)$"
+    )
+);
+re!(
+    MAKE_LATER,
+    &format!(
+        r"(?i)^{POLITE}(?:make|have|set)\s+(.+?)\s+(?:by\s+)?{COUNT}\s+(minutes?|mins?|hours?|days?|weeks?|months?)\s+later$"
+    )
+);
 // "task 1 from buy milk", "the meeting from today" (before "to …" in a rename or a move): the
 // task, then what it was (group 2).
 re!(FROM_OLD, r"(?i)^(.+?)\s+from\s+(.+)$");
@@ -426,6 +498,11 @@ re!(
     &format!(r"(?i)^{POLITE}(?:make|set|have)\s+(.+?)\s+(?:be\s+)?due\s+(.+)$")
 );
 re!(IS_DUE, r"(?i)^(.+?)\s+(?:is|should be)\s+due\s+(.+)$");
+// "task 5 due next monday": a task number needs no verb
+re!(
+    NUMBER_DUE,
+    r"(?i)^((?:task|number|no\.?)\s*#?\d{1,9}|#\d{1,9})\s*[:-]?\s*due\s+(.+)$"
+);
 re!(
     CLEAR_DUE,
     &format!(
@@ -2102,7 +2179,9 @@ fn parse_add(body: &str, clock: &Clock) -> Intent {
     let items: Vec<String> = items.into_iter().filter(|t| !t.is_empty()).collect();
     // "set a reminder for 5pm": a time is not what the task says
     let only_a_date = matches!(items.as_slice(), [title] if timing.due.is_none() && due_phrase(title, clock).is_some());
-    if items.is_empty() || only_a_date {
+    // "add task 3": a number is not what a task says
+    let only_a_number = matches!(items.as_slice(), [title] if title.chars().all(|c| c.is_ascii_digit() || c == '#'));
+    if items.is_empty() || only_a_date || only_a_number {
         return Intent::AddWithoutTitle;
     }
     let single = items.len() == 1;
@@ -2689,6 +2768,10 @@ fn unclear_correction(bare: &str, clock: &Clock) -> Option<&'static str> {
     if !c[1].eq_ignore_ascii_case("make") || bare.to_lowercase().contains(" to ") {
         return None;
     }
+    // "make it 30 minutes later": an edit reads it
+    if MAKE_LATER.is_match(bare) || MAKE_EARLIER.is_match(bare) {
+        return None;
+    }
     // "make it urgent", "make it less urgent": an edit reads it
     if parse_edit(bare, clock).is_some() {
         return None;
@@ -2896,6 +2979,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if BYE.is_match(bare) {
         return Intent::Bye;
+    }
+    // "am I done for the day?": what is left, due by today
+    if DONE_FOR_TODAY.is_match(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            days: Some(Days {
+                from: None,
+                to: Some(clock.today()),
+            }),
+            ..Query::default()
+        });
     }
     // "is there anything I forgot?": what is overdue
     if FORGOT.is_match(bare) {
@@ -3213,6 +3307,16 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(c) = NUMBER_DONE.captures(bare) {
         return Intent::Complete(parse_target(&c[1], clock));
     }
+    // "dentist done", "the rent finished": a title needs none either
+    if let Some(c) = TITLE_DONE.captures(bare)
+        && !starts_with_word(&c[1], NOT_A_TITLE)
+        && !LIST_VERB.is_match(&c[1])
+        && c[1].split_whitespace().count() <= 4
+        && !c[1].to_lowercase().ends_with(" as")
+        && !c[1].chars().any(|ch| ch.is_ascii_digit())
+    {
+        return Intent::Complete(parse_target(&c[1], clock));
+    }
     if let Some(c) = IS_DELETED.captures(bare)
         && !LIST_VERB.is_match(&c[1])
     {
@@ -3220,6 +3324,15 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if TAGS_QUESTION.is_match(bare) {
         return Intent::Tags;
+    }
+    // "how often does the plants task repeat?": the task, with its repeat
+    if let Some(c) = HOW_OFTEN.captures(bare) {
+        let named = c[1].trim();
+        let named = named
+            .strip_suffix(" task")
+            .or_else(|| named.strip_suffix(" one"))
+            .unwrap_or(named);
+        return Intent::Show(parse_target(named, clock));
     }
     if let Some(target) = SHOW_ABOUT
         .captures(bare)
@@ -3409,6 +3522,8 @@ fn present(verb: &str) -> String {
         "made" => "make",
         "took" => "take",
         "got" => "get",
+        "picked up" => "pick up",
+        "grabbed" => "grab",
         "went to" => "go to",
         "ate" => "eat",
         "met" => "meet",
@@ -3573,7 +3688,12 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         let target = c
             .get(1)
             .map_or(Target::Previous, |t| parse_target(t.as_str(), clock));
-        let note = unquote(strip_punctuation(&c[2])).to_owned();
+        // "add a note that I need my insurance card"
+        let note = c[2]
+            .strip_prefix("that ")
+            .or_else(|| c[2].strip_prefix("That "))
+            .unwrap_or(&c[2]);
+        let note = unquote(strip_punctuation(note)).to_owned();
         if matches!(
             target,
             Target::Ids(_) | Target::Previous | Target::Listed(_)
@@ -3643,8 +3763,11 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     // "move task 2 up a day", "bring it forward by 2 hours": earlier
     let earlier = EARLIER
         .captures(&halves)
-        .or_else(|| EARLIER_AFTER.captures(&halves));
-    let later = SHIFT.captures(&halves);
+        .or_else(|| EARLIER_AFTER.captures(&halves))
+        .or_else(|| MAKE_EARLIER.captures(&halves));
+    let later = SHIFT
+        .captures(&halves)
+        .or_else(|| MAKE_LATER.captures(&halves));
     if let Some(c) = earlier.as_ref().or(later.as_ref()) {
         let sign = if earlier.is_some() { -1 } else { 1 };
         let n = sign * i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
@@ -3691,6 +3814,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| MAKE_DUE.captures(bare))
         .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))
+        .or_else(|| NUMBER_DUE.captures(bare))
         .or_else(|| IS_NOW.captures(bare))
         .or_else(|| IS_ON_NOW.captures(bare))
         .or_else(|| PUT_IT.captures(bare))

@@ -25,6 +25,13 @@ fn keywords(s: &str, max: usize) -> Vec<String> {
 }
 
 fn stem(word: &str) -> String {
+    // "I got the milk" is the task "Buy milk"
+    if matches!(
+        word,
+        "get" | "got" | "gets" | "grab" | "grabbed" | "purchase" | "purchased" | "bought"
+    ) {
+        return "buy".to_owned();
+    }
     for suffix in ["ing", "ed", "es", "s"] {
         if word.len() > suffix.len() + 2
             && let Some(base) = word.strip_suffix(suffix)
