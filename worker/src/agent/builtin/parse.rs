@@ -2267,7 +2267,33 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
     if let Some(several) = parse_several(message, clock) {
         return several;
     }
+    if let Some(both) = one_verb_two_changes(message, clock) {
+        return both;
+    }
     parse_one(message, clock)
+}
+
+// "move the dentist to friday and the meeting to monday": one verb for two changes
+re!(
+    SHARED_CHANGE_VERB,
+    r"(?i)^((?:please\s+)?(?:move|reschedule|postpone|push|shift|change|set|mark|make|update))\s+(.+?)\s+and\s+(.+)$"
+);
+
+/// Two changes of different tasks that share the verb ("change the meeting to 3pm and the dentist
+/// to 10am", "mark task 1 done and task 2 as high priority"); `None` unless both halves read as
+/// a change of a task named by number or title.
+fn one_verb_two_changes(message: &str, clock: &Clock) -> Option<Intent> {
+    let c = SHARED_CHANGE_VERB.captures(strip_punctuation(message))?;
+    let named = |intent: &mut Intent| {
+        matches!(
+            intent,
+            Intent::Update(..) | Intent::Complete(_) | Intent::Delete(_)
+        ) && matches!(target_mut(intent), Some(Target::Ids(_) | Target::Title(_)))
+    };
+    let mut first = parse_one(&format!("{} {}", &c[1], &c[2]), clock);
+    let mut second = parse_one(&format!("{} {}", &c[1], &c[3]), clock);
+    (named(&mut first) && named(&mut second) && first != second)
+        .then(|| Intent::Several(vec![first, second]))
 }
 
 re!(
@@ -3312,6 +3338,13 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         && !starts_with_word(&c[1], NOT_A_TITLE)
         && !LIST_VERB.is_match(&c[1])
         && c[1].split_whitespace().count() <= 4
+        // "the report is almost done" says how far it is
+        && !c[1].split_whitespace().any(|w| {
+            matches!(
+                w.to_lowercase().as_str(),
+                "is" | "are" | "was" | "were" | "be" | "almost" | "nearly" | "not" | "half"
+            )
+        })
         && !c[1].to_lowercase().ends_with(" as")
         && !c[1].chars().any(|ch| ch.is_ascii_digit())
     {
@@ -3560,9 +3593,9 @@ fn two_doings(text: &str) -> Option<(&str, &str)> {
             && !words[1..]
                 .iter()
                 .any(|w| matches!(w.as_str(), "it" | "them" | "her" | "him" | "and"))
-            && !words
-                .last()
-                .is_some_and(|w| matches!(w.as_str(), "up" | "off" | "out" | "down" | "over"))
+            // "pick up and drop off the kids": a verb and its particle alone
+            && !(words.len() == 2
+                && matches!(words[1].as_str(), "up" | "off" | "out" | "down" | "over"))
     };
     (doing(a) && doing(b)).then_some((a, b))
 }
