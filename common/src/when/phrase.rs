@@ -240,7 +240,7 @@ fn time(h: u32, m: u32) -> Option<NaiveTime> {
 }
 
 /// "15.12." or "15.12.2026" (day first, as dates written with dots are): (day, month, year).
-fn dotted_date(word: &str) -> Option<(u32, u32, Option<i32>)> {
+pub fn dotted_date(word: &str) -> Option<(u32, u32, Option<i32>)> {
     let parts: Vec<&str> = word.split('.').collect();
     let numbers = |ps: &[&str]| {
         ps.iter()

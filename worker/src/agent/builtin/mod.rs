@@ -355,6 +355,14 @@ fn pick(position: Position, ctx: &Context<'_>) -> Result<i32, Plan> {
     })
 }
 
+/// Whether `target` is "the last one" said with no list shown and no task talked about, which
+/// [`pick`] cannot place: the task added last is meant.
+fn means_newest(target: &Target, ctx: &Context<'_>) -> bool {
+    matches!(target, Target::Listed(places) if places.as_slice() == [Position::FromEnd(0)])
+        && shown(ctx).is_empty()
+        && ctx.state.tasks.is_empty()
+}
+
 /// Decides what to do about `intent`. `tasks` is `None` until the plan asked for them.
 pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     let question = ctx.state.question.as_ref();
@@ -549,11 +557,7 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             ));
         }
         // "delete the last task" with no list shown and no task talked about: the newest one
-        Target::Listed(places)
-            if places.as_slice() == [Position::FromEnd(0)]
-                && shown(ctx).is_empty()
-                && ctx.state.tasks.is_empty() =>
-        {
+        _ if means_newest(target, ctx) => {
             let Some(tasks) = tasks else {
                 return Plan::NeedTasks;
             };
@@ -765,11 +769,7 @@ fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
     };
     let ids: Vec<i32> = match target {
         // "show the last task" with no list shown and no task talked about: the newest one
-        Target::Listed(places)
-            if places.as_slice() == [Position::FromEnd(0)]
-                && shown(ctx).is_empty()
-                && ctx.state.tasks.is_empty() =>
-        {
+        _ if means_newest(target, ctx) => {
             tasks.iter().map(|t| t.task_id).max().into_iter().collect()
         }
         Target::Ids(_) | Target::Previous | Target::Listed(_) => match referenced(target, ctx) {

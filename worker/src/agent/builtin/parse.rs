@@ -971,14 +971,16 @@ pub const STOPWORDS: &[&str] = &[
 pub fn strip_punctuation(s: &str) -> &str {
     let s = s.trim();
     let cut = s.trim_end_matches(['.', '!', '?', ',', ';']);
-    // "on 15.12.": the last dot of a day and month written with dots is part of the date
-    if s[cut.len()..].starts_with('.') && DOTTED_DAY_MONTH.is_match(cut) {
-        return &s[..=cut.len()];
+    // "on 15.12.": the last dot of a date written with dots is part of it (the phrase reader
+    // tells such a date from a time by that dot)
+    if s[cut.len()..].starts_with('.') {
+        let last = cut.rsplit(char::is_whitespace).next().unwrap_or(cut);
+        if phrase::dotted_date(&format!("{last}.")).is_some() {
+            return &s[..=cut.len()];
+        }
     }
     cut.trim()
 }
-
-re!(DOTTED_DAY_MONTH, r"(?:^|\s)\d{1,2}\.\d{1,2}$");
 
 pub fn unquote(s: &str) -> &str {
     let s = s.trim();

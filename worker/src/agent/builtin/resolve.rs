@@ -9,7 +9,7 @@ use todo_common::tasks::{DueFilter, StatusFilter};
 use todo_common::tools::ToolTask;
 use todo_common::when::Clock;
 
-use super::parse::{Query, STOPWORDS};
+use super::parse::{Query, STOPWORDS, list_items};
 
 pub const MAX_QUERY_WORDS: usize = 12;
 pub const MAX_TITLE_WORDS: usize = 40;
@@ -201,7 +201,7 @@ pub fn find_by_title(tasks: &[ToolTask], query: &str, prefer: Prefer) -> Found {
 /// Whether a task is one that "except the dentist and the work tasks" keeps: its title has every
 /// word of one of the parts, or its tag is one.
 pub fn excepted(task: &ToolTask, except: &str) -> bool {
-    crate::agent::builtin::parse::list_items(except).any(|part| {
+    list_items(except).any(|part| {
         let part = part.to_lowercase();
         let part = part.trim_start_matches("the ").trim_start_matches("my ");
         let part = part
