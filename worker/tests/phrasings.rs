@@ -187,6 +187,40 @@ fn deleting_completed_tasks_when_there_are_none_changes_nothing() {
 }
 
 #[test]
+fn snoozing_a_long_overdue_task_counts_from_today() {
+    // Arrange: the rent was due a week ago, at 09:00
+    let ctx = Context {
+        clock: clock(),
+        state: AgentState::default(),
+        pending: None,
+    };
+    let mut tasks = fixture();
+    tasks[3].due_at = Some(berlin(2026, 11, 19, 9, 0));
+    tasks[3].due_has_time = true;
+    let due_after = |message: &str| {
+        let intent = parse(message, &ctx.clock);
+        match plan(&intent, &ctx, Some(&tasks)) {
+            Plan::Calls(calls) => calls,
+            other => panic!("{message}: expected a call, got {other:?}"),
+        }
+    };
+    // Act / Assert: a day later is tomorrow at its time, not the day after it was missed
+    assert_eq!(
+        due_after("snooze the rent"),
+        expected_calls(r#"update_task {"task_id":4,"due":"2026-11-27T09:00"}"#)
+    );
+    assert_eq!(
+        due_after("postpone the rent by 3 days"),
+        expected_calls(r#"update_task {"task_id":4,"due":"2026-11-29T09:00"}"#)
+    );
+    // a shift that lands after today still counts from the task's own date
+    assert_eq!(
+        due_after("postpone the rent by 2 weeks"),
+        expected_calls(r#"update_task {"task_id":4,"due":"2026-12-03T09:00"}"#)
+    );
+}
+
+#[test]
 fn the_start_up_warm_up_reads_one_message_of_each_kind() {
     use todo_worker::agent::builtin::parse::{Intent, WARM_UP};
     // Patterns compile when a message first needs them: the warm-up covers them only if its

@@ -200,12 +200,23 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                 let (from, has_time) = current
                     .and_then(|t| Some((t.due_at?, t.due_has_time)))
                     .unwrap_or((clock.now, false));
-                let local = from.with_timezone(&clock.tz).naive_local()
-                    + chrono::Duration::days(shift.days)
-                    + chrono::Duration::minutes(shift.minutes);
-                let local = local
-                    .checked_add_months(chrono::Months::new(shift.months))
-                    .unwrap_or(local);
+                let moved = |from: chrono::NaiveDateTime| {
+                    let local = from
+                        + chrono::Duration::days(shift.days)
+                        + chrono::Duration::minutes(shift.minutes);
+                    local
+                        .checked_add_months(chrono::Months::new(shift.months))
+                        .unwrap_or(local)
+                };
+                let from = from.with_timezone(&clock.tz).naive_local();
+                let mut local = moved(from);
+                // "snooze the rent" a week after it was due: from today (at its time), not from
+                // the day it was missed, which would leave it overdue
+                let today = clock.today();
+                if local.date() < today && (shift.days > 0 || shift.months > 0 || shift.minutes > 0)
+                {
+                    local = moved(today.and_time(from.time()));
+                }
                 let due = todo_common::when::LocalDue {
                     date: local.date(),
                     time: (has_time || shift.minutes != 0).then(|| local.time()),
@@ -381,6 +392,7 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             ctx,
         ),
         Intent::Thanks => chat("You're welcome! Anything else on your list?", ctx),
+        Intent::Ack => chat("😊 Anything else on your list?", ctx),
         Intent::Bye => chat("Bye! Your tasks are saved; come back any time.", ctx),
         Intent::Unknown => chat(
             format!(

@@ -182,6 +182,8 @@ pub enum Intent {
     /// "bye", "that's all": the end of the conversation.
     Bye,
     Thanks,
+    /// "cool", "lol", "you're great": nothing to do, and nothing to thank for.
+    Ack,
     Unknown,
 }
 
@@ -209,6 +211,12 @@ re!(
 re!(
     THANKS,
     r"(?i)^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|cool|nice|got it)\b[\s\w!.]{0,20}$"
+);
+re!(THANK_WORD, r"(?i)\b(?:thanks|thank|thx|ty|cheers)\b");
+// "lol", "haha", "you're great", "good job": a reaction, not a request
+re!(
+    ACK,
+    r"(?i)^(?:lol|lmao|rofl|ha(?:ha)+|he(?:he)+|wow|yay|nice one|good (?:job|work|bot|stuff)|well done|you rock|love (?:it|this|you)|(?:you're|youre|you are) (?:great|awesome|amazing|the best|a star|brilliant|wonderful|helpful|so helpful)|:\)|:-\)|:d|😀|😂|👍|🙂|😊)[\s!.]*$"
 );
 re!(
     HOW_OFTEN,
@@ -323,7 +331,9 @@ re!(
 );
 re!(
     COMPLETE_VERB,
-    &format!(r"(?i)^{POLITE}(?:complete|finish|check off|tick off|close|cross off)\s+(.+)$")
+    &format!(
+        r"(?i)^{POLITE}(?:complete|finish|check off|tick off|tick|close|cross off|cross out|strike off|strike out)\s+(.+)$"
+    )
 );
 re!(
     I_DID,
@@ -701,6 +711,17 @@ re!(
         r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle|set)\s+(?:the\s+)?(?:title\s+of\s+|name\s+of\s+)?(.+?)(?:'s)?(?:\s+(?:title|name))?\s+(?:to|into|as)\s+(?:say\s+|read\s+|be\s+called\s+|be\s+named\s+)?(.+)$"
     )
 );
+re!(
+    NAMES_TITLE,
+    r"(?i)\b(?:rename|retitle|title|name|call(?:ed)?)\b"
+);
+// "rename task 5 buy soy milk", "rename the milk task \"oat milk\"": a new title without "to"
+re!(
+    RENAME_BARE,
+    &format!(
+        r#"(?i)^{POLITE}(?:rename|retitle)\s+(?:(task\s+#?\d+|#\d+|it|that|this|that one|this one)\s+(?:as\s+)?([^"“”]+|["“][^"“”]+["”])|(.+?)\s+(["“][^"“”]+["”]))$"#
+    )
+);
 // "update task 2: call dad", "rename the milk task: buy oat milk".
 re!(
     EDIT_COLON,
@@ -722,8 +743,64 @@ re!(
 );
 re!(
     ADD_PREFIX,
-    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:(high|low|medium|urgent|important)(?:[\s-]+priority)?\s+)?(?:(daily|weekly|monthly|yearly|annual|recurring|repeating)\s+)?(?:new\s+)?(?:task|todo|to-do|to do|item|reminder|entry|note)s?)?\s*(?:to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(.*)$"
+    r"(?i)^(?:(?:a|an|the|another|one more|one)\s+)?(?:(?:new\s+)?(?:(high|low|medium|urgent|important)(?:[\s-]+priority)?\s+)?(?:(daily|weekly|monthly|yearly|annual|recurring|repeating)\s+)?(?:new\s+)?(?:(?P<kind>[a-z][\w-]*)\s+(?:task|todo|to-do)s?|(?:task|todo|to-do|to do|item|reminder|entry|note)s?))?\s*(?P<to>to\s+|called\s+|named\s+|titled\s+|saying\s+|that says\s+|for\s+|about\s+|:\s*|-\s*)?(?P<body>.*)$"
 );
+/// Words before "task" in "add a … task to …" that are not a kind of task to tag it with.
+const NOT_A_TASK_KIND: &[&str] = &[
+    "new",
+    "quick",
+    "small",
+    "simple",
+    "short",
+    "big",
+    "little",
+    "separate",
+    "single",
+    "one-off",
+    "one-time",
+    "another",
+    "second",
+    "first",
+    "next",
+    "easy",
+    "hard",
+    "tiny",
+    "major",
+    "minor",
+    "general",
+    "random",
+    "specific",
+    "special",
+    "extra",
+    "additional",
+    "same",
+    "different",
+    "regular",
+    "normal",
+    "proper",
+    "real",
+    "actual",
+    "important",
+    "urgent",
+    "priority",
+    "my",
+    "the",
+    "this",
+    "that",
+    "some",
+    "todo",
+    "to-do",
+    "reminder",
+    "followup",
+    "follow-up",
+    "one",
+    "more",
+    "last",
+    "final",
+    "late",
+    "overdue",
+];
+
 /// "eggs to my shopping list", "groceries: apples, bananas": what to add, and the list it names
 /// as a tag (the list is a tag the user keeps by name).
 fn list_named(body: &str) -> (String, Option<String>) {
@@ -810,6 +887,11 @@ re!(
 re!(
     BARE_LIST,
     r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda|show(?: me)?|show all|display|this week|next week|this weekend|the weekend)\s*[?!.]*$"
+);
+// "show my work stuff", "list the home things": the tasks of that kind
+re!(
+    KIND_STUFF,
+    r"(?i)^(?:show|list|display|view|see|what's|whats|what is|what are)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:my|the)\s+[\w-]+\s+(?:stuff|things)\s*[?!.]*$"
 );
 re!(
     FIND,
@@ -937,7 +1019,7 @@ re!(
 );
 re!(
     TAG_PHRASE,
-    r"(?i)(?:^|\s)(?:and\s+)?(?:tag(?:ged)?|label(?:l?ed)?)\s+(?:it\s+)?(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)\s*$"
+    r"(?i)(?:^|[\s,;])(?:and\s+)?(?:tag(?:ged|s)?|label(?:l?ed|s)?)\s*:?\s+(?:it\s+)?(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)[\s,;.]*$"
 );
 // A span of time: "from 2 to 3pm", "2-3pm", "between 9:30 and 11am", "from 14:00 to 15:00";
 // groups: start hour, its minutes, its am/pm, end hour, its minutes, its am/pm.
@@ -1108,6 +1190,12 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
             ..Query::default()
         });
     }
+    // "the milk tasks", "both milk ones": every task those words name, as "all the milk tasks"
+    if let Some(c) = PLURAL_TASKS.captures(s)
+        && !SELECTOR_WORDS.contains(&c[1].to_lowercase().as_str())
+    {
+        return Target::All(selector_query(&format!("all the {} tasks", &c[1]), clock));
+    }
     let mut t = s.to_owned();
     for prefix in ["the ", "my ", "a ", "that ", "this "] {
         if t.to_lowercase().starts_with(prefix) {
@@ -1129,6 +1217,11 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
         });
     Target::Title(unquote(t).to_owned())
 }
+
+re!(
+    PLURAL_TASKS,
+    r"(?i)^(?:the\s+|my\s+|both\s+(?:the\s+|my\s+)?)(?:(?:two|three|four|five|\d{1,2})\s+)?([\w' -]+?)\s+(?:tasks|todos|to-dos|ones|items|reminders)$"
+);
 
 /// The items of "a, b and c", trimmed.
 pub fn list_items(s: &str) -> impl Iterator<Item = &str> {
@@ -1574,6 +1667,9 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
             && !NOT_A_KIND.contains(&word.as_str())
             && !ONE_OFF_WORDS.contains(&word.as_str())
             && !REPEAT_WORDS.contains(&word.as_str())
+            && !word.ends_with("priority")
+            && !word.contains("urgent")
+            && !word.contains("important")
         {
             q.about = normalize_tag(&word).ok();
         }
@@ -1589,11 +1685,16 @@ re!(
 // "tasks".
 re!(
     KIND_OF_TASKS,
-    r"(?:^|\b(?:my|the|all|any|many|show|list)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items|list)\b"
+    r"(?:^|\b(?:my|the|all|any|many|show|list)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items|list|stuff|things)\b"
 );
 
 /// Words before "tasks" that say which tasks without naming a kind of task.
 const NOT_A_KIND: &[&str] = &[
+    "me",
+    "us",
+    "all",
+    "any",
+    "some",
     "view",
     "see",
     "get",
@@ -2501,7 +2602,7 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
         let mut intent = parse_one(part, clock);
         match intent {
             // "hi, add milk", "thanks, and what's left?": the greeting needs no answer of its own
-            Intent::Greeting | Intent::Thanks | Intent::Bye => continue,
+            Intent::Greeting | Intent::Thanks | Intent::Ack | Intent::Bye => continue,
             // "never mind, delete it", "no, delete task 3": the request that follows is the answer
             Intent::No if i == 0 => continue,
             // "yes, delete them": the answer, when the rest only says again what it agrees to
@@ -3031,7 +3132,18 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         return Intent::AddWithoutTitle;
     }
     if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
-        return Intent::Thanks;
+        return if THANK_WORD.is_match(bare) {
+            Intent::Thanks
+        } else {
+            Intent::Ack
+        };
+    }
+    if ACK.is_match(bare) || only_reactions(bare) {
+        return if THANK_WORD.is_match(bare) {
+            Intent::Thanks
+        } else {
+            Intent::Ack
+        };
     }
     if let Some(intent) = correction(bare, clock) {
         return intent;
@@ -3274,7 +3386,12 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             clock,
         ));
     }
-    if let Some(c) = UPDATE_TITLE.captures(bare) {
+    if let Some(c) = UPDATE_TITLE.captures(bare)
+        // "set the dentist to tomorrow at 11": a new date (read below), not a new title
+        && (NAMES_TITLE.is_match(bare)
+            || !SET_FOR.is_match(bare)
+            || due_phrase(&at_hour(&c[2]), clock).is_none())
+    {
         // "rename task 1 from buy milk to …": the old title only says again which task
         let named = c[1].trim_start_matches("from ").trim_start_matches("From ");
         let named = FROM_OLD
@@ -3305,6 +3422,22 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 target,
                 Edit {
                     title: Some(new_title),
+                    ..Edit::default()
+                },
+            );
+        }
+    }
+    if let Some(c) = RENAME_BARE.captures(bare)
+        && let (Some(named), Some(title)) = (c.get(1).or(c.get(3)), c.get(2).or(c.get(4)))
+        && !title.as_str().to_lowercase().starts_with("to ")
+    {
+        let target = parse_target(named.as_str(), clock);
+        let title = clean_title(title.as_str());
+        if target != Target::Missing && !title.is_empty() {
+            return update(
+                target,
+                Edit {
+                    title: Some(title),
                     ..Edit::default()
                 },
             );
@@ -3412,6 +3545,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         });
     }
     if let Some(c) = FIND.captures(bare) {
+        // "find tasks mentioning mom", "search for anything about the report"
+        if WITH_TEXT.is_match(&c[1]) {
+            return Intent::List(query_of(&c[1], clock));
+        }
         let target = parse_target(&c[1], clock);
         if let Target::Title(t) = target {
             return Intent::List(Query {
@@ -3473,12 +3610,26 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             ADD_PREFIX.captures(&rest).map_or(rest.clone(), |p| {
                 // "a high priority task to …", "a weekly reminder to …": the priority and the
                 // repeat go with the title
-                let mut body = p[3].to_owned();
+                let mut body = p["body"].to_owned();
+                // "a work task to …": the kind is a tag ("a quick task to …" is not); without
+                // "to …" the words are the title ("a doctor task for next week")
+                if let Some(kind) = p.name("kind") {
+                    let said_what = p
+                        .name("to")
+                        .is_some_and(|to| !to.as_str().to_lowercase().starts_with("for"));
+                    match normalize_tag(&kind.as_str().to_lowercase()) {
+                        Ok(tag) if NOT_A_TASK_KIND.contains(&tag.as_str()) => {}
+                        Ok(tag) if said_what => body.push_str(&format!(" #{tag}")),
+                        _ => body = rest[kind.start()..].to_owned(),
+                    }
+                }
+                // "a weekly task to … every friday" says the repeat once
+                let repeats = !body.to_lowercase().contains("every ");
                 match p.get(2).map(|m| m.as_str().to_lowercase()).as_deref() {
-                    Some("daily") => body.push_str(" every day"),
-                    Some("weekly") => body.push_str(" every week"),
-                    Some("monthly") => body.push_str(" every month"),
-                    Some("yearly" | "annual") => body.push_str(" every year"),
+                    Some("daily") if repeats => body.push_str(" every day"),
+                    Some("weekly") if repeats => body.push_str(" every week"),
+                    Some("monthly") if repeats => body.push_str(" every month"),
+                    Some("yearly" | "annual") if repeats => body.push_str(" every year"),
                     _ => {}
                 }
                 match p.get(1).map(|m| m.as_str().to_lowercase()).as_deref() {
@@ -3506,6 +3657,8 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         || REPEATING_QUESTION.is_match(bare)
         || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower))
         || (LIST_QUESTION.is_match(&lower) && take_days(&lower, clock).is_some())
+        || (LIST_QUESTION.is_match(&lower) && WITH_TEXT.is_match(bare))
+        || KIND_STUFF.is_match(bare)
     {
         return Intent::List(query_of(bare, clock));
     }
@@ -3543,6 +3696,58 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         });
     }
     Intent::Unknown
+}
+
+/// "haha nice", "wow thanks", "ok cool": a few words that only react.
+fn only_reactions(text: &str) -> bool {
+    const REACTIONS: &[&str] = &[
+        "lol",
+        "lmao",
+        "wow",
+        "yay",
+        "nice",
+        "cool",
+        "great",
+        "perfect",
+        "awesome",
+        "amazing",
+        "super",
+        "sweet",
+        "excellent",
+        "brilliant",
+        "ok",
+        "okay",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ty",
+        "cheers",
+        "much",
+        "so",
+        "very",
+        "👍",
+        "🙂",
+        "😊",
+        "😀",
+        "😂",
+    ];
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | '.'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let laugh = |w: &str| {
+        w.len() >= 4
+            && (w.trim_start_matches("ha").is_empty() || w.trim_start_matches("he").is_empty())
+    };
+    (2..=5).contains(&words.len())
+        && words
+            .iter()
+            .all(|w| REACTIONS.contains(&w.as_str()) || laugh(w))
+        && words
+            .iter()
+            .any(|w| !matches!(w.as_str(), "ok" | "okay" | "you" | "so" | "very" | "much"))
 }
 
 /// The present tense of a past verb ("bought" → "buy"); a regular "-ed" verb is left to the
