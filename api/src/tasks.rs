@@ -48,13 +48,18 @@ pub struct ListParams {
     pub priority: Option<String>,
     /// A tag the task must have; repeat for several (all must match).
     pub tag: Option<Vec<String>>,
+    /// Tasks with at least one of these tags; repeat for several (`any_tag=home&any_tag=work`).
+    pub any_tag: Option<Vec<String>>,
+    /// Leave out tasks with this tag; repeat for several.
+    pub not_tag: Option<Vec<String>>,
     /// Case-insensitive text in the title or description (`%` and `_` match themselves).
     pub q: Option<String>,
     /// `true`: only repeating tasks; `false`: only one-off tasks.
     pub repeating: Option<bool>,
     /// `true`: only tasks with at least one tag; `false`: only tasks with none.
     pub tagged: Option<bool>,
-    /// `created` (newest first, default), `due` (soonest first, undated last) or `priority`.
+    /// `created` (newest first, default), `oldest` (oldest first), `due` (soonest first, undated
+    /// last) or `priority`.
     pub sort: Option<String>,
     /// Page size, 1–200 (default 100). A `Link: <…>; rel="next"` header points to the next page.
     pub limit: Option<u32>,
@@ -202,6 +207,12 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
             "tag" => filter
                 .tags
                 .push(tasks::normalize_tag(value).map_err(|e| invalid("tag", e.message))?),
+            "any_tag" => filter
+                .any_tags
+                .push(tasks::normalize_tag(value).map_err(|e| invalid("any_tag", e.message))?),
+            "not_tag" => filter
+                .not_tags
+                .push(tasks::normalize_tag(value).map_err(|e| invalid("not_tag", e.message))?),
             "q" => {
                 let q = value.trim();
                 if q.chars().count() > 200 || q.contains('\0') {
@@ -216,7 +227,10 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
             "tagged" => filter.tagged = Some(boolean("tagged", value)?),
             "sort" => {
                 filter.sort = Sort::parse(value).ok_or_else(|| {
-                    invalid("sort", "sort must be one of created, due, priority".into())
+                    invalid(
+                        "sort",
+                        "sort must be one of created, oldest, due, priority".into(),
+                    )
                 })?;
             }
             "limit" => {

@@ -286,6 +286,8 @@ pub enum Sort {
     Due,
     /// Highest priority first, then soonest due.
     Priority,
+    /// Oldest first: the order they were added in.
+    Oldest,
 }
 
 impl Sort {
@@ -294,6 +296,7 @@ impl Sort {
             "created" => Some(Self::Created),
             "due" => Some(Self::Due),
             "priority" => Some(Self::Priority),
+            "oldest" => Some(Self::Oldest),
             _ => None,
         }
     }

@@ -166,6 +166,10 @@ pub struct ListFilter {
     pub max_priority: Option<Priority>,
     /// Every one of these tags.
     pub tags: Vec<String>,
+    /// At least one of these tags ("home or work"); empty: no such condition.
+    pub any_tags: Vec<String>,
+    /// None of these tags ("everything except work").
+    pub not_tags: Vec<String>,
     /// Case-insensitive text in the title or description (`%` and `_` are literal).
     pub text: Option<String>,
     /// Only repeating tasks (`true`) or only one-off ones (`false`).
@@ -194,7 +198,7 @@ impl Cursor {
             priority: task.priority as i16,
             no_due: task.due_at.is_none(),
             at: match sort {
-                Sort::Created => task.created_at,
+                Sort::Created | Sort::Oldest => task.created_at,
                 Sort::Due | Sort::Priority => task.due_at.unwrap_or(DateTime::UNIX_EPOCH),
             },
             id: task.id,
@@ -206,6 +210,7 @@ impl Cursor {
             Sort::Created => 'c',
             Sort::Due => 'd',
             Sort::Priority => 'p',
+            Sort::Oldest => 'o',
         };
         format!(
             "{sort}{}.{}.{}.{}",
@@ -222,6 +227,7 @@ impl Cursor {
             Sort::Created => 'c',
             Sort::Due => 'd',
             Sort::Priority => 'p',
+            Sort::Oldest => 'o',
         };
         let rest = text.strip_prefix(expected)?;
         let mut parts = rest.split('.');
@@ -286,7 +292,9 @@ macro_rules! list_where {
            and ($15::timestamptz is null or completed_at > $15)
            and ($16::smallint is null or priority <= $16)
            and ($17::boolean is null or (repeat is not null) = $17)
-           and ($18::boolean is null or (cardinality(tags) > 0) = $18) "
+           and ($18::boolean is null or (cardinality(tags) > 0) = $18)
+           and (cardinality($19::text[]) = 0 or tags && $19)
+           and (cardinality($20::text[]) = 0 or not tags && $20) "
     };
 }
 
@@ -303,25 +311,32 @@ pub async fn list(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($19::boolean is not true or (created_at, id) < ($20, $21))
-             order by created_at desc, id desc limit $22"
+            "and ($21::boolean is not true or (created_at, id) < ($22, $23))
+             order by created_at desc, id desc limit $24"
+        ),
+        Sort::Oldest => concat!(
+            "select ",
+            task_columns!(),
+            list_where!(),
+            "and ($21::boolean is not true or (created_at, id) > ($22, $23))
+             order by created_at, id limit $24"
         ),
         Sort::Due => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($19::boolean is not true
-                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($20, $21, $22))
-             order by (due_at is null), due_at, id limit $23"
+            "and ($21::boolean is not true
+                  or ((due_at is null), coalesce(due_at, 'epoch'::timestamptz), id) > ($22, $23, $24))
+             order by (due_at is null), due_at, id limit $25"
         ),
         Sort::Priority => concat!(
             "select ",
             task_columns!(),
             list_where!(),
-            "and ($19::boolean is not true
+            "and ($21::boolean is not true
                   or (-priority, (due_at is null), coalesce(due_at, 'epoch'::timestamptz), id)
-                     > (-$20::smallint, $21, $22, $23))
-             order by priority desc, (due_at is null), due_at, id limit $24"
+                     > (-$22::smallint, $23, $24, $25))
+             order by priority desc, (due_at is null), due_at, id limit $26"
         ),
     };
     let cursor = filter.cursor;
@@ -344,10 +359,12 @@ pub async fn list(
         .bind(filter.max_priority.map(|p| p as i16))
         .bind(filter.repeating)
         .bind(filter.tagged)
+        .bind(&filter.any_tags)
+        .bind(&filter.not_tags)
         .bind(cursor.is_some());
     // The keyset of the page's order, then the limit (one more row tells whether a next page exists).
     let query = match filter.sort {
-        Sort::Created => query,
+        Sort::Created | Sort::Oldest => query,
         Sort::Due => query.bind(cursor.is_some_and(|c| c.no_due)),
         Sort::Priority => query
             .bind(cursor.map_or(0, |c| c.priority))

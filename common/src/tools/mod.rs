@@ -131,6 +131,12 @@ pub struct ListTasksArgs {
     /// Only tasks with this tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Only tasks with at least one of these tags: "tasks tagged home or work".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any_tags: Option<Vec<String>>,
+    /// Leave out tasks with any of these tags: "everything except work tasks".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_tags: Option<Vec<String>>,
     /// true: only repeating tasks ("what's recurring?"); false: only one-off tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeating: Option<bool>,
@@ -140,7 +146,8 @@ pub struct ListTasksArgs {
     /// Text to find in titles and descriptions (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// created (newest first, the default), due (soonest first) or priority (highest first).
+    /// created (newest first, the default), oldest (oldest first), due (soonest first) or
+    /// priority (highest first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<Sort>,
     /// At most this many tasks (1-200, default 100).

@@ -159,6 +159,25 @@ async fn list_tasks(
         Ok(tag) => tag,
         Err(e) => return Ok(Err(e.into())),
     };
+    let tag_list = |tags: Option<&[String]>| -> Result<Vec<String>, ToolError> {
+        let tags = tags.unwrap_or_default();
+        if tags.len() > tasks::TAGS_MAX {
+            return Err(ToolError::new(
+                "INVALID_ARGUMENTS",
+                format!("at most {} tags at once", tasks::TAGS_MAX),
+            ));
+        }
+        tags.iter()
+            .map(|t| tasks::normalize_tag(t).map_err(ToolError::from))
+            .collect()
+    };
+    let (any_tags, not_tags) = match (
+        tag_list(args.any_tags.as_deref()),
+        tag_list(args.not_tags.as_deref()),
+    ) {
+        (Ok(any), Ok(not)) => (any, not),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
     let day = |field: &str, text: Option<&str>| -> Result<Option<NaiveDate>, ToolError> {
         text.map(|t| {
             crate::when::parse_due(t, &ctx.clock)
@@ -224,6 +243,8 @@ async fn list_tasks(
             (a, b) => a.or(b),
         },
         tags: tag.into_iter().collect(),
+        any_tags,
+        not_tags,
         text: args
             .query
             .as_deref()

@@ -46,6 +46,37 @@ async fn titles_for(app: &TestApp, user: &TestUser, query: &str) -> Vec<String> 
     titles(&body).into_iter().map(str::to_owned).collect()
 }
 
+/// Every page of a listing, following its `Link` headers: the titles, and how many pages.
+async fn follow_pages(app: &TestApp, user: &TestUser, query: &str) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut next = Some(format!("/api/{}/tasks?{query}", user.id));
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let res = app
+            .authed(user, Method::GET, &path)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(res.status(), StatusCode::OK);
+        next = res
+            .headers()
+            .get("link")
+            .and_then(|l| l.to_str().ok())
+            .map(|l| {
+                assert!(l.ends_with("rel=\"next\""), "{l}");
+                l.trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+        let body: Value = res.json().await.expect("json");
+        seen.extend(titles(&body).into_iter().map(str::to_owned));
+        pages += 1;
+    }
+    (seen, pages)
+}
+
 async fn error_field(app: &TestApp, user: &TestUser, query: &str) -> (StatusCode, Value) {
     let (status, _, body) = app.get_json(user, &format!("/tasks?{query}")).await;
     (status, body["error"].clone())
@@ -232,32 +263,7 @@ async fn rest_filters_sort_and_page_tasks_in_the_users_timezone() {
     );
 
     // Pages follow the Link header
-    let mut seen = Vec::new();
-    let mut next = Some(format!("/api/{}/tasks?sort=due&limit=2", user.id));
-    let mut pages = 0;
-    while let Some(path) = next.take() {
-        let res = app
-            .authed(&user, Method::GET, &path)
-            .send()
-            .await
-            .expect("page");
-        assert_eq!(res.status(), StatusCode::OK);
-        next = res
-            .headers()
-            .get("link")
-            .and_then(|l| l.to_str().ok())
-            .map(|l| {
-                assert!(l.ends_with("rel=\"next\""), "{l}");
-                l.trim_start_matches('<')
-                    .split('>')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            });
-        let body: Value = res.json().await.expect("json");
-        seen.extend(titles(&body).into_iter().map(str::to_owned));
-        pages += 1;
-    }
+    let (seen, pages) = follow_pages(&app, &user, "sort=due&limit=2").await;
     assert_eq!(pages, 3);
     assert_eq!(
         seen,
@@ -514,6 +520,79 @@ async fn untagged_and_not_urgent_tasks_are_listed_apart_over_rest_and_in_the_cha
     let text = done["response"].as_str().expect("text");
     assert!(
         text.contains("Buy milk") && !text.contains("Pay rent"),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn tasks_are_listed_oldest_first_by_either_tag_or_leaving_one_out() {
+    // Arrange: added in this order
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    for task in [
+        json!({"title": "Pay rent", "tags": ["home"]}),
+        json!({"title": "Fix the bug", "tags": ["work"]}),
+        json!({"title": "Buy milk"}),
+        json!({"title": "Call the landlord", "tags": ["home", "calls"]}),
+    ] {
+        app.create_task_with(&user, &task).await;
+    }
+
+    // Act + Assert: REST
+    let (oldest_first, pages) = follow_pages(&app, &user, "sort=oldest&limit=3").await;
+    assert_eq!(
+        oldest_first,
+        ["Pay rent", "Fix the bug", "Buy milk", "Call the landlord"]
+    );
+    assert_eq!(pages, 2);
+    assert_eq!(
+        titles_for(&app, &user, "any_tag=home&any_tag=work&sort=oldest").await,
+        ["Pay rent", "Fix the bug", "Call the landlord"]
+    );
+    assert_eq!(
+        titles_for(&app, &user, "not_tag=home&sort=oldest").await,
+        ["Fix the bug", "Buy milk"]
+    );
+    for (query, field) in [
+        ("sort=newest", "sort"),
+        ("any_tag=%20", "any_tag"),
+        ("not_tag=a%20b", "not_tag"),
+    ] {
+        let (status, error) = error_field(&app, &user, query).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(error["field"], field, "{query}");
+    }
+
+    // Act + Assert: the built-in agent's list_tasks calls
+    let mut ws = app.ws(&user).await;
+    let done = say(&mut ws, "what's my oldest task?", None).await;
+    let args = &done["tool_calls"][0]["arguments"];
+    assert_eq!(
+        (&args["sort"], &args["limit"]),
+        (&json!("oldest"), &json!(1))
+    );
+    assert!(
+        done["response"]
+            .as_str()
+            .expect("text")
+            .contains("Pay rent"),
+        "{done}"
+    );
+    let done = say(&mut ws, "show tasks tagged home or work", None).await;
+    assert_eq!(
+        done["tool_calls"][0]["arguments"]["any_tags"],
+        json!(["home", "work"])
+    );
+    assert_eq!(done["tool_calls"][0]["result"]["count"], 3, "{done}");
+    let done = say(&mut ws, "show everything except the home tasks", None).await;
+    assert_eq!(
+        done["tool_calls"][0]["arguments"]["not_tags"],
+        json!(["home"])
+    );
+    let text = done["response"].as_str().expect("text");
+    assert!(
+        text.contains("Buy milk") && text.contains("Fix the bug") && !text.contains("Pay rent"),
         "{text}"
     );
     app.shutdown().await;

@@ -154,6 +154,8 @@ fn list_args(q: &Query) -> ListTasksArgs {
         priority_is: q.priority.filter(|p| *p != Priority::High),
         priority_at_most: q.max_priority,
         tag: q.tag.clone(),
+        any_tags: (!q.any_tags.is_empty()).then(|| q.any_tags.clone()),
+        not_tags: (!q.not_tags.is_empty()).then(|| q.not_tags.clone()),
         repeating: q.repeating,
         tagged: q.tagged,
         query: q.text.clone(),

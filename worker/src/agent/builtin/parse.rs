@@ -39,6 +39,10 @@ pub struct Query {
     /// "my work tasks": a word that names a kind of task, read as a tag when the user has tasks
     /// with that tag and as text to find otherwise (the planner decides, knowing the tasks).
     pub about: Option<String>,
+    /// "tasks tagged home or work": at least one of these tags.
+    pub any_tags: Vec<String>,
+    /// "everything except the work tasks", "tasks not tagged home": none of these tags.
+    pub not_tags: Vec<String>,
 }
 
 /// Days in the user's timezone, both ends included; an end left open is unbounded.
@@ -913,6 +917,16 @@ re!(
     TAGGED,
     r"(?i)(?:\btagged\s+(?:as\s+|with\s+)?|\blabell?ed\s+(?:as\s+)?|\bwith\s+(?:the\s+)?tag\s+|#)([\w-]+)|\b([\w-]+)\s+tag\b"
 );
+// "except the work tasks", "but not #home", "not tagged work", "excluding the home ones"
+re!(
+    NOT_TAGGED,
+    r"\b(?:except(?:\s+for)?|but\s+not|other\s+than|apart\s+from|besides|excluding|without)\s+(?:the\s+|my\s+|any\s+)?(?:#([\w-]+)|([\w-]+)\s+(?:ones|tasks|todos|stuff|things|items|tag)\b|(?:tag|tagged)\s+#?([\w-]+))|\bnot\s+(?:tagged|labell?ed)\s+(?:as\s+|with\s+)?#?([\w-]+)"
+);
+// "tagged home or work", "#home or #work", "home or work tasks"
+re!(
+    ANY_TAGS,
+    r"\b(?:tagged|labell?ed)\s+(?:as\s+|with\s+)?#?[\w-]+(?:\s*,\s*#?[\w-]+)*\s*,?\s+or\s+#?[\w-]+|#[\w-]+(?:\s*,\s*#[\w-]+)*\s*,?\s+or\s+#[\w-]+|\b[\w-]+(?:\s*,\s*[\w-]+)*\s*,?\s+or\s+[\w-]+\s+(?:tasks|todos|ones|items|stuff|things)\b"
+);
 // "untagged tasks", "tasks without a tag", "which tasks have no tags?"
 re!(
     UNTAGGED,
@@ -1618,6 +1632,12 @@ fn selector_query(text: &str, clock: &Clock) -> Query {
                 && !ONE_OFF_WORDS.contains(&w)
         })
         .filter(|w| q.tag.as_deref() != Some(w.as_str()))
+        // "tagged home or work": the tags are not words of a title
+        .filter(|w| {
+            !q.any_tags.contains(w)
+                && !q.not_tags.contains(w)
+                && (q.any_tags.is_empty() || w != "or")
+        })
         .collect();
     if !rest.is_empty() {
         q.text = Some(rest.join(" "));
@@ -1671,7 +1691,10 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
             && !word.contains("urgent")
             && !word.contains("important")
         {
-            q.about = normalize_tag(&word).ok();
+            q.about = normalize_tag(&word)
+                .ok()
+                // "everything except the work tasks", "home or work tasks": read above
+                .filter(|kind| !q.not_tags.contains(kind) && !q.any_tags.contains(kind));
         }
     }
     q
@@ -1882,6 +1905,16 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     if lower.contains("by priority") {
         q.sort = Some(Sort::Priority);
     }
+    // "what's my oldest task?", "show them oldest first": in the order they were added
+    if has("oldest") || has("least recent") || lower.contains("first added") {
+        q.sort = Some(Sort::Oldest);
+        q.top = ["task", "todo", "to-do", "thing", "one", "item"]
+            .iter()
+            .any(|w| has(w))
+            && !["tasks", "todos", "things", "ones", "items", "first"]
+                .iter()
+                .any(|w| has(w));
+    }
     // "my last 3 tasks", "the 5 most recent ones": the newest few (not "the last 3 days")
     if LATEST_ONE.is_match(&lower) {
         q.newest = Some(1);
@@ -1912,7 +1945,42 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     } else if REPEAT_WORDS.iter().any(|w| has(w)) || lower.contains("on repeat") {
         q.repeating = Some(true);
     }
-    if UNTAGGED.is_match(&lower) {
+    // "everything except the work tasks", "tasks not tagged home": leave that tag out
+    if let Some(c) = NOT_TAGGED.captures(&lower)
+        && let Some(tag) = c
+            .iter()
+            .skip(1)
+            .flatten()
+            .next()
+            .and_then(|m| normalize_tag(m.as_str()).ok())
+    {
+        q.not_tags = vec![tag];
+    } else if let Some(words) = ANY_TAGS.find(&lower).map(|m| {
+        m.as_str()
+            .split(|ch: char| ch.is_whitespace() || ch == ',')
+            .map(|w| w.trim_start_matches('#'))
+            .filter(|w| {
+                !w.is_empty()
+                    && !matches!(
+                        *w,
+                        "or" | "tagged" | "labelled" | "labeled" | "as" | "with" | "tasks"
+                            | "todos" | "ones" | "items" | "stuff" | "things"
+                    )
+            })
+            .collect::<Vec<_>>()
+    })
+        // "tagged home or work", "#home or #work tasks": either ("overdue or pending tasks" are
+        // not tags)
+        && !words
+            .iter()
+            .any(|w| SELECTOR_WORDS.contains(w) || NOT_A_KIND.contains(w))
+    {
+        q.any_tags = words
+            .into_iter()
+            .filter_map(|w| normalize_tag(w).ok())
+            .collect();
+        q.any_tags.dedup();
+    } else if UNTAGGED.is_match(&lower) {
         q.tagged = Some(false);
     } else if let Some(c) = TAGGED.captures(text) {
         let raw = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());

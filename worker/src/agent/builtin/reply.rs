@@ -391,6 +391,14 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     if let Some(tag) = &q.tag {
         out.push_str(&format!(" tagged #{tag}"));
     }
+    if !q.any_tags.is_empty() {
+        let tags: Vec<String> = q.any_tags.iter().map(|t| format!("#{t}")).collect();
+        out.push_str(&format!(" tagged {}", tags.join(" or ")));
+    }
+    if !q.not_tags.is_empty() {
+        let tags: Vec<String> = q.not_tags.iter().map(|t| format!("#{t}")).collect();
+        out.push_str(&format!(" not tagged {}", tags.join(" or ")));
+    }
     if q.tagged == Some(false) {
         out.push_str(" without tags");
     }

@@ -248,6 +248,8 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
         })
         .filter(|t| query.priority.is_none_or(|p| t.priority == p))
         .filter(|t| query.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
+        .filter(|t| query.any_tags.is_empty() || query.any_tags.iter().any(|a| t.tags.contains(a)))
+        .filter(|t| !query.not_tags.iter().any(|n| t.tags.contains(n)))
         .filter(|t| query.repeating.is_none_or(|r| t.repeat.is_some() == r))
         .filter(|t| {
             query
