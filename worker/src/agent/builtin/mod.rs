@@ -160,7 +160,7 @@ fn list_args(q: &Query) -> ListTasksArgs {
         tagged: q.tagged,
         query: q.text.clone(),
         sort: q.sort,
-        limit: if q.top { Some(1) } else { q.newest },
+        limit: if q.top { Some(1) } else { q.newest.or(q.count) },
     }
 }
 

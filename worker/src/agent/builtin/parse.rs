@@ -24,6 +24,8 @@ pub struct Query {
     pub top: bool,
     /// "my last 3 tasks", "the 5 most recent ones": only this many, newest first.
     pub newest: Option<u32>,
+    /// "my top 3 priorities", "show 5 tasks", "the next 2": only this many, in the order asked.
+    pub count: Option<u32>,
     /// "on friday", "next week", "before the 3rd": the days the tasks are due.
     pub days: Option<Days>,
     /// "what did I finish today?", "completed this week": the days the tasks were completed.
@@ -886,7 +888,7 @@ re!(
 );
 re!(
     LIST_NOUN,
-    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|yesterday|this week|last week|this month|last month|everything|all)\b|#\w"
+    r"(?i)\b(tasks?|todos?|to-dos?|to do|list|pending|completed|complete|done|finished|left|remaining|open|outstanding|unfinished|incomplete|plate|agenda|overdue|late|due|urgent|important|priority|priorities|tagged|labell?ed|next|upcoming|schedule|today|tomorrow|tonight|yesterday|this week|last week|this month|last month|everything|all)\b|#\w"
 );
 re!(
     BARE_LIST,
@@ -1105,7 +1107,20 @@ fn clean_title(raw: &str) -> String {
     loop {
         let lower = s.to_lowercase();
         let Some(cut) = [
-            " on", " by", " at", " due", " for", " and", " with", " -", " to", " before", ",",
+            " on",
+            " by",
+            " at",
+            " due",
+            " for",
+            " and",
+            " with",
+            " -",
+            " to",
+            " before",
+            ",",
+            " sometime",
+            " some time",
+            " at some point",
         ]
         .iter()
         .find(|w| lower.ends_with(**w)) else {
@@ -1859,9 +1874,11 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         || lower.contains("top priority")
         || lower.contains("highest priority")
         || lower.contains("most urgent")
+        || has("priorities")
+        || lower.contains("top priorities")
     {
         q.sort = Some(Sort::Priority);
-        q.top = !has("tasks");
+        q.top = !has("tasks") && !has("priorities");
         q.status = StatusFilter::Pending;
     } else if NOT_URGENT_WORDS.is_match(&lower) {
         // "what's not urgent?": what still needs doing, below high priority
@@ -1914,6 +1931,22 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
             && !["tasks", "todos", "things", "ones", "items", "first"]
                 .iter()
                 .any(|w| has(w));
+    }
+    // "my top 3 priorities", "show 5 tasks", "the next two": only that many
+    if let Some(c) = HOW_MANY_SHOWN.captures(&lower)
+        // "the next 3 days" are days
+        && !c.get(2).is_some_and(|unit| {
+            let unit = unit.as_str().trim_end_matches('s');
+            matches!(unit, "minute" | "hour" | "day" | "week" | "month" | "year" | "weekend")
+        })
+        && let Some(n) = c
+            .get(1)
+            .or_else(|| c.get(3))
+            .and_then(|m| phrase::number(m.as_str()))
+            .filter(|n| (1..=50).contains(n))
+    {
+        q.count = Some(n);
+        q.top = false;
     }
     // "my last 3 tasks", "the 5 most recent ones": the newest few (not "the last 3 days")
     if LATEST_ONE.is_match(&lower) {
@@ -2501,6 +2534,10 @@ re!(
 re!(
     LATEST_ONE,
     r"\b(?:last|latest|newest|most recent|most recently added)\s+(?:task|todo|to-do|item|one|thing)(?:\s+(?:i|we)\s+(?:added|created|put in|wrote down))?\s*[?!.]*$"
+);
+re!(
+    HOW_MANY_SHOWN,
+    r"\b(?:top|first|next)\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?:\s+([a-z]+))?|\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\s+(?:most\s+(?:important|urgent)|(?:top|highest|high)[\s-]priority|priorities|(?:pending\s+|open\s+|overdue\s+|urgent\s+)?(?:tasks|todos|to-dos|things|items)\s*[?!.]*$)"
 );
 re!(
     NEWEST,
