@@ -395,6 +395,19 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         ),
         Intent::Thanks => chat("You're welcome! Anything else on your list?", ctx),
         Intent::Ack => chat("😊 Anything else on your list?", ctx),
+        Intent::Settings(true) => chat(
+            format!(
+                "Your timezone is {}: it was taken from your browser when you signed up, and dates \
+                 and times here are read in it. The chat can only change your tasks; \
+                 PATCH /api/auth/me with {{\"timezone\": \"Europe/London\"}} changes the timezone.",
+                ctx.clock.tz
+            ),
+            ctx,
+        ),
+        Intent::Settings(false) => chat(
+            "I can only change your tasks here, not your account. Anything on your list I can help with?",
+            ctx,
+        ),
         Intent::Bye => chat("Bye! Your tasks are saved; come back any time.", ctx),
         Intent::Unknown => chat(
             format!(

@@ -190,6 +190,9 @@ pub enum Intent {
     Thanks,
     /// "cool", "lol", "you're great": nothing to do, and nothing to thank for.
     Ack,
+    /// "set my timezone to …" (`true`), "change my password" (`false`): account settings, which
+    /// the chat does not change.
+    Settings(bool),
     Unknown,
 }
 
@@ -217,6 +220,13 @@ re!(
 re!(
     THANKS,
     r"(?i)^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|cool|nice|got it)\b[\s\w!.]{0,20}$"
+);
+// "set my timezone to Europe/London", "my time zone is wrong", "change my password"
+re!(
+    SETTINGS,
+    &format!(
+        r"(?i)^(?:{POLITE}(?:set|change|update|switch|fix|reset)\s+(?:my|the)\s+|my\s+|what(?:'s| is)\s+my\s+)(timezone|time zone|time-zone|language|password|e-?mail address|username|user name|account|settings|locale)\b"
+    )
 );
 re!(THANK_WORD, r"(?i)\b(?:thanks|thank|thx|ty|cheers)\b");
 // "lol", "haha", "you're great", "good job": a reaction, not a request
@@ -976,7 +986,7 @@ re!(
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list)|what\s+(?:notes?|details|tags|labels|priority|due date|deadline)\s+(?:does|do|has)\s+(.+?)\s+(?:have|got)|(?:does|do)\s+(.+?)\s+have\s+(?:any\s+|a\s+)?(?:notes?|details|tags?|labels?|due date|deadline|priority|repeat))$"
 );
 re!(
     IT_PROPERTY,
@@ -3193,6 +3203,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if NOW.is_match(bare) {
         return Intent::Now;
+    }
+    if let Some(c) = SETTINGS.captures(bare) {
+        return Intent::Settings(c[1].to_lowercase().starts_with("time"));
     }
     if UNDO.is_match(bare) {
         return Intent::Undo;
