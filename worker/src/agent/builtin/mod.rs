@@ -974,7 +974,7 @@ impl BuiltinAgent {
                 }
                 (
                     reply::write(&intent, &outputs, &clock),
-                    answer_state(&outputs, &clock),
+                    answer_state(&intent, &outputs, &clock),
                 )
             }
         };
@@ -1025,13 +1025,19 @@ fn first_plan(
 }
 
 /// The state an answer about these call outputs leaves for the next turn.
-fn answer_state(outputs: &[ToolOutput], clock: &Clock) -> AgentState {
+fn answer_state(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> AgentState {
     let listed = outputs
         .iter()
         .rev()
         .find_map(|o| match o {
             ToolOutput::Listed { tasks, .. } if tasks.len() > 1 => {
-                Some(reply::shown_order(tasks, clock))
+                Some(match intent {
+                    // "the second one" of a listing by priority is the second shown
+                    Intent::List(q) if reply::keeps_order(q) => {
+                        tasks.iter().map(|t| t.task_id).collect()
+                    }
+                    _ => reply::shown_order(tasks, clock),
+                })
             }
             _ => None,
         })
@@ -1056,6 +1062,6 @@ fn reply_fn(intent: Intent, earlier: Vec<ToolOutput>, clock: Clock) -> ReplyFn {
         let mut outputs = earlier.clone();
         outputs.push(last.clone());
         let text = reply::write(&intent, &outputs, &clock);
-        (text, state_value(&answer_state(&outputs, &clock)))
+        (text, state_value(&answer_state(&intent, &outputs, &clock)))
     })
 }

@@ -244,8 +244,21 @@ fn created(tasks: &[&TaskOutcome]) -> String {
     }
 }
 
+/// Whether a listing is shown in the order asked for ("by priority", "oldest first") rather than
+/// grouped overdue / today / upcoming.
+pub fn keeps_order(query: &Query) -> bool {
+    matches!(query.sort, Some(Sort::Priority | Sort::Oldest))
+}
+
 fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let what = describe_query(query, clock);
+    let shown = |tasks: &[ToolTask]| {
+        if keeps_order(query) {
+            format_list(tasks)
+        } else {
+            grouped(tasks, clock)
+        }
+    };
     if tasks.is_empty() {
         if query.days.is_some()
             || query.done_days.is_some()
@@ -274,10 +287,10 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
         && let Some(first) = tasks.first()
     {
         let parts = details(first);
-        let which = if query.sort == Some(Sort::Due) {
-            "next"
-        } else {
-            "most important"
+        let which = match query.sort {
+            Some(Sort::Due) => "next",
+            Some(Sort::Oldest) => "oldest",
+            _ => "most important",
         };
         return format!(
             "Your {which} task is {}{}.",
@@ -289,7 +302,7 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
             }
         );
     }
-    let more = if has_more && query.newest.is_none() {
+    let more = if has_more && query.newest.is_none() && query.count.is_none() {
         "\n…and more: ask for a narrower list."
     } else {
         ""
@@ -298,13 +311,13 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
         format!(
             "You have one {}:{}{more}",
             what.replacen("tasks", "task", 1),
-            grouped(tasks, clock)
+            shown(tasks)
         )
     } else {
         format!(
             "Here are your {} {what}:{}{more}",
             tasks.len(),
-            grouped(tasks, clock)
+            shown(tasks)
         )
     }
 }
@@ -802,6 +815,40 @@ mod tests {
         assert!(
             listing(&first, &tasks, false, &clock())
                 .starts_with("Your most important task is #1 “Dentist”")
+        );
+        let oldest = Query {
+            sort: Some(Sort::Oldest),
+            ..next.clone()
+        };
+        assert!(
+            listing(&oldest, &tasks, false, &clock())
+                .starts_with("Your oldest task is #1 “Dentist”")
+        );
+    }
+
+    #[test]
+    fn a_listing_by_priority_or_age_keeps_its_order_and_a_count_is_not_cut_short() {
+        // Arrange: as the store returns them, the undated one first
+        let tasks = [
+            task(2, "Taxes", None),
+            task(1, "Dentist", Some("2026-11-30T09:00:00Z")),
+        ];
+        let by_priority = Query {
+            sort: Some(Sort::Priority),
+            count: Some(2),
+            ..Query::default()
+        };
+
+        // Act
+        let text = listing(&by_priority, &tasks, true, &clock());
+
+        // Assert: no groups, the order kept, and no "…and more" for the two asked for
+        let taxes = text.find("Taxes").expect("taxes");
+        let dentist = text.find("Dentist").expect("dentist");
+        assert!(taxes < dentist, "{text}");
+        assert!(
+            !text.contains("No date:") && !text.contains("and more"),
+            "{text}"
         );
     }
 
