@@ -84,7 +84,8 @@ pub struct CreateTask {
     /// Up to 10 tags: 1–32 letters, digits, `-` or `_` (lower-cased, a leading `#` dropped).
     pub tags: Option<Vec<String>>,
     /// RFC 5545 rule in the supported subset (`FREQ=WEEKLY;BYDAY=MO`; FREQ, INTERVAL, BYDAY,
-    /// BYMONTHDAY) or a phrase (`every monday`). Without `due_at` the task is due at its first
+    /// BYMONTHDAY; `FREQ=MONTHLY;BYDAY=-1FR` the last Friday of each month) or a phrase (`every
+    /// monday`, `the first monday of every month`). Without `due_at` the task is due at its first
     /// occurrence.
     pub repeat: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! How tasks repeat: a subset of RFC 5545 recurrence rules (`FREQ=DAILY|WEEKLY|MONTHLY|YEARLY`,
-//! `INTERVAL`, `BYDAY`, `BYMONTHDAY`), stored as RRULE text. [`Repeat`] holds the structure; the
+//! `INTERVAL`, `BYDAY` (with a number for monthly rules: `1MO` the first Monday, `-1FR` the last
+//! Friday), `BYMONTHDAY`), stored as RRULE text. [`Repeat`] holds the structure; the
 //! occurrences are computed by the `rrule` crate in the user's timezone (a task due 09:00 stays at
 //! 09:00 local time across a DST change).
 
@@ -27,6 +28,9 @@ pub struct Repeat {
     pub by_day: Vec<Weekday>,
     /// Days of the month it falls on (monthly rules; -1 is the last day).
     pub by_month_day: Vec<i8>,
+    /// Weekdays of the month by their place (monthly rules): `(1, Mon)` the first Monday,
+    /// `(-1, Fri)` the last Friday.
+    pub by_nth_day: Vec<(i8, Weekday)>,
 }
 
 /// A refused recurrence rule.
@@ -82,6 +86,93 @@ fn ordinal_suffix(n: i8) -> String {
 }
 
 /// "Monday", "Monday and Friday", "Monday, Wednesday and Friday".
+/// "first", "second", …, "last", "second to last".
+fn place_name(n: i8) -> String {
+    match n {
+        1 => "first".into(),
+        2 => "second".into(),
+        3 => "third".into(),
+        4 => "fourth".into(),
+        5 => "fifth".into(),
+        -1 => "last".into(),
+        -2 => "second to last".into(),
+        n if n < 0 => format!("{} to last", ordinal_suffix(-n)),
+        n => ordinal_suffix(n),
+    }
+}
+
+/// Weekdays by their place in the month: `(1, Mon)` the first Monday.
+type Places = Vec<(i8, Weekday)>;
+
+/// "first" … "fifth", "1st" … "5th", "last": a place of a weekday in the month.
+fn place_word(word: &str) -> Option<i8> {
+    match word {
+        "first" | "1st" => Some(1),
+        "second" | "2nd" => Some(2),
+        "third" | "3rd" => Some(3),
+        "fourth" | "4th" => Some(4),
+        "fifth" | "5th" => Some(5),
+        "last" => Some(-1),
+        _ => None,
+    }
+}
+
+/// "the first monday (of the month)", "last friday of every month", "the 2nd and 4th tuesday":
+/// the places and the weekday, whether the words said "every/each month", and the tokens read.
+fn nth_weekday(tokens: &[String]) -> Option<(Places, bool, usize)> {
+    let word = |i: usize| tokens.get(i).map(String::as_str);
+    let mut at = 0;
+    if word(at) == Some("on") {
+        at += 1;
+    }
+    if word(at) == Some("the") {
+        at += 1;
+    }
+    let mut places = Vec::new();
+    while let Some(w) = word(at) {
+        if let Some(n) = place_word(w) {
+            places.push(n);
+            at += 1;
+        } else if !places.is_empty() && matches!(w, "and" | "&") {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    let day = weekday(word(at)?)?;
+    if places.is_empty() {
+        return None;
+    }
+    at += 1;
+    let mut every_month = false;
+    for tail in [
+        &["of", "the", "month"][..],
+        &["of", "each", "month"][..],
+        &["of", "every", "month"][..],
+        &["of", "month"][..],
+        &["each", "month"][..],
+        &["every", "month"][..],
+        &["a", "month"][..],
+    ] {
+        if tokens[at..]
+            .iter()
+            .map(String::as_str)
+            .take(tail.len())
+            .eq(tail.iter().copied())
+        {
+            every_month =
+                tail.contains(&"each") || tail.contains(&"every") || tail == ["a", "month"];
+            at += tail.len();
+            break;
+        }
+    }
+    Some((
+        places.into_iter().map(|n| (n, day)).collect(),
+        every_month,
+        at,
+    ))
+}
+
 fn join_names(names: &[String]) -> String {
     match names {
         [] => String::new(),
@@ -97,6 +188,7 @@ impl Repeat {
             interval: 1,
             by_day: Vec::new(),
             by_month_day: Vec::new(),
+            by_nth_day: Vec::new(),
         }
     }
 
@@ -156,16 +248,34 @@ impl Repeat {
                 }
                 "BYDAY" => {
                     for code in value.split(',') {
+                        let code = code.trim();
+                        // "1MO", "-1FR": a place in the month before the day
+                        let split = code.len().saturating_sub(2);
+                        let (place, name) = code.split_at(split);
                         let day = WEEKDAYS
                             .iter()
                             .chain(WEEKEND.iter())
-                            .find(|d| day_code(**d) == code.trim())
+                            .find(|d| day_code(**d) == name)
                             .ok_or_else(|| {
                                 RepeatError(format!(
-                                    "BYDAY value `{code}` is not one of MO, TU, WE, TH, FR, SA, SU"
+                                    "BYDAY value `{code}` is not one of MO, TU, WE, TH, FR, SA, SU (with a place in the month first for monthly rules, e.g. 1MO or -1FR)"
                                 ))
                             })?;
-                        repeat.by_day.push(*day);
+                        if place.is_empty() {
+                            repeat.by_day.push(*day);
+                        } else {
+                            let n = place
+                                .trim_start_matches('+')
+                                .parse::<i8>()
+                                .ok()
+                                .filter(|n| (1..=5).contains(&n.abs()))
+                                .ok_or_else(|| {
+                                    RepeatError(format!(
+                                        "BYDAY value `{code}`: the place in the month must be 1 to 5 or -1 to -5"
+                                    ))
+                                })?;
+                            repeat.by_nth_day.push((n, *day));
+                        }
                     }
                 }
                 "BYMONTHDAY" => {
@@ -199,6 +309,16 @@ impl Repeat {
         if !repeat.by_month_day.is_empty() && repeat.freq != Freq::Monthly {
             return Err(RepeatError("BYMONTHDAY goes with FREQ=MONTHLY".into()));
         }
+        if !repeat.by_nth_day.is_empty() && repeat.freq != Freq::Monthly {
+            return Err(RepeatError(
+                "BYDAY with a place in the month (1MO) goes with FREQ=MONTHLY".into(),
+            ));
+        }
+        if !repeat.by_nth_day.is_empty() && !repeat.by_month_day.is_empty() {
+            return Err(RepeatError(
+                "use BYMONTHDAY or BYDAY with a place in the month, not both".into(),
+            ));
+        }
         Ok(Self::normalized(repeat))
     }
 
@@ -207,6 +327,9 @@ impl Repeat {
         self.by_day.dedup();
         self.by_month_day.sort_unstable();
         self.by_month_day.dedup();
+        self.by_nth_day
+            .sort_by_key(|(n, d)| (n.signum() < 0, n.abs(), d.num_days_from_monday()));
+        self.by_nth_day.dedup();
         self
     }
 
@@ -224,6 +347,14 @@ impl Repeat {
         }
         if !self.by_day.is_empty() {
             let days: Vec<&str> = self.by_day.iter().map(|d| day_code(*d)).collect();
+            out.push_str(&format!(";BYDAY={}", days.join(",")));
+        }
+        if !self.by_nth_day.is_empty() {
+            let days: Vec<String> = self
+                .by_nth_day
+                .iter()
+                .map(|(n, d)| format!("{n}{}", day_code(*d)))
+                .collect();
             out.push_str(&format!(";BYDAY={}", days.join(",")));
         }
         if !self.by_month_day.is_empty() {
@@ -260,6 +391,14 @@ impl Repeat {
             Freq::Weekly if self.by_day.is_empty() => unit("week"),
             Freq::Weekly if n == 1 => format!("every {}", join_names(&days)),
             Freq::Weekly => format!("{} on {}", unit("week"), join_names(&days)),
+            Freq::Monthly if !self.by_nth_day.is_empty() => {
+                let days: Vec<String> = self
+                    .by_nth_day
+                    .iter()
+                    .map(|(n, d)| format!("{} {}", place_name(*n), day_name(*d)))
+                    .collect();
+                format!("{} on the {}", unit("month"), join_names(&days))
+            }
             Freq::Monthly if self.by_month_day.is_empty() => unit("month"),
             Freq::Monthly => {
                 let days: Vec<String> = self
@@ -286,6 +425,14 @@ impl Repeat {
         }
         if !self.by_month_day.is_empty() {
             rule = rule.by_month_day(self.by_month_day.clone());
+        }
+        if !self.by_nth_day.is_empty() {
+            rule = rule.by_weekday(
+                self.by_nth_day
+                    .iter()
+                    .map(|(n, d)| NWeekday::Nth(i16::from(*n), *d))
+                    .collect(),
+            );
         }
         let tz = rrule::Tz::Tz(start.timezone());
         rule.build(start.with_timezone(&tz)).ok()
@@ -324,7 +471,24 @@ impl Repeat {
                 u32::try_from(*d).is_ok_and(|d| d == date.day())
                     || (*d == -1 && (date + chrono::Duration::days(1)).day() == 1)
             });
-        day_ok && month_day_ok
+        // the nth weekday: counted from the month's start, or from its end when negative
+        let nth_ok = self.by_nth_day.is_empty()
+            || self.by_nth_day.iter().any(|(n, d)| {
+                let from_end = || {
+                    let mut last = date;
+                    while let Some(next) = last.succ_opt().filter(|n| n.month() == date.month()) {
+                        last = next;
+                    }
+                    (last.day() - date.day()) / 7 + 1
+                };
+                date.weekday() == *d
+                    && if *n > 0 {
+                        (date.day() - 1) / 7 + 1 == u32::from(n.unsigned_abs())
+                    } else {
+                        from_end() == u32::from(n.unsigned_abs())
+                    }
+            });
+        day_ok && month_day_ok && nth_ok
     }
 }
 
@@ -360,18 +524,26 @@ pub fn parse_phrase(text: &str) -> Option<RepeatPhrase> {
     ) {
         at += 1;
     }
-    let (mut repeat, mut time, consumed) = match month_days(&tokens[at..]) {
-        // "on the 1st of every month", "the 15th of each month"
-        Some((days, n))
-            if n >= 2
-                && tokens[at + n - 1] == "month"
-                && matches!(tokens[at + n - 2].as_str(), "every" | "each") =>
-        {
-            let mut monthly = Repeat::new(Freq::Monthly);
-            monthly.by_month_day = days;
-            (monthly, None, n)
+    let nth = nth_weekday(&tokens[at..]).filter(|(_, every_month, _)| *every_month);
+    let (mut repeat, mut time, consumed) = if let Some((days, _, n)) = nth {
+        // "on the first monday of every month", "the last friday of each month"
+        let mut monthly = Repeat::new(Freq::Monthly);
+        monthly.by_nth_day = days;
+        (monthly, None, n)
+    } else {
+        match month_days(&tokens[at..]) {
+            // "on the 1st of every month", "the 15th of each month"
+            Some((days, n))
+                if n >= 2
+                    && tokens[at + n - 1] == "month"
+                    && matches!(tokens[at + n - 2].as_str(), "every" | "each") =>
+            {
+                let mut monthly = Repeat::new(Freq::Monthly);
+                monthly.by_month_day = days;
+                (monthly, None, n)
+            }
+            _ => head(&tokens[at..])?,
         }
-        _ => head(&tokens[at..])?,
     };
     // "every morning at 8": the exact time refines the part of day.
     let part_of_day = time.and(tokens.get(at + consumed - 1).cloned());
@@ -387,6 +559,14 @@ pub fn parse_phrase(text: &str) -> Option<RepeatPhrase> {
             } else {
                 return None;
             }
+            at += n;
+            continue;
+        }
+        if let Some((days, _, n)) = nth_weekday(rest) {
+            if repeat.freq != Freq::Monthly || !repeat.by_month_day.is_empty() {
+                return None;
+            }
+            repeat.by_nth_day = days;
             at += n;
             continue;
         }
@@ -507,6 +687,12 @@ fn head(tokens: &[String]) -> Option<(Repeat, Option<NaiveTime>, usize)> {
     };
     if let Some((r, t)) = found {
         return Some((r, t, at + 1));
+    }
+    // "every first monday (of the month)", "every last friday"
+    if let Some((days, _, n)) = nth_weekday(&tokens[at..]) {
+        let mut r = Repeat::every(Freq::Monthly, interval);
+        r.by_nth_day = days;
+        return Some((r, None, at + n));
     }
     // "every monday (and friday)", "every 2 mondays" is not a thing.
     if let Some((days, n)) = weekday_list(&tokens[at..], false) {
@@ -678,6 +864,32 @@ mod tests {
             ("every 2 quarters", "FREQ=MONTHLY;INTERVAL=6", None),
             ("on mondays", "FREQ=WEEKLY;BYDAY=MO", None),
             ("every day at 7pm", "FREQ=DAILY", Some("19:00")),
+            (
+                "every first monday of the month",
+                "FREQ=MONTHLY;BYDAY=1MO",
+                None,
+            ),
+            ("every last friday", "FREQ=MONTHLY;BYDAY=-1FR", None),
+            (
+                "on the second tuesday of every month at 7pm",
+                "FREQ=MONTHLY;BYDAY=2TU",
+                Some("19:00"),
+            ),
+            (
+                "the last friday of each month",
+                "FREQ=MONTHLY;BYDAY=-1FR",
+                None,
+            ),
+            (
+                "monthly on the 1st and 3rd wednesday",
+                "FREQ=MONTHLY;BYDAY=1WE,3WE",
+                None,
+            ),
+            (
+                "every 2 months on the first monday",
+                "FREQ=MONTHLY;INTERVAL=2;BYDAY=1MO",
+                None,
+            ),
         ];
         for (text, rule, time) in cases {
             assert_eq!(
@@ -711,6 +923,43 @@ mod tests {
         assert!(Repeat::parse_rrule("INTERVAL=2").is_err());
         assert!(Repeat::parse_rrule("FREQ=MONTHLY;BYDAY=MO").is_err());
         assert!(Repeat::parse_rrule("FREQ=DAILY;INTERVAL=0").is_err());
+        // a place in the month: monthly rules only, 1 to 5 from either end
+        let r = Repeat::parse_rrule("FREQ=MONTHLY;BYDAY=-1FR,+1MO").expect("valid");
+        assert_eq!(r.to_rrule(), "FREQ=MONTHLY;BYDAY=1MO,-1FR");
+        assert_eq!(
+            r.describe(),
+            "every month on the first Monday and last Friday"
+        );
+        assert!(Repeat::parse_rrule("FREQ=WEEKLY;BYDAY=1MO").is_err());
+        assert!(Repeat::parse_rrule("FREQ=MONTHLY;BYDAY=6MO").is_err());
+        assert!(Repeat::parse_rrule("FREQ=MONTHLY;BYDAY=0MO").is_err());
+        assert!(Repeat::parse_rrule("FREQ=MONTHLY;BYDAY=1XX").is_err());
+        assert!(Repeat::parse_rrule("FREQ=MONTHLY;BYDAY=1MO;BYMONTHDAY=1").is_err());
+    }
+
+    #[test]
+    fn the_nth_weekday_of_the_month_falls_on_that_day() {
+        let tz = chrono_tz::Europe::Berlin;
+        // Thursday 26 November 2026, 09:00.
+        let from = tz
+            .with_ymd_and_hms(2026, 11, 26, 9, 0, 0)
+            .single()
+            .expect("time");
+        let days = |rule: &str| {
+            let r = Repeat::parse_rrule(rule).expect("valid");
+            let first = r.first_on_or_after(from).expect("first");
+            let second = r.next_after(first, first).expect("second");
+            [first, second].map(|d| d.date_naive().to_string())
+        };
+        // the last Friday of November is the 27th, of December the 25th
+        assert_eq!(
+            days("FREQ=MONTHLY;BYDAY=-1FR"),
+            ["2026-11-27", "2026-12-25"]
+        );
+        // the first Monday of November has passed: December's, then January's
+        assert_eq!(days("FREQ=MONTHLY;BYDAY=1MO"), ["2026-12-07", "2027-01-04"]);
+        // the fourth Thursday of November is today
+        assert_eq!(days("FREQ=MONTHLY;BYDAY=4TH"), ["2026-11-26", "2026-12-24"]);
     }
 
     #[test]

@@ -652,6 +652,47 @@ async fn daily_repeats_keep_their_local_time_across_a_dst_change() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_task_on_the_last_friday_of_the_month_moves_to_the_next_months() {
+    // Arrange: due on the last Friday of January 2027, the 29th
+    let app = TestApp::spawn_with(TestOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let user = app.user().await;
+    app.set_timezone(&user, "Europe/Berlin").await;
+    let task = app
+        .create_task_with(
+            &user,
+            &json!({"title": "Pay the rent", "due_at": "2027-01-29T10:00", "repeat": "the last friday of each month"}),
+        )
+        .await;
+    assert_eq!(task["repeat"], "FREQ=MONTHLY;BYDAY=-1FR", "{task}");
+    assert_eq!(
+        task["repeat_text"], "every month on the last Friday",
+        "{task}"
+    );
+    let id = task["id"].as_i64().expect("id");
+
+    // Act
+    let february = app.patch_task(&user, id, "complete").await;
+    let march = app.patch_task(&user, id, "complete").await;
+
+    // Assert: 26 February and 26 March 2027 are the months' last Fridays, at 10:00 local
+    assert_eq!(february["due_at"], "2027-02-26T09:00:00Z", "{february}");
+    assert_eq!(march["due_at"], "2027-03-26T09:00:00Z", "{march}");
+    // a place in the month goes with monthly rules only
+    let res = app
+        .authed(&user, Method::POST, &format!("/api/{}/tasks", user.id))
+        .json(&json!({"title": "Gym", "repeat": "FREQ=WEEKLY;BYDAY=1MO"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    app.shutdown().await;
+}
+
 /// Sends a message and returns the final frame.
 async fn say(ws: &mut todo_tests::WsClient, message: &str, conversation: Option<i64>) -> Value {
     let frames = ws.ask(message, conversation).await;
