@@ -89,8 +89,9 @@ pub struct AddTaskArgs {
     /// Tags without '#': lower-case letters, digits, '-' and '_', at most 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
-    /// How it repeats: RRULE text (FREQ=WEEKLY;BYDAY=MO) or a phrase ("every monday", "every 2
-    /// weeks", "every month on the 1st", "every weekday at 9am").
+    /// How it repeats: RRULE text (FREQ=WEEKLY;BYDAY=MO, FREQ=MONTHLY;BYDAY=-1FR) or a phrase
+    /// ("every monday", "every 2 weeks", "every month on the 1st", "every weekday at 9am", "the
+    /// last friday of every month").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<String>,
 }
