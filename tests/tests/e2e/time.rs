@@ -599,6 +599,45 @@ async fn tasks_are_listed_oldest_first_by_either_tag_or_leaving_one_out() {
 }
 
 #[tokio::test]
+async fn several_tasks_are_tagged_and_moved_at_once_and_undone_together() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.create_task_with(&user, &json!({"title": "Buy milk", "tags": ["home"]}))
+        .await;
+    app.create_task_with(&user, &json!({"title": "Buy oat milk"}))
+        .await;
+    let mut ws = app.ws(&user).await;
+
+    // Act
+    let done = say(&mut ws, "tag all milk tasks as groceries", None).await;
+    let conversation = done["conversation_id"].as_i64();
+
+    // Assert: each keeps its own tags and gains the new one
+    assert_eq!(
+        calls(&done),
+        ["list_tasks", "update_task", "update_task"],
+        "{done}"
+    );
+    let (_, _, listed) = app.get_json(&user, "/tasks?sort=oldest").await;
+    assert_eq!(listed[0]["tags"], json!(["home", "groceries"]), "{listed}");
+    assert_eq!(listed[1]["tags"], json!(["groceries"]), "{listed}");
+    let text = done["response"].as_str().expect("text");
+    assert!(
+        text.contains("Buy milk") && text.contains("Buy oat milk"),
+        "{text}"
+    );
+
+    // Act + Assert: one undo reverts both
+    let undone = say(&mut ws, "undo", conversation).await;
+    assert_eq!(calls(&undone), ["undo"], "{undone}");
+    let (_, _, listed) = app.get_json(&user, "/tasks?sort=oldest").await;
+    assert_eq!(listed[0]["tags"], json!(["home"]), "{listed}");
+    assert_eq!(listed[1]["tags"], json!([]), "{listed}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn two_changes_in_one_clause_make_one_update() {
     // Arrange
     let app = TestApp::spawn().await;

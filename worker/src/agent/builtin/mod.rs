@@ -569,10 +569,6 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
     }
 }
 
-/// The reply when a change that starts from the task as it is (a tag, a move by an amount, a
-/// priority step) names several tasks.
-const ONE_AT_A_TIME: &str = "I can tag, move by an amount or raise or lower the priority of one task at a time: tell me which one, or give the new date or priority.";
-
 fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     // Adding a tag or moving a date by an amount starts from the task as it is.
     let needs_tags = matches!(action, Action::Update(e) if !e.add_tags.is_empty() || !e.remove_tags.is_empty() || e.shift.is_some() || e.priority_step != 0);
@@ -700,9 +696,6 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                     "You have no {what} that match, so I changed nothing."
                 ));
             }
-            if needs_tags && selected.len() > 1 {
-                return say(ONE_AT_A_TIME);
-            }
             selected.iter().map(|t| t.task_id).collect()
         }
     };
@@ -736,8 +729,34 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             *id,
         );
     }
+    // "tag tasks 1 and 5 as groceries", "push today's tasks back an hour": a call for each task,
+    // from where it stands (one turn, so one undo reverts them all)
     if needs_tags && ids.len() > 1 {
-        return say(ONE_AT_A_TIME);
+        let Some(tasks) = tasks else {
+            return Plan::NeedTasks;
+        };
+        let movable = |id: &i32| {
+            let Action::Update(edit) = action else {
+                return true;
+            };
+            let task = tasks.iter().find(|t| t.task_id == *id);
+            match edit.shift {
+                Some(s) if s.minutes != 0 => task.is_some_and(|t| t.due_has_time),
+                Some(s) if s.days < 0 => task.is_some_and(|t| t.due_at.is_some()),
+                _ => true,
+            }
+        };
+        let ids: Vec<i32> = ids.into_iter().filter(movable).collect();
+        if ids.is_empty() {
+            return say(
+                "None of those tasks has a due date or time to move from, so I changed nothing. Give them a date or time instead.",
+            );
+        }
+        return Plan::Calls(
+            ids.iter()
+                .map(|id| call_for(action, &[*id], Some(tasks), &ctx.clock))
+                .collect(),
+        );
     }
     Plan::Calls(vec![call_for(action, &ids, tasks, &ctx.clock)])
 }
