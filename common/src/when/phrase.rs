@@ -17,6 +17,7 @@
 //! - "morning" is 09:00, "noon" 12:00, "afternoon" 15:00, "evening" 19:00, "tonight" 20:00,
 //!   "night" 21:00, "end of day" 17:00, "midnight" 23:59 of that day; "first thing" is the
 //!   morning's 09:00 and "later today" today;
+//! - "(at the) same time tomorrow" is the day alone (a task moved to it keeps its time);
 //! - a weekday followed by a date ("monday the 30th") is that date when it falls on that weekday;
 //! - breakfast is 08:00, lunch 12:00, dinner and supper 19:00; at the end of a sentence
 //!   ([`parse_in_sentence`]) a meal is a time only after a date or "at" / "by" ("friday dinner",
@@ -24,7 +25,8 @@
 //!   day said alone ("sunday night", "by morning"; in "movie night on friday" it is the task);
 //! - an hour without am/pm after "at", "by", "before" or "until", or with minutes, reads 1–6 as
 //!   afternoon hours and 7–11 as morning ones ("at 5" and "by 5" are 17:00, "3:30" and "half
-//!   past 3" are 15:30; "08:15" and "17:00" are a 24-hour clock), unless the rest of the sentence
+//!   past 3" / "half past three" are 15:30, "8ish" is "at 8"; "08:15", "17:00" and "14h" / "9h30"
+//!   are a 24-hour clock), unless the rest of the sentence
 //!   names the part of day ([`parse_in_sentence`]): "dinner with sam at 8" is at 20:00,
 //!   "breakfast meeting at 6" at 06:00.
 
@@ -71,7 +73,18 @@ fn read_due(
     in_sentence: bool,
     hint: Option<TimeOfDay>,
 ) -> Option<Parsed> {
-    let tokens = tokenize(text);
+    let mut tokens = tokenize(text);
+    // "(at the) same time tomorrow": the day; a task moved to it keeps its time
+    let same = ["at", "the", "same", "time"];
+    for skip in [&same[..], &same[1..], &same[2..]] {
+        if tokens.len() > skip.len() && tokens.iter().take(skip.len()).eq(skip.iter()) {
+            tokens.drain(..skip.len());
+            if tokens.first().is_some_and(|t| t == "on") {
+                tokens.remove(0);
+            }
+            break;
+        }
+    }
     if tokens.is_empty() {
         return None;
     }
@@ -605,7 +618,12 @@ impl Reader<'_> {
         } else {
             (word, None)
         };
-        let h: u32 = digits.parse().ok().filter(|h| (1..=12).contains(h))?;
+        // "half past 3", "quarter to five"
+        let h: u32 = digits
+            .parse()
+            .ok()
+            .or_else(|| number(digits).filter(|_| !matches!(digits, "a" | "an")))
+            .filter(|h| (1..=12).contains(h))?;
         self.at += 3;
         if pm.is_none() {
             pm = meridiem_word(self.peek(0));
@@ -627,8 +645,26 @@ impl Reader<'_> {
     fn time_of_day(&mut self) -> Option<(NaiveTime, Option<TimeOfDay>)> {
         let start = self.at;
         let had_at = self.eat("at") || self.eat("@");
-        let _ = self.eat("around") || self.eat("about");
+        let around = self.eat("around") || self.eat("about");
         let word = self.peek(0)?.to_owned();
+        // "8ish" is around 8
+        let (word, had_at) = match word.strip_suffix("ish") {
+            Some(hour) if clock_digits(hour).is_some() => (hour.to_owned(), true),
+            _ => (word, had_at || around),
+        };
+        // "14h", "9h30": a 24-hour clock written with an h
+        if let Some((hours, minutes)) = word.split_once('h')
+            && (1..=2).contains(&hours.len())
+            && hours.bytes().all(|b| b.is_ascii_digit())
+            && (minutes.is_empty()
+                || minutes.len() == 2 && minutes.bytes().all(|b| b.is_ascii_digit()))
+            && let (Ok(h), m) = (hours.parse::<u32>(), minutes.parse::<u32>().unwrap_or(0))
+            && h < 24
+            && m < 60
+        {
+            self.at += 1;
+            return Some((time(h, m)?, None));
+        }
         let named = match word.as_str() {
             "noon" | "midday" | "lunch" | "lunchtime" => Some((time(12, 0)?, None)),
             "breakfast" => Some((time(8, 0)?, Some(TimeOfDay::Morning))),
@@ -1101,6 +1137,12 @@ mod tests {
         ("tomorrow morning at 8", "2026-11-27 08:00"),
         ("tomorrow evening", "2026-11-27 19:00"),
         ("tomorrow at noon", "2026-11-27 12:00"),
+        ("at 14h", "2026-11-26 14:00"),
+        ("tomorrow 9h30", "2026-11-27 09:30"),
+        ("at half past three", "2026-11-26 15:30"),
+        ("quarter to five tomorrow", "2026-11-27 16:45"),
+        ("8ish", "2026-11-27 08:00"),
+        ("at around 5", "2026-11-26 17:00"),
         ("noon", "2026-11-26 12:00"),
         ("at 9am", "2026-11-27 09:00"),
         ("at 5", "2026-11-26 17:00"),
