@@ -206,7 +206,7 @@ const POLITE: &str = r"(?:please\s+|pls\s+|plz\s+|kindly\s+)?(?:(?:can|could|wou
 
 re!(
     GREETING,
-    r"(?i)^(?:(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)( there)?[\s!.,]*(\w+)?|(?:(?:hi|hey|hello),?\s+)?how (?:are you|are things|is it going|'s it going)(?: doing| today)?)[\s!.?]*$"
+    r"(?i)^(?:(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)\b( there)?[\s!.,]*(\w+)?|(?:(?:hi|hey|hello),?\s+)?how (?:are you|are things|is it going|'s it going)(?: doing| today)?)[\s!.?]*$"
 );
 // "what time is it?", "what day is it today?", "what's today's date?"
 re!(
@@ -369,7 +369,7 @@ re!(
 );
 re!(
     IS_DONE,
-    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|was|were)\s+(?:now\s+|all\s+|already\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished|paid|sorted|handled|taken care of)\b.*$"
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|was|were)\s+(?:now\s+|all\s+|already\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished|paid|sorted|handled|taken care of|called|emailed|texted|sent|bought|booked|cleaned|fixed|submitted|returned|renewed|washed|fed|watered|mailed|posted|picked up)\b.*$"
 );
 re!(
     TITLE_DONE,
@@ -632,7 +632,7 @@ re!(
 // "high priority", "priority: low" alone
 re!(
     BARE_PRIORITY,
-    r"(?i)^(?:(high|top|low|medium|normal)(?:\s+|-)(?:priority|prio)|(?:priority|prio)\s*:?\s*(high|top|low|medium|normal|none))[\s!.]*$"
+    r"(?i)^(?:(high|top|low|medium|normal)(?:(?:\s+|-)(?:priority|prio))?|(?:priority|prio)\s*:?\s*(high|top|low|medium|normal|none))[\s!.]*$"
 );
 // "the rent is urgent", "this is important now"
 re!(
@@ -885,6 +885,10 @@ re!(
     OVERVIEW,
     r"(?i)^(?:how am i doing|(?:what's|whats|what is|show(?: me)?|give me|how's|how is)\s+(?:my|an?|the)\s+(?:quick\s+)?(?:progress|overview|stats|statistics|summary|status report)|(?:quick\s+)?summary|summari[sz]e\s+(?:my\s+|the\s+)?(?:tasks|list|todos|to-dos|todo list|to-do list))\b[\s\w]*[?!.]*$"
 );
+re!(
+    WHAT_ELSE,
+    r"(?i)^(?:what|anything|is there anything)\s+else(?:\s+(?:is there|do i have|have i got|is left|is pending|to do|do i need to do))?$"
+);
 // "what's coming up?", "anything coming up this week?", "what do I have on?"
 re!(
     COMING_UP,
@@ -990,7 +994,7 @@ re!(
 );
 re!(
     IT_PROPERTY,
-    r"(?i)^(?:what(?:'s|s| is)|tell me)\s+(?:its|the)\s+(?:priority|due date|deadline|date|time|status|description|notes?|tags?|title)(?:\s+again)?$|^when(?:'s|s| is)\s+(?:it|that|this)(?:\s+due)?(?:\s+again)?$"
+    r"(?i)^(?:what(?:'s|s| is)|tell me)\s+(?:its|the)\s+(?:priority|due date|deadline|date|time|status|description|notes?|tags?|title)(?:\s+again)?$|^when(?:'s|s| is)\s+(?:it|that|this)(?:\s+due)?(?:\s+again)?$|^(?:is|was)\s+(?:it|that|this)\s+(?:important|urgent|high priority|a priority|done|finished|overdue|late|due (?:today|tomorrow|soon)|repeating|recurring)$"
 );
 re!(
     IT_IS_WHEN,
@@ -1003,7 +1007,7 @@ re!(
 // "I don't need to buy milk anymore", "forget about the dentist", "never mind the rent task".
 re!(
     DROP,
-    r"(?i)^(?:(?:i|we)\s+(?:don't|dont|do not|no longer)\s+(?:need|have)\s+to\s+(.+?)(?:\s+any\s?more)?|(?:i|we)\s+no longer\s+need\s+(.+?)|(?:forget|never\s?mind|nevermind)\s+(?:about\s+)?(.+?))$"
+    r"(?i)^(?:(?:i|we)\s+(?:don't|dont|do not|no longer)\s+(?:need|have)\s+to\s+(.+?)(?:\s+any\s?more)?|(?:i|we)\s+no longer\s+need\s+(.+?)|(?:i|we)\s+(?:don't|dont|do not)\s+need\s+((?:the|that|this|my)\s+.+?)\s+any\s?more|(?:forget|never\s?mind|nevermind)\s+(?:about\s+)?(.+?))$"
 );
 re!(
     PLAN_DAY,
@@ -2477,7 +2481,35 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
             _ => "tomorrow",
         }
     });
-    let message = spelled.as_ref();
+    // "would you mind adding …": the request is the verb
+    let unmind = MIND.captures(spelled.as_ref()).and_then(|c| {
+        let verb = match c[1].to_lowercase().as_str() {
+            "adding" => "add",
+            "putting" => "put",
+            "setting" => "set",
+            "moving" => "move",
+            "making" => "make",
+            "deleting" => "delete",
+            "removing" => "remove",
+            "marking" => "mark",
+            "creating" => "create",
+            "showing" => "show",
+            "listing" => "list",
+            "changing" => "change",
+            "completing" => "complete",
+            "updating" => "update",
+            "renaming" => "rename",
+            "scheduling" => "schedule",
+            "reminding" => "remind",
+            "pushing" => "push",
+            "postponing" => "postpone",
+            "checking" => "check",
+            "tagging" => "tag",
+            _ => return None,
+        };
+        Some(format!("{verb} {}", &c[2]))
+    });
+    let message = unmind.as_deref().unwrap_or(spelled.as_ref());
     if let Some(several) = parse_several(message, clock) {
         return several;
     }
@@ -2487,6 +2519,10 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
     parse_one(message, clock)
 }
 
+re!(
+    MIND,
+    r"(?i)^(?:please\s+)?(?:would|do|could)\s+you\s+mind\s+(\w+ing)\s+(.+)$"
+);
 // "move the dentist to friday and the meeting to monday": one verb for two changes
 re!(
     SHARED_CHANGE_VERB,
@@ -3037,6 +3073,18 @@ fn unclear_correction(bare: &str, clock: &Clock) -> Option<&'static str> {
     )
 }
 
+re!(
+    BARE_NO_DUE,
+    r"(?i)^(?:no|without a|without|remove the|clear the|drop the)\s+(?:due\s+)?(?:date|deadline|due date)$"
+);
+re!(
+    BARE_CLEAR_TAGS,
+    r"(?i)^(?:remove|clear|delete|drop)\s+(?:the\s+|all\s+(?:the\s+)?|its\s+)?(?:tags?|labels?)$|^no\s+tags?$"
+);
+re!(
+    BARE_ADD_TAG,
+    r"(?i)^(?:add|also)\s+(?:the\s+|a\s+)?(?:tags?|labels?)\s+#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)$"
+);
 /// A message that is nothing but a new date, time or priority ("tomorrow", "due friday at 5",
 /// "at 5pm", "high priority"): what it would change.
 fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
@@ -3050,6 +3098,35 @@ fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
             priority: Some(priority_word(word.as_str())?),
             ..Edit::default()
         });
+    }
+    // "every week", "no due date", "remove the tag", "add tag teeth": about the task just talked
+    // about
+    if let Some(repeat) = parse_repeat(strip_punctuation(bare)) {
+        return Some(Edit {
+            repeat: Some(Some(repeat)),
+            ..Edit::default()
+        });
+    }
+    if BARE_NO_DUE.is_match(bare) {
+        return Some(Edit {
+            due: Some(None),
+            ..Edit::default()
+        });
+    }
+    if BARE_CLEAR_TAGS.is_match(bare) {
+        return Some(Edit {
+            clear_tags: true,
+            ..Edit::default()
+        });
+    }
+    if let Some(c) = BARE_ADD_TAG.captures(bare) {
+        let tags = split_tags(&c[1]);
+        if !tags.is_empty() {
+            return Some(Edit {
+                add_tags: tags,
+                ..Edit::default()
+            });
+        }
     }
     let lower = bare.to_lowercase();
     let when = lower
@@ -3314,6 +3391,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "tomorrow", "due friday at 5", "at 5pm", "high priority" alone: a change to the task just
     // talked about
     if let Some(edit) = bare_change(bare, clock) {
+        // "add tag teeth", "every week": only ever about a task ("which task?" when none was
+        // talked about)
+        if !edit.add_tags.is_empty() || edit.clear_tags || edit.repeat.is_some() {
+            return update(Target::Previous, edit);
+        }
         return Intent::OnItOrList(
             Box::new(update(Target::Previous, edit)),
             still_to_do(query_of(bare, clock)),
@@ -3522,6 +3604,23 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             })
             .map_or(named, |f| f.get(1).map_or(named, |m| m.as_str()));
         let target = parse_target(named, clock);
+        // "set it to medium", "change task 3 to high priority": a priority, not a title
+        if let Some(priority) = priority_word(
+            strip_punctuation(&c[2])
+                .trim_end_matches(" priority")
+                .trim_end_matches(" prio"),
+        )
+        .filter(|_| !NAMES_TITLE.is_match(bare))
+            && target != Target::Missing
+        {
+            return update(
+                target,
+                Edit {
+                    priority: Some(priority),
+                    ..Edit::default()
+                },
+            );
+        }
         // "change the plants to every tuesday": a new repeat, not a title
         if let Some(repeat) = parse_repeat(strip_punctuation(&c[2]))
             && target != Target::Missing
@@ -3765,6 +3864,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if OVERVIEW.is_match(bare) {
         return Intent::Count(Query::default());
+    }
+    // "what else?", "anything else?": what is still to do
+    if WHAT_ELSE.is_match(bare) {
+        return Intent::List(still_to_do(Query::default()));
     }
     // "what's coming up?", "what do I have on?": what is still to do
     if COMING_UP.is_match(bare) {
