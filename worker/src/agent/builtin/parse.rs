@@ -2308,6 +2308,39 @@ fn each_with_own_date(text: &str, clock: &Clock) -> Option<Vec<NewTask>> {
 /// Reads an add's body: title, description, due date, priority, tags, repeat; several tasks for
 /// "tasks: eggs, milk and bread" or "eggs, milk and bread".
 fn parse_add(body: &str, clock: &Clock) -> Intent {
+    // "\"Meeting at 3\" on friday": the words in quotes are the title as written; a date is read
+    // only outside them
+    if let Some(c) = ONE_QUOTED.captures(body)
+        && !c[2].trim().is_empty()
+    {
+        let quoted = c[2].trim().to_owned();
+        let outside = format!("{}{QUOTED_TITLE}{}", &c[1], &c[3]);
+        return match parse_add(&outside, clock) {
+            Intent::Add(mut tasks) => {
+                for task in &mut tasks {
+                    if let Some(rest) = task.title.strip_prefix(QUOTED_TITLE) {
+                        task.title = format!("{}{rest}", capitalize(&quoted));
+                    } else {
+                        task.title = task.title.replace(QUOTED_TITLE, &quoted);
+                    }
+                    // "add buy milk with the note \"2 litres, organic\"": the quotes were the note
+                    if let Some(d) = &mut task.description {
+                        *d = d.replace(QUOTED_TITLE, &quoted);
+                    }
+                }
+                Intent::Add(tasks)
+            }
+            _ => parse_add_unquoted(body, clock),
+        };
+    }
+    parse_add_unquoted(body, clock)
+}
+
+/// Stands for a quoted title while the words around it are read.
+const QUOTED_TITLE: &str = "QUOTEDTITLE";
+re!(ONE_QUOTED, r#"^([^"“”]*)["“]([^"“”]+)["”]([^"“”]*)$"#);
+
+fn parse_add_unquoted(body: &str, clock: &Clock) -> Intent {
     let (body, list_tag) = list_named(body);
     let body = body.as_str();
     let (body, description) = match DESCRIPTION.captures(body) {
