@@ -1726,8 +1726,33 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
                 .filter(|kind| !q.not_tags.contains(kind) && !q.any_tags.contains(kind));
         }
     }
+    // "what's overdue at home?", "anything for work?", "what do I have for mom?": a kind of task
+    if q.tag.is_none()
+        && q.text.is_none()
+        && q.about.is_none()
+        && q.any_tags.is_empty()
+        && q.not_tags.is_empty()
+        && let Some(c) = AT_OR_FOR.captures(&text.to_lowercase())
+    {
+        let word = c[1].to_owned();
+        if !SELECTOR_WORDS.contains(&word.as_str())
+            && !NOT_A_KIND.contains(&word.as_str())
+            && phrase::parse(&word, clock).is_none()
+            && !matches!(
+                word.as_str(),
+                "weekend" | "now" | "later" | "me" | "us" | "you"
+            )
+        {
+            q.about = normalize_tag(&word).ok();
+        }
+    }
     q
 }
+
+re!(
+    AT_OR_FOR,
+    r"\b(?:at|for)\s+(?:the\s+|my\s+)?([a-z][a-z-]{1,31})\s*[?!.]*$"
+);
 
 re!(
     WITH_TEXT,
@@ -3912,6 +3937,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         || (LIST_VERB.is_match(&lower) && LIST_NOUN.is_match(&lower))
         || (LIST_QUESTION.is_match(&lower) && take_days(&lower, clock).is_some())
         || (LIST_QUESTION.is_match(&lower) && WITH_TEXT.is_match(bare))
+        || (LIST_QUESTION.is_match(&lower) && text.ends_with('?') && AT_OR_FOR.is_match(&lower))
         || KIND_STUFF.is_match(bare)
     {
         return Intent::List(query_of(bare, clock));
