@@ -221,6 +221,36 @@ fn snoozing_a_long_overdue_task_counts_from_today() {
 }
 
 #[test]
+fn this_week_on_a_sunday_takes_in_the_week_ahead() {
+    // Arrange: Sunday 29 November 2026, 18:00 in Berlin
+    let sunday = Clock::new(
+        berlin(2026, 11, 29, 18, 0),
+        chrono_tz::Europe::Berlin,
+        DateOrder::Dmy,
+    );
+    let ctx = Context {
+        clock: sunday,
+        state: AgentState::default(),
+        pending: None,
+    };
+
+    // Act
+    let planned = plan(
+        &parse("what's due this week?", &ctx.clock),
+        &ctx,
+        Some(&fixture()),
+    );
+
+    // Assert: today to next Sunday, not Sunday alone
+    assert_eq!(
+        planned,
+        Plan::Calls(expected_calls(
+            r#"list_tasks {"status":"pending","due_from":"2026-11-29","due_to":"2026-12-06"}"#
+        ))
+    );
+}
+
+#[test]
 fn the_start_up_warm_up_reads_one_message_of_each_kind() {
     use todo_worker::agent::builtin::parse::{Intent, WARM_UP};
     // Patterns compile when a message first needs them: the warm-up covers them only if its

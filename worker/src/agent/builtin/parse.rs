@@ -1863,6 +1863,21 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
             to: Some(clock.today()),
         });
     }
+    // "what's due this week?" on a Sunday: the week that starts tomorrow too (the week's last
+    // day alone would leave out everything the user is planning for)
+    if q.days.is_none()
+        && q.status != StatusFilter::Completed
+        && clock.today().weekday() == chrono::Weekday::Sun
+        && (has("this week") || has("week"))
+        && !has("last week")
+        && !has("next week")
+    {
+        let today = clock.today();
+        q.days = Some(Days {
+            from: Some(today),
+            to: Some(today + TimeDelta::days(7)),
+        });
+    }
     // "today's and tomorrow's tasks", "what's due today or tomorrow": both days
     if q.days.is_none()
         && q.status != StatusFilter::Completed
