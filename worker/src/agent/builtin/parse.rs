@@ -252,7 +252,7 @@ re!(
 );
 re!(
     BYE,
-    r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now|(?:i'm|im|i am) done for (?:today|now|the day|tonight))\b[\s\w!.]{0,12}$"
+    r"(?i)^(?:(?:ok(?:ay)?|thanks|thank you),?\s+)?(?:bye|goodbye|bye bye|good night|see you(?: later)?|see ya|that's all|that is all|that's it for now|(?:i'm|im|i am|all) done for (?:today|now|the day|tonight))\b[\s\w!.]{0,12}$"
 );
 /// An agreement: "yes", "go ahead", "do it".
 const AGREEMENT: &str = r"(?:yes|yeah|yea|yep|yup|sure|ok|okay|y|do it|go ahead|go for it|go|go on|let's do it|let's go|confirm|confirmed|please do|absolutely|correct|right|that's right|that one|sure thing|affirmative|of course|alright|all right|fine|sounds good|proceed)";
@@ -315,7 +315,7 @@ re!(
 re!(
     DELETE,
     &format!(
-        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|get rid of|clear(?: out)?|purge|wipe(?: out)?)\b\s*(.*)$"
+        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|nuke|bin|get rid of|clear(?: out)?|purge|wipe(?: out)?)\b\s*(.*)$"
     )
 );
 re!(
@@ -348,7 +348,7 @@ re!(
 re!(
     COMPLETE_VERB,
     &format!(
-        r"(?i)^{POLITE}(?:complete|finish|check off|tick off|tick|close|cross off|cross out|strike off|strike out)\s+(.+)$"
+        r"(?i)^{POLITE}(?:complete|finish|check off|tick off|tick|close|cross off|cross out|strike off|strike out|strike)\s+(.+)$"
     )
 );
 re!(
@@ -373,7 +373,7 @@ re!(
 );
 re!(
     TITLE_DONE,
-    r"(?i)^((?:the\s+)?[a-z][\w -]{1,60}?)\s*[:-]?\s+(?:done|finished|completed|complete)$"
+    r"(?i)^((?:the\s+)?[a-z][\w -]{1,60}?)\s*[:-]?\s+(?:done|finished|completed|complete|paid|bought|called|sent|booked|fixed|cleaned|submitted|handled|sorted)$"
 );
 /// Words that make "… done" something other than a task's title ("all done", "almost done").
 const NOT_A_TITLE: &[&str] = &[
@@ -429,7 +429,7 @@ re!(
 // "task 4 gets deleted" (after "make sure"), "task 2 can be removed".
 re!(
     IS_DELETED,
-    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be|was|were)\s+(?:deleted|removed|erased|trashed|thrown out|cancell?ed|called off|off)$"
+    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|should be|can be|must be|was|were)\s+(?:deleted|removed|erased|trashed|thrown out|cancell?ed|called off|off)$|^(.+?)\s+(?:isn't|is not|won't be|will not be|isn't going to be|is no longer)\s+happening(?:\s+any\s?more)?$"
 );
 re!(
     RESCHEDULE,
@@ -3775,10 +3775,12 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     {
         return Intent::Complete(parse_target(&c[1], clock));
     }
-    if let Some(c) = IS_DELETED.captures(bare)
-        && !LIST_VERB.is_match(&c[1])
+    if let Some(named) = IS_DELETED
+        .captures(bare)
+        .and_then(|c| c.get(1).or_else(|| c.get(2)))
+        && !LIST_VERB.is_match(named.as_str())
     {
-        return Intent::Delete(parse_target(&c[1], clock));
+        return Intent::Delete(parse_target(named.as_str(), clock));
     }
     if TAGS_QUESTION.is_match(bare) {
         return Intent::Tags;
