@@ -104,6 +104,17 @@ fn place_name(n: i8) -> String {
 /// Weekdays by their place in the month: `(1, Mon)` the first Monday.
 type Places = Vec<(i8, Weekday)>;
 
+/// The first of `tails` the tokens start with ("of the month", "each month"), if any.
+fn tail_of<'t>(tokens: &[String], tails: &[&'t [&'t str]]) -> Option<&'t [&'t str]> {
+    tails.iter().copied().find(|tail| {
+        tokens
+            .iter()
+            .map(String::as_str)
+            .take(tail.len())
+            .eq(tail.iter().copied())
+    })
+}
+
 /// "first" … "fifth", "1st" … "5th", "last": a place of a weekday in the month.
 fn place_word(word: &str) -> Option<i8> {
     match word {
@@ -144,28 +155,22 @@ fn nth_weekday(tokens: &[String]) -> Option<(Places, bool, usize)> {
         return None;
     }
     at += 1;
-    let mut every_month = false;
-    for tail in [
-        &["of", "the", "month"][..],
-        &["of", "each", "month"][..],
-        &["of", "every", "month"][..],
-        &["of", "month"][..],
-        &["each", "month"][..],
-        &["every", "month"][..],
-        &["a", "month"][..],
-    ] {
-        if tokens[at..]
-            .iter()
-            .map(String::as_str)
-            .take(tail.len())
-            .eq(tail.iter().copied())
-        {
-            every_month =
-                tail.contains(&"each") || tail.contains(&"every") || tail == ["a", "month"];
-            at += tail.len();
-            break;
-        }
-    }
+    let tail = tail_of(
+        &tokens[at..],
+        &[
+            &["of", "the", "month"],
+            &["of", "each", "month"],
+            &["of", "every", "month"],
+            &["of", "month"],
+            &["each", "month"],
+            &["every", "month"],
+            &["a", "month"],
+        ],
+    );
+    let every_month = tail.is_some_and(|tail| {
+        tail.contains(&"each") || tail.contains(&"every") || tail == ["a", "month"]
+    });
+    at += tail.map_or(0, <[_]>::len);
     Some((
         places.into_iter().map(|n| (n, day)).collect(),
         every_month,
@@ -475,11 +480,12 @@ impl Repeat {
         let nth_ok = self.by_nth_day.is_empty()
             || self.by_nth_day.iter().any(|(n, d)| {
                 let from_end = || {
-                    let mut last = date;
-                    while let Some(next) = last.succ_opt().filter(|n| n.month() == date.month()) {
-                        last = next;
-                    }
-                    (last.day() - date.day()) / 7 + 1
+                    let days_in_month = date
+                        .with_day(1)
+                        .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+                        .and_then(|next| next.pred_opt())
+                        .map_or(date.day(), |last| last.day());
+                    (days_in_month - date.day()) / 7 + 1
                 };
                 date.weekday() == *d
                     && if *n > 0 {
@@ -701,21 +707,15 @@ fn head(tokens: &[String]) -> Option<(Repeat, Option<NaiveTime>, usize)> {
     // "every 1st (of the month)", "every 15th"
     let day = ordinal(unit)?;
     let mut n = at + 1;
-    for tail in [
-        &["of", "the", "month"][..],
-        &["of", "every", "month"][..],
-        &["of", "month"][..],
-    ] {
-        if tokens[n..]
-            .iter()
-            .map(String::as_str)
-            .take(tail.len())
-            .eq(tail.iter().copied())
-        {
-            n += tail.len();
-            break;
-        }
-    }
+    n += tail_of(
+        &tokens[n..],
+        &[
+            &["of", "the", "month"],
+            &["of", "every", "month"],
+            &["of", "month"],
+        ],
+    )
+    .map_or(0, <[_]>::len);
     let mut r = Repeat::every(Freq::Monthly, interval);
     r.by_month_day = vec![i8::try_from(day).ok()?];
     Some((r, None, n))
@@ -775,21 +775,15 @@ fn month_days(tokens: &[String]) -> Option<(Vec<i8>, usize)> {
     if days.is_empty() {
         return None;
     }
-    for tail in [
-        &["of", "the", "month"][..],
-        &["of", "each", "month"][..],
-        &["of", "every", "month"][..],
-    ] {
-        if tokens[at..]
-            .iter()
-            .map(String::as_str)
-            .take(tail.len())
-            .eq(tail.iter().copied())
-        {
-            at += tail.len();
-            break;
-        }
-    }
+    at += tail_of(
+        &tokens[at..],
+        &[
+            &["of", "the", "month"],
+            &["of", "each", "month"],
+            &["of", "every", "month"],
+        ],
+    )
+    .map_or(0, <[_]>::len);
     Some((days, at))
 }
 
