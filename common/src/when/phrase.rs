@@ -73,18 +73,7 @@ fn read_due(
     in_sentence: bool,
     hint: Option<TimeOfDay>,
 ) -> Option<Parsed> {
-    let mut tokens = tokenize(text);
-    // "(at the) same time tomorrow": the day; a task moved to it keeps its time
-    let same = ["at", "the", "same", "time"];
-    for skip in [&same[..], &same[1..], &same[2..]] {
-        if tokens.len() > skip.len() && tokens.iter().take(skip.len()).eq(skip.iter()) {
-            tokens.drain(..skip.len());
-            if tokens.first().is_some_and(|t| t == "on") {
-                tokens.remove(0);
-            }
-            break;
-        }
-    }
+    let tokens = tokenize(text);
     if tokens.is_empty() {
         return None;
     }
@@ -477,6 +466,13 @@ impl Reader<'_> {
 
     /// The date and time a phrase names (each optional).
     fn read(mut self) -> Option<Read> {
+        // "(at the) same time tomorrow": the day; a task moved to it keeps its time
+        if self.eat_seq(&["at", "the", "same", "time"])
+            || self.eat_seq(&["the", "same", "time"])
+            || self.eat_seq(&["same", "time"])
+        {
+            let _ = self.eat("on");
+        }
         let mut date: Option<NaiveDate> = None;
         let mut at: Option<NaiveTime> = None;
         let mut vague: Option<TimeOfDay> = None;
@@ -1143,6 +1139,8 @@ mod tests {
         ("quarter to five tomorrow", "2026-11-27 16:45"),
         ("8ish", "2026-11-27 08:00"),
         ("at around 5", "2026-11-26 17:00"),
+        ("same time tomorrow", "2026-11-27"),
+        ("at the same time on friday", "2026-11-27"),
         ("noon", "2026-11-26 12:00"),
         ("at 9am", "2026-11-27 09:00"),
         ("at 5", "2026-11-26 17:00"),
