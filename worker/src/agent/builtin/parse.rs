@@ -3399,14 +3399,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if REMIND_ALONE.is_match(bare) {
         return Intent::AddWithoutTitle;
     }
-    if THANKS.is_match(bare) && bare.split_whitespace().count() <= 4 {
-        return if THANK_WORD.is_match(bare) {
-            Intent::Thanks
-        } else {
-            Intent::Ack
-        };
-    }
-    if ACK.is_match(bare) || only_reactions(bare) {
+    // "thanks", "cool", "lol", "wow thanks": a thank-you is answered as one, the rest as a reaction
+    if (THANKS.is_match(bare) && bare.split_whitespace().count() <= 4)
+        || ACK.is_match(bare)
+        || only_reactions(bare)
+    {
         return if THANK_WORD.is_match(bare) {
             Intent::Thanks
         } else {
