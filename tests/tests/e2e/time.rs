@@ -46,6 +46,18 @@ async fn titles_for(app: &TestApp, user: &TestUser, query: &str) -> Vec<String> 
     titles(&body).into_iter().map(str::to_owned).collect()
 }
 
+/// An api with no worker (REST only) and one user whose timezone is Europe/Berlin.
+async fn rest_user_in_berlin() -> (TestApp, TestUser) {
+    let app = TestApp::spawn_with(TestOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let user = app.user().await;
+    app.set_timezone(&user, "Europe/Berlin").await;
+    (app, user)
+}
+
 /// Every page of a listing, following its `Link` headers: the titles, and how many pages.
 async fn follow_pages(app: &TestApp, user: &TestUser, query: &str) -> (Vec<String>, usize) {
     let mut seen = Vec::new();
@@ -133,13 +145,7 @@ async fn the_user_sets_a_timezone_and_an_unknown_one_is_refused() {
 
 #[tokio::test]
 async fn rest_filters_sort_and_page_tasks_in_the_users_timezone() {
-    let app = TestApp::spawn_with(TestOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
-    let user = app.user().await;
-    app.set_timezone(&user, "Europe/Berlin").await;
+    let (app, user) = rest_user_in_berlin().await;
     let today = today_in(BERLIN);
     let day = |n: i64| (today + Duration::days(n)).to_string();
 
@@ -330,13 +336,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn a_repeating_task_completed_three_times_moves_to_each_next_occurrence() {
-    let app = TestApp::spawn_with(TestOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
-    let user = app.user().await;
-    app.set_timezone(&user, "Europe/Berlin").await;
+    let (app, user) = rest_user_in_berlin().await;
 
     let task = app
         .create_task_with(
@@ -667,13 +667,7 @@ async fn two_changes_in_one_clause_make_one_update() {
 
 #[tokio::test]
 async fn daily_repeats_keep_their_local_time_across_a_dst_change() {
-    let app = TestApp::spawn_with(TestOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
-    let user = app.user().await;
-    app.set_timezone(&user, "Europe/Berlin").await;
+    let (app, user) = rest_user_in_berlin().await;
     // Berlin moves its clocks forward on Sunday 28 March 2027.
     let task = app
         .create_task_with(
@@ -694,13 +688,7 @@ async fn daily_repeats_keep_their_local_time_across_a_dst_change() {
 #[tokio::test]
 async fn a_task_on_the_last_friday_of_the_month_moves_to_the_next_months() {
     // Arrange: due on the last Friday of January 2027, the 29th
-    let app = TestApp::spawn_with(TestOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
-    let user = app.user().await;
-    app.set_timezone(&user, "Europe/Berlin").await;
+    let (app, user) = rest_user_in_berlin().await;
     let task = app
         .create_task_with(
             &user,
