@@ -291,6 +291,54 @@ fn the_start_up_warm_up_reads_one_message_of_each_kind() {
 }
 
 #[test]
+fn reactions_settings_and_questions_about_it_get_their_own_answers() {
+    // Arrange: the last reply was about task 3 (the dentist, high priority)
+    let ctx = Context {
+        clock: clock(),
+        state: AgentState {
+            tasks: vec![3],
+            ..AgentState::default()
+        },
+        pending: None,
+    };
+    let tasks = fixture();
+    let answer = |message: &str| {
+        let intent = read(message, &ctx.clock, &ctx.state);
+        let planned = match plan(&intent, &ctx, None) {
+            Plan::NeedTasks => plan(&intent, &ctx, Some(&tasks)),
+            other => other,
+        };
+        match planned {
+            Plan::Reply(text, _) => text,
+            other => panic!("{message}: expected a reply, got {other:?}"),
+        }
+    };
+
+    // Act + Assert: none of these is "didn't catch that"
+    for reaction in ["lol", "haha nice", "you're great", "cool"] {
+        assert_eq!(
+            answer(reaction),
+            "😊 Anything else on your list?",
+            "{reaction}"
+        );
+    }
+    assert!(answer("wow thanks").starts_with("You're welcome"));
+    let timezone = answer("set my timezone to Europe/London");
+    assert!(
+        timezone.contains("Europe/Berlin") && timezone.contains("PATCH /api/auth/me"),
+        "{timezone}"
+    );
+    assert!(answer("change my password").contains("not your account"));
+    assert!(answer("what's my timezone?").contains("Europe/Berlin"));
+    assert!(answer("does the dentist have a due date?").starts_with("#3 Dentist appointment"));
+    let card = answer("is it important?");
+    assert!(
+        card.starts_with("#3 Dentist appointment") && card.contains("Priority: high"),
+        "{card}"
+    );
+}
+
+#[test]
 fn a_reply_that_changes_nothing_keeps_what_it_means() {
     // Arrange: the last reply was about task 3
     let ctx = Context {
