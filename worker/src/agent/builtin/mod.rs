@@ -397,8 +397,8 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         Intent::Ack => chat("😊 Anything else on your list?", ctx),
         Intent::Settings(true) => chat(
             format!(
-                "Your timezone is {}: it was taken from your browser when you signed up, and dates \
-                 and times here are read in it. The chat can only change your tasks; \
+                "Your timezone is {}, and dates and times here are read in it (the web app sets it \
+                 from your browser when you sign up). The chat can only change your tasks; \
                  PATCH /api/auth/me with {{\"timezone\": \"Europe/London\"}} changes the timezone.",
                 ctx.clock.tz
             ),
