@@ -9,8 +9,9 @@
 //!   "next friday" is the Friday of next week (weeks start on Monday);
 //! - "next week" is next Monday; "this weekend" is this Saturday (today on a weekend day);
 //!   "next weekend" is next week's Saturday; "end of the week" is Friday (Sunday once Friday has passed);
-//! - "next month" is the 1st of next month; "end of the month" (or "the last day of the month") its
-//!   last day; "next year" January 1st;
+//! - "next month" is the 1st of next month ("next month on the 3rd" its 3rd); "end of the month"
+//!   (or "the last day of the month", "end of december") its last day; "early", "mid" and "late"
+//!   before a month are its 1st, 15th and last day; "next year" January 1st;
 //! - a date without a year is the next such date, today included, and so is a holiday on a fixed
 //!   date ("christmas", "christmas eve", "new year's eve", "halloween");
 //! - a time alone ("at 5pm") is today, or tomorrow once that time has passed today;
@@ -829,7 +830,8 @@ impl Reader<'_> {
             let _ = self.eat("of");
             let _ = self.eat("the") || self.eat("this");
             let next = self.eat("next");
-            let date = match self.peek(0)? {
+            let noun = self.peek(0)?.to_owned();
+            let date = match noun.as_str() {
                 "month" => {
                     self.at += 1;
                     let base = if next {
@@ -854,8 +856,18 @@ impl Reader<'_> {
                     self.at += 1;
                     NaiveDate::from_ymd_opt(today.year() + i32::from(next), 12, 31)?
                 }
+                // "end of december"
+                name if !next && month(name).is_some() => {
+                    self.at += 1;
+                    last_day_of_month(self.month_ahead(month(name)?)?)
+                }
                 _ => return None,
             };
+            return Some((date, None));
+        }
+        // "early next month", "mid december", "mid-january", "late march": the 1st, the 15th or
+        // the last day of that month
+        if let Some(date) = self.part_of_month() {
             return Some((date, None));
         }
         self.at = start;
@@ -871,12 +883,45 @@ impl Reader<'_> {
             let noun = self.peek(0)?.to_owned();
             self.at += 1;
             let date = match noun.as_str() {
-                "week" if next => monday_of(today) + Duration::days(7),
+                "week" if next => {
+                    let monday = monday_of(today) + Duration::days(7);
+                    // "next week on friday", "next week friday"
+                    let back = self.at;
+                    let _ = self.eat("on");
+                    match self.peek(0).and_then(weekday) {
+                        Some(day) => {
+                            self.at += 1;
+                            on_or_after(monday, day)
+                        }
+                        None => {
+                            self.at = back;
+                            monday
+                        }
+                    }
+                }
                 "week" => return self.backtrack(start),
                 "weekend" => self.weekend(next),
                 "month" if next => {
                     let base = today.checked_add_months(Months::new(1))?;
-                    NaiveDate::from_ymd_opt(base.year(), base.month(), 1)?
+                    // "next month on the 3rd", "next month the 10th"
+                    let back = self.at;
+                    let _ = self.eat("on");
+                    let the = self.eat("the");
+                    let day = self
+                        .peek(0)
+                        .filter(|w| the || w.chars().any(char::is_alphabetic))
+                        .and_then(ordinal)
+                        .and_then(|d| NaiveDate::from_ymd_opt(base.year(), base.month(), d));
+                    match day {
+                        Some(date) => {
+                            self.at += 1;
+                            date
+                        }
+                        None => {
+                            self.at = back;
+                            NaiveDate::from_ymd_opt(base.year(), base.month(), 1)?
+                        }
+                    }
                 }
                 "year" if next => NaiveDate::from_ymd_opt(today.year() + 1, 1, 1)?,
                 other => {
@@ -1042,6 +1087,62 @@ impl Reader<'_> {
         self.backtrack(start)
     }
 
+    /// The first day of `month` this year when it has not ended, else next year.
+    fn month_ahead(&self, month: u32) -> Option<NaiveDate> {
+        let today = self.today();
+        let year = today.year() + i32::from(month < today.month());
+        NaiveDate::from_ymd_opt(year, month, 1)
+    }
+
+    /// "early next month", "mid december", "mid-january", "late this month": the 1st, the 15th
+    /// or the last day of that month.
+    fn part_of_month(&mut self) -> Option<NaiveDate> {
+        let start = self.at;
+        // "in mid march"
+        let skip = usize::from(self.peek(0) == Some("in"));
+        let word = self.peek(skip)?.to_owned();
+        let (part, joined) = match word.split_once('-') {
+            Some((part, rest)) if month(rest).is_some() => (part.to_owned(), Some(rest.to_owned())),
+            _ => (word, None),
+        };
+        if !matches!(part.as_str(), "early" | "mid" | "late") {
+            return None;
+        }
+        self.at += skip + 1;
+        let first = match joined {
+            Some(name) => self.month_ahead(month(&name)?),
+            None => {
+                let _ = self.eat("of");
+                let _ = self.eat("the");
+                let next = self.eat("next");
+                let this = !next && self.eat("this");
+                match self.peek(0) {
+                    Some("month") => {
+                        self.at += 1;
+                        let base = self
+                            .today()
+                            .checked_add_months(Months::new(u32::from(next)))?;
+                        NaiveDate::from_ymd_opt(base.year(), base.month(), 1)
+                    }
+                    Some(name) if !next && !this && month(name).is_some() => {
+                        let m = month(name)?;
+                        self.at += 1;
+                        self.month_ahead(m)
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let Some(first) = first else {
+            return self.backtrack(start);
+        };
+        Some(match part.as_str() {
+            "early" => first,
+            "mid" => first + Duration::days(14),
+            _ => last_day_of_month(first),
+        })
+    }
+
     /// A month and day, with an optional year after them.
     fn with_year(&mut self, month: u32, day: u32) -> Option<NaiveDate> {
         if let Some(year) = self
@@ -1199,6 +1300,17 @@ mod tests {
         ("the last day of next month", "2026-12-31"),
         ("end of next month", "2026-12-31"),
         ("next month", "2026-12-01"),
+        ("next month on the 3rd", "2026-12-03"),
+        ("next month the 10th", "2026-12-10"),
+        ("next week on friday", "2026-12-04"),
+        ("next week friday", "2026-12-04"),
+        ("end of december", "2026-12-31"),
+        ("early next month", "2026-12-01"),
+        ("mid december", "2026-12-15"),
+        ("mid-january", "2027-01-15"),
+        ("in mid march", "2027-03-15"),
+        ("late this month", "2026-11-30"),
+        ("late november", "2026-11-30"),
         ("end of the week", "2026-11-27"),
         ("end of year", "2026-12-31"),
         ("next year", "2027-01-01"),
