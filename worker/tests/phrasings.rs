@@ -127,6 +127,10 @@ fn phrasing_table() {
             Some(c) if c.starts_with("it=") => {
                 state.tasks = vec![c[3..].parse().expect("task id")];
             }
+            Some(c) if c.starts_with("changed=") => {
+                state.tasks = vec![c[8..].parse().expect("task id")];
+                state.changed = true;
+            }
             Some(c) if c.starts_with("listed=") => {
                 state.listed = c[7..].split(',').map(|i| i.parse().expect("id")).collect();
             }

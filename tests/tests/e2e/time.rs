@@ -638,6 +638,40 @@ async fn several_tasks_are_tagged_and_moved_at_once_and_undone_together() {
 }
 
 #[tokio::test]
+async fn cancel_that_takes_back_the_change_just_made_and_cancel_it_drops_a_task_just_shown() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let kept = app
+        .create_task_with(&user, &json!({"title": "Dentist appointment"}))
+        .await;
+    let mut ws = app.ws(&user).await;
+    let added = say(&mut ws, "add buy stamps tomorrow", None).await;
+    let conversation = added["conversation_id"].as_i64();
+    assert_eq!(calls(&added), ["add_task"], "{added}");
+
+    // Act: right after the add
+    let cancelled = say(&mut ws, "cancel that", conversation).await;
+
+    // Assert: the add is undone, the other task stays
+    assert_eq!(calls(&cancelled), ["undo"], "{cancelled}");
+    let (_, _, listed) = app.get_json(&user, "/tasks").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], kept["id"], "{listed}");
+
+    // Act: a task shown, then "cancel it"
+    let shown = say(&mut ws, "tell me about the dentist", conversation).await;
+    assert!(calls(&shown).iter().all(|c| *c == "list_tasks"), "{shown}");
+    let dropped = say(&mut ws, "cancel it", conversation).await;
+
+    // Assert: that task is deleted
+    assert_eq!(calls(&dropped), ["delete_task"], "{dropped}");
+    let (_, _, listed) = app.get_json(&user, "/tasks").await;
+    assert_eq!(listed, json!([]), "{listed}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn two_changes_in_one_clause_make_one_update() {
     // Arrange
     let app = TestApp::spawn().await;

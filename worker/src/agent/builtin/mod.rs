@@ -47,6 +47,9 @@ pub struct AgentState {
     /// The tasks a listing of several showed, in the order shown: what "the second one" means.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listed: Vec<i32>,
+    /// The reply reported a change it made: what "cancel that" takes back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
 }
 
 /// A question about which task an action is for; the answer fills in the task.
@@ -327,6 +330,7 @@ fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
             tasks: ctx.state.tasks.clone(),
             question: None,
             listed: ctx.state.listed.clone(),
+            changed: ctx.state.changed,
         }),
     )
 }
@@ -469,6 +473,18 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             })]),
             (None, Some(_)) => say("OK, I won't change anything."),
             (None, None) => say("OK."),
+        },
+        Intent::CancelIt => match (ctx.pending, question) {
+            (None, None) if ctx.state.changed => Plan::Calls(vec![Tool::Undo(UndoArgs {})]),
+            // "cancel it" about a task just shown: the task is off
+            (None, None) if !ctx.state.tasks.is_empty() => {
+                plan(&Intent::Delete(Target::Previous), ctx, tasks)
+            }
+            _ => plan(&Intent::No, ctx, tasks),
+        },
+        Intent::YesTo(request) => match (ctx.pending, question) {
+            (None, None) => plan(request, ctx, tasks),
+            _ => plan(&Intent::Yes, ctx, tasks),
         },
         Intent::AnswerByTitle(words, otherwise) => {
             let Some(q) = question else {
@@ -1061,10 +1077,22 @@ fn answer_state(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> Agent
             _ => None,
         })
         .unwrap_or_default();
+    let changed = outputs.iter().any(|o| {
+        matches!(
+            o,
+            ToolOutput::Created(_)
+                | ToolOutput::Updated(_)
+                | ToolOutput::Completed(_)
+                | ToolOutput::Reopened(_)
+                | ToolOutput::Deleted(_)
+                | ToolOutput::Bulk { .. }
+        )
+    });
     AgentState {
         tasks: mentioned(outputs),
         question: None,
         listed,
+        changed,
     }
 }
 

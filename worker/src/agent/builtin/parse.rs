@@ -174,8 +174,14 @@ pub enum Intent {
     Undo,
     /// "yes", "go ahead": an answer to a question.
     Yes,
+    /// "yes, delete them", "sure do it": an answer that says again what it agrees to; with no
+    /// question open, the request it says.
+    YesTo(Box<Intent>),
     /// "no", "cancel".
     No,
+    /// "cancel it", "scrap that": a refusal when a question is open; otherwise the change just
+    /// made is undone, or the task just talked about is dropped.
+    CancelIt,
     /// "3", "number 3": an answer to "which one?".
     Number(i32),
     /// "the second one": an answer to "which one?" by place in the list.
@@ -271,6 +277,14 @@ re!(
     &format!(
         r"(?i)^(?:(?:actually|wait|oh|hmm|um)[\s,]+)?{REFUSAL}(?:[\s,;.!-]+(?:{REFUSAL}|thanks|thank you|please))*[\s!.]*$"
     )
+);
+re!(
+    AGREE_THEN,
+    r"(?i)^((?:yes|yeah|yep|yup|sure|ok|okay|alright|fine)(?:\s+please)?)\s+(\S.*)$"
+);
+re!(
+    CANCEL_IT,
+    r"(?i)^(?:(?:actually|oh|oops|hmm|um)[\s,]+)?(?:please\s+)?(?:cancel|scrap|scratch)\s+(?:it|that|this)(?:\s+please)?[\s!.]*$"
 );
 re!(
     UNDO,
@@ -424,7 +438,7 @@ const NOT_A_TITLE: &[&str] = &[
 ];
 re!(
     NUMBER_DONE,
-    r"(?i)^((?:task|number|no\.?)\s*#?\d{1,9}|#\d{1,9})\s*(?:[:-]\s*)?(?:done|complete|completed|finished)$"
+    r"(?i)^((?:(?:task|number|no\.?)\s*#?|#)?\d{1,9}(?:\s*(?:,|&|and)\s*#?\d{1,9})*)\s*(?:[:-]\s*)?(?:done|complete|completed|finished)$"
 );
 // "task 4 gets deleted" (after "make sure"), "task 2 can be removed".
 re!(
@@ -911,7 +925,7 @@ re!(
 // "show my work stuff", "list the home things": the tasks of that kind
 re!(
     KIND_STUFF,
-    r"(?i)^(?:show|list|display|view|see|what's|whats|what is|what are)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:my|the)\s+[\w-]+\s+(?:stuff|things)\s*[?!.]*$"
+    r"(?i)^(?:show|list|display|view|see|what's|whats|what is|what are)\s+(?:me\s+)?(?:all\s+|only\s+|just\s+)?(?:of\s+)?(?:my\s+|the\s+)?[\w-]+\s+(?:stuff|things)\s*[?!.]*$"
 );
 re!(
     FIND,
@@ -1045,7 +1059,7 @@ re!(
 );
 re!(
     PRIORITY_WORDS,
-    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,:]|$)"
+    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium|urgent)|\((?:priority\s*:?\s*)?(high|low|medium|urgent|important)(?:\s+priority)?\)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,:]|$)"
 );
 re!(
     TAG_PHRASE,
@@ -1760,9 +1774,19 @@ re!(
 );
 // "my work tasks", "the shopping todos", "my pending home tasks", "home tasks": the word before
 // "tasks".
+// "sorted by due date", "in order of deadline", "by date": soonest first
+re!(
+    SORT_BY_DUE,
+    r"\b(?:by|of)\s+(?:the\s+)?(?:due\s+dates?|due|deadlines?|dates?|when (?:they're|they are) due)\b"
+);
+// "by priority", "in order of importance": most important first
+re!(
+    SORT_BY_PRIORITY,
+    r"\b(?:by|of)\s+(?:priority|priorities|importance|urgency)\b"
+);
 re!(
     KIND_OF_TASKS,
-    r"(?:^|\b(?:my|the|all|any|many|show|list)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items|list|stuff|things)\b"
+    r"(?:^|\b(?:my|the|all|any|many|show|list|only|just)\s+)(?:(?:pending|open|completed|done|finished|overdue|urgent|important|high|low|medium|priority|remaining|unfinished|upcoming)\s+)*([a-z][a-z0-9-]*)\s+(?:tasks|todos|to-dos|items|list|stuff|things)\b"
 );
 
 /// Words before "tasks" that say which tasks without naming a kind of task.
@@ -1953,7 +1977,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     }
     if has("next") && q.due.is_none()
         || has("upcoming")
-        || lower.contains("by due date")
+        || SORT_BY_DUE.is_match(&lower)
         || has("soonest")
         || has("coming up")
         || has("soon")
@@ -1973,7 +1997,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
                     && !["tasks", "todos", "things"].iter().any(|w| has(w)));
         }
     }
-    if lower.contains("by priority") {
+    if SORT_BY_PRIORITY.is_match(&lower) {
         q.sort = Some(Sort::Priority);
     }
     // "what's my oldest task?", "show them oldest first": in the order they were added
@@ -2650,6 +2674,11 @@ re!(
         r"(?i)^{POLITE}(?:set|make|have|put|schedule|plan)\s+((?:the|my|our)\s+.+?)\s+((?:today|tonight|tomorrow|next\s+\w+|this\s+\w+|\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm)?|(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+.+?)?)(?:\s+instead)?$"
     )
 );
+// "what did I add last?", "what did I just add?": the newest task
+re!(
+    JUST_ADDED,
+    r"(?i)^(?:what|which task|which one)\s+(?:did|have)\s+(?:i|we)\s+(?:just\s+)?(?:add|added|create|created|put (?:in|on the list)|write down|written down)(?:\s+(?:last|most recently|just now|a minute ago|last time))?$"
+);
 re!(
     LATEST_ONE,
     r"\b(?:last|latest|newest|most recent|most recently added)\s+(?:task|todo|to-do|item|one|thing)(?:\s+(?:i|we)\s+(?:added|created|put in|wrote down))?\s*[?!.]*$"
@@ -2828,19 +2857,18 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
             // "hi, add milk", "thanks, and what's left?": the greeting needs no answer of its own
             Intent::Greeting | Intent::Thanks | Intent::Ack | Intent::Bye => continue,
             // "never mind, delete it", "no, delete task 3": the request that follows is the answer
-            Intent::No if i == 0 => continue,
+            Intent::No | Intent::CancelIt if i == 0 => continue,
             // "yes, delete them": the answer, when the rest only says again what it agrees to
             // ("go ahead and delete task 2" is read whole)
             Intent::Yes if i == 0 => {
-                let restated = parts[1..].iter().all(|p| {
-                    let mut rest = parse_one(p, clock);
-                    match target_mut(&mut rest) {
-                        Some(Target::Previous | Target::All(_)) => true,
-                        Some(Target::Listed(places)) => places.is_empty(),
-                        _ => false,
-                    }
+                let rest: Vec<Intent> = parts[1..].iter().map(|p| parse_one(p, clock)).collect();
+                if !rest.iter().cloned().all(restates) {
+                    return None;
+                }
+                return Some(match <[Intent; 1]>::try_from(rest) {
+                    Ok([one]) => Intent::YesTo(Box::new(one)),
+                    Err(_) => Intent::Yes,
                 });
-                return restated.then_some(Intent::Yes);
             }
             _ => {}
         }
@@ -2902,6 +2930,16 @@ fn parse_several(message: &str, clock: &Clock) -> Option<Intent> {
 
 /// A request that needs nothing said before it: an add, a listing or count, or a change of a task
 /// named by number, "it" or its place in a list.
+/// Whether a request after "yes" only says again what was asked about ("delete them", "mark it
+/// done"): it names no task of its own.
+fn restates(mut intent: Intent) -> bool {
+    match target_mut(&mut intent) {
+        Some(Target::Previous | Target::All(_)) => true,
+        Some(Target::Listed(places)) => places.is_empty(),
+        _ => false,
+    }
+}
+
 fn stands_alone(mut intent: Intent) -> bool {
     match target_mut(&mut intent) {
         Some(target) => matches!(
@@ -2984,6 +3022,11 @@ fn retyped(message: &str) -> Option<String> {
     let message = message.trim();
     let (first, rest) = message.split_once(char::is_whitespace)?;
     let word = first.to_lowercase();
+    // "add" is too short to be found one letter away without "ad" (a word of its own) coming
+    // along: only a doubled letter counts
+    if matches!(word.as_str(), "addd" | "aadd") {
+        return Some(format!("add {rest}"));
+    }
     if word.chars().count() < 4 || COMMANDS.contains(&word.as_str()) {
         return None;
     }
@@ -3363,6 +3406,22 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if YES.is_match(bare) {
         return Intent::Yes;
     }
+    // "yes delete them", "ok do it": the answer, saying again what it agrees to
+    if let Some(c) = AGREE_THEN.captures(bare)
+        && YES.is_match(&c[1])
+    {
+        let rest = parse_one(&c[2], clock);
+        if restates(rest.clone()) {
+            return Intent::YesTo(Box::new(rest));
+        }
+        // "sure add eggs", "yes what's due today": a request of its own
+        if matches!(rest, Intent::Add(_) | Intent::List(_)) {
+            return rest;
+        }
+    }
+    if CANCEL_IT.is_match(bare) {
+        return Intent::CancelIt;
+    }
     if NO.is_match(bare) {
         return Intent::No;
     }
@@ -3495,6 +3554,12 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if HOW_MANY.is_match(&lower) {
         return Intent::Count(query_of(&lower, clock));
+    }
+    if JUST_ADDED.is_match(bare) {
+        return Intent::List(Query {
+            newest: Some(1),
+            ..Query::default()
+        });
     }
     // A question about a task, or dropping one, before the verbs they contain ("did I finish the
     // report?" asks; it does not complete).
@@ -3824,6 +3889,37 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             parse_target(&c[1], clock)
     {
         return Intent::Show(target);
+    }
+    // "what about friday?", "how about next week?": the tasks due then, after a listing
+    if let Some(c) = WHAT_ABOUT.captures(bare) {
+        let rest = c[1].to_lowercase();
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        // ("what's due friday" reads "friday" as words to find: "on" makes it a day)
+        for asked in [
+            format!("what's due {rest}"),
+            format!("what's due on {rest}"),
+        ] {
+            let due = query_of(&asked, clock);
+            if due.days.is_some() || due.due.is_some() {
+                return Intent::List(still_to_do(due));
+            }
+        }
+        // "what about work?": the tasks of that kind
+        if let [word] = words.as_slice()
+            && !STOPWORDS.contains(word)
+            && !NOT_A_KIND.contains(word)
+            && !["it", "that", "this", "them", "those", "me", "you"].contains(word)
+        {
+            return Intent::List(Query {
+                status: StatusFilter::Pending,
+                about: Some((*word).to_owned()),
+                ..Query::default()
+            });
+        }
+        // "what about the dentist?": that task
+        if let target @ Target::Title(_) = parse_target(&c[1], clock) {
+            return Intent::Show(target);
+        }
     }
     if WHAT_FIRST.is_match(bare) {
         return Intent::List(Query {
