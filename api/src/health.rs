@@ -108,12 +108,13 @@ async fn live() -> ApiJson<Probe> {
     ApiJson(Probe { status: "live" })
 }
 
-/// Readiness: send traffic here. 503 while Postgres or NATS is unreachable, and from the moment
-/// the process is asked to stop (before it drains).
+/// Readiness: send traffic here. 503 while Postgres or NATS is unreachable, while the chat
+/// request stream is missing and cannot be created, and from the moment the process is asked to
+/// stop (before it drains).
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Probe),
-        (status = 503, description = "Shutting down (`draining`) or a dependency is down (`unavailable`)", body = Probe),
+        (status = 503, description = "Shutting down (`draining`), or a dependency is down or the request stream missing (`unavailable`)", body = Probe),
     ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Probe>) {
     if state.draining.is_cancelled() {
@@ -127,7 +128,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Probe>) {
         && todo_common::db::ping(&state.db, CHECK_TIMEOUT)
             .await
             .is_some();
-    if db_ok {
+    if db_ok && state.chat.stream_ready(CHECK_TIMEOUT).await {
         (StatusCode::OK, ApiJson(Probe { status: "ready" }))
     } else {
         (

@@ -74,6 +74,17 @@ impl ChatService {
         &self.js
     }
 
+    /// Whether the request stream exists, creating it when it does not (a NATS server that came
+    /// back without its storage, or a start-up whose stream setup is still retrying). `false`
+    /// when neither answers within `timeout`: chat requests could not be queued.
+    pub async fn stream_ready(&self, timeout: Duration) -> bool {
+        let check = async {
+            self.js.get_stream(&self.config.stream).await.is_ok()
+                || queue::ensure_stream(&self.js, &self.config).await.is_ok()
+        };
+        tokio::time::timeout(timeout, check).await.unwrap_or(false)
+    }
+
     /// Stores and publishes a turn (or finds the earlier one with the same request id) and
     /// subscribes to its events. Refuses at once (503 `overloaded`) when NATS is unreachable, and
     /// (429) when the user is over a chat limit.

@@ -192,3 +192,33 @@ async fn a_stopping_worker_reports_not_ready_while_it_drains() {
     running.await.expect("joined").expect("clean exit");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn readiness_puts_back_a_request_stream_that_went_missing() {
+    // Arrange: a running api whose request stream is deleted behind its back (a NATS server
+    // that came back without its storage)
+    let app = TestApp::spawn_with(TestOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let js = async_nats::jetstream::new(app.nats.clone());
+    let stream = app.config.nats.stream.clone();
+    js.delete_stream(&stream).await.expect("delete the stream");
+    assert!(js.get_stream(&stream).await.is_err(), "the stream is gone");
+
+    // Act
+    let res = app
+        .http
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("ready");
+
+    // Assert: ready again, because the stream is back
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+    assert!(js.get_stream(&stream).await.is_ok(), "the stream is back");
+    app.shutdown().await;
+}
