@@ -1265,12 +1265,15 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
         }
     }
     let t = unquote(&t);
-    // "task 'buy milk'" / "task called buy milk"
+    // "task 'buy milk'" / "task called buy milk" / "the task about milk"
     let t = t
         .strip_prefix("task ")
         .or_else(|| t.strip_prefix("Task "))
         .map_or(t, |r| {
-            r.trim_start_matches("called ").trim_start_matches("named ")
+            ["called ", "named ", "about ", "for ", "with ", "to "]
+                .iter()
+                .find_map(|p| r.strip_prefix(p))
+                .unwrap_or(r)
         });
     Target::Title(unquote(t).to_owned())
 }
@@ -1979,6 +1982,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         || has("upcoming")
         || SORT_BY_DUE.is_match(&lower)
         || has("soonest")
+        || has("earliest")
         || has("coming up")
         || has("soon")
     {
@@ -1987,7 +1991,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         if q.status == StatusFilter::All {
             q.status = StatusFilter::Pending;
         }
-        if has("next") {
+        if has("next") || has("earliest") || has("soonest") {
             q.status = StatusFilter::Pending;
             // "what's my next task?": the one due soonest
             q.top = q.top
@@ -2209,6 +2213,13 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
         let mut found = false;
         // Longest trailing phrase first, leaving at least one word for the title.
         for k in (1..n.min(9)).rev() {
+            // "talk to mom about christmas": what it is about, not when
+            if words[n - k - 1..=n - k]
+                .iter()
+                .any(|w| ["about", "regarding", "re"].contains(&w.to_lowercase().as_str()))
+            {
+                continue;
+            }
             let tail = words[n - k..].join(" ");
             if timing.repeat.is_none()
                 && let Some(r) = parse_repeat(&tail)
@@ -2270,8 +2281,38 @@ fn take_timing(text: &mut String, clock: &Clock) -> Timing {
             }
         }
     }
+    // A date in the middle, before what the task is about: "call the office on monday about
+    // the meeting", "email john tomorrow regarding the report".
+    if timing.due.is_none() {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let n = words.len();
+        let found = (1..n.saturating_sub(2)).find_map(|i| {
+            let first = words[i].to_lowercase();
+            if !MID_DATE_STARTS.contains(&first.as_str()) {
+                return None;
+            }
+            (1..=5.min(n - i - 1)).rev().find_map(|k| {
+                let after = words[i + k].to_lowercase();
+                if !MID_DATE_ENDS.contains(&after.as_str()) {
+                    return None;
+                }
+                let about = [&words[..i], &words[i + k..]].concat().join(" ");
+                due_of(&words[i..i + k].join(" "), clock, &about).map(|d| (d, about))
+            })
+        });
+        if let Some((due, rest)) = found {
+            timing.due = Some(due);
+            *text = rest;
+        }
+    }
     timing
 }
+
+/// Words a date in the middle of a task begins with, and words that may follow it.
+const MID_DATE_STARTS: &[&str] = &[
+    "on", "by", "at", "today", "tonight", "tomorrow", "next", "this",
+];
+const MID_DATE_ENDS: &[&str] = &["about", "regarding", "re", "to", "for", "with"];
 
 /// The start of the time span in `text`, as words the date reader takes ("at 2pm"); `None` when
 /// there is none, or when neither end says am/pm or has minutes ("pages 2 to 5" is no time).
@@ -2486,8 +2527,8 @@ fn parse_add_unquoted(body: &str, clock: &Clock) -> Intent {
             .filter(|t| !t.is_empty())
             .collect();
         share_verb(items)
-    } else if let Some((a, b)) = two_doings(&text) {
-        vec![clean_title(a), clean_title(b)]
+    } else if let Some(doings) = doings(&text) {
+        doings.into_iter().map(clean_title).collect()
     } else {
         vec![clean_title(&text)]
     };
@@ -3768,6 +3809,26 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 },
             );
         }
+        // "update task 1 to buy bread tomorrow": a new title and a new date (a rename, or words
+        // that say "title", keep every word)
+        let before_title = c.get(2).map_or(bare, |m| &bare[..m.start()]);
+        if !NAMES_TITLE.is_match(before_title) && target != Target::Missing {
+            let mut rest = c[2].to_owned();
+            let timing = take_timing(&mut rest, clock);
+            let new_title = clean_title(&rest);
+            if let Some(due) = timing.due.filter(|_| !new_title.is_empty())
+                && timing.repeat.is_none()
+            {
+                return update(
+                    target,
+                    Edit {
+                        title: Some(new_title),
+                        due: Some(Some(due)),
+                        ..Edit::default()
+                    },
+                );
+            }
+        }
         let new_title = clean_title(&c[2]);
         if !new_title.is_empty() && target != Target::Missing {
             return update(
@@ -4179,10 +4240,11 @@ const TASK_VERBS: &[&str] = &[
     "file", "update", "study", "practice", "practise", "pack", "charge", "repair", "replace",
 ];
 
-/// "buy milk and call mom": two things to do, each led by a verb of its own and saying what it
-/// is done to ("pick up and drop off the kids", "call mom and tell her" stay one task).
-fn two_doings(text: &str) -> Option<(&str, &str)> {
-    let (a, b) = text.split_once(" and ")?;
+/// "buy milk and call mom", "wash the car and mow the lawn and clean the gutters": things to do,
+/// each led by a verb of its own and saying what it is done to ("pick up and drop off the kids",
+/// "call mom and tell her" stay one task).
+fn doings(text: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = text.split(" and ").collect();
     let doing = |part: &str| {
         let words: Vec<String> = part.split_whitespace().map(|w| w.to_lowercase()).collect();
         words.len() >= 2
@@ -4194,7 +4256,8 @@ fn two_doings(text: &str) -> Option<(&str, &str)> {
             && !(words.len() == 2
                 && matches!(words[1].as_str(), "up" | "off" | "out" | "down" | "over"))
     };
-    (doing(a) && doing(b)).then_some((a, b))
+    (parts.len() >= 2 && parts.len() <= MAX_PARTS && parts.iter().all(|p| doing(p)))
+        .then_some(parts)
 }
 
 /// An [`Intent::Update`].
