@@ -225,7 +225,7 @@ fn snoozing_a_long_overdue_task_counts_from_today() {
 }
 
 #[test]
-fn this_week_on_a_sunday_takes_in_the_week_ahead() {
+fn this_week_and_before_the_weekend_on_a_sunday_take_in_the_week_ahead() {
     // Arrange: Sunday 29 November 2026, 18:00 in Berlin
     let sunday = Clock::new(
         berlin(2026, 11, 29, 18, 0),
@@ -250,6 +250,18 @@ fn this_week_on_a_sunday_takes_in_the_week_ahead() {
         planned,
         Plan::Calls(expected_calls(
             r#"list_tasks {"status":"pending","due_from":"2026-11-29","due_to":"2026-12-06"}"#
+        ))
+    );
+    // "before the weekend" is before the coming one
+    let before = plan(
+        &parse("what's due before the weekend?", &ctx.clock),
+        &ctx,
+        Some(&fixture()),
+    );
+    assert_eq!(
+        before,
+        Plan::Calls(expected_calls(
+            r#"list_tasks {"status":"pending","due_to":"2026-12-04"}"#
         ))
     );
 }

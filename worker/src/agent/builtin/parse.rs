@@ -1496,7 +1496,13 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     {
         return None;
     }
-    let (from, to) = day_span(phrase, clock)?;
+    let (mut from, mut to) = day_span(phrase, clock)?;
+    // "before the weekend" said on a weekend day: the coming one
+    if bound == "before" && phrase.ends_with("weekend") && from <= clock.today() {
+        from = from.checked_add_days(chrono::Days::new(7))?;
+        from -= TimeDelta::days(i64::from(from.weekday().num_days_from_monday()) - 5);
+        to = from + TimeDelta::days(1);
+    }
     let days = match bound {
         "before" => Days {
             from: None,

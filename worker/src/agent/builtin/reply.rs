@@ -283,11 +283,14 @@ fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> 
             _ => format!("You have no {what}."),
         };
     }
-    if query.top
+    // "what did I add last?": the newest alone
+    let newest = query.newest == Some(1) && !query.top;
+    if (query.top || newest)
         && let Some(first) = tasks.first()
     {
         let parts = details(first);
         let which = match query.sort {
+            _ if newest => "newest",
             Some(Sort::Due) => "next",
             Some(Sort::Oldest) => "oldest",
             _ => "most important",
@@ -824,6 +827,11 @@ mod tests {
             listing(&oldest, &tasks, false, &clock())
                 .starts_with("Your oldest task is #1 “Dentist”")
         );
+        let newest = Query {
+            newest: Some(1),
+            ..Query::default()
+        };
+        assert!(listing(&newest, &tasks, false, &clock()).starts_with("Your newest task is #1"));
     }
 
     #[test]
