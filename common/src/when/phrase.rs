@@ -1064,6 +1064,11 @@ impl Reader<'_> {
                 self.at += 1;
                 return self.with_year(m, day).map(|d| (d, None));
             }
+            // "before january", "by march": the last day before that month begins
+            if start > 0 && ["before", "by", "until"].contains(&self.tokens[start - 1].as_str()) {
+                self.at = start + 1;
+                return self.month_ahead(m)?.pred_opt().map(|d| (d, None));
+            }
             return self.backtrack(start);
         }
         // "14(th)( of) March( 2027)", "the 3rd( of next month| of the month)"
@@ -1311,6 +1316,8 @@ mod tests {
         ("in mid march", "2027-03-15"),
         ("late this month", "2026-11-30"),
         ("late november", "2026-11-30"),
+        ("before january", "2026-12-31"),
+        ("by march", "2027-02-28"),
         ("end of the week", "2026-11-27"),
         ("end of year", "2026-12-31"),
         ("next year", "2027-01-01"),

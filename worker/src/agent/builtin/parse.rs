@@ -437,6 +437,10 @@ const NOT_A_TITLE: &[&str] = &[
     "yeah",
 ];
 re!(
+    CHECK_NUMBER,
+    r"(?i)^(?:please\s+)?check\s+(?:off\s+)?((?:task\s+|number\s+)?#?\d{1,9}(?:\s*(?:,|&|and)\s*#?\d{1,9})*)$"
+);
+re!(
     NUMBER_DONE,
     r"(?i)^((?:(?:task|number|no\.?)\s*#?|#)?\d{1,9}(?:\s*(?:,|&|and)\s*#?\d{1,9})*)\s*(?:[:-]\s*)?(?:done|complete|completed|finished)$"
 );
@@ -769,7 +773,7 @@ re!(
 );
 re!(
     REMIND,
-    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?:\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|need to|gotta|have to|must|don't forget to|dont forget to|do not forget to|don't forget|dont forget|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:remind me(?::|\s+(?:to|about|of))?|(?:don't|dont|do not) let me forget(?:\s+(?:to|about))?|make sure (?:i|to)|(?:set|create|add|make)\s+(?:a\s+|me\s+a\s+)?reminder\s+(?:to|for|about)|i need to|i have to|i must|i should|i gotta|i've got to|ive got to|i got to|need to|gotta|have to|must|don't forget to|dont forget to|do not forget to|don't forget|dont forget|remember to|note to self:?|todo:|to-do:|task:)\s+(.+)$"
 );
 re!(
     ADD_PREFIX,
@@ -920,7 +924,7 @@ re!(
 );
 re!(
     BARE_LIST,
-    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|todo list|pending|completed|done|everything|all|overdue|agenda|show(?: me)?|show all|display|this week|next week|this weekend|the weekend)\s*[?!.]*$"
+    r"(?i)^(?:my\s+|all\s+)?(?:(?:open|pending|completed|done|finished|overdue|remaining|upcoming|unfinished|outstanding)\s+(?:tasks|todos|to-dos|items)|tasks|todos|to-dos|list|ls|todo list|pending|completed|done|everything|all|overdue|agenda|show(?: me)?|show all|display|this week|next week|this weekend|the weekend)\s*[?!.]*$"
 );
 // "show my work stuff", "list the home things": the tasks of that kind
 re!(
@@ -1135,6 +1139,16 @@ fn clean_title(raw: &str) -> String {
     loop {
         let lower = s.to_lowercase();
         let Some(cut) = [
+            " with a due date of",
+            " with the due date",
+            " with due date",
+            " with a due date",
+            " due date of",
+            " due date",
+            " with a deadline of",
+            " with deadline",
+            " with a deadline",
+            " deadline",
             " on",
             " by",
             " at",
@@ -1156,6 +1170,16 @@ fn clean_title(raw: &str) -> String {
         };
         s.truncate(s.len() - cut.len());
         s = strip_punctuation(&s).to_owned();
+    }
+    // "ADD BUY MILK": a message typed with caps lock on is not a title in capitals
+    let shouted = s.chars().any(char::is_alphabetic)
+        && !s.chars().any(char::is_lowercase)
+        && s.split_whitespace()
+            .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+            .count()
+            >= 2;
+    if shouted {
+        s = s.to_lowercase();
     }
     capitalize(unquote(&s))
 }
@@ -3881,6 +3905,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(c) = IS_DONE.captures(bare)
         && !LIST_VERB.is_match(&c[1])
     {
+        return Intent::Complete(parse_target(&c[1], clock));
+    }
+    // "check 3", "check task 2": ticked off ("check the mail" is a task)
+    if let Some(c) = CHECK_NUMBER.captures(bare) {
         return Intent::Complete(parse_target(&c[1], clock));
     }
     // "task 2 done", "#3 finished": a task number needs no verb
