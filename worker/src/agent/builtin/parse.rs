@@ -212,7 +212,7 @@ const POLITE: &str = r"(?:please\s+|pls\s+|plz\s+|kindly\s+)?(?:(?:can|could|wou
 
 re!(
     GREETING,
-    r"(?i)^(?:(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)\b( there)?[\s!.,]*(\w+)?|(?:(?:hi|hey|hello),?\s+)?how (?:are you|are things|is it going|'s it going)(?: doing| today)?)[\s!.?]*$"
+    r"(?i)^(?:(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening)|greetings)\b( there)?[\s!.,]*(\w+)?|(?:(?:hi|hey|hello),?\s+)?(?:how (?:are you|are things|is it going|'s it going)(?: doing| today)?|what's up|whats up|sup|wassup))[\s!.?]*$"
 );
 // "what time is it?", "what day is it today?", "what's today's date?"
 re!(
@@ -221,7 +221,7 @@ re!(
 );
 re!(
     HELP,
-    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you|what(?:'s| is) your name)\b"
+    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you|what(?:'s| is) your name|how (?:do|can|should) i\s+(?:add|create|make|delete|remove|complete|finish|mark|change|edit|update|rename|move|reschedule|see|list|view|find|search|tag|undo|use)\b|what (?:can|should) i (?:ask|say|type|tell you)|what (?:are|are the) (?:your )?commands)\b"
 );
 re!(
     THANKS,
@@ -270,7 +270,7 @@ re!(
     )
 );
 /// A refusal: "no", "never mind", "cancel that", "keep them", "don't delete it".
-const REFUSAL: &str = r"(?:no|nope|nah|n|neither|none(?: of them)?|wait|no wait|hold on|hang on|not yet|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch)(?: (?:it|them|that|those|anything))?)";
+const REFUSAL: &str = r"(?:no|nope|nah|n|neither|none(?: of them)?|wait|no wait|hold on|hang on|not yet|cancel(?: (?:it|that))?|don'?t|do not|stop|never ?mind|abort|forget (?:it|that)|leave (?:it|them)(?: as (?:it is|they are))?|not now|keep (?:it|them|both|all of them|everything)|(?:don'?t|do not) (?:do (?:it|that)|delete|remove|complete|change|touch|add)(?: (?:it|them|that|those|anything))?)";
 // a refusal, then more of it or thanks: "no, keep it", "nevermind, keep them", "no thanks"
 re!(
     NO,
@@ -503,6 +503,25 @@ re!(
     )
 );
 re!(HALF_HOUR, r"(?i)\b(?:half an hour|a half hour|half hour)\b");
+// "(move it to) the day after", "the week before"
+re!(
+    DAY_AFTER,
+    r"(?i)^(?:(?:move|push|shift|bump|change|reschedule|postpone)\s+it\s+)?(?:to\s+)?the\s+(day|week)\s+(after|before)$"
+);
+// "move the dentist to the day after"
+re!(
+    MOVE_DAY_AFTER,
+    &format!(
+        r"(?i)^{POLITE}(?:move|push|shift|bump|change|reschedule|postpone)\s+(.+?)\s+to\s+the\s+(day|week)\s+(after|before)$"
+    )
+);
+// "a day later", "2 hours earlier" alone
+re!(
+    BARE_SHIFT,
+    &format!(
+        r"(?i)^(?:(?:make it|move it|push it|do it)\s+)?(?:by\s+)?{COUNT}\s+(minutes?|mins?|hours?|days?|weeks?|months?)\s+(later|earlier|sooner|before)$"
+    )
+);
 // "make it 30 minutes later", "have the meeting an hour earlier"
 re!(
     MAKE_EARLIER,
@@ -3315,6 +3334,21 @@ fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
             });
         }
     }
+    // "the day after", "the week before": a day or a week from where the task stands
+    if let Some(c) = DAY_AFTER.captures(bare) {
+        return Some(Edit {
+            shift: Some(shift_of("1", &c[1], c[2].eq_ignore_ascii_case("before"))),
+            ..Edit::default()
+        });
+    }
+    // "a day later", "an hour earlier", "by half an hour": from where the task stands
+    let halves = HALF_HOUR.replace_all(bare, "30 minutes");
+    if let Some(c) = BARE_SHIFT.captures(&halves) {
+        return Some(Edit {
+            shift: Some(shift_of(&c[1], &c[2], !c[3].eq_ignore_ascii_case("later"))),
+            ..Edit::default()
+        });
+    }
     let lower = bare.to_lowercase();
     let when = lower
         .strip_prefix("due ")
@@ -3326,6 +3360,39 @@ fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
         at_time: phrase::time_only(strip_punctuation(when)),
         ..Edit::default()
     })
+}
+
+/// A shift by `count` `unit`s ("2", "hours"), earlier or later.
+fn shift_of(count: &str, unit: &str, earlier: bool) -> Shift {
+    let sign = if earlier { -1 } else { 1 };
+    let n = sign * i64::from(phrase::number(&count.to_lowercase()).unwrap_or(1));
+    match unit.to_lowercase().trim_end_matches('s') {
+        "minute" | "min" => Shift {
+            days: 0,
+            months: 0,
+            minutes: n,
+        },
+        "hour" => Shift {
+            days: 0,
+            months: 0,
+            minutes: 60 * n,
+        },
+        "week" => Shift {
+            days: 7 * n,
+            months: 0,
+            minutes: 0,
+        },
+        "month" => Shift {
+            days: 0,
+            months: u32::try_from(n).unwrap_or(1),
+            minutes: 0,
+        },
+        _ => Shift {
+            days: n,
+            months: 0,
+            minutes: 0,
+        },
+    }
 }
 
 /// Whether `message`, read as `intent`, may instead answer a "which one?" by naming the task
@@ -3593,7 +3660,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(edit) = bare_change(bare, clock) {
         // "add tag teeth", "every week": only ever about a task ("which task?" when none was
         // talked about)
-        if !edit.add_tags.is_empty() || edit.clear_tags || edit.repeat.is_some() {
+        if !edit.add_tags.is_empty()
+            || edit.clear_tags
+            || edit.repeat.is_some()
+            || edit.shift.is_some()
+        {
             return update(Target::Previous, edit);
         }
         return Intent::OnItOrList(
@@ -3657,7 +3728,22 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .captures(bare)
         .and_then(|c| first_group(&c))
         // "have I added anything today?" asks for a list
-        .filter(|m| !starts_with_word(m.as_str(), &["anything", "something", "everything"]))
+        // ("is there anything due today?", "what tags do I have?" ask for a list)
+        .filter(|m| {
+            !starts_with_word(
+                m.as_str(),
+                &[
+                    "anything",
+                    "something",
+                    "everything",
+                    "there",
+                    "any",
+                    "i",
+                    "we",
+                    "you",
+                ],
+            )
+        })
         .map(|m| parse_target(m.as_str(), clock))
         .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
     {
@@ -4495,37 +4581,17 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     let later = SHIFT
         .captures(&halves)
         .or_else(|| MAKE_LATER.captures(&halves));
+    if let Some(c) = MOVE_DAY_AFTER.captures(bare) {
+        return edit(
+            &c[1],
+            Edit {
+                shift: Some(shift_of("1", &c[2], c[3].eq_ignore_ascii_case("before"))),
+                ..Edit::default()
+            },
+        );
+    }
     if let Some(c) = earlier.as_ref().or(later.as_ref()) {
-        let sign = if earlier.is_some() { -1 } else { 1 };
-        let n = sign * i64::from(phrase::number(&c[2].to_lowercase()).unwrap_or(1));
-        let unit = c[3].to_lowercase();
-        let shift = match unit.trim_end_matches('s') {
-            "minute" | "min" => Shift {
-                days: 0,
-                months: 0,
-                minutes: n,
-            },
-            "hour" => Shift {
-                days: 0,
-                months: 0,
-                minutes: 60 * n,
-            },
-            "week" => Shift {
-                days: 7 * n,
-                months: 0,
-                minutes: 0,
-            },
-            "month" => Shift {
-                days: 0,
-                months: u32::try_from(n).unwrap_or(1),
-                minutes: 0,
-            },
-            _ => Shift {
-                days: n,
-                months: 0,
-                minutes: 0,
-            },
-        };
+        let shift = shift_of(&c[2], &c[3], earlier.is_some());
         return edit(
             &c[1],
             Edit {
