@@ -672,6 +672,50 @@ async fn cancel_that_takes_back_the_change_just_made_and_cancel_it_drops_a_task_
 }
 
 #[tokio::test]
+async fn a_copied_task_has_the_originals_date_priority_tags_and_repeat() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.set_timezone(&user, "Europe/Berlin").await;
+    let original = app
+        .create_task_with(
+            &user,
+            &json!({
+                "title": "Water the plants",
+                "description": "the balcony ones",
+                "due_at": "2026-12-07T09:00:00+01:00",
+                "priority": "high",
+                "tags": ["home"],
+                "repeat": "FREQ=WEEKLY;BYDAY=MO"
+            }),
+        )
+        .await;
+    let id = original["id"].as_i64().expect("id");
+    let mut ws = app.ws(&user).await;
+
+    // Act
+    let done = say(&mut ws, &format!("duplicate task {id}"), None).await;
+
+    // Assert: a second task, the same in every field but its id
+    assert_eq!(calls(&done), ["list_tasks", "add_task"], "{done}");
+    let (_, _, listed) = app.get_json(&user, "/tasks?sort=oldest").await;
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for field in [
+        "title",
+        "description",
+        "due_at",
+        "priority",
+        "tags",
+        "repeat",
+    ] {
+        assert_eq!(listed[1][field], listed[0][field], "{field}: {listed:?}");
+    }
+    assert_ne!(listed[1]["id"], listed[0]["id"]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn two_changes_in_one_clause_make_one_update() {
     // Arrange
     let app = TestApp::spawn().await;

@@ -561,6 +561,7 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
         Intent::Delete(t) => act(Action::Delete, t, ctx, tasks),
         Intent::Update(t, edit) => act(Action::Update(edit), t, ctx, tasks),
         Intent::Show(t) => show(t, ctx, tasks),
+        Intent::Copy(t) => copy(t, ctx, tasks),
         Intent::Tags => match tasks {
             Some(tasks) => chat(reply::tags(tasks), ctx),
             None => Plan::NeedTasks,
@@ -825,6 +826,64 @@ fn referenced(target: &Target, ctx: &Context<'_>) -> Result<Vec<i32>, Plan> {
 }
 
 /// One task in full ("show task 3"), from the task list; several when a title matches several.
+/// "duplicate task 3": a new task with that one's title, notes, date, priority, tags and repeat
+/// (left to do, whatever the original's state).
+fn copy(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
+    let Some(tasks) = tasks else {
+        return Plan::NeedTasks;
+    };
+    let id = match target {
+        _ if means_newest(target, ctx) => tasks.iter().map(|t| t.task_id).max(),
+        Target::Ids(_) | Target::Previous | Target::Listed(_) => match referenced(target, ctx) {
+            Ok(ids) if ids.len() == 1 => ids.first().copied(),
+            Ok(_) => return say("Which one should I copy? Tell me one task's number."),
+            Err(reply) => return reply,
+        },
+        Target::Title(query) => match resolve::find_by_title(tasks, query, Prefer::Any) {
+            Found::One(task) => Some(task.task_id),
+            Found::Several(found) | Found::Maybe(found) => {
+                let names: Vec<String> = found.iter().map(reply::named).collect();
+                return chat(
+                    format!(
+                        "Which one should I copy: {}? Say \"copy task N\".",
+                        names.join(" or ")
+                    ),
+                    ctx,
+                );
+            }
+            Found::Nothing => {
+                return say(format!(
+                    "I couldn't find a task matching {}. Say \"show my tasks\" to see them.",
+                    reply::quote(query)
+                ));
+            }
+        },
+        Target::All(_) | Target::Missing => return say(WHICH_TASK),
+    };
+    let Some(task) = id.and_then(|id| tasks.iter().find(|t| t.task_id == id)) else {
+        return say(format!(
+            "I couldn't find task #{}. Say \"show my tasks\" to see your tasks and their numbers.",
+            id.unwrap_or_default()
+        ));
+    };
+    Plan::Calls(vec![Tool::AddTask(AddTaskArgs {
+        title: task.title.clone(),
+        description: task.description.clone(),
+        due: task.due_at.map(|at| {
+            parse::due_argument(
+                todo_common::when::Due {
+                    at,
+                    has_time: task.due_has_time,
+                },
+                &ctx.clock,
+            )
+        }),
+        priority: Some(task.priority).filter(|p| *p != Priority::None),
+        tags: (!task.tags.is_empty()).then(|| task.tags.clone()),
+        repeat: task.repeat.clone(),
+    })])
+}
+
 fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     let Some(tasks) = tasks else {
         return Plan::NeedTasks;

@@ -166,6 +166,8 @@ pub enum Intent {
     Update(Target, Box<Edit>),
     /// "show task 3", "tell me about the dentist task": one task in full.
     Show(Target),
+    /// "duplicate task 3", "copy the dentist task": a new task like that one.
+    Copy(Target),
     /// "what tags do I have?": the tags in use.
     Tags,
     /// "complete task 1 and delete task 2", "add milk. also add eggs": requests in a row, each of
@@ -756,6 +758,18 @@ re!(
     UPDATE_DESC2,
     &format!(
         r"(?i)^{POLITE}(?:change|update|edit|modify|set)\s+(.+?)(?:'s)?\s+(?:description|details|notes?)\s+(?:to|as)\s+(.+)$"
+    )
+);
+re!(
+    COPY,
+    &format!(
+        r"(?i)^{POLITE}(?:duplicate|copy|clone|make\s+a\s+copy\s+of|make\s+another\s+(?:copy\s+)?of|add\s+(?:a\s+)?copy\s+of)\s+(.+?)(?:\s+(?:again|for me))?$"
+    )
+);
+re!(
+    RENAME_TAG,
+    &format!(
+        r"(?i)^{POLITE}(?:rename|change|replace|retag)\s+(?:the\s+|my\s+)?(?:(?:tag|label)\s+#?([\w-]+)|#([\w-]+)|([\w-]+)\s+(?:tag|label))\s+(?:tag\s+|label\s+)?(?:to|into|as|with)\s+#?([\w-]+)(?:\s+(?:everywhere|on all tasks|on every task))?$"
     )
 );
 re!(
@@ -3877,6 +3891,27 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             &format!("{} {}", present(verb.as_str()), &c[3]),
             clock,
         ));
+    }
+    // "duplicate task 3", "make a copy of the dentist task"
+    if let Some(c) = COPY.captures(bare) {
+        return Intent::Copy(parse_target(&c[1], clock));
+    }
+    // "rename the tag home to house", "change #home to #house": every task with it
+    if let Some(c) = RENAME_TAG.captures(bare)
+        && let Some(old) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3))
+        && let (Ok(old), Ok(new)) = (normalize_tag(old.as_str()), normalize_tag(&c[4]))
+    {
+        return update(
+            Target::All(Query {
+                tag: Some(old.clone()),
+                ..Query::default()
+            }),
+            Edit {
+                add_tags: vec![new],
+                remove_tags: vec![old],
+                ..Edit::default()
+            },
+        );
     }
     if let Some(c) = UPDATE_TITLE.captures(bare)
         // "set the dentist to tomorrow at 11": a new date (read below), not a new title

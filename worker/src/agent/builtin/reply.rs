@@ -196,7 +196,7 @@ pub fn tags(tasks: &[ToolTask]) -> String {
     }
 }
 
-fn named(task: &ToolTask) -> String {
+pub fn named(task: &ToolTask) -> String {
     format!("#{} {}", task.task_id, quote(&task.title))
 }
 
