@@ -1412,6 +1412,10 @@ const REPEAT_WORDS: &[&str] = &[
     "repeats",
     "recur",
     "recurrent",
+    "daily",
+    "weekly",
+    "monthly",
+    "yearly",
 ];
 
 /// Words that ask for one-off tasks ("my one-off tasks").
@@ -2782,6 +2786,12 @@ re!(
 re!(
     JUST_ADDED,
     r"(?i)^(?:what|which task|which one)\s+(?:did|have)\s+(?:i|we)\s+(?:just\s+)?(?:add|added|create|created|put (?:in|on the list)|write down|written down)(?:\s+(?:last|most recently|just now|a minute ago|last time))?$"
+);
+re!(
+    MAKE_THE_REPEAT,
+    &format!(
+        r"(?i)^{POLITE}(?:make|set|have|change|switch)\s+((?:the|my)\s+.+?)\s+(?:to\s+)?(?:repeat\s+|recur\s+|happen\s+)?((?:every|each)\s+.+|daily|weekly|fortnightly|monthly|yearly|annually|on weekdays)$"
+    )
 );
 re!(
     LATEST_ONE,
@@ -4193,6 +4203,21 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             if matches!(change, Intent::Update(Target::Title(_), _)) {
                 return Intent::ChangeOrAdd(Box::new(change), Box::new(parse_add(bare, clock)));
             }
+        }
+    }
+    // "make the plants every two weeks": a new repeat for a task with that title, or a task to add
+    if let Some(c) = MAKE_THE_REPEAT.captures(bare)
+        && let Some(repeat) = parse_repeat(&c[2])
+    {
+        let change = update(
+            parse_target(&c[1], clock),
+            Edit {
+                repeat: Some(Some(repeat)),
+                ..Edit::default()
+            },
+        );
+        if matches!(change, Intent::Update(Target::Title(_), _)) {
+            return Intent::ChangeOrAdd(Box::new(change), Box::new(parse_add(bare, clock)));
         }
     }
     // "shopping: milk, eggs, bread": items for a list the user keeps by name
