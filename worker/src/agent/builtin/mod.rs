@@ -502,6 +502,16 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
                 .filter(|t| q.candidates.contains(&t.task_id))
                 .cloned()
                 .collect();
+            // "not the oat one" between two: the other
+            if let Some(not) = words
+                .strip_prefix("not ")
+                .map(|w| w.trim_start_matches("the "))
+                && q.candidates.len() == 2
+                && let Found::One(task) = resolve::find_by_title(&offered, not, Prefer::Any)
+                && let Some(other) = q.candidates.iter().find(|id| **id != task.task_id)
+            {
+                return Plan::Calls(vec![with_task(&q.tool, *other)]);
+            }
             match resolve::find_by_title(&offered, words, Prefer::Any) {
                 Found::One(task) => Plan::Calls(vec![with_task(&q.tool, task.task_id)]),
                 _ if **otherwise == Intent::Unknown => ask(

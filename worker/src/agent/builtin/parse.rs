@@ -1196,6 +1196,7 @@ fn clean_title(raw: &str) -> String {
             " sometime",
             " some time",
             " at some point",
+            " instead",
         ]
         .iter()
         .find(|w| lower.ends_with(**w)) else {
