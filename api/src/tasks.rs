@@ -46,6 +46,10 @@ pub struct ListParams {
     pub due_after: Option<String>,
     /// At least this priority: `low`, `medium` or `high`.
     pub priority: Option<String>,
+    /// Exactly this priority: `none`, `low`, `medium` or `high`.
+    pub priority_is: Option<String>,
+    /// At most this priority: `none`, `low`, `medium` or `high` (`medium`: everything but high).
+    pub priority_at_most: Option<String>,
     /// A tag the task must have; repeat for several (all must match).
     pub tag: Option<Vec<String>>,
     /// Tasks with at least one of these tags; repeat for several (`any_tag=home&any_tag=work`).
@@ -172,6 +176,15 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
             .into_owned()
             .collect();
     let mut cursor = None;
+    let (mut exactly, mut at_most) = (None, None);
+    let any_priority = |param: &'static str, value: &str| {
+        Priority::parse(value).ok_or_else(|| {
+            invalid(
+                param,
+                format!("{param} must be one of none, low, medium, high"),
+            )
+        })
+    };
     for (key, value) in &pairs {
         match key.as_str() {
             "status" => {
@@ -205,6 +218,8 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
                         })?,
                 );
             }
+            "priority_is" => exactly = Some(any_priority("priority_is", value)?),
+            "priority_at_most" => at_most = Some(any_priority("priority_at_most", value)?),
             "tag" => filter
                 .tags
                 .push(tasks::normalize_tag(value).map_err(|e| invalid("tag", e.message))?),
@@ -253,6 +268,15 @@ fn list_filter(query: Option<&str>) -> Result<ListFilter> {
             _ => {}
         }
     }
+    // "exactly" raises the floor and sets the ceiling; with "at most", the lower ceiling counts
+    filter.min_priority = filter
+        .min_priority
+        .max(exactly)
+        .filter(|p| *p > Priority::None);
+    filter.max_priority = match (exactly, at_most) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     if let Some(raw) = cursor {
         filter.cursor = Some(store::Cursor::decode(&raw, filter.sort).ok_or_else(|| {
             invalid(
@@ -583,6 +607,8 @@ mod tests {
         };
         assert_eq!(field("due=someday"), "due");
         assert_eq!(field("priority=urgent"), "priority");
+        assert_eq!(field("priority_is=urgent"), "priority_is");
+        assert_eq!(field("priority_at_most=top"), "priority_at_most");
         assert_eq!(field("limit=0"), "limit");
         assert_eq!(field("limit=201"), "limit");
         assert_eq!(field("sort=alpha"), "sort");

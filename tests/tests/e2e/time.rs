@@ -213,6 +213,18 @@ async fn rest_filters_sort_and_page_tasks_in_the_users_timezone() {
         ["Overdue bill", "Today call"]
     );
     assert_eq!(
+        titles_for(&app, &user, "priority_is=medium").await,
+        ["Today call"]
+    );
+    assert_eq!(
+        titles_for(&app, &user, "priority_is=none&sort=due").await,
+        ["Tomorrow thing", "Far"]
+    );
+    assert_eq!(
+        titles_for(&app, &user, "priority_at_most=medium&sort=due").await,
+        ["Today call", "Tomorrow thing", "Far", "No date"]
+    );
+    assert_eq!(
         titles_for(&app, &user, "tag=work&sort=due").await,
         ["Today call", "Tomorrow thing"]
     );
@@ -286,6 +298,8 @@ async fn rest_filters_sort_and_page_tasks_in_the_users_timezone() {
     for (query, field) in [
         ("due=someday", "due"),
         ("priority=urgent", "priority"),
+        ("priority_is=urgent", "priority_is"),
+        ("priority_at_most=top", "priority_at_most"),
         ("limit=0", "limit"),
         ("limit=500", "limit"),
         ("sort=alphabetical", "sort"),
