@@ -153,7 +153,10 @@ fn list_args(q: &Query) -> ListTasksArgs {
         completed_from: q.done_days.and_then(|d| d.from).map(|d| d.to_string()),
         completed_to: q.done_days.and_then(|d| d.to).map(|d| d.to_string()),
         // "high priority tasks" are those of at least high; "low priority tasks" only the low ones
-        priority: q.priority.filter(|p| *p == Priority::High),
+        priority: q
+            .priority
+            .filter(|p| *p == Priority::High)
+            .or(q.min_priority),
         priority_is: q.priority.filter(|p| *p != Priority::High),
         priority_at_most: q.max_priority,
         tag: q.tag.clone(),

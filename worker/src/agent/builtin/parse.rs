@@ -38,6 +38,8 @@ pub struct Query {
     pub except: Option<String>,
     /// "what's not urgent?": at most this priority.
     pub max_priority: Option<Priority>,
+    /// "high and medium priority tasks": at least this priority.
+    pub min_priority: Option<Priority>,
     /// "my work tasks": a word that names a kind of task, read as a tag when the user has tasks
     /// with that tag and as text to find otherwise (the planner decides, knowing the tasks).
     pub about: Option<String>,
@@ -322,7 +324,7 @@ re!(
 );
 re!(
     HOW_MANY,
-    r"(?i)\bhow many\b|\bcount (my|the)?\s*(tasks|todos)\b|\bnumber of (tasks|todos)\b"
+    r"(?i)\bhow many\b|^count\s+(?:my\s+|the\s+|all\s+(?:my\s+|the\s+)?)?(?:[\w-]+\s+)?(?:tasks|todos)\b|\bnumber of (tasks|todos)\b"
 );
 re!(
     NUMBER_REPLY,
@@ -949,7 +951,7 @@ re!(
 // ("see the doctor on friday" is a task).
 re!(
     LIST_QUESTION,
-    r"(?i)^(?:what|what's|whats|which|any|anything|do i have|have i got|is there|are there|show|list|display)\b"
+    r"(?i)^(?:what|what's|whats|which|any|anything|do i have|have i got|is there|are there|is anything|is something|are any|show|list|display)\b"
 );
 re!(
     LIST_NOUN,
@@ -987,7 +989,7 @@ re!(
 // "except the work tasks", "but not #home", "not tagged work", "excluding the home ones"
 re!(
     NOT_TAGGED,
-    r"\b(?:except(?:\s+for)?|but\s+not|other\s+than|apart\s+from|besides|excluding|without)\s+(?:the\s+|my\s+|any\s+)?(?:#([\w-]+)|([\w-]+)\s+(?:ones|tasks|todos|stuff|things|items|tag)\b|(?:tag|tagged)\s+#?([\w-]+))|\bnot\s+(?:tagged|labell?ed)\s+(?:as\s+|with\s+)?#?([\w-]+)"
+    r"\b(?:except(?:\s+for)?|but\s+not|but|other\s+than|apart\s+from|besides|excluding|without)\s+(?:the\s+|my\s+|any\s+)?(?:#([\w-]+)|([\w-]+)\s+(?:ones|tasks|todos|stuff|things|items|tag)\b|(?:tag|tagged)\s+#?([\w-]+))|\b(?:not|aren't|arent|isn't|isnt)\s+(?:tagged|labell?ed)\s+(?:as\s+|with\s+)?#?([\w-]+)"
 );
 // "tagged home or work", "#home or #work", "home or work tasks"
 re!(
@@ -1041,7 +1043,7 @@ re!(
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list)|what\s+(?:notes?|details|tags|labels|priority|due date|deadline)\s+(?:does|do|has)\s+(.+?)\s+(?:have|got)|(?:does|do)\s+(.+?)\s+have\s+(?:any\s+|a\s+)?(?:notes?|details|tags?|labels?|due date|deadline|priority|repeat))$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list)|what\s+(?:notes?|details|tags|labels|priority|due date|deadline)\s+(?:does|do|has)\s+(.+?)\s+(?:have|got)|(?:does|do)\s+(.+?)\s+have\s+(?:any\s+|a\s+)?(?:notes?|details|tags?|labels?|due date|deadline|priority|repeat)|(?:is|are)\s+(.+?)\s+(?:still\s+)?(?:on|at|due(?:\s+on|\s+at)?)\s+(?:(?:this|next)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:is|are)\s+(.+?)\s+(?:still\s+)?(?:at|due at)\s+\d{1,2}(?::\d{2})?\s*(?:am|pm)?)$"
 );
 re!(
     IT_PROPERTY,
@@ -1401,6 +1403,10 @@ fn status_from_words(text: &str) -> StatusFilter {
 }
 
 re!(
+    AT_LEAST_MEDIUM,
+    r"\b(?:high\s+(?:and|or|&)\s+medium|medium\s+(?:and|or|&)\s+high|medium\s+or\s+(?:higher|above|more)|at\s+least\s+medium)\b"
+);
+re!(
     NOT_URGENT_WORDS,
     r"\b(?:not|non|un|less|isn't|aren't)[\s-]?(?:urgent|important)\b"
 );
@@ -1538,6 +1544,8 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
             ("on", rest)
         }
         "before" | "by" | "until" | "till" | "after" => (first, rest),
+        // "what was due yesterday?"
+        "yesterday" if rest.is_empty() => ("on", &words[skip..]),
         "next" | "this" | "coming" | "the" => ("on", &words[skip..]),
         // "in two days", "in a week": that day
         "in" if rest.len() == 2
@@ -2041,6 +2049,9 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         if (has("urgent") || has("important")) && q.status == StatusFilter::All {
             q.status = StatusFilter::Pending;
         }
+    } else if AT_LEAST_MEDIUM.is_match(&lower) {
+        // "high and medium priority", "medium or higher"
+        q.min_priority = Some(Priority::Medium);
     } else if has("medium priority") {
         q.priority = Some(Priority::Medium);
     } else if has("low priority") {
@@ -2050,6 +2061,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         || has("upcoming")
         || SORT_BY_DUE.is_match(&lower)
         || has("soonest")
+        || lower.contains("due first")
         || has("earliest")
         || has("coming up")
         || has("soon")
@@ -2059,13 +2071,14 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         if q.status == StatusFilter::All {
             q.status = StatusFilter::Pending;
         }
-        if has("next") || has("earliest") || has("soonest") {
+        if has("next") || has("earliest") || has("soonest") || lower.contains("due first") {
             q.status = StatusFilter::Pending;
             // "what's my next task?": the one due soonest
             q.top = q.top
-                || (["task", "todo", "to-do", "thing", "one"]
-                    .iter()
-                    .any(|w| has(w))
+                || ((lower.contains("due first")
+                    || ["task", "todo", "to-do", "thing", "one"]
+                        .iter()
+                        .any(|w| has(w)))
                     && !["tasks", "todos", "things"].iter().any(|w| has(w)));
         }
     }
@@ -4291,6 +4304,8 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         || (LIST_QUESTION.is_match(&lower) && WITH_TEXT.is_match(bare))
         || (LIST_QUESTION.is_match(&lower) && text.ends_with('?') && AT_OR_FOR.is_match(&lower))
         || KIND_STUFF.is_match(bare)
+        // "everything but the home stuff", "all tasks not tagged work"
+        || (starts_with_word(bare, &["everything", "all"]) && NOT_TAGGED.is_match(&lower))
     {
         return Intent::List(query_of(bare, clock));
     }

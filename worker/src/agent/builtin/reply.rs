@@ -367,6 +367,9 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     if q.max_priority.is_some() {
         words.push("non-urgent");
     }
+    if q.min_priority.is_some() {
+        words.push("high and medium priority");
+    }
     match q.repeating {
         Some(true) => words.push("repeating"),
         Some(false) => words.push("one-off"),

@@ -247,6 +247,7 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
             })
         })
         .filter(|t| query.priority.is_none_or(|p| t.priority == p))
+        .filter(|t| query.min_priority.is_none_or(|p| t.priority >= p))
         .filter(|t| query.tag.as_ref().is_none_or(|tag| t.tags.contains(tag)))
         .filter(|t| query.any_tags.is_empty() || query.any_tags.iter().any(|a| t.tags.contains(a)))
         .filter(|t| !query.not_tags.iter().any(|n| t.tags.contains(n)))
