@@ -1076,6 +1076,10 @@ re!(
     r"(?i)^(?:what|which task)\s+(?:should|do)\s+i\s+(?:do|work on|start with|tackle|focus on)(?:\s+(?:first|next|now|today))?$"
 );
 re!(
+    TASK_WORD_NUMBERS,
+    r"(?i)^(?:the\s+)?(?:tasks|todos|items|numbers)\s+((?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?:\s*(?:,|and|,\s*and)\s*(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve))+)$"
+);
+re!(
     TASK_NUMBERS,
     r"(?i)^(?:the\s+)?(?:tasks?|todos?|items?|numbers?)?\s*#?(\d{1,9})(?:(?:\s*(?:,|and|&|,\s*and)\s*|\s+)(?:(?:task|todo|item|number)\s+)?#?\d{1,9})+$"
 );
@@ -1223,6 +1227,25 @@ fn clean_title(raw: &str) -> String {
 /// Parses what a task reference names.
 pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     let s = unquote(strip_punctuation(raw));
+    // "task 5 for me", "the milk please": words for the listener, not the task
+    let s = [
+        "for me",
+        "please",
+        "pls",
+        "right now",
+        "now",
+        "too",
+        "as well",
+    ]
+    .iter()
+    .find_map(|w| {
+        let cut = s.len().checked_sub(w.len() + 1)?;
+        (s.is_char_boundary(cut)
+            && s[cut..].starts_with(' ')
+            && s[cut + 1..].eq_ignore_ascii_case(w))
+        .then(|| s[..cut].trim_end())
+    })
+    .unwrap_or(s);
     if s.is_empty()
         || matches!(
             s.to_lowercase().as_str(),
@@ -1242,6 +1265,19 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
         && let Ok(n) = i32::try_from(n)
     {
         return Target::Ids(vec![n]);
+    }
+    // "tasks one and two", "numbers three, four and five"
+    if let Some(c) = TASK_WORD_NUMBERS.captures(s) {
+        let ids: Option<Vec<i32>> = list_items(&c[1])
+            .map(|w| {
+                phrase::number(&w.to_lowercase())
+                    .filter(|n| *n > 0)
+                    .and_then(|n| i32::try_from(n).ok())
+            })
+            .collect();
+        if let Some(ids) = ids.filter(|ids| ids.len() > 1) {
+            return Target::Ids(ids);
+        }
     }
     // "tasks 1-3", "tasks 2 through 5": every number between (a short run only)
     if let Some(c) = TASK_RANGE.captures(s)
@@ -2618,7 +2654,12 @@ fn parse_add_unquoted(body: &str, clock: &Clock) -> Intent {
     let only_a_date = matches!(items.as_slice(), [title] if timing.due.is_none() && due_phrase(title, clock).is_some());
     // "add task 3": a number is not what a task says
     let only_a_number = matches!(items.as_slice(), [title] if title.chars().all(|c| c.is_ascii_digit() || c == '#'));
-    if items.is_empty() || only_a_date || only_a_number {
+    // "I wanna add something": no title yet
+    let only_a_placeholder = matches!(items.as_slice(), [title] if matches!(
+        title.to_lowercase().as_str(),
+        "something" | "something new" | "anything" | "a thing" | "stuff" | "one" | "a new one" | "another one" | "more"
+    ));
+    if items.is_empty() || only_a_date || only_a_number || only_a_placeholder {
         return Intent::AddWithoutTitle;
     }
     let single = items.len() == 1;
