@@ -747,7 +747,7 @@ re!(
 re!(
     ADD_NOTE,
     &format!(
-        r"(?i)^{POLITE}(?:add|put|attach|write|leave)\s+(?:a\s+|the\s+|this\s+)?(?:note|description|details|comment)\s+(?:to|on|for)\s+(.+?)\s*(?::|\s-|\s+saying|\s+that says)\s*(\S.*)$"
+        r"(?i)^{POLITE}(?:add|put|attach|write|leave)\s+(?:a\s+|the\s+|this\s+|some\s+|more\s+)?(?:note|description|details?|comment|info|information|context)\s+(?:to|on|for)\s+(.+?)\s*(?::|\s-|\s+saying|\s+that says)\s*(\S.*)$"
     )
 );
 re!(
@@ -760,6 +760,12 @@ re!(
     UPDATE_DESC2,
     &format!(
         r"(?i)^{POLITE}(?:change|update|edit|modify|set)\s+(.+?)(?:'s)?\s+(?:description|details|notes?)\s+(?:to|as)\s+(.+)$"
+    )
+);
+re!(
+    ADD_TAG_TO,
+    &format!(
+        r"(?i)^{POLITE}(?:add|put|attach|stick|give)\s+(?:the\s+|a\s+|an\s+)?#?([\w-]+)\s+(?:tag|label)\s+(?:to|on|onto)\s+(.+)$"
     )
 );
 re!(
@@ -777,7 +783,7 @@ re!(
 re!(
     UPDATE_TITLE,
     &format!(
-        r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle|set)\s+(?:the\s+)?(?:title\s+of\s+|name\s+of\s+)?(.+?)(?:'s)?(?:\s+(?:title|name))?\s+(?:to|into|as)\s+(?:say\s+|read\s+|be\s+called\s+|be\s+named\s+)?(.+)$"
+        r"(?i)^{POLITE}(?:change|rename|update|edit|modify|retitle|set)\s+(?:the\s+)?(?:title\s+of\s+|name\s+of\s+|wording\s+of\s+|text\s+of\s+)?(.+?)(?:'s)?(?:\s+(?:title|name|wording|text))?\s+(?:to|into|as)\s+(?:say\s+|read\s+|be\s+called\s+|be\s+named\s+)?(.+)$"
     )
 );
 re!(
@@ -3246,7 +3252,7 @@ re!(
 // "task 1 should be called buy almond milk"
 re!(
     SHOULD_BE_CALLED,
-    r"(?i)^(.+?)\s+(?:should be|is now|is)\s+(?:called|named|titled)\s+(.+)$"
+    r"(?i)^(.+?)\s+(?:should be|is now|is)\s+(?:called|named|titled)\s+(.+)$|^(.+?)\s+should\s+(?:say|read)\s+(.+)$"
 );
 // "rename task 1", "edit the meeting", "update the dentist": which task, but not what to change
 re!(
@@ -3957,6 +3963,21 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             clock,
         ));
     }
+    // "add the urgent tag to task 2", "put a work label on the dentist"
+    if let Some(c) = ADD_TAG_TO.captures(bare)
+        && let Ok(tag) = normalize_tag(&c[1])
+    {
+        let target = parse_target(&c[2], clock);
+        if target != Target::Missing {
+            return update(
+                target,
+                Edit {
+                    add_tags: vec![tag],
+                    ..Edit::default()
+                },
+            );
+        }
+    }
     // "duplicate task 3", "make a copy of the dentist task"
     if let Some(c) = COPY.captures(bare) {
         return Intent::Copy(parse_target(&c[1], clock));
@@ -4638,11 +4659,13 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             ));
         }
     }
-    if let Some(c) = SHOULD_BE_CALLED.captures(bare) {
-        let title = clean_title(&c[2]);
+    if let Some(c) = SHOULD_BE_CALLED.captures(bare)
+        && let (Some(named), Some(said)) = (c.get(1).or(c.get(3)), c.get(2).or(c.get(4)))
+    {
+        let title = clean_title(said.as_str());
         if !title.is_empty() {
             return edit(
-                &c[1],
+                named.as_str(),
                 Edit {
                     title: Some(title),
                     ..Edit::default()
