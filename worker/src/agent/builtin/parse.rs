@@ -225,7 +225,7 @@ re!(
 );
 re!(
     HELP,
-    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you|what(?:'s| is) your name|how (?:do|can|should) i\s+(?:add|create|make|delete|remove|complete|finish|mark|change|edit|update|rename|move|reschedule|see|list|view|find|search|tag|undo|use)\b|what (?:can|should) i (?:ask|say|type|tell you)|what (?:are|are the) (?:your )?commands)\b"
+    r"(?i)^(help|\?+|what can you do|what do you do|how does (this|it) work|how do i use (this|you)|commands|usage|who are you|what are you|what(?:'s| is) your name|how (?:do|can|should) i\s+(?:add|create|make|delete|remove|complete|finish|mark|change|edit|update|rename|move|reschedule|see|list|view|find|search|tag|undo|use)\b|what (?:can|should) i (?:ask|say|type|tell you)|what (?:are|are the) (?:your )?commands|(?:i\s+)?need\s+(?:some\s+)?help(?:\s+please)?$|can\s+you\s+help(?:\s+me)?(?:\s+please)?$)\b"
 );
 re!(
     THANKS,
@@ -380,6 +380,14 @@ re!(
 re!(
     HAVE_EVENT,
     r"(?i)^(?:i've got|i have got|i've|i have|i got|we've got|we have got|we've|we have)\s+(?:an?\s+|my\s+|our\s+)(.+)$"
+);
+re!(
+    NEED_THING,
+    r"(?i)^(?:(?:i|we)\s+(?:still\s+|also\s+)?)?need\s+(?:some\s+|more\s+)?(\S.*)$"
+);
+re!(
+    OUT_OF,
+    r"(?i)^(?:(?:we're|we are|were|i'm|im|i am|we've|we have|i've|i have)\s+)?(?:all\s+)?(?:out of|run out of|ran out of|running out of|running low on|low on|almost out of|nearly out of)\s+(.+)$"
 );
 re!(
     I_AM_DONE,
@@ -1209,6 +1217,8 @@ fn clean_title(raw: &str) -> String {
             " some time",
             " at some point",
             " instead",
+            " is",
+            " are",
         ]
         .iter()
         .find(|w| lower.ends_with(**w)) else {
@@ -1216,6 +1226,16 @@ fn clean_title(raw: &str) -> String {
         };
         s.truncate(s.len() - cut.len());
         s = strip_punctuation(&s).to_owned();
+    }
+    // "there's a party on saturday": the party
+    let lower = s.to_lowercase();
+    if let Some(rest) = ["there's a ", "there is a ", "there's an ", "there is an "]
+        .iter()
+        .find(|p| lower.starts_with(**p))
+        .map(|p| s[p.len()..].to_owned())
+        .filter(|r| !r.trim().is_empty())
+    {
+        s = rest;
     }
     // "ADD BUY MILK": a message typed with caps lock on is not a title in capitals
     let shouted = s.chars().any(char::is_alphabetic)
@@ -3946,6 +3966,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| I_DID.captures(bare))
     {
         return Intent::Complete(parse_target(&c[1], clock));
+    }
+    // "we're out of coffee", "running low on milk": something to buy
+    if let Some(c) = OUT_OF.captures(bare) {
+        return parse_add(&format!("buy {}", &c[1]), clock);
+    }
+    // "need milk", "we need a new charger": something to get ("need to …" is read above)
+    if let Some(c) = NEED_THING.captures(bare)
+        && !c[1].to_lowercase().starts_with("to ")
+        && !c[1].to_lowercase().starts_with("help")
+    {
+        return parse_add(&format!("get {}", &c[1]), clock);
     }
     // "I've got a doctor's appointment on friday at 9": an event to add
     if let Some(c) = HAVE_EVENT.captures(bare) {
