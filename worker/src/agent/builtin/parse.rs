@@ -235,7 +235,7 @@ re!(
 re!(
     SETTINGS,
     &format!(
-        r"(?i)^(?:{POLITE}(?:set|change|update|switch|fix|reset)\s+(?:my|the)\s+|my\s+|what(?:'s| is)\s+my\s+)(timezone|time zone|time-zone|language|password|e-?mail address|username|user name|account|settings|locale)\b"
+        r"(?i)^(?:{POLITE}(?:set|change|update|switch|fix|reset|delete|remove|close|deactivate|cancel)\s+(?:my|the)\s+|my\s+|what(?:'s| is)\s+my\s+)(timezone|time zone|time-zone|language|password|e-?mail address|e-?mail|username|user name|account|profile|settings|locale)\b|^{POLITE}(?:log|sign)\s+(?:me\s+)?out\b"
     )
 );
 re!(THANK_WORD, r"(?i)\b(?:thanks|thank|thx|ty|cheers)\b");
@@ -3641,7 +3641,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         return Intent::Now;
     }
     if let Some(c) = SETTINGS.captures(bare) {
-        return Intent::Settings(c[1].to_lowercase().starts_with("time"));
+        let timezone = c
+            .get(1)
+            .is_some_and(|m| m.as_str().to_lowercase().starts_with("time"));
+        return Intent::Settings(timezone);
     }
     if UNDO.is_match(bare) {
         return Intent::Undo;
