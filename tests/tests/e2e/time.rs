@@ -917,6 +917,14 @@ async fn the_builtin_agent_schedules_queries_reschedules_and_undoes_in_the_users
         4,
         "nothing deleted yet"
     );
+    // a message that is neither yes nor no asks again, and the yes after it still counts
+    let asked = say(&mut ws, "hmm which ones exactly", conversation).await;
+    let text = asked["response"].as_str().expect("text");
+    assert!(
+        text.starts_with("I still need a yes or no") && text.contains("Fix the sink"),
+        "{text}"
+    );
+    assert_eq!(app.list_tasks(&user, "all").await.len(), 4);
     let done = say(&mut ws, "yes", conversation).await;
     assert_eq!(calls(&done), ["confirm_action"]);
     assert_eq!(done["tool_calls"][0]["result"]["status"], "bulk");

@@ -416,6 +416,9 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             ctx,
         ),
         Intent::Bye => chat("Bye! Your tasks are saved; come back any time.", ctx),
+        // "which ones?", "keep the plants" while a change waits for a yes or no: asked again, so
+        // that the next message can still answer it
+        Intent::Unknown if let Some(p) = ctx.pending => Plan::Calls(vec![p.tool.clone()]),
         Intent::Unknown => chat(
             format!(
                 "Sorry, I didn't catch that, so I changed nothing. {}",

@@ -606,8 +606,15 @@ pub fn write(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> String {
                 not_found,
                 ..
             } => {
+                // asked again after a message that answered neither yes nor no
+                let again = if matches!(intent, Intent::Unknown) {
+                    "I still need a yes or no (to change only some of them, say no, then name \
+                     those). "
+                } else {
+                    ""
+                };
                 let mut out = format!(
-                    "This will {} these {} tasks:{}",
+                    "{again}This will {} these {} tasks:{}",
                     action.verb(),
                     tasks.len(),
                     format_list(tasks)
