@@ -299,7 +299,7 @@ re!(
 // comma or the like.
 re!(
     LEAD_IN,
-    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi there|hey there|hello there|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah)\s*[,.!:;-]+\s*)(\S.*)$"
+    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi there|hey there|hello there|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah|perfect|great|awesome|cool|nice|good|excellent|sweet|lovely|brilliant|thanks|thank you|got it)\s*[,.!:;-]+\s*)(\S.*)$"
 );
 // Words that hand the request to the assistant ("go ahead and …", "make sure to …", "I want you
 // to …", "I'd like to …"): read past when what follows is a request of its own. When it is not
@@ -768,6 +768,20 @@ re!(
     UPDATE_DESC2,
     &format!(
         r"(?i)^{POLITE}(?:change|update|edit|modify|set)\s+(.+?)(?:'s)?\s+(?:description|details|notes?)\s+(?:to|as)\s+(.+)$"
+    )
+);
+// "give it a note: bring the card", "give task 3 a description saying …"
+re!(
+    GIVE_NOTE,
+    &format!(
+        r"(?i)^{POLITE}give\s+(.+?)\s+(?:a\s+|the\s+)?(?:note|description|comment)\s*(?::|\s-|\s+saying|\s+that says|\s+of)\s*(\S.*)$"
+    )
+);
+// "change the time to 9am", "set the date to friday": the task just talked about
+re!(
+    IT_TIME_TO,
+    &format!(
+        r"(?i)^{POLITE}(?:change|set|move|update|make|switch)\s+(?:the\s+|its\s+)?(?:time|date|due date|due time|deadline|day)\s+(?:to|for)\s+(.+)$"
     )
 );
 re!(
@@ -3399,6 +3413,11 @@ re!(
 /// A message that is nothing but a new date, time or priority ("tomorrow", "due friday at 5",
 /// "at 5pm", "high priority"): what it would change.
 fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
+    // "at 4 instead", "friday then"
+    let bare = [" instead", " then", " please"]
+        .iter()
+        .find_map(|w| bare.strip_suffix(w))
+        .unwrap_or(bare);
     // a date phrase is a few words ("next friday at 5:30 pm"); longer messages are something else
     if bare.split_whitespace().count() > 6 {
         return None;
@@ -3648,6 +3667,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if UNDO.is_match(bare) {
         return Intent::Undo;
+    }
+    if let Some(c) = IT_TIME_TO.captures(bare)
+        && let Some(edit) = bare_change(&c[1], clock).filter(|e| e.due.is_some())
+    {
+        return update(Target::Previous, edit);
     }
     if YES.is_match(bare) {
         return Intent::Yes;
@@ -3996,6 +4020,19 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             &format!("{} {}", present(verb.as_str()), &c[3]),
             clock,
         ));
+    }
+    if let Some(c) = GIVE_NOTE.captures(bare) {
+        let note = unquote(strip_punctuation(&c[2])).to_owned();
+        let target = parse_target(&c[1], clock);
+        if target != Target::Missing && !note.is_empty() {
+            return update(
+                target,
+                Edit {
+                    description: Some(Some(note)),
+                    ..Edit::default()
+                },
+            );
+        }
     }
     // "add the urgent tag to task 2", "put a work label on the dentist"
     if let Some(c) = ADD_TAG_TO.captures(bare)
