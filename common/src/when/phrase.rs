@@ -467,6 +467,19 @@ impl Reader<'_> {
 
     /// The date and time a phrase names (each optional).
     fn read(mut self) -> Option<Read> {
+        // "this time next week": seven days from today (the time is left to the task)
+        for lead in [
+            &["this", "time"][..],
+            &["same", "time"],
+            &["the", "same", "time"],
+        ] {
+            let start = self.at;
+            if self.eat_seq(lead) && self.eat_seq(&["next", "week"]) && self.at == self.tokens.len()
+            {
+                return Some(Read::Parts(Some(self.today() + Duration::days(7)), None));
+            }
+            self.at = start;
+        }
         // "(at the) same time tomorrow": the day; a task moved to it keeps its time
         if self.eat_seq(&["at", "the", "same", "time"])
             || self.eat_seq(&["the", "same", "time"])
@@ -583,14 +596,37 @@ impl Reader<'_> {
                 has_time: true,
             });
         }
-        let n = self.peek(0).and_then(number)?;
-        let unit = self.peek(1)?;
+        // "in 1.5 hours"
+        let word = self.peek(0)?;
+        let (n, tenths) = match number(word) {
+            Some(n) => (i64::from(n), 0),
+            None => {
+                let (whole, tenth) = word.split_once('.')?;
+                if tenth.len() != 1 {
+                    return None;
+                }
+                (whole.parse().ok()?, tenth.parse::<i64>().ok()?)
+            }
+        };
+        // "in 2 and a half hours"
+        let half_before = self.peek(1) == Some("and")
+            && self.peek(2) == Some("a")
+            && self.peek(3) == Some("half");
+        let unit_at = if half_before { 4 } else { 1 };
+        let unit = self.peek(unit_at)?;
         let minutes = match unit {
-            "hour" | "hours" | "hr" | "hrs" | "h" => i64::from(n) * 60,
-            "minute" | "minutes" | "min" | "mins" => i64::from(n),
+            "hour" | "hours" | "hr" | "hrs" | "h" => n * 60 + tenths * 6,
+            "minute" | "minutes" | "min" | "mins" if tenths == 0 => n,
             _ => return None,
         };
-        self.at += 2;
+        self.at += unit_at + 1;
+        // "in an hour and a half"
+        let half_after = self.eat_seq(&["and", "a", "half"]);
+        let minutes = if (half_before || half_after) && minutes % 60 == 0 {
+            minutes + 30
+        } else {
+            minutes
+        };
         Some(Due {
             at: self.clock.now + Duration::minutes(minutes),
             has_time: true,
@@ -1110,10 +1146,24 @@ impl Reader<'_> {
             Some((part, rest)) if month(rest).is_some() => (part.to_owned(), Some(rest.to_owned())),
             _ => (word, None),
         };
+        // "beginning of next week", "the start of december", "the middle of next month"
+        let the = usize::from(part == "the");
+        let part = match (part.as_str(), self.peek(skip + the + 1)) {
+            ("beginning" | "start", Some("of")) if joined.is_none() && the == 0 => {
+                "early".to_owned()
+            }
+            ("middle", Some("of")) if joined.is_none() && the == 0 => "mid".to_owned(),
+            ("the", Some("of")) => match self.peek(skip + 1) {
+                Some("beginning" | "start") => "early".to_owned(),
+                Some("middle") => "mid".to_owned(),
+                _ => return None,
+            },
+            _ => part,
+        };
         if !matches!(part.as_str(), "early" | "mid" | "late") {
             return None;
         }
-        self.at += skip + 1;
+        self.at += skip + the + 1;
         let first = match joined {
             Some(name) => self.month_ahead(month(&name)?),
             None => {
@@ -1128,6 +1178,17 @@ impl Reader<'_> {
                             .today()
                             .checked_add_months(Months::new(u32::from(next)))?;
                         NaiveDate::from_ymd_opt(base.year(), base.month(), 1)
+                    }
+                    // "early next week" (Monday), "mid next week" (Wednesday), "late this
+                    // week" (Friday)
+                    Some("week") if next || this => {
+                        self.at += 1;
+                        let monday = monday_of(self.today()) + Duration::days(7 * i64::from(next));
+                        return Some(match part.as_str() {
+                            "early" => monday,
+                            "mid" => monday + Duration::days(2),
+                            _ => monday + Duration::days(4),
+                        });
                     }
                     Some(name) if !next && !this && month(name).is_some() => {
                         let m = month(name)?;
@@ -1316,6 +1377,11 @@ mod tests {
         ("in mid march", "2027-03-15"),
         ("late this month", "2026-11-30"),
         ("late november", "2026-11-30"),
+        ("beginning of next week", "2026-11-30"),
+        ("the start of next month", "2026-12-01"),
+        ("middle of next week", "2026-12-02"),
+        ("late this week", "2026-11-27"),
+        ("this time next week", "2026-12-03"),
         ("before january", "2026-12-31"),
         ("by march", "2027-02-28"),
         ("end of the week", "2026-11-27"),
