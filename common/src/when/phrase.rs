@@ -5,7 +5,8 @@
 //! "March 14", "14/3" (by the user's [`DateOrder`](super::DateOrder)), "end of the month", "noon".
 //! The meanings chosen where English is ambiguous (tested in `tests` below and documented in the
 //! README):
-//! - a weekday alone ("friday", "this friday", "on friday") is the next such day, today included;
+//! - a weekday alone ("friday", "this friday", "on friday") is the next such day, today included
+//!   (but "thursday at 9am" said on a Thursday after 9 is next Thursday);
 //!   "next friday" is the Friday of next week (weeks start on Monday);
 //! - "next week" is next Monday; "this weekend" is this Saturday (today on a weekend day);
 //!   "next weekend" is next week's Saturday; "end of the week" is Friday (Sunday once Friday has passed);
@@ -86,6 +87,7 @@ fn read_due(
         in_sentence,
         hint,
         bare_hour: false,
+        weekday_today: false,
     }
     .phrase()
 }
@@ -103,6 +105,7 @@ pub fn time_only(text: &str) -> Option<NaiveTime> {
         in_sentence: false,
         hint: None,
         bare_hour: false,
+        weekday_today: false,
     };
     match reader.read()? {
         Read::Parts(None, Some(t)) => Some(t),
@@ -362,6 +365,9 @@ struct Reader<'a> {
     hint: Option<TimeOfDay>,
     /// Whether the time read was an hour from 1 to 11 without am/pm ("at 8", "at 7:30").
     bare_hour: bool,
+    /// Whether the date read was today's weekday said alone ("thursday", not "this thursday"):
+    /// a time on it that has passed means that day next week.
+    weekday_today: bool,
 }
 
 /// What a phrase named: an exact instant, or a date and a time of day (each optional).
@@ -580,6 +586,13 @@ impl Reader<'_> {
                 _ => h,
             };
             at = time(shifted, t.minute());
+        }
+        // "thursday at 9am" said on a Thursday at 10: next Thursday
+        if let (true, Some(d), Some(t)) = (self.weekday_today, date, at)
+            && d == self.today()
+            && t <= self.clock.local_now().time()
+        {
+            date = Some(d + Duration::days(7));
         }
         Some(Read::Parts(date, at))
     }
@@ -980,7 +993,8 @@ impl Reader<'_> {
             if self.eat_seq(&["next", "week"]) || self.eat_seq(&["of", "next", "week"]) {
                 return Some((on_or_after(monday_of(today) + Duration::days(7), day), None));
             }
-            let _ = self.eat_seq(&["this", "week"]);
+            let this_week =
+                self.eat_seq(&["this", "week"]) || start > 0 && self.tokens[start - 1] == "this";
             // "monday the 30th", "friday, december 4": the date said after the weekday, when it
             // is that weekday
             let after_weekday = self.at;
@@ -991,6 +1005,7 @@ impl Reader<'_> {
                 return Some((date, time));
             }
             self.at = after_weekday;
+            self.weekday_today = !this_week && day == today.weekday();
             return Some((on_or_after(today, day), None));
         }
         // "in 3 days", "in a week", "in two months", "3 days from now", "a week from today"
@@ -1596,6 +1611,15 @@ mod tests {
         );
         assert_eq!(
             read("at 11am", DateOrder::Dmy).as_deref(),
+            Some("2026-11-26 11:00")
+        );
+        // today's weekday alone, at a time that has passed: that day next week
+        assert_eq!(
+            read("thursday at 9am", DateOrder::Dmy).as_deref(),
+            Some("2026-12-03 09:00")
+        );
+        assert_eq!(
+            read("thu 11am", DateOrder::Dmy).as_deref(),
             Some("2026-11-26 11:00")
         );
     }
