@@ -299,7 +299,7 @@ re!(
 // comma or the like.
 re!(
     LEAD_IN,
-    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|hi there|hey there|hello there|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah|perfect|great|awesome|cool|nice|good|excellent|sweet|lovely|brilliant|thanks|thank you|got it)\s*[,.!:;-]+\s*)(\S.*)$"
+    r"(?i)^(?:(?:oh and|and also|ok so|okay so|by the way|in that case|actually|also|and|oh|ah|ok|okay|btw|hmm+|um+|uh+|oops|whoops|oh no|my bad|hi there|hey there|hello there|hi|hey|hello|hiya|yo)\b[\s,.!:;-]+|(?:so|well|wait|sorry|alright|all right|then|now|right|no wait|no|nope|nah|perfect|great|awesome|cool|nice|good|excellent|sweet|lovely|brilliant|thanks|thank you|got it)\s*[,.!:;-]+\s*)(\S.*)$"
 );
 // Words that hand the request to the assistant ("go ahead and …", "make sure to …", "I want you
 // to …", "I'd like to …"): read past when what follows is a request of its own. When it is not
@@ -350,12 +350,12 @@ re!(
 );
 re!(
     REOPEN_IS,
-    r"(?i)^(.+?)\s+(?:is|was)(?:n't|\s+not)\s+(?:actually\s+)?(?:done|finished|complete|completed)(?:\s+yet)?$"
+    r"(?i)^(.+?)\s+(?:is|was|are|were)(?:n't|\s+not)\s+(?:actually\s+|really\s+)?(?:done|finished|complete|completed|paid|called|bought|sent|booked|fixed|cleaned|submitted|watered|sorted|handled)(?:\s+(?:yet|after all))?$"
 );
 // "I didn't finish the report (after all)": it is not done
 re!(
     I_DID_NOT,
-    r"(?i)^(?:i|we)\s+(?:didn't|did not|haven't|have not|never)\s+(?:actually\s+|really\s+)?(?:finish(?:ed)?|complete(?:d)?|do(?:ne)?|get to)\s+(.+?)(?:,?\s+(?:actually|after all|yet))?$"
+    r"(?i)^(?:i|we)\s+(?:didn't|did not|haven't|have not|never)\s+(?:actually\s+|really\s+)?(?:(?:finish(?:ed)?|complete(?:d)?|do(?:ne)?|get to)\s+(.+?)|((?:call|pay|buy|send|email|book|water|clean|fix|submit|write|read|pick up|walk|feed|return|renew|wash|cook)\s+.+?))(?:,?\s+(?:actually|after all|yet))?$"
 );
 re!(
     MARK_DONE,
@@ -393,9 +393,14 @@ re!(
     I_AM_DONE,
     r"(?i)^(?:i'm|im|i am)\s+(?:done|finished)\s+(?:with\s+)?(.+)$"
 );
+// "✅ call mom", "team meeting ✓"
+re!(
+    CHECKMARK,
+    r"^(?:✅|✓|✔️|✔|☑️|☑)\s*(\S.*)$|^(.*\S)\s*(?:✅|✓|✔️|✔|☑️|☑)$"
+);
 re!(
     IS_DONE,
-    r"(?i)^(.+?)\s+(?:is|are|gets|get|got|has been|have been|was|were)\s+(?:now\s+|all\s+|already\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished|paid|sorted|handled|taken care of|called|emailed|texted|sent|bought|booked|cleaned|fixed|submitted|returned|renewed|washed|fed|watered|mailed|posted|picked up)\b.*$"
+    r"(?i)^(.+?)(?:\s+(?:is|are|gets|get|got|has been|have been|was|were)|'s|’s)\s+(?:now\s+|all\s+|already\s+)?(?:marked\s+(?:as\s+)?)?(?:done|complete|completed|finished|over|paid|sorted|handled|taken care of|called|emailed|texted|sent|bought|booked|cleaned|fixed|submitted|returned|renewed|washed|fed|watered|mailed|posted|picked up)\b.*$|^(.+?)\s+(?:happened|took place|went well|went fine)$"
 );
 re!(
     TITLE_DONE,
@@ -3960,8 +3965,9 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| REOPEN_MARK.captures(bare))
         .or_else(|| REOPEN_IS.captures(bare))
         .or_else(|| I_DID_NOT.captures(bare))
+        && let Some(named) = c.get(1).or_else(|| c.get(2))
     {
-        return Intent::Reopen(parse_target(&c[1], clock));
+        return Intent::Reopen(parse_target(named.as_str(), clock));
     }
     if let Some(c) = UPDATE_DESC
         .captures(bare)
@@ -4180,10 +4186,16 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
             return update(target, edit);
         }
     }
-    if let Some(c) = IS_DONE.captures(bare)
-        && !LIST_VERB.is_match(&c[1])
+    if let Some(c) = CHECKMARK.captures(text)
+        && let Some(named) = c.get(1).or_else(|| c.get(2))
     {
-        return Intent::Complete(parse_target(&c[1], clock));
+        return Intent::Complete(parse_target(named.as_str(), clock));
+    }
+    if let Some(c) = IS_DONE.captures(bare)
+        && let Some(named) = c.get(1).or_else(|| c.get(2))
+        && !LIST_VERB.is_match(named.as_str())
+    {
+        return Intent::Complete(parse_target(named.as_str(), clock));
     }
     // "check 3", "check task 2": ticked off ("check the mail" is a task)
     if let Some(c) = CHECK_NUMBER.captures(bare) {
