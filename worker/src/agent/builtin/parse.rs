@@ -691,7 +691,7 @@ re!(
 // "the rent is urgent", "this is important now"
 re!(
     IS_URGENT,
-    r"(?i)^(.+?)(?:\s+is|'s|’s)\s+(?:very\s+|really\s+|super\s+|actually\s+)?(urgent|important|a priority)(?:\s+now)?$"
+    r"(?i)^(.+?)(?:\s+is|'s|’s)\s+(?:very\s+|really\s+|super\s+|actually\s+|now\s+)?(?:an?\s+)?(urgent|important|a priority|top|high|medium|low)(?:\s+priority)?(?:\s+now)?$"
 );
 re!(
     MARK_URGENT,
@@ -701,7 +701,7 @@ re!(
 );
 re!(
     PRIORITIZE,
-    &format!(r"(?i)^{POLITE}(de)?prioriti[sz]e\s+(.+)$")
+    &format!(r"(?i)^{POLITE}(?:(de)?prioriti[sz]e|flag|star)\s+(.+)$")
 );
 // "tag task 1 #groceries #weekly"
 re!(
@@ -1135,7 +1135,11 @@ re!(
 );
 re!(
     PRIORITY_WORDS,
-    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium|urgent)|\((?:priority\s*:?\s*)?(high|low|medium|urgent|important)(?:\s+priority)?\)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,:]|$)"
+    r"(?i)(?:^|\s)(?:(?:with|as|at|a|it's|it is|its|this is|that's)\s+)?(?:(high|top|highest|low|lowest|medium|normal)(?:\s+|-)priority|priority\s*:?\s*(high|low|medium|urgent|[1-3])|\((?:priority\s*:?\s*)?(high|low|medium|urgent|important)(?:\s+priority)?\)|(urgent(?:ly)?|asap|important|critical)|!(high|low|medium|urgent)|(!{1,3})|\b(p[1-4]))(?:[\s!.,:]|$)"
+);
+re!(
+    NOT_URGENT_ADD,
+    r"(?i)(?:,\s*|\s+-\s+|\s+)\(?(?:not\s+(?:urgent|important)|no\s+rush|non[- ]urgent|not\s+a\s+priority|whenever|low[- ]key)\)?[\s!.]*$"
 );
 re!(
     TAG_PHRASE,
@@ -2290,13 +2294,19 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
 
 /// Reads the priority words out of an add ("urgent", "high priority", "!high", "p1").
 fn take_priority(text: &mut String) -> Option<Priority> {
+    // "not urgent", "(no rush)", "whenever": low
+    if let Some(m) = NOT_URGENT_ADD.find(text) {
+        text.replace_range(m.range(), " ");
+        *text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        return Some(Priority::Low);
+    }
     let c = PRIORITY_WORDS.captures(text)?;
     let word = first_group(&c).map(|m| m.as_str().to_lowercase())?;
     let priority = match word.as_str() {
         "high" | "top" | "highest" | "urgent" | "urgently" | "asap" | "important" | "critical"
-        | "p1" | "!!!" => Priority::High,
-        "medium" | "normal" | "p2" | "!!" => Priority::Medium,
-        "low" | "lowest" | "p3" | "!" => Priority::Low,
+        | "p1" | "!!!" | "1" => Priority::High,
+        "medium" | "normal" | "p2" | "!!" | "2" => Priority::Medium,
+        "low" | "lowest" | "p3" | "!" | "3" => Priority::Low,
         "p4" => Priority::None,
         _ => return None,
     };
@@ -4941,24 +4951,26 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .or_else(|| MARK_URGENT.captures(bare))
         .or_else(|| {
             IS_URGENT.captures(bare).filter(|c| {
-                !starts_with_word(
-                    &c[1],
-                    &[
-                        "what",
-                        "what's",
-                        "which",
-                        "who",
-                        "anything",
-                        "something",
-                        "nothing",
-                        "everything",
-                        "is",
-                        "how",
-                        "where",
-                        "why",
-                        "whats",
-                    ],
-                )
+                // "the second one's priority is high" is read below
+                !c[1].to_lowercase().ends_with("priority")
+                    && !starts_with_word(
+                        &c[1],
+                        &[
+                            "what",
+                            "what's",
+                            "which",
+                            "who",
+                            "anything",
+                            "something",
+                            "nothing",
+                            "everything",
+                            "is",
+                            "how",
+                            "where",
+                            "why",
+                            "whats",
+                        ],
+                    )
             })
         })
         && let Some(p) = priority_word(&c[2])
