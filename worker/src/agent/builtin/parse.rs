@@ -382,6 +382,17 @@ re!(
     r"(?i)^(?:i've got|i have got|i've|i have|i got|we've got|we have got|we've|we have)\s+(?:an?\s+|my\s+|our\s+)(.+)$"
 );
 re!(
+    AGENDA_FOR,
+    r"(?i)^(?:what's\s+|whats\s+|what\s+is\s+|show\s+(?:me\s+)?)?(?:my|the)\s+(?:agenda|schedule|plan|plans|todo list|to-do list|to do list|list|tasks|day|week)\s+(?:for|this|next|on|today|tomorrow|tonight)\b.*$"
+);
+re!(
+    MORE,
+    r"(?i)^(?:show\s+(?:me\s+)?)?(?:more|the rest|the others|everything else|next page|more please|see more|load more|show all of them)$"
+);
+const MORE_REPLY: &str = "A listing shows up to 100 tasks; for the others, ask for fewer at a \
+    time, for example \"what's due this week?\", \"my work tasks\" or \"completed tasks from last \
+    week\".";
+re!(
     NEED_THING,
     r"(?i)^(?:(?:i|we)\s+(?:still\s+|also\s+)?)?need\s+(?:some\s+|more\s+)?(\S.*)$"
 );
@@ -3888,6 +3899,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                     "i",
                     "we",
                     "you",
+                    "what",
+                    "which",
+                    "who",
+                    "how",
                 ],
             )
         })
@@ -4443,6 +4458,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if OVERVIEW.is_match(bare) {
         return Intent::Count(Query::default());
     }
+    // "my agenda for the week", "my schedule for tomorrow": a listing
+    if AGENDA_FOR.is_match(bare) {
+        return Intent::List(still_to_do(query_of(bare, clock)));
+    }
+    // "show more", "next page": a listing shows what fits; a narrower one shows the rest
+    if MORE.is_match(bare) {
+        return Intent::Unclear(MORE_REPLY);
+    }
     // "what else?", "anything else?": what is still to do
     if WHAT_ELSE.is_match(bare) {
         return Intent::List(still_to_do(Query::default()));
@@ -4715,6 +4738,15 @@ fn merged(a: Edit, b: Edit) -> Option<Edit> {
 
 /// Reschedules, priorities, tags and repeats of existing tasks.
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
+    // "what high priority stuff is due tomorrow?" asks; a question changes nothing
+    if starts_with_word(
+        bare,
+        &[
+            "what", "what's", "whats", "which", "who", "how", "anything", "any",
+        ],
+    ) {
+        return None;
+    }
     if let Some(both) = two_changes(bare, clock) {
         return Some(both);
     }
