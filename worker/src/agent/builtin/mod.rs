@@ -234,7 +234,14 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
             });
             // "move it to 4pm": that time on its own day.
             let timed = edit.at_time.filter(|_| ids.len() == 1).and_then(|time| {
-                let day = current?.due_at?.with_timezone(&clock.tz).date_naive();
+                let local = current?.due_at?.with_timezone(&clock.tz);
+                let day = local.date_naive();
+                // "it's actually at 9" for a party at 20:00: 21:00, the nearer of 9 and 21
+                let time = if edit.hour_only && current?.due_has_time {
+                    nearer_half_day(time, local.time())
+                } else {
+                    time
+                };
                 let due = todo_common::when::LocalDue {
                     date: day,
                     time: Some(time),
@@ -285,6 +292,22 @@ fn with_tasks(tool: &Tool, ids: &[i32]) -> Tool {
         _ => {}
     }
     tool
+}
+
+/// Of `time` and the same time twelve hours away, the one nearer `old` (round the clock).
+fn nearer_half_day(time: chrono::NaiveTime, old: chrono::NaiveTime) -> chrono::NaiveTime {
+    use chrono::Timelike;
+    let minutes = |t: chrono::NaiveTime| i64::from(t.hour() * 60 + t.minute());
+    let other = time.overflowing_add_signed(chrono::TimeDelta::hours(12)).0;
+    let apart = |t: chrono::NaiveTime| {
+        let d = (minutes(t) - minutes(old)).rem_euclid(24 * 60);
+        d.min(24 * 60 - d)
+    };
+    if apart(other) < apart(time) {
+        other
+    } else {
+        time
+    }
 }
 
 fn ask(text: String, tool: Tool, candidates: Vec<i32>) -> Plan {

@@ -128,6 +128,9 @@ pub struct Edit {
     /// "move task 3 to 4pm": this time on the task's own due day (`due`, today at that time, when
     /// it has none).
     pub at_time: Option<chrono::NaiveTime>,
+    /// `at_time` was an hour said without am/pm ("at 9"): on a task that has a time, the one of
+    /// 9:00 and 21:00 nearer that time is meant ("it's actually at 9" for a party at 20:00).
+    pub hour_only: bool,
     /// "raise the priority of task 3" (1), "lower it" (-1): a step from the task's own priority
     /// (none and low go up to medium; nothing goes below low or above high).
     pub priority_step: i8,
@@ -3508,8 +3511,18 @@ fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
     Some(Edit {
         due: Some(Some(due)),
         at_time: phrase::time_only(strip_punctuation(when)),
+        hour_only: hour_only(when),
         ..Edit::default()
     })
+}
+
+/// Whether `when` is a clock hour alone, without am/pm or a part of day ("at 9", "9:30", "by 5").
+fn hour_only(when: &str) -> bool {
+    re!(
+        HOUR_ONLY,
+        r"(?i)^(?:at\s+|by\s+|around\s+|about\s+|for\s+)?(?:1[0-2]|0?[1-9])(?::[0-5]\d)?(?:\s+instead)?[\s.!?]*$"
+    );
+    HOUR_ONLY.is_match(when.trim())
 }
 
 /// A shift by `count` `unit`s ("2", "hours"), earlier or later.
@@ -4381,6 +4394,7 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 Edit {
                     due: Some(Some(due)),
                     at_time: phrase::time_only(&when),
+                    hour_only: hour_only(&when),
                     ..Edit::default()
                 },
             );
@@ -4732,6 +4746,11 @@ fn merged(a: Edit, b: Edit) -> Option<Edit> {
         repeat: a.repeat.or(b.repeat),
         shift: a.shift.or(b.shift),
         at_time: a.at_time.or(b.at_time),
+        hour_only: if a.at_time.is_some() {
+            a.hour_only
+        } else {
+            b.hour_only
+        },
         priority_step: a.priority_step + b.priority_step,
     })
 }
@@ -4902,6 +4921,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             Edit {
                 due: Some(Some(due)),
                 at_time: phrase::time_only(strip_punctuation(&when)),
+                hour_only: hour_only(&when),
                 ..Edit::default()
             },
         );
