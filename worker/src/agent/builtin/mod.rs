@@ -511,6 +511,14 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             }
             _ => plan(&Intent::No, ctx, tasks),
         },
+        Intent::Mistake => match (ctx.pending, question) {
+            (None, None) if ctx.state.changed => Plan::Calls(vec![Tool::Undo(UndoArgs {})]),
+            (None, None) => chat(
+                "Sorry about that. What should I change? For example \"move it to friday\" or \"call it …\".",
+                ctx,
+            ),
+            _ => plan(&Intent::No, ctx, tasks),
+        },
         Intent::YesTo(request) => match (ctx.pending, question) {
             (None, None) => plan(request, ctx, tasks),
             _ => plan(&Intent::Yes, ctx, tasks),

@@ -189,6 +189,8 @@ pub enum Intent {
     /// "cancel it", "scrap that": a refusal when a question is open; otherwise the change just
     /// made is undone, or the task just talked about is dropped.
     CancelIt,
+    /// "that's wrong", "I didn't mean that": the change just made is undone, if there was one.
+    Mistake,
     /// "3", "number 3": an answer to "which one?".
     Number(i32),
     /// "the second one": an answer to "which one?" by place in the list.
@@ -289,6 +291,17 @@ re!(
     AGREE_THEN,
     r"(?i)^((?:yes|yeah|yep|yup|sure|ok|okay|alright|fine)(?:\s+please)?)\s+(\S.*)$"
 );
+re!(
+    MISTAKE,
+    r"(?i)^(?:(?:oops|whoops|oh no|no|hmm|um)[\s,.!]*)?(?:(?:that's|thats|that is|that was|this is)\s+(?:wrong|not right|incorrect|a mistake|not what i (?:meant|wanted|said|asked for))|(?:i\s+)?didn'?t mean (?:that|it|this)|(?:i\s+)?did not mean (?:that|it|this)|not what i (?:meant|wanted|asked for)|wrong (?:one|task|day|date|time)|not (?:that|this) one|my mistake|my bad)[\s!.]*$"
+);
+re!(
+    REMIND_BEFORE,
+    r"(?i)^(?:(?:and|also|and also)\s+)?(?:please\s+)?(?:remind me|send me a reminder|notify me|ping me|alert me)\s+(?:(?:a|an|one|two|three|\d{1,2})\s+(?:days?|hours?|minutes?|mins?|weeks?)\s+(?:before|ahead|in advance|earlier)|the (?:day|night|morning|week) before|beforehand|in advance|ahead of time|before(?:\s+it)?)(?:\s+(?:it|that|then))?$"
+);
+const REMIND_BEFORE_REPLY: &str = "A task has one due date and shows up as due or overdue from \
+    then; I can't send a separate reminder before it. If it should come up sooner, say \"make it \
+    a day earlier\".";
 re!(
     CANCEL_IT,
     r"(?i)^(?:(?:actually|oh|oops|hmm|um)[\s,]+)?(?:please\s+)?(?:cancel|scrap|scratch)\s+(?:it|that|this)(?:\s+please)?[\s!.]*$"
@@ -3730,6 +3743,13 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if CANCEL_IT.is_match(bare) {
         return Intent::CancelIt;
+    }
+    if MISTAKE.is_match(bare) {
+        return Intent::Mistake;
+    }
+    // "also remind me the day before": no reminder apart from the due date
+    if REMIND_BEFORE.is_match(bare) {
+        return Intent::Unclear(REMIND_BEFORE_REPLY);
     }
     if NO.is_match(bare) {
         return Intent::No;
