@@ -1644,6 +1644,10 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
         });
     }
     let (bound, phrase) = match first {
+        // "on or before friday", "on or after the 3rd"
+        "on" if rest.len() > 2 && rest[0] == "or" && matches!(rest[1], "before" | "after") => {
+            (if rest[1] == "before" { "by" } else { "from" }, &rest[2..])
+        }
         "on" | "for" | "over" | "during" => ("on", rest),
         // "in december"
         "in" if rest.len() == 1 && phrase::month(rest[0]).is_some() => ("on", rest),
@@ -1670,11 +1674,14 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
     };
     let phrase = phrase.join(" ");
     let phrase = phrase.trim_start_matches("the ");
+    // "due tomorrow" is read as a due filter; "after tomorrow", "by tonight" are days here
     if phrase.is_empty()
-        || matches!(
-            phrase,
-            "today" | "tonight" | "tomorrow" | "week" | "this week" | "the week"
-        )
+        || (bound == "on"
+            && matches!(
+                phrase,
+                "today" | "tonight" | "tomorrow" | "week" | "this week" | "the week"
+            ))
+        || matches!(phrase, "week" | "this week" | "the week")
     {
         return None;
     }
@@ -1696,6 +1703,10 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
         },
         "after" => Days {
             from: to.succ_opt(),
+            to: None,
+        },
+        "from" => Days {
+            from: Some(from),
             to: None,
         },
         _ => Days {
@@ -1748,6 +1759,18 @@ fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
         (last_month, month_start.pred_opt()?)
     } else if has("this month") || has("month") {
         (month_start, today)
+    } else if let Some(m) = lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.len() > 3)
+        .find_map(phrase::month)
+    {
+        // "in november": the latest November up to today
+        let year = today.year() - i32::from(m > today.month());
+        let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+        let last = first
+            .checked_add_months(chrono::Months::new(1))?
+            .pred_opt()?;
+        (first, last.min(today))
     } else {
         let weekday = lower
             .split(|c: char| !c.is_alphabetic())
@@ -1759,7 +1782,12 @@ fn done_days(lower: &str, clock: &Clock) -> Option<Days> {
         let back =
             (7 + today.weekday().num_days_from_monday() - weekday.num_days_from_monday()) % 7;
         let day = today - TimeDelta::days(i64::from(back));
-        (day, day)
+        // "since monday": from then to today
+        if has("since") {
+            (day, today)
+        } else {
+            (day, day)
+        }
     };
     Some(Days {
         from: Some(from),
@@ -2307,6 +2335,11 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         "i've added",
         "i added",
         "did i create",
+        "tasks added",
+        "tasks i created",
+        "tasks created",
+        "added today",
+        "created today",
     ]
     .iter()
     .any(|w| lower.contains(w))
