@@ -973,7 +973,7 @@ re!(
 );
 re!(
     MANY,
-    r"(?i)^(?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten|some|these|the following|a few)\s+)?(?:new\s+)?(?:tasks|items|things|todos|to-dos)\s*:\s*(.+)$"
+    r"(?i)^(?:(?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten|some|these|the following|a few)\s+)?(?:new\s+)?(?:tasks|items|things|todos|to-dos)|these|the following|(?:these|the following|them)\s+(?:on|to)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))\s*:\s*(.+)$"
 );
 re!(
     DESCRIPTION,
@@ -2885,6 +2885,9 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
         Some(format!("{verb} {}", &c[2]))
     });
     let message = unmind.as_deref().unwrap_or(spelled.as_ref());
+    // "1. buy milk 2. call mom", "add: - milk - eggs", one item a line: tasks to add, one each
+    let listed = as_items(message);
+    let message = listed.as_deref().unwrap_or(message);
     if let Some(several) = parse_several(message, clock) {
         return several;
     }
@@ -2892,6 +2895,53 @@ pub fn parse(message: &str, clock: &Clock) -> Intent {
         return both;
     }
     parse_one(message, clock)
+}
+
+re!(
+    ITEMS_LEAD,
+    r"(?i)^(?:(?:please\s+)?(?:add|todo|to-do|to do|tasks|add these|new tasks|put these on my list)\s*:?\s*)?"
+);
+re!(NUMBERED_ITEM, r"(?:^|\s)\d{1,2}[.)]\s+");
+re!(BULLET_ITEM, r"(?:^|\s)[-*•]\s+");
+
+/// A list of things to add written as a numbered list, bullets or one item a line, as "add a;
+/// add b; add c"; `None` when the message is not such a list (fewer than two items, or text before the
+/// first marker).
+fn as_items(message: &str) -> Option<String> {
+    let message = message.trim();
+    let lead = ITEMS_LEAD.find(message).map_or(0, |m| m.end());
+    let rest = &message[lead..];
+    let by_marker = |marker: &Regex| -> Option<Vec<String>> {
+        let first = marker.find(rest)?;
+        if first.start() != 0 || marker.find_iter(rest).count() < 2 {
+            return None;
+        }
+        Some(
+            marker
+                .split(rest)
+                .map(str::trim)
+                .map(str::to_owned)
+                .collect(),
+        )
+    };
+    let items = by_marker(&NUMBERED_ITEM)
+        .or_else(|| by_marker(&BULLET_ITEM))
+        .or_else(|| {
+            let lines: Vec<String> = rest.lines().map(str::trim).map(str::to_owned).collect();
+            (lines.iter().filter(|l| !l.is_empty()).count() >= 2 && lead > 0).then_some(lines)
+        })?;
+    let items: Vec<String> = items
+        .into_iter()
+        .filter(|i| !i.is_empty())
+        .map(|i| i.trim_end_matches([',', ';']).to_owned())
+        .collect();
+    (items.len() >= 2 && items.len() <= MAX_PARTS).then(|| {
+        items
+            .iter()
+            .map(|i| format!("add {i}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 re!(
@@ -5192,7 +5242,27 @@ pub fn due_argument(due: Due, clock: &Clock) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::has_words;
+    use super::{as_items, has_words};
+
+    #[test]
+    fn lists_of_items_become_one_add_each() {
+        assert_eq!(
+            as_items("add:\nmilk\n\neggs\n").as_deref(),
+            Some("add milk; add eggs")
+        );
+        assert_eq!(
+            as_items("1) buy milk 2) call mom").as_deref(),
+            Some("add buy milk; add call mom")
+        );
+        assert_eq!(
+            as_items("todo: * milk * eggs").as_deref(),
+            Some("add milk; add eggs")
+        );
+        // one item, text before the first marker, lines without a lead: not a list
+        assert_eq!(as_items("1. buy milk"), None);
+        assert_eq!(as_items("call mom - urgent - today"), None);
+        assert_eq!(as_items("buy milk\ncall mom"), None);
+    }
 
     #[test]
     fn words_count_only_whole() {
