@@ -713,7 +713,7 @@ re!(
 // "high priority", "priority: low" alone
 re!(
     BARE_PRIORITY,
-    r"(?i)^(?:(high|top|low|medium|normal)(?:(?:\s+|-)(?:priority|prio))?|(?:priority|prio)\s*:?\s*(high|top|low|medium|normal|none))[\s!.]*$"
+    r"(?i)^(?:(?:with|as|at|a)\s+)?(?:(high|top|low|medium|normal)(?:(?:\s+|-)(?:priority|prio))?|(?:priority|prio)\s*:?\s*(high|top|low|medium|normal|none))[\s!.]*$"
 );
 // "the rent is urgent", "this is important now"
 re!(
@@ -3533,7 +3533,7 @@ re!(
 );
 re!(
     BARE_ADD_TAG,
-    r"(?i)^(?:add|also)\s+(?:the\s+|a\s+)?(?:tags?|labels?)\s+#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)$"
+    r"(?i)^(?:(?:add|also)\s+(?:the\s+|a\s+)?(?:tags?|labels?)\s+|(?:tags?|labels?)\s*:\s*|#)#?([\w-]+(?:\s*(?:,|and)?\s*#[\w-]+|\s*(?:,|and)\s*#?[\w-]+)*)$"
 );
 /// A message that is nothing but a new date, time or priority ("tomorrow", "due friday at 5",
 /// "at 5pm", "high priority"): what it would change.
@@ -3934,6 +3934,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(edit) = bare_change(bare, clock) {
         // "add tag teeth", "every week": only ever about a task ("which task?" when none was
         // talked about)
+        // "#groceries" alone: the task just talked about gets the tag; with none, the tasks
+        // that have it are listed
+        if bare.starts_with('#')
+            && let [tag] = edit.add_tags.as_slice()
+        {
+            let list = Query {
+                tag: Some(tag.clone()),
+                ..Query::default()
+            };
+            return Intent::OnItOrList(Box::new(update(Target::Previous, edit)), list);
+        }
         if !edit.add_tags.is_empty()
             || edit.clear_tags
             || edit.repeat.is_some()
@@ -4163,6 +4174,10 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     if let Some(c) = I_PAST.captures(bare)
         && let Some(verb) = c.get(1).or_else(|| c.get(2))
     {
+        // "I already bought it": the task just talked about
+        if PREVIOUS.is_match(&c[3]) {
+            return Intent::Complete(Target::Previous);
+        }
         return Intent::Complete(parse_target(
             &format!("{} {}", present(verb.as_str()), &c[3]),
             clock,
