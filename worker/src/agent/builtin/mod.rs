@@ -872,7 +872,6 @@ fn referenced(target: &Target, ctx: &Context<'_>) -> Result<Vec<i32>, Plan> {
     }
 }
 
-/// One task in full ("show task 3"), from the task list; several when a title matches several.
 /// "duplicate task 3": a new task with that one's title, notes, date, priority, tags and repeat
 /// (left to do, whatever the original's state).
 fn copy(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
@@ -931,6 +930,7 @@ fn copy(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
     })])
 }
 
+/// One task in full ("show task 3"), from the task list; several when a title matches several.
 fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan {
     let Some(tasks) = tasks else {
         return Plan::NeedTasks;
