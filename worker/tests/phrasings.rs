@@ -242,28 +242,18 @@ fn this_week_and_before_the_weekend_on_a_sunday_take_in_the_week_ahead() {
         pending: None,
     };
 
-    // Act
-    let planned = plan(
-        &parse("what's due this week?", &ctx.clock),
-        &ctx,
-        Some(&fixture()),
-    );
+    let planned = |message: &str| plan(&parse(message, &ctx.clock), &ctx, Some(&fixture()));
 
-    // Assert: today to next Sunday, not Sunday alone
+    // Act + Assert: today to next Sunday, not Sunday alone
     assert_eq!(
-        planned,
+        planned("what's due this week?"),
         Plan::Calls(expected_calls(
             r#"list_tasks {"status":"pending","due_from":"2026-11-29","due_to":"2026-12-06"}"#
         ))
     );
     // "before the weekend" is before the coming one
-    let before = plan(
-        &parse("what's due before the weekend?", &ctx.clock),
-        &ctx,
-        Some(&fixture()),
-    );
     assert_eq!(
-        before,
+        planned("what's due before the weekend?"),
         Plan::Calls(expected_calls(
             r#"list_tasks {"status":"pending","due_to":"2026-12-04"}"#
         ))

@@ -341,6 +341,12 @@ fn next_month_day(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
     }
 }
 
+/// The first day of `month` this year when it has not ended by `today`, else next year's.
+pub fn month_ahead(today: NaiveDate, month: u32) -> Option<NaiveDate> {
+    let year = today.year() + i32::from(month < today.month());
+    NaiveDate::from_ymd_opt(year, month, 1)
+}
+
 /// The next day-of-month `day` on or after `today`.
 fn next_day_of_month(today: NaiveDate, day: u32) -> Option<NaiveDate> {
     (0..=12).find_map(|m| {
@@ -993,8 +999,8 @@ impl Reader<'_> {
             if self.eat_seq(&["next", "week"]) || self.eat_seq(&["of", "next", "week"]) {
                 return Some((on_or_after(monday_of(today) + Duration::days(7), day), None));
             }
-            let this_week =
-                self.eat_seq(&["this", "week"]) || start > 0 && self.tokens[start - 1] == "this";
+            // ("this thursday" is read above, with the other modifiers)
+            let this_week = self.eat_seq(&["this", "week"]);
             // "monday the 30th", "friday, december 4": the date said after the weekday, when it
             // is that weekday
             let after_weekday = self.at;
@@ -1143,11 +1149,8 @@ impl Reader<'_> {
         self.backtrack(start)
     }
 
-    /// The first day of `month` this year when it has not ended, else next year.
     fn month_ahead(&self, month: u32) -> Option<NaiveDate> {
-        let today = self.today();
-        let year = today.year() + i32::from(month < today.month());
-        NaiveDate::from_ymd_opt(year, month, 1)
+        month_ahead(self.today(), month)
     }
 
     /// "early next month", "mid december", "mid-january", "late this month": the 1st, the 15th

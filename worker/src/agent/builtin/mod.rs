@@ -898,19 +898,13 @@ fn copy(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
                 );
             }
             Found::Nothing => {
-                return say(format!(
-                    "I couldn't find a task matching {}. Say \"show my tasks\" to see them.",
-                    reply::quote(query)
-                ));
+                return no_title_match(query);
             }
         },
         Target::All(_) | Target::Missing => return say(WHICH_TASK),
     };
     let Some(task) = id.and_then(|id| tasks.iter().find(|t| t.task_id == id)) else {
-        return say(format!(
-            "I couldn't find task #{}. Say \"show my tasks\" to see your tasks and their numbers.",
-            id.unwrap_or_default()
-        ));
+        return no_task_number(id.unwrap_or_default());
     };
     Plan::Calls(vec![Tool::AddTask(AddTaskArgs {
         title: task.title.clone(),
@@ -928,6 +922,21 @@ fn copy(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
         tags: (!task.tags.is_empty()).then(|| task.tags.clone()),
         repeat: task.repeat.clone(),
     })])
+}
+
+/// The reply when no task's title matches `query` (a question, so nothing was changed).
+fn no_title_match(query: &str) -> Plan {
+    say(format!(
+        "I couldn't find a task matching {}. Say \"show my tasks\" to see them.",
+        reply::quote(query)
+    ))
+}
+
+/// The reply when the user has no task `#id`.
+fn no_task_number(id: i32) -> Plan {
+    say(format!(
+        "I couldn't find task #{id}. Say \"show my tasks\" to see your tasks and their numbers."
+    ))
 }
 
 /// One task in full ("show task 3"), from the task list; several when a title matches several.
@@ -950,10 +959,7 @@ fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
                 found.iter().map(|t| t.task_id).collect()
             }
             Found::Nothing => {
-                return say(format!(
-                    "I couldn't find a task matching {}. Say \"show my tasks\" to see them.",
-                    reply::quote(query)
-                ));
+                return no_title_match(query);
             }
         },
         Target::All(_) | Target::Missing => return say(WHICH_TASK),
@@ -963,10 +969,7 @@ fn show(target: &Target, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> Plan 
         .filter_map(|id| tasks.iter().find(|t| t.task_id == *id))
         .collect();
     if found.is_empty() {
-        return say(format!(
-            "I couldn't find task #{}. Say \"show my tasks\" to see your tasks and their numbers.",
-            ids.first().copied().unwrap_or_default()
-        ));
+        return no_task_number(ids.first().copied().unwrap_or_default());
     }
     Plan::Reply(
         found

@@ -1813,8 +1813,7 @@ fn named_days(phrase: &str, clock: &Clock) -> Option<(NaiveDate, NaiveDate)> {
     let today = clock.today();
     // a month by name: all of it, the next one that has not ended ("december", "january")
     if let Some(m) = phrase::month(phrase).filter(|_| phrase.len() > 3) {
-        let year = today.year() + i32::from(m < today.month());
-        let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+        let first = phrase::month_ahead(today, m)?;
         let last = first
             .checked_add_months(chrono::Months::new(1))?
             .pred_opt()?;
