@@ -131,6 +131,11 @@ fn phrasing_table() {
                 state.tasks = vec![c[8..].parse().expect("task id")];
                 state.changed = true;
             }
+            Some(c) if c.starts_with("added=") => {
+                state.tasks = vec![c[6..].parse().expect("task id")];
+                state.changed = true;
+                state.added = true;
+            }
             Some(c) if c.starts_with("listed=") => {
                 state.listed = c[7..].split(',').map(|i| i.parse().expect("id")).collect();
             }

@@ -686,6 +686,40 @@ async fn cancel_that_takes_back_the_change_just_made_and_cancel_it_drops_a_task_
 }
 
 #[tokio::test]
+async fn one_more_item_after_an_add_and_a_listing_of_what_is_not_overdue() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    app.set_timezone(&user, "Europe/Berlin").await;
+    let yesterday = (today_in(BERLIN) - Duration::days(1)).to_string();
+    app.create_task_with(&user, &json!({"title": "Pay rent", "due_at": yesterday}))
+        .await;
+    let mut ws = app.ws(&user).await;
+    let added = say(&mut ws, "add buy stamps", None).await;
+    let conversation = added["conversation_id"].as_i64();
+    assert_eq!(calls(&added), ["add_task"], "{added}");
+
+    // Act: one more item, said as if the add went on
+    let more = say(&mut ws, "and eggs", conversation).await;
+
+    // Assert: it is a task of its own
+    assert_eq!(calls(&more), ["add_task"], "{more}");
+    assert_eq!(more["tool_calls"][0]["result"]["title"], "Eggs", "{more}");
+
+    // Act: what is not overdue
+    let listed = say(&mut ws, "what's not overdue?", conversation).await;
+
+    // Assert: the two new tasks, not the overdue rent
+    let text = listed["response"].as_str().expect("text");
+    assert!(
+        text.contains("Buy stamps") && text.contains("Eggs"),
+        "{text}"
+    );
+    assert!(!text.contains("Pay rent"), "{text}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_copied_task_has_the_originals_date_priority_tags_and_repeat() {
     // Arrange
     let app = TestApp::spawn().await;

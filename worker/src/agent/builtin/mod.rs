@@ -50,6 +50,9 @@ pub struct AgentState {
     /// The reply reported a change it made: what "cancel that" takes back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub changed: bool,
+    /// The change was adding tasks: "and eggs" next adds one more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub added: bool,
 }
 
 /// A question about which task an action is for; the answer fills in the task.
@@ -357,6 +360,7 @@ fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
             question: None,
             listed: ctx.state.listed.clone(),
             changed: ctx.state.changed,
+            added: ctx.state.added,
         }),
     )
 }
@@ -449,6 +453,37 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             ),
             ctx,
         ),
+        // "milk" alone: the tasks it names, or how to add it
+        Intent::Mention(_) if ctx.pending.is_some() => plan(&Intent::Unknown, ctx, tasks),
+        Intent::Mention(words) => {
+            let Some(tasks) = tasks else {
+                return Plan::NeedTasks;
+            };
+            match resolve::find_by_title(tasks, words, Prefer::Any) {
+                Found::One(_) | Found::Several(_) => {
+                    show(&Target::Title(words.clone()), ctx, Some(tasks))
+                }
+                Found::Maybe(_) | Found::Nothing => chat(
+                    format!(
+                        "I have no task about {}, and I'm not sure what you'd like to do. To add it, say \"add {words}\"; \"show my tasks\" lists them all.",
+                        reply::quote(words)
+                    ),
+                    ctx,
+                ),
+            }
+        }
+        // "and eggs" right after an add
+        Intent::AlsoAdd(add) if ctx.state.added => plan(add, ctx, tasks),
+        Intent::AlsoAdd(add) => match add.as_ref() {
+            Intent::Add(items) if !items.is_empty() => chat(
+                format!(
+                    "Sorry, I didn't catch that, so I changed nothing. To add it, say \"add {}\".",
+                    items[0].title.to_lowercase()
+                ),
+                ctx,
+            ),
+            _ => plan(&Intent::Unknown, ctx, tasks),
+        },
         // "it" still means the task it asks about
         Intent::Unclear(question) => chat(*question, ctx),
         // read() settles this before planning; a caller that planned parse()'s intent gets the
@@ -551,7 +586,7 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             }
             match resolve::find_by_title(&offered, words, Prefer::Any) {
                 Found::One(task) => Plan::Calls(vec![with_task(&q.tool, task.task_id)]),
-                _ if **otherwise == Intent::Unknown => ask(
+                _ if matches!(**otherwise, Intent::Unknown | Intent::Mention(_)) => ask(
                     "Which one? Reply with the task number, or more of its title.".to_owned(),
                     q.tool.clone(),
                     q.candidates.clone(),
@@ -591,6 +626,25 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
                 })
                 .collect(),
         ),
+        // "what's not overdue?": no listing filter says it, so the tasks are selected here
+        Intent::List(q) | Intent::Count(q) if q.not_due.is_some() => {
+            let (Some(q), Some(tasks)) = (of_a_kind(q, tasks), tasks) else {
+                return Plan::NeedTasks;
+            };
+            let selected = resolve::select(tasks, &q, &ctx.clock);
+            let has_more = u32::try_from(tasks.len()).unwrap_or(u32::MAX)
+                >= todo_common::tasks::LIST_LIMIT_MAX;
+            if matches!(intent, Intent::Count(_)) {
+                return chat(reply::counting(&q, &selected, has_more, &ctx.clock), ctx);
+            }
+            Plan::Reply(
+                reply::listing(&q, &selected, has_more, &ctx.clock),
+                Box::new(AgentState {
+                    listed: reply::shown_order(&selected, &ctx.clock),
+                    ..AgentState::default()
+                }),
+            )
+        }
         Intent::List(q) => match of_a_kind(q, tasks) {
             Some(q) => Plan::Calls(vec![Tool::ListTasks(list_args(&q))]),
             None => Plan::NeedTasks,
@@ -1197,11 +1251,13 @@ fn answer_state(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> Agent
                 | ToolOutput::Bulk { .. }
         )
     });
+    let added = outputs.iter().any(|o| matches!(o, ToolOutput::Created(_)));
     AgentState {
         tasks: mentioned(outputs),
         question: None,
         listed,
         changed,
+        added,
     }
 }
 

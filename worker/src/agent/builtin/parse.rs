@@ -47,6 +47,9 @@ pub struct Query {
     pub any_tags: Vec<String>,
     /// "everything except the work tasks", "tasks not tagged home": none of these tags.
     pub not_tags: Vec<String>,
+    /// "what's not overdue?", "what isn't due today?": tasks this due filter does not take (no
+    /// listing filter says it: the planner selects them from the user's tasks).
+    pub not_due: Option<DueFilter>,
 }
 
 /// Days in the user's timezone, both ends included; an end left open is unbounded.
@@ -186,6 +189,12 @@ pub enum Intent {
     YesTo(Box<Intent>),
     /// "no", "cancel".
     No,
+    /// "and eggs", "bread too": right after an add, one more task to add (this add); otherwise
+    /// not understood.
+    AlsoAdd(Box<Intent>),
+    /// "milk", "the dentist": a few words that say nothing to do; the tasks they name are shown,
+    /// and with none the reply says how to add one.
+    Mention(String),
     /// "cancel it", "scrap that": a refusal when a question is open; otherwise the change just
     /// made is undone, or the task just talked about is dropped.
     CancelIt,
@@ -391,7 +400,7 @@ re!(
 );
 re!(
     I_PAST,
-    r"(?i)^(?:(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|picked up|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|\w{3,}ed)|(?:just\s+|already\s+)?(bought|got|grabbed|picked up|paid|sent|called|emailed|watered|cleaned|fed|booked|mailed|posted|returned|renewed|submitted|fixed|washed))\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
+    r"(?i)^(?:(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|finally\s+)?(bought|paid|sent|wrote|made|took|got|picked up|went to|read|ate|met|ran|drove|brought|sold|found|fed|gave|told|had|\w{3,}ed)|(?:just\s+|already\s+)?(bought|got|grabbed|picked up|paid|sent|called|emailed|watered|cleaned|fed|booked|mailed|posted|returned|renewed|submitted|fixed|washed|had|attended))\s+(.+?)(?:\s+(?:already|today|now|yesterday))?$"
 );
 re!(
     HAVE_EVENT,
@@ -400,6 +409,14 @@ re!(
 re!(
     AGENDA_FOR,
     r"(?i)^(?:what's\s+|whats\s+|what\s+is\s+|show\s+(?:me\s+)?)?(?:my|the)\s+(?:agenda|schedule|plan|plans|todo list|to-do list|to do list|list|tasks|day|week)\s+(?:for|this|next|on|today|tomorrow|tonight)\b.*$"
+);
+re!(
+    MY_DAY,
+    r"(?i)^(?:(?:what's|whats|what\s+is|show(?:\s+me)?|how's|hows|how\s+is|what\s+does|how\s+does)\s+)?(?:my|the)\s+(day|week|weekend|today|tomorrow)(?:\s+(?:look(?:s|ing)?\s+like|like|looking))?\s*[?!.]*$|^(today's|tomorrow's|this\s+week's|the\s+week's|this\s+weekend's)\s+(?:plan|plans|agenda|schedule|tasks|list)\s*[?!.]*$"
+);
+re!(
+    BEHIND,
+    r"(?i)^(?:(?:am\s+i|are\s+we)\s+behind(?:\s+on\s+anything)?|what\s+(?:am\s+i|are\s+we)\s+behind\s+on|what\s+(?:did|have)\s+(?:i|we)\s+(?:miss|missed)|did\s+i\s+miss\s+anything)\s*[?!.]*$"
 );
 re!(
     MORE,
@@ -499,6 +516,12 @@ re!(
         r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change|update)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
     )
 );
+re!(
+    THE_TASK_IS_AT,
+    r"(?i)^((?:the|my|our)\s+.+?)(?:\s+is|'s|’s)\s+(?:now\s+|actually\s+)?(.+?)(?:\s+now|\s+instead)?[.!]*$"
+);
+// "set every task due today to tomorrow" ("set the table for dinner" is a task to add)
+re!(SET_TO, &format!(r"(?i)^{POLITE}set\s+(.+?)\s+to\s+(.+)$"));
 // "put it on thursday", "schedule task 3 for friday": a task named by number or "it" only
 // ("set the table for dinner" may be a task of its own)
 re!(
@@ -739,6 +762,17 @@ re!(
     TAG,
     &format!(
         r"(?i)^{POLITE}(?:tag|label)\s+(.+?)\s+(?:as\s+|with\s+)?#?([\w-]+(?:\s*(?:,|and)\s*#?[\w-]+)*)$"
+    )
+);
+re!(
+    NO_PRIORITY_FOR,
+    r"(?i)^(?:no|zero|without(?:\s+a)?)\s+priority\s+(?:for|on)\s+(.+?)[\s.!]*$"
+);
+// "clear all due dates", "remove every tag from my tasks", "reset all priorities"
+re!(
+    CLEAR_EVERY_PART,
+    &format!(
+        r"(?i)^{POLITE}(?:remove|clear|delete|drop|unset|reset|wipe|strip|erase)\s+(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+)?(due\s+dates?|deadlines?|dates|priorities|priority|tags|labels|notes|descriptions)(?:\s+(?:from|on|of|off)\s+(?:all\s+|every\s+)?(?:of\s+)?(?:my\s+|the\s+)?(?:tasks?|todos?|to-dos?|everything))?\s*[.!]*$"
     )
 );
 // "remove the priority from task 3", "delete the note on task 1", "clear the tags of task 4".
@@ -1036,7 +1070,7 @@ re!(
 );
 re!(
     NOT_DONE,
-    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|not|not yet|never)\s+(?:i\s+|we\s+)?(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off)\b"
+    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|aren't|isn't|wasn't|weren't|not|not yet|never)\s+(?:i\s+|we\s+)?(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off)\b"
 );
 re!(
     COMPLETED_WORDS,
@@ -1496,8 +1530,10 @@ fn status_from_words(text: &str) -> StatusFilter {
         .fold(text.clone(), |t, verb| {
             t.replace(&format!("did i {verb}"), verb)
         });
-    // "everything I haven't done", "tasks not finished yet": still to do
+    // "everything I haven't done", "tasks not finished yet", "all but the completed ones": still
+    // to do
     let text = &NOT_DONE.replace_all(text, "pending").into_owned();
+    let text = &EXCEPT_DONE.replace_all(text, "pending").into_owned();
     let completed = COMPLETED_WORDS.is_match(text);
     // Beside a completion word "due" dates the tasks ("completed tasks that were due today").
     let pending = PENDING_WORDS
@@ -1514,13 +1550,28 @@ fn status_from_words(text: &str) -> StatusFilter {
     }
 }
 
+// "everything except completed", "all but the done ones", "excluding finished tasks"
+re!(
+    EXCEPT_DONE,
+    r"(?i)\b(?:except(?:\s+for)?|but\s+not|but|other\s+than|apart\s+from|besides|excluding|without)\s+(?:the\s+)?(?:completed|done|finished|closed|ticked[\s-]off|checked[\s-]off)(?:\s+(?:ones|tasks|todos|items))?\b"
+);
+// "what's not overdue?", "tasks that aren't due today": everything still to do but those
+re!(
+    NOT_DUE,
+    r"(?i)\b(?:not|isn't|aren't|ain't|wasn't|weren't)\s+(?:yet\s+)?(?:(overdue|late|past\s+due)|due\s+(today|tonight|tomorrow|this\s+week))\b"
+);
+// "tasks that aren't low priority": medium and up
+re!(
+    NOT_LOW,
+    r"(?i)\b(?:not|non|isn't|aren't)[\s-](?:a\s+)?low[\s-]priority\b"
+);
 re!(
     AT_LEAST_MEDIUM,
     r"\b(?:high\s+(?:and|or|&)\s+medium|medium\s+(?:and|or|&)\s+high|medium\s+or\s+(?:higher|above|more)|at\s+least\s+medium)\b"
 );
 re!(
     NOT_URGENT_WORDS,
-    r"\b(?:not|non|un|less|isn't|aren't)[\s-]?(?:urgent|important)\b"
+    r"\b(?:not|non|un|less|isn't|aren't)[\s-]?(?:urgent|important|(?:a\s+)?high[\s-]priority)\b"
 );
 
 /// Words that ask for repeating tasks ("my recurring tasks", "which tasks repeat?").
@@ -2152,6 +2203,20 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     } else {
         None
     };
+    // "what's not overdue?", "anything not due today?": what is still to do, but those
+    if let Some(c) = NOT_DUE.captures(&lower) {
+        q.not_due = Some(match c.get(2).map(|m| m.as_str()) {
+            None => DueFilter::Overdue,
+            Some("today" | "tonight") => DueFilter::Today,
+            Some("tomorrow") => DueFilter::Tomorrow,
+            Some(_) => DueFilter::Week,
+        });
+        q.due = None;
+        q.days = None;
+        if q.status == StatusFilter::All {
+            q.status = StatusFilter::Pending;
+        }
+    }
     // "what did I finish today?": for completed tasks a day is when they were done, unless the
     // message speaks of due dates ("completed tasks that were due today").
     if q.status == StatusFilter::Completed && !has("due") {
@@ -2188,7 +2253,7 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         if (has("urgent") || has("important")) && q.status == StatusFilter::All {
             q.status = StatusFilter::Pending;
         }
-    } else if AT_LEAST_MEDIUM.is_match(&lower) {
+    } else if AT_LEAST_MEDIUM.is_match(&lower) || NOT_LOW.is_match(&lower) {
         // "high and medium priority", "medium or higher"
         q.min_priority = Some(Priority::Medium);
     } else if has("medium priority") {
@@ -2288,6 +2353,8 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
             .flatten()
             .next()
             .and_then(|m| normalize_tag(m.as_str()).ok())
+        // "everything but the done ones" leaves out a status, read above
+        && !SELECTOR_WORDS.contains(&tag.as_str())
     {
         q.not_tags = vec![tag];
     } else if let Some(words) = ANY_TAGS.find(&lower).map(|m| {
@@ -2813,7 +2880,7 @@ fn priority_word(word: &str) -> Option<Priority> {
 /// pattern) and one of each kind of request, with the time, repeat, tag and priority phrases whose
 /// patterns are compiled only once a request has matched.
 pub const WARM_UP: &[&str] = &[
-    "zqx wvut",
+    "zqx wvut 42",
     "add buy milk tomorrow at 5pm every monday #home high priority",
     "what's due this week?",
     "how many tasks are pending",
@@ -2980,11 +3047,103 @@ re!(
 );
 
 fn parse_one(message: &str, clock: &Clock) -> Intent {
+    // "+ milk", "+call the bank tomorrow": the shorthand of a list app for adding
+    if let Some(rest) = message.trim().strip_prefix('+').map(str::trim_start)
+        && rest.starts_with(|c: char| c.is_alphanumeric() || c == '"' || c == '\'')
+    {
+        return parse_past_lead_ins(&format!("add {rest}"), clock, MAX_LEAD_INS);
+    }
     match parse_past_lead_ins(message, clock, MAX_LEAD_INS) {
-        Intent::Unknown => retyped(message).map_or(Intent::Unknown, |m| {
-            parse_past_lead_ins(&m, clock, MAX_LEAD_INS)
-        }),
+        Intent::Unknown => retyped(message).map_or_else(
+            || also_add(message, clock),
+            |m| parse_past_lead_ins(&m, clock, MAX_LEAD_INS),
+        ),
         intent => intent,
+    }
+}
+
+// "and eggs", "also the bread", "plus a card", "eggs too", "bread as well"
+re!(
+    ALSO_ITEM,
+    r"(?i)^(?:(?:oh,?\s+)?and(?:\s+also)?|also|plus)\s+(.+?)(?:\s+(?:too|as well))?[\s.!]*$|^(.+?)\s+(?:too|as well)[\s.!]*$"
+);
+
+// "milk", "the dentist", "groceries": a few words and no request
+re!(
+    MENTION,
+    r"(?i)^(?:the\s+|my\s+)?([a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})\s*[.!]*$"
+);
+
+/// Words that make a few words something other than a task's name ("what", "hmm", "test").
+const NOT_A_MENTION: &[&str] = &[
+    "what",
+    "why",
+    "how",
+    "who",
+    "when",
+    "where",
+    "which",
+    "hmm",
+    "hm",
+    "hmmm",
+    "huh",
+    "uh",
+    "um",
+    "umm",
+    "eh",
+    "er",
+    "blah",
+    "test",
+    "testing",
+    "asdf",
+    "idk",
+    "dunno",
+    "whatever",
+    "nothing",
+    "something",
+    "anything",
+    "stuff",
+    "i",
+    "you",
+    "me",
+    "we",
+    "is",
+    "are",
+    "am",
+    "do",
+    "does",
+    "can",
+    "could",
+    "would",
+    "should",
+    "will",
+    "not",
+    "no",
+    "yes",
+    "please",
+];
+
+/// "and eggs" that says nothing else: the add it would be after an add ([`Intent::AlsoAdd`]); a
+/// few words and nothing else: [`Intent::Mention`].
+fn also_add(message: &str, clock: &Clock) -> Intent {
+    let Some(item) = ALSO_ITEM
+        .captures(message.trim())
+        .and_then(|c| c.get(1).or_else(|| c.get(2)))
+    else {
+        return match MENTION.captures(message.trim()) {
+            Some(c)
+                if !c[1]
+                    .split_whitespace()
+                    .any(|w| NOT_A_MENTION.contains(&w.to_lowercase().as_str())) =>
+            {
+                Intent::Mention(c[1].to_lowercase())
+            }
+            _ => Intent::Unknown,
+        };
+    };
+    match parse_past_lead_ins(&format!("add {}", item.as_str()), clock, 0) {
+        add @ Intent::Add(_) => Intent::AlsoAdd(Box::new(add)),
+        _ => Intent::Unknown,
     }
 }
 
@@ -3658,7 +3817,7 @@ fn shift_of(count: &str, unit: &str, earlier: bool) -> Shift {
 /// saying "add" (a title alone reads as a new task).
 pub fn may_answer_by_title(message: &str, intent: &Intent) -> bool {
     match intent {
-        Intent::Unknown => true,
+        Intent::Unknown | Intent::Mention(_) => true,
         Intent::Add(_) => !starts_with_word(
             message,
             &[
@@ -4117,6 +4276,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
         .or_else(|| REOPEN_IS.captures(bare))
         .or_else(|| I_DID_NOT.captures(bare))
         && let Some(named) = c.get(1).or_else(|| c.get(2))
+        // "which tasks aren't done yet?", "show me what isn't finished": a listing
+        && !starts_with_word(
+            named.as_str(),
+            &[
+                "which", "what", "what's", "whats", "show", "list", "tasks", "anything",
+                "everything", "all", "any", "how",
+            ],
+        )
     {
         return Intent::Reopen(parse_target(named.as_str(), clock));
     }
@@ -4172,10 +4339,16 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "I bought the milk", "we called mom": the task with that verb is done.
     if let Some(c) = I_PAST.captures(bare)
         && let Some(verb) = c.get(1).or_else(|| c.get(2))
+        // "I had to cancel": not something done
+        && !(verb.as_str().eq_ignore_ascii_case("had") && c[3].to_lowercase().starts_with("to "))
     {
         // "I already bought it": the task just talked about
         if PREVIOUS.is_match(&c[3]) {
             return Intent::Complete(Target::Previous);
+        }
+        // "had the team meeting", "attended the workshop": the event itself is the task
+        if matches!(verb.as_str().to_lowercase().as_str(), "had" | "attended") {
+            return Intent::Complete(parse_target(&c[3], clock));
         }
         return Intent::Complete(parse_target(
             &format!("{} {}", present(verb.as_str()), &c[3]),
@@ -4233,9 +4406,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if let Some(c) = UPDATE_TITLE.captures(bare)
         // "set the dentist to tomorrow at 11": a new date (read below), not a new title
+        // ("set every task due today to tomorrow" too; a bare number is a time only after "set
+        // the …")
         && (NAMES_TITLE.is_match(bare)
-            || !SET_FOR.is_match(bare)
-            || due_phrase(&at_hour(&c[2]), clock).is_none())
+            || if SET_FOR.is_match(bare) {
+                due_phrase(&at_hour(&c[2]), clock).is_none()
+            } else {
+                due_phrase(&c[2], clock).is_none()
+            })
     {
         // "rename task 1 from buy milk to …": the old title only says again which task
         let named = c[1].trim_start_matches("from ").trim_start_matches("From ");
@@ -4500,9 +4678,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     // "set the meeting for 3:30", "make the meeting at 4 instead": a new date for a task with that
     // title; "set the table for dinner", "make the bed tomorrow" are tasks to add when none is
-    for c in [SET_FOR.captures(bare), SET_WHEN.captures(bare)]
-        .into_iter()
-        .flatten()
+    // "the dentist is at 11", "my meeting's tomorrow now": the same, said as news
+    for c in [
+        SET_FOR.captures(bare),
+        SET_WHEN.captures(bare),
+        THE_TASK_IS_AT.captures(bare),
+    ]
+    .into_iter()
+    .flatten()
     {
         let when = at_hour(&c[2]);
         if let Some(due) = due_phrase(&when, clock) {
@@ -4592,6 +4775,28 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "my agenda for the week", "my schedule for tomorrow": a listing
     if AGENDA_FOR.is_match(bare) {
         return Intent::List(still_to_do(query_of(bare, clock)));
+    }
+    // "my day", "what does my week look like?", "tomorrow's plan": what is due then
+    if let Some(c) = MY_DAY.captures(bare)
+        && let Some(when) = c.get(1).or_else(|| c.get(2))
+    {
+        let when = match when.as_str().to_lowercase().trim_end_matches("'s") {
+            "day" | "today" => "today".to_owned(),
+            "tomorrow" => "tomorrow".to_owned(),
+            other => format!(
+                "this {}",
+                other.trim_start_matches("the ").trim_start_matches("this ")
+            ),
+        };
+        return Intent::List(still_to_do(query_of(&format!("what's due {when}"), clock)));
+    }
+    // "am I behind?", "what did I miss?": what is overdue
+    if BEHIND.is_match(bare) {
+        return Intent::List(Query {
+            status: StatusFilter::Pending,
+            due: Some(DueFilter::Overdue),
+            ..Query::default()
+        });
     }
     // "show more", "next page": a listing shows what fits; a narrower one shows the rest
     if MORE.is_match(bare) {
@@ -4934,6 +5139,43 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             );
         }
     }
+    // "no priority for task 3"
+    if let Some(c) = NO_PRIORITY_FOR.captures(bare) {
+        return edit(
+            &c[1],
+            Edit {
+                priority: Some(Priority::None),
+                ..Edit::default()
+            },
+        );
+    }
+    // "clear all due dates", "remove all the tags": that part off every task (behind the bulk
+    // confirmation; "clear all …" is otherwise a delete)
+    if let Some(c) = CLEAR_EVERY_PART.captures(bare) {
+        let part = c[1].to_lowercase();
+        let cleared = if part.starts_with("prior") {
+            Edit {
+                priority: Some(Priority::None),
+                ..Edit::default()
+            }
+        } else if part.starts_with("tag") || part.starts_with("label") {
+            Edit {
+                clear_tags: true,
+                ..Edit::default()
+            }
+        } else if part.starts_with("note") || part.starts_with("desc") {
+            Edit {
+                description: Some(None),
+                ..Edit::default()
+            }
+        } else {
+            Edit {
+                due: Some(None),
+                ..Edit::default()
+            }
+        };
+        return edit("everything", cleared);
+    }
     if let Some(c) = CLEAR_PART.captures(bare) {
         let part = c[1].to_lowercase();
         let cleared = match part.trim_end_matches('s') {
@@ -5005,6 +5247,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         .captures(bare)
         .or_else(|| SET_DUE_OF.captures(bare))
         .or_else(|| RESCHEDULE.captures(bare))
+        .or_else(|| SET_TO.captures(bare))
         .or_else(|| MAKE_DUE.captures(bare))
         .or_else(|| GIVE_DUE.captures(bare))
         .or_else(|| IS_DUE.captures(bare))

@@ -250,7 +250,7 @@ pub fn keeps_order(query: &Query) -> bool {
     matches!(query.sort, Some(Sort::Priority | Sort::Oldest))
 }
 
-fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
+pub fn listing(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let what = describe_query(query, clock);
     let shown = |tasks: &[ToolTask]| {
         if keeps_order(query) {
@@ -421,6 +421,14 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     if q.tagged == Some(false) {
         out.push_str(" without tags");
     }
+    match q.not_due {
+        Some(todo_common::tasks::DueFilter::Overdue) => out.push_str(" that are not overdue"),
+        Some(todo_common::tasks::DueFilter::Today) => out.push_str(" not due today"),
+        Some(todo_common::tasks::DueFilter::Tomorrow) => out.push_str(" not due tomorrow"),
+        Some(todo_common::tasks::DueFilter::Week) => out.push_str(" not due this week"),
+        Some(todo_common::tasks::DueFilter::None) => out.push_str(" with a due date"),
+        None => {}
+    }
     if let Some(text) = &q.text {
         out.push_str(&format!(" matching {}", quote(text)));
     }
@@ -446,7 +454,7 @@ fn done_when(days: Days, clock: &Clock) -> String {
     }
 }
 
-fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
+pub fn counting(query: &Query, tasks: &[ToolTask], has_more: bool, clock: &Clock) -> String {
     let done = tasks.iter().filter(|t| t.completed).count();
     let pending = tasks.len() - done;
     let kind = query

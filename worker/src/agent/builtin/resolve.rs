@@ -258,6 +258,18 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
                 .is_none_or(|tagged| t.tags.is_empty() != tagged)
         })
         .filter(|t| query.max_priority.is_none_or(|p| t.priority <= p))
+        .filter(|t| {
+            query.not_due.is_none_or(|not| {
+                let due = |from, to| t.due_at.is_some_and(|at| at >= from && at < to);
+                !match not {
+                    DueFilter::None => t.due_at.is_none(),
+                    DueFilter::Overdue => t.overdue,
+                    DueFilter::Today => due(today, tomorrow),
+                    DueFilter::Tomorrow => due(tomorrow, day_after),
+                    DueFilter::Week => due(today, week_end),
+                }
+            })
+        })
         .filter(|t| query.except.as_ref().is_none_or(|x| !excepted(t, x)))
         .filter(|t| {
             query
