@@ -1025,6 +1025,18 @@ impl Reader<'_> {
                     || self.eat_seq(&["from", "today"])
                     || self.eat("later");
                 if had_in || from_now {
+                    // "in 2 weeks on thursday": that weekday of the week it lands in
+                    if matches!(unit.as_deref(), Some("week" | "weeks" | "wk" | "wks")) {
+                        let back = self.at;
+                        let _ = self.eat("on");
+                        match self.peek(0).and_then(weekday) {
+                            Some(day) => {
+                                self.at += 1;
+                                return Some((on_or_after(monday_of(date), day), None));
+                            }
+                            None => self.at = back,
+                        }
+                    }
                     return Some((date, None));
                 }
             }
@@ -1357,6 +1369,8 @@ mod tests {
         ("in 3 days", "2026-11-29"),
         ("in three days", "2026-11-29"),
         ("in 2 weeks", "2026-12-10"),
+        ("in 2 weeks on thursday", "2026-12-10"),
+        ("in three weeks on monday", "2026-12-14"),
         ("in a week", "2026-12-03"),
         ("in a month", "2026-12-26"),
         ("in 2 hours", "2026-11-26 12:30"),

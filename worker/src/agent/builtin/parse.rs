@@ -1300,6 +1300,11 @@ fn clean_title(raw: &str) -> String {
             " sometime",
             " some time",
             " at some point",
+            " soon",
+            " soonish",
+            " eventually",
+            " when i can",
+            " when i get a chance",
             " instead",
             " is",
             " are",
@@ -2839,6 +2844,8 @@ fn parse_add_unquoted(body: &str, clock: &Clock) -> Intent {
     let only_a_placeholder = matches!(items.as_slice(), [title] if matches!(
         title.to_lowercase().as_str(),
         "something" | "something new" | "anything" | "a thing" | "stuff" | "one" | "a new one" | "another one" | "more"
+            // "remind me to", "add a task to": the sentence stopped
+            | "to" | "me" | "me to" | "that" | "about"
     ));
     if items.is_empty() || only_a_date || only_a_number || only_a_placeholder {
         return Intent::AddWithoutTitle;
