@@ -782,6 +782,13 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
                 }
             }
         }
+        // "mark all as done" right after a listing: what it showed
+        Target::All(query) if query.shown_first && !ctx.state.listed.is_empty() => {
+            match referenced(&Target::Listed(Vec::new()), ctx) {
+                Ok(ids) => ids,
+                Err(reply) => return reply,
+            }
+        }
         Target::All(query) => {
             let Some(tasks) = tasks else {
                 return Plan::NeedTasks;

@@ -50,6 +50,8 @@ pub struct Query {
     /// "what's not overdue?", "what isn't due today?": tasks this due filter does not take (no
     /// listing filter says it: the planner selects them from the user's tasks).
     pub not_due: Option<DueFilter>,
+    /// "all" said alone ("mark all as done"): the tasks a listing just showed, when it did.
+    pub shown_first: bool,
 }
 
 /// Days in the user's timezone, both ends included; an end left open is unbounded.
@@ -1447,7 +1449,12 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
         );
     }
     if SELECTOR.is_match(s) {
-        return Target::All(selector_query(s, clock));
+        // "mark all as done" right after a listing: the tasks it showed (the planner decides)
+        let shown_first = matches!(s.to_lowercase().as_str(), "all" | "all of it");
+        return Target::All(Query {
+            shown_first,
+            ..selector_query(s, clock)
+        });
     }
     // "#home tasks", "the #work ones": every task with that tag
     if let Some(c) = TAG_TASKS.captures(s)
