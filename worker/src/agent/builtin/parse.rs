@@ -1755,7 +1755,13 @@ fn days_phrase(words: &[&str], clock: &Clock) -> Option<Days> {
         from -= TimeDelta::days(i64::from(from.weekday().num_days_from_monday()) - 5);
         to = from + TimeDelta::days(1);
     }
+    // "before 5pm today": the day itself counts (days are what a listing filters by)
+    let timed = phrase::parse(phrase, clock).is_some_and(|p| p.resolve(clock.tz).has_time);
     let days = match bound {
+        "before" if timed => Days {
+            from: None,
+            to: Some(to),
+        },
         "before" => Days {
             from: None,
             to: from.pred_opt(),
@@ -2148,9 +2154,11 @@ const NOT_A_KIND: &[&str] = &[
 /// [`query_of`], and the text before the days it names when it names some.
 fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     // "between now and friday": from today
+    // "this morning" at 10:30 is still today (as a due date it would be tomorrow's morning)
     let lower = text
         .to_lowercase()
-        .replace("between now and ", "between today and ");
+        .replace("between now and ", "between today and ")
+        .replace("this morning", "today");
     let has = |w: &str| has_words(&lower, w);
     let mut q = Query {
         status: status_from_words(&lower),
