@@ -136,6 +136,11 @@ fn phrasing_table() {
                 state.changed = true;
                 state.added = true;
             }
+            Some(c) if c.starts_with("completed=") => {
+                state.tasks = vec![c[10..].parse().expect("task id")];
+                state.changed = true;
+                state.redo = Some(todo_worker::agent::builtin::Redo::Complete);
+            }
             Some(c) if c.starts_with("listed=") => {
                 state.listed = c[7..].split(',').map(|i| i.parse().expect("id")).collect();
             }

@@ -720,6 +720,42 @@ async fn one_more_item_after_an_add_and_a_listing_of_what_is_not_overdue() {
 }
 
 #[tokio::test]
+async fn i_meant_another_task_moves_the_change_just_made_to_it() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let milk = app
+        .create_task_with(&user, &json!({"title": "Buy milk"}))
+        .await;
+    let oat = app
+        .create_task_with(&user, &json!({"title": "Buy oat milk"}))
+        .await;
+    let mut ws = app.ws(&user).await;
+    let done = say(&mut ws, "mark buy milk as done", None).await;
+    let conversation = done["conversation_id"].as_i64();
+    let changes = |done: &Value| -> Vec<String> {
+        // a title is looked up in the task list first
+        calls(done)
+            .into_iter()
+            .filter(|c| *c != "list_tasks")
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(changes(&done), ["complete_task"], "{done}");
+
+    // Act
+    let meant = say(&mut ws, "no, I meant the oat milk", conversation).await;
+
+    // Assert: the first completion is taken back, the oat milk is done instead
+    assert_eq!(changes(&meant), ["undo", "complete_task"], "{meant}");
+    let (_, _, first) = app.get_json(&user, &format!("/tasks/{}", milk["id"])).await;
+    let (_, _, second) = app.get_json(&user, &format!("/tasks/{}", oat["id"])).await;
+    assert_eq!(first["completed"], false, "{first}");
+    assert_eq!(second["completed"], true, "{second}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_copied_task_has_the_originals_date_priority_tags_and_repeat() {
     // Arrange
     let app = TestApp::spawn().await;

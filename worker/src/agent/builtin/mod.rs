@@ -53,6 +53,19 @@ pub struct AgentState {
     /// The change was adding tasks: "and eggs" next adds one more.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub added: bool,
+    /// The change completed, re-opened or deleted one task: "no, I meant task 5" does the same
+    /// to that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redo: Option<Redo>,
+}
+
+/// What a change to one task did, to be done to another ([`Intent::Meant`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Redo {
+    Complete,
+    Reopen,
+    Delete,
 }
 
 /// A question about which task an action is for; the answer fills in the task.
@@ -361,6 +374,7 @@ fn chat(text: impl Into<String>, ctx: &Context<'_>) -> Plan {
             listed: ctx.state.listed.clone(),
             changed: ctx.state.changed,
             added: ctx.state.added,
+            redo: ctx.state.redo,
         }),
     )
 }
@@ -551,6 +565,33 @@ pub fn plan(intent: &Intent, ctx: &Context<'_>, tasks: Option<&[ToolTask]>) -> P
             (None, None) => chat(
                 "Sorry about that. What should I change? For example \"move it to friday\" or \"call it …\".",
                 ctx,
+            ),
+            _ => plan(&Intent::No, ctx, tasks),
+        },
+        // "no, I meant task 5": the change undone, and made to that task
+        Intent::Meant(target) => match (ctx.pending, question, ctx.state.redo) {
+            (None, None, Some(redo)) if ctx.state.changed => {
+                let again = match redo {
+                    Redo::Complete => Intent::Complete(target.clone()),
+                    Redo::Reopen => Intent::Reopen(target.clone()),
+                    Redo::Delete => Intent::Delete(target.clone()),
+                };
+                match plan(&again, ctx, tasks) {
+                    Plan::Calls(calls) => Plan::Calls(
+                        std::iter::once(Tool::Undo(UndoArgs {}))
+                            .chain(calls)
+                            .collect(),
+                    ),
+                    other => other,
+                }
+            }
+            (None, None, _) => plan(
+                &Intent::AskAbout(
+                    target.clone(),
+                    "What should I do with it? For example: \"mark it as done\", \"move it to friday\" or \"delete it\" (\"undo\" takes back the last change).",
+                ),
+                ctx,
+                tasks,
             ),
             _ => plan(&Intent::No, ctx, tasks),
         },
@@ -1259,12 +1300,19 @@ fn answer_state(intent: &Intent, outputs: &[ToolOutput], clock: &Clock) -> Agent
         )
     });
     let added = outputs.iter().any(|o| matches!(o, ToolOutput::Created(_)));
+    let redo = match outputs {
+        [ToolOutput::Completed(o)] if !o.already_completed => Some(Redo::Complete),
+        [ToolOutput::Reopened(_)] => Some(Redo::Reopen),
+        [ToolOutput::Deleted(_)] => Some(Redo::Delete),
+        _ => None,
+    };
     AgentState {
         tasks: mentioned(outputs),
         question: None,
         listed,
         changed,
         added,
+        redo,
     }
 }
 

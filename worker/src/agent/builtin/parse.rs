@@ -202,6 +202,9 @@ pub enum Intent {
     CancelIt,
     /// "that's wrong", "I didn't mean that": the change just made is undone, if there was one.
     Mistake,
+    /// "no, I meant task 5", "wrong one, I meant the oat milk": the change just made belongs to
+    /// another task (undone, then made to that one).
+    Meant(Target),
     /// "3", "number 3": an answer to "which one?".
     Number(i32),
     /// "the second one": an answer to "which one?" by place in the list.
@@ -301,6 +304,11 @@ re!(
 re!(
     AGREE_THEN,
     r"(?i)^((?:yes|yeah|yep|yup|sure|ok|okay|alright|fine)(?:\s+please)?)\s+(\S.*)$"
+);
+// "no, I meant task 5", "oops, I meant the oat milk", "wrong one, I meant the second one"
+re!(
+    MEANT,
+    r"(?i)^(?:(?:no|nope|oops|whoops|sorry|wait|actually|wrong\s+(?:one|task)|not\s+(?:that|this)\s+one)[\s,.!]+)*(?:i\s+meant|i\s+mean|i\s+said|meant)\s+(.+?)(?:\s+instead)?[\s.!]*$"
 );
 re!(
     MISTAKE,
@@ -4009,6 +4017,12 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     }
     if MISTAKE.is_match(bare) {
         return Intent::Mistake;
+    }
+    if let Some(c) = MEANT.captures(bare) {
+        let target = parse_target(&c[1], clock);
+        if target != Target::Missing && target != Target::Previous {
+            return Intent::Meant(target);
+        }
     }
     // "also remind me the day before": no reminder apart from the due date
     if REMIND_BEFORE.is_match(bare) {
