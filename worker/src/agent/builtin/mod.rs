@@ -779,9 +779,14 @@ fn act(action: Action<'_>, target: &Target, ctx: &Context<'_>, tasks: Option<&[T
             let pending_call = call_for(action, &[], Some(tasks), &ctx.clock);
             let found = resolve::find_by_title(tasks, query, action.prefer());
             match found {
-                Found::One(task) => vec![task.task_id],
-                // "complete the dentist and the rent": titles of one task each
+                // "bread and butter" is one task's title
+                Found::One(task) if task.title.to_lowercase().contains(" and ") => {
+                    vec![task.task_id]
+                }
+                // "complete the dentist and the rent", "delete the milk and the oat milk": titles
+                // of one task each (the whole, read as one title, may match one of them)
                 _ if let Some(ids) = one_task_each(tasks, query, action.prefer()) => ids,
+                Found::One(task) => vec![task.task_id],
                 Found::Several(found) => {
                     return ask(
                         format!(
@@ -937,12 +942,37 @@ fn one_task_each(tasks: &[ToolTask], query: &str, prefer: Prefer) -> Option<Vec<
     if parts.len() < 2 {
         return None;
     }
+    let found: Vec<Found> = parts
+        .iter()
+        .map(|part| resolve::find_by_title(tasks, part, prefer))
+        .collect();
+    let sure: Vec<i32> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::One(task) => Some(task.task_id),
+            _ => None,
+        })
+        .collect();
     let mut ids = Vec::with_capacity(parts.len());
-    for part in parts {
-        match resolve::find_by_title(tasks, part, prefer) {
-            Found::One(task) if !ids.contains(&task.task_id) => ids.push(task.task_id),
+    for f in found {
+        let id = match f {
+            Found::One(task) => task.task_id,
+            // "the milk" beside "the oat milk": the milk task the other part does not name
+            Found::Several(several) => match several
+                .iter()
+                .filter(|t| !sure.contains(&t.task_id))
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [one] => one.task_id,
+                _ => return None,
+            },
             _ => return None,
+        };
+        if ids.contains(&id) {
+            return None;
         }
+        ids.push(id);
     }
     Some(ids)
 }

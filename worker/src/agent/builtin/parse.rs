@@ -1434,7 +1434,12 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
             return Target::Listed(places);
         }
     }
-    if let Some(p) = ordinal(s) {
+    // "my last task" as "the last task"
+    let the = s
+        .strip_prefix("my ")
+        .or_else(|| s.strip_prefix("My "))
+        .map(|rest| format!("the {rest}"));
+    if let Some(p) = ordinal(the.as_deref().unwrap_or(s)) {
         return Target::Listed(vec![p]);
     }
     // "the first two", "the last 3 ones"
@@ -3198,7 +3203,7 @@ re!(
 re!(
     MAKE_THE_REPEAT,
     &format!(
-        r"(?i)^{POLITE}(?:make|set|have|change|switch)\s+((?:the|my)\s+.+?)\s+(?:to\s+)?(?:repeat\s+|recur\s+|happen\s+)?((?:every|each)\s+.+|daily|weekly|fortnightly|monthly|yearly|annually|on weekdays)$"
+        r"(?i)^{POLITE}(?:make|set|have|change|switch)\s+(.+?)\s+(?:to\s+)?(?:repeat\s+|recur\s+|happen\s+)?((?:every|each)\s+.+|(?:daily|weekly|fortnightly|monthly|yearly|annually)(?:\s+on\s+.+)?|on weekdays)$"
     )
 );
 re!(
