@@ -1484,6 +1484,10 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     {
         return Target::All(selector_query(&format!("all the {} tasks", &c[1]), clock));
     }
+    // "my 3pm meeting", "tomorrow's call": the title after the time or day that says which
+    if let Some(c) = WHEN_BEFORE_TITLE.captures(s) {
+        return parse_target(&c[1], clock);
+    }
     let mut t = s.to_owned();
     for prefix in ["the ", "my ", "a ", "that ", "this "] {
         if t.to_lowercase().starts_with(prefix) {
@@ -1509,6 +1513,10 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     Target::Title(unquote(t).to_owned())
 }
 
+re!(
+    WHEN_BEFORE_TITLE,
+    r"(?i)^(?:the\s+|my\s+)?(?:(?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?:'s|’s)|\d{1,2}(?::\d{2})?\s*(?:am|pm)|\d{1,2}:\d{2}|noon)\s+([a-z].*)$"
+);
 re!(
     PLURAL_TASKS,
     r"(?i)^(?:the\s+|my\s+|both\s+(?:the\s+|my\s+)?)(?:(?:two|three|four|five|\d{1,2})\s+)?([\w' -]+?)\s+(?:tasks|todos|to-dos|ones|items|reminders)$"
@@ -5015,10 +5023,13 @@ fn doings(text: &str) -> Option<Vec<&str>> {
 /// "move the meeting to 4", "change the meeting time to 4:30": an hour alone is a time when the
 /// message moves a task or speaks of its time ("change task 2 to 4" may be a new title).
 fn hour_alone_as_time(message: &str, when: &str) -> String {
+    // "can you move the meeting to 4": the words of asking first
+    re!(POLITE_START, &format!(r"(?i)^{POLITE}"));
+    let asked = POLITE_START.replace(message, "");
     // "the meeting got pushed to 4" moves a task too
     let moves = IS_NOW.is_match(message)
         || starts_with_word(
-            message,
+            &asked,
             &[
                 "move",
                 "reschedule",
