@@ -421,6 +421,14 @@ re!(
     r"(?i)^(?:what's\s+|whats\s+|what\s+is\s+|show\s+(?:me\s+)?)?(?:my|the)\s+(?:agenda|schedule|plan|plans|todo list|to-do list|to do list|list|tasks|day|week)\s+(?:for|this|next|on|today|tomorrow|tonight)\b.*$"
 );
 re!(
+    PLURAL_QUESTION,
+    r"(?i)^(?:(?:do|did)\s+(?:i|we)\s+have\s+any\s+[a-z]{3,}s\b.*|what(?:'s|’s|\s+is|\s+are)\s+(?:all\s+)?my\s+[a-z]{3,}s(?:\s+(?:today|tomorrow|this\s+week))?\s*[?!.]*)$"
+);
+re!(
+    SHOW_PLURAL,
+    r"(?i)^(?:show|list|display|see|view|get)(?:\s+me)?\s+(?:all\s+)?(?:of\s+)?(?:my|the|all)\s+[a-z]{3,}s\s*[?!.]*$"
+);
+re!(
     MY_DAY,
     r"(?i)^(?:(?:what's|whats|what\s+is|show(?:\s+me)?|how's|hows|how\s+is|what\s+does|how\s+does)\s+)?(?:my|the)\s+(day|week|weekend|today|tomorrow)(?:\s+(?:look(?:s|ing)?\s+like|like|looking))?\s*[?!.]*$|^(today's|tomorrow's|this\s+week's|the\s+week's|this\s+weekend's)\s+(?:plan|plans|agenda|schedule|tasks|list)\s*[?!.]*$"
 );
@@ -1486,6 +1494,13 @@ pub fn parse_target(raw: &str, clock: &Clock) -> Target {
     }
     // "my 3pm meeting", "tomorrow's call": the title after the time or day that says which
     if let Some(c) = WHEN_BEFORE_TITLE.captures(s) {
+        // "today's tasks": every task due then
+        if matches!(
+            c[1].to_lowercase().as_str(),
+            "tasks" | "todos" | "to-dos" | "stuff" | "things" | "items" | "ones"
+        ) {
+            return Target::All(selector_query(&format!("all {s}"), clock));
+        }
         return parse_target(&c[1], clock);
     }
     let mut t = s.to_owned();
@@ -2048,6 +2063,20 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
                 .filter(|kind| !q.not_tags.contains(kind) && !q.any_tags.contains(kind));
         }
     }
+    // "any meetings today?", "how many calls do I have": things of a kind, by the word for one
+    if q.tag.is_none()
+        && q.text.is_none()
+        && q.about.is_none()
+        && q.any_tags.is_empty()
+        && q.not_tags.is_empty()
+        && let Some(c) = ANY_OF_A_KIND.captures(&text.to_lowercase())
+        && let Some(one) = singular(&c[1])
+        && !SELECTOR_WORDS.contains(&one.as_str())
+        && !NOT_A_KIND.contains(&one.as_str())
+        && !NOT_KINDS.contains(&c[1].to_lowercase().as_str())
+    {
+        q.about = Some(one);
+    }
     // "what's overdue at home?", "anything for work?", "what do I have for mom?": a kind of task
     if q.tag.is_none()
         && q.text.is_none()
@@ -2069,6 +2098,72 @@ pub fn query_of(text: &str, clock: &Clock) -> Query {
         }
     }
     q
+}
+
+// "any meetings", "how many calls", "my appointments"
+re!(
+    ANY_OF_A_KIND,
+    r"\b(?:any|many|my|all|the|upcoming)\s+([a-z]{3,}s)\b"
+);
+/// Plurals that are not a kind of task ("any tasks", "how many days").
+const NOT_KINDS: &[&str] = &[
+    "tasks",
+    "todos",
+    "to-dos",
+    "things",
+    "items",
+    "ones",
+    "days",
+    "weeks",
+    "months",
+    "hours",
+    "minutes",
+    "years",
+    "weekends",
+    "mornings",
+    "evenings",
+    "nights",
+    "plans",
+    "priorities",
+    "tags",
+    "labels",
+    "lists",
+    "notes",
+    "reminders",
+    "dates",
+    "deadlines",
+    "chores",
+    "errands",
+    "jobs",
+    "others",
+    "rest",
+    "details",
+    "news",
+    "yes",
+    "this",
+    "us",
+    "is",
+    "has",
+    "was",
+    "does",
+    "bits",
+    "pieces",
+    "stuffs",
+    "goals",
+    "assignments",
+];
+
+/// "meetings" → "meeting", "classes" → "class"; `None` for a word that is not a plural.
+fn singular(word: &str) -> Option<String> {
+    let word = word.to_lowercase();
+    for (plural, one) in [("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x")] {
+        if let Some(stem) = word.strip_suffix(plural) {
+            return Some(format!("{stem}{one}"));
+        }
+    }
+    word.strip_suffix('s')
+        .filter(|stem| stem.len() >= 3 && !stem.ends_with('s'))
+        .map(str::to_owned)
 }
 
 re!(
@@ -3119,6 +3214,17 @@ re!(
 
 /// Words that make a few words something other than a task's name ("what", "hmm", "test").
 const NOT_A_MENTION: &[&str] = &[
+    "show",
+    "list",
+    "find",
+    "see",
+    "view",
+    "display",
+    "get",
+    "tell",
+    "give",
+    "what's",
+    "whats",
     "what",
     "why",
     "how",
@@ -4824,6 +4930,14 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "my agenda for the week", "my schedule for tomorrow": a listing
     if AGENDA_FOR.is_match(bare) {
         return Intent::List(still_to_do(query_of(bare, clock)));
+    }
+    // "do I have any meetings?", "what are my chores?": things still to do, of that kind
+    if PLURAL_QUESTION.is_match(bare) {
+        return Intent::List(still_to_do(query_of(bare, clock)));
+    }
+    // "show my appointments", "list all calls": every task of that kind
+    if SHOW_PLURAL.is_match(bare) {
+        return Intent::List(query_of(bare, clock));
     }
     // "my day", "what does my week look like?", "tomorrow's plan": what is due then
     if let Some(c) = MY_DAY.captures(bare)
