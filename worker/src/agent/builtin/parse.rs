@@ -5340,7 +5340,26 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
                 ..Edit::default()
             }
         };
-        return edit("everything", cleared);
+        // only the tasks that have that part
+        let having = if cleared.due.is_some() {
+            Query {
+                not_due: Some(DueFilter::None),
+                ..Query::default()
+            }
+        } else if cleared.clear_tags {
+            Query {
+                tagged: Some(true),
+                ..Query::default()
+            }
+        } else if cleared.priority.is_some() {
+            Query {
+                min_priority: Some(Priority::Low),
+                ..Query::default()
+            }
+        } else {
+            Query::default()
+        };
+        return Some(update(Target::All(having), cleared));
     }
     if let Some(c) = CLEAR_PART.captures(bare) {
         let part = c[1].to_lowercase();
