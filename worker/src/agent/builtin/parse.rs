@@ -440,6 +440,16 @@ re!(
     MORE,
     r"(?i)^(?:show\s+(?:me\s+)?)?(?:more|the rest|the others|everything else|next page|more please|see more|load more|show all of them)$"
 );
+re!(
+    NEWEST_FIRST,
+    r"(?i)^(?:(?:show|list|sort|order)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)?(?:tasks\s+|them\s+)?(?:by\s+)?)?(?:newest|latest|most\s+recent|recent|last\s+added)(?:\s+(?:tasks|ones|todos))?\s+first\s*[.!?]*$"
+);
+re!(
+    BY_NAME,
+    r"(?i)^(?:(?:show|list|sort|order|put)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)?(?:tasks\s+|them\s+)?)?(?:(?:by|in)\s+)?(?:name|title|alphabetical(?:ly)?|a\s*-\s*z|abc)(?:\s+order)?\s*[.!?]*$"
+);
+const BY_NAME_REPLY: &str = "I can list your tasks by due date (\"my tasks by due date\"), by \
+    priority (\"by priority\"), oldest first or newest first, but not by name.";
 const MORE_REPLY: &str = "A listing shows up to 100 tasks; for the others, ask for fewer at a \
     time, for example \"what's due this week?\", \"my work tasks\" or \"completed tasks from last \
     week\".";
@@ -1088,7 +1098,7 @@ re!(
 );
 re!(
     NOT_DONE,
-    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|aren't|isn't|wasn't|weren't|not|not yet|never)\s+(?:i\s+|we\s+)?(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off)\b"
+    r"(?i)\b(?:haven't|have not|hasn't|has not|didn't|did not|aren't|isn't|wasn't|weren't|not|not yet|never)\s+(?:i\s+|we\s+)?(?:been\s+|yet\s+)?(?:done|finished|completed|complete|did|do|finish|ticked off|checked off|started|start)\b"
 );
 re!(
     COMPLETED_WORDS,
@@ -1601,7 +1611,7 @@ fn status_from_words(text: &str) -> StatusFilter {
 // "everything except completed", "all but the done ones", "excluding finished tasks"
 re!(
     EXCEPT_DONE,
-    r"(?i)\b(?:except(?:\s+for)?|but\s+not|but|other\s+than|apart\s+from|besides|excluding|without)\s+(?:the\s+)?(?:completed|done|finished|closed|ticked[\s-]off|checked[\s-]off)(?:\s+(?:ones|tasks|todos|items))?\b"
+    r"(?i)\b(?:except(?:\s+for)?|but\s+not|but|other\s+than|apart\s+from|besides|excluding|exclude|without|hide|hiding)\s+(?:the\s+)?(?:completed|done|finished|closed|ticked[\s-]off|checked[\s-]off)(?:\s+(?:ones|tasks|todos|items))?\b"
 );
 // "what's not overdue?", "tasks that aren't due today": everything still to do but those
 re!(
@@ -1612,6 +1622,10 @@ re!(
 re!(
     NOT_LOW,
     r"(?i)\b(?:not|non|isn't|aren't)[\s-](?:a\s+)?low[\s-]priority\b"
+);
+re!(
+    NO_PRIORITY_Q,
+    r"(?i)\b(?:without\s+(?:a\s+|any\s+)?priority|with\s+no\s+priority|no\s+priority\s+(?:set|tasks)|(?:have|has)\s+no\s+priority|(?:don't|do\s+not|doesn't)\s+have\s+a\s+priority|un-?prioriti[sz]ed|not\s+prioriti[sz]ed)\b"
 );
 re!(
     AT_LEAST_MEDIUM,
@@ -2334,6 +2348,9 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         || lower.contains("without a due date")
         || has("undated")
         || lower.contains("no date")
+        || lower.contains("have a date")
+        || lower.contains("have a due date")
+        || lower.contains("have any date")
     {
         Some(DueFilter::None)
     } else {
@@ -2367,7 +2384,10 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
     {
         q.status = StatusFilter::Pending;
     }
-    if lower.contains("most important")
+    if NO_PRIORITY_Q.is_match(&lower) {
+        // "tasks without a priority", "unprioritized tasks"
+        q.priority = Some(Priority::None);
+    } else if lower.contains("most important")
         || lower.contains("top priority")
         || lower.contains("highest priority")
         || lower.contains("most urgent")
@@ -4964,6 +4984,17 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
     // "show more", "next page": a listing shows what fits; a narrower one shows the rest
     if MORE.is_match(bare) {
         return Intent::Unclear(MORE_REPLY);
+    }
+    // "newest first", "most recent first": the newest tasks, in the order they were added
+    if NEWEST_FIRST.is_match(bare) {
+        return Intent::List(Query {
+            newest: Some(50),
+            ..Query::default()
+        });
+    }
+    // "sort by name", "alphabetical order": not an order a listing has
+    if BY_NAME.is_match(bare) {
+        return Intent::Unclear(BY_NAME_REPLY);
     }
     // "what else?", "anything else?": what is still to do
     if WHAT_ELSE.is_match(bare) {

@@ -421,6 +421,9 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
     if q.tagged == Some(false) {
         out.push_str(" without tags");
     }
+    if q.priority == Some(Priority::None) {
+        out.push_str(" without a priority");
+    }
     match q.not_due {
         Some(todo_common::tasks::DueFilter::Overdue) => out.push_str(" that are not overdue"),
         Some(todo_common::tasks::DueFilter::Today) => out.push_str(" not due today"),
