@@ -1354,6 +1354,17 @@ fn clean_title(raw: &str) -> String {
     {
         s = rest;
     }
+    // "I should probably call my sister": the hedge is not part of what to do
+    loop {
+        let lower = s.to_lowercase();
+        let Some(hedge) = ["probably ", "maybe ", "perhaps ", "definitely ", "really "]
+            .iter()
+            .find(|h| lower.starts_with(**h) && s.len() > h.len())
+        else {
+            break;
+        };
+        s = s[hedge.len()..].trim_start().to_owned();
+    }
     // "ADD BUY MILK": a message typed with caps lock on is not a title in capitals
     let shouted = s.chars().any(char::is_alphabetic)
         && !s.chars().any(char::is_lowercase)
