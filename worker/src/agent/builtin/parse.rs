@@ -368,7 +368,7 @@ re!(
 re!(
     DELETE,
     &format!(
-        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|nuke|bin|get rid of|clear(?: out)?|purge|wipe(?: out)?)\b\s*(.*)$"
+        r"(?i)^{POLITE}(?:delete|del|rm|remove|erase|cancel|drop|trash|scratch|scrap|ditch|nuke|bin|get rid of|clear(?: out)?|purge|wipe(?: out)?|kill|toss|axe)\b\s*(.*)$"
     )
 );
 re!(
@@ -406,7 +406,7 @@ re!(
 );
 re!(
     I_DID,
-    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled)\s*[:\s-]\s*(.+)$"
+    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled|crossed off|ticked off|checked off)\s*[:\s-]\s*(.+)$"
 );
 re!(
     I_PAST,
@@ -1182,7 +1182,7 @@ re!(
 // "I don't need to buy milk anymore", "forget about the dentist", "never mind the rent task".
 re!(
     DROP,
-    r"(?i)^(?:(?:i|we)\s+(?:don't|dont|do not|no longer)\s+(?:need|have)\s+to\s+(.+?)(?:\s+any\s?more)?|(?:i|we)\s+no longer\s+need\s+(.+?)|(?:i|we)\s+(?:don't|dont|do not)\s+need\s+((?:the|that|this|my)\s+.+?)\s+any\s?more|(?:forget|never\s?mind|nevermind)\s+(?:about\s+)?(.+?))$"
+    r"(?i)^(?:(?:i|we)\s+(?:don't|dont|do not|no longer)\s+(?:need|have)\s+to\s+(.+?)(?:\s+any\s?more)?|(?:i|we)\s+no longer\s+need\s+(.+?)|(?:i|we)\s+(?:don't|dont|do not)\s+need\s+((?:the|that|this|my)\s+.+?)\s+any\s?more|(?:forget|never\s?mind|nevermind)\s+(?:about\s+)?(.+?)|(?:there's\s+|there\s+is\s+)?no\s+(?:more\s+)?need\s+to\s+(.+?))$"
 );
 re!(
     PLAN_DAY,
