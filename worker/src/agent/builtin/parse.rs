@@ -422,7 +422,7 @@ re!(
 );
 re!(
     PLURAL_QUESTION,
-    r"(?i)^(?:(?:do|did)\s+(?:i|we)\s+have\s+any\s+[a-z]{3,}s\b.*|what(?:'s|’s|\s+is|\s+are)\s+(?:all\s+)?my\s+[a-z]{3,}s(?:\s+(?:today|tomorrow|this\s+week))?\s*[?!.]*)$"
+    r"(?i)^(?:(?:the\s+)?(?:tasks|things|todos|stuff)\s+(?:i|we)\s+(?:haven't|have\s+not|didn't|did\s+not)\s+(?:started|done|finished|touched)(?:\s+yet)?\s*[?!.]*|(?:do|did)\s+(?:i|we)\s+have\s+any\s+[a-z]{3,}s\b.*|what(?:'s|’s|\s+is|\s+are)\s+(?:all\s+)?my\s+[a-z]{3,}s(?:\s+(?:today|tomorrow|this\s+week))?\s*[?!.]*)$"
 );
 re!(
     SHOW_PLURAL,
@@ -1119,6 +1119,10 @@ re!(
     r"\b(?:tagged|labell?ed)\s+(?:as\s+|with\s+)?#?[\w-]+(?:\s*,\s*#?[\w-]+)*\s*,?\s+or\s+#?[\w-]+|#[\w-]+(?:\s*,\s*#[\w-]+)*\s*,?\s+or\s+#[\w-]+|\b[\w-]+(?:\s*,\s*[\w-]+)*\s*,?\s+or\s+[\w-]+\s+(?:tasks|todos|ones|items|stuff|things)\b"
 );
 // "untagged tasks", "tasks without a tag", "which tasks have no tags?"
+re!(
+    ANY_TAG,
+    r"\b(?:(?:are|is)\s+tagged\s*[?!.]*$|with\s+(?:a\s+|any\s+)?(?:tags?|labels?)\s*[?!.]*$|(?:have|has)\s+(?:a\s+|any\s+)?(?:tags?|labels?)\s*[?!.]*$)"
+);
 re!(
     UNTAGGED,
     r"\b(?:untagged|not tagged|without (?:a |any )?(?:tags?|labels?)|with no (?:tags?|labels?)|(?:have|has|having) no (?:tags?|labels?))\b"
@@ -2551,6 +2555,9 @@ fn query_and_rest(text: &str, clock: &Clock) -> (Query, Option<String>) {
         q.any_tags.dedup();
     } else if UNTAGGED.is_match(&lower) {
         q.tagged = Some(false);
+    } else if ANY_TAG.is_match(&lower) {
+        // "which tasks are tagged?", "tasks with tags"
+        q.tagged = Some(true);
     } else if let Some(c) = TAGGED.captures(text) {
         let raw = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
         if !matches!(

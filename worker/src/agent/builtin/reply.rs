@@ -418,8 +418,10 @@ fn describe_query(q: &Query, clock: &Clock) -> String {
         let tags: Vec<String> = q.not_tags.iter().map(|t| format!("#{t}")).collect();
         out.push_str(&format!(" not tagged {}", tags.join(" or ")));
     }
-    if q.tagged == Some(false) {
-        out.push_str(" without tags");
+    match q.tagged {
+        Some(false) => out.push_str(" without tags"),
+        Some(true) => out.push_str(" with tags"),
+        None => {}
     }
     if q.priority == Some(Priority::None) {
         out.push_str(" without a priority");
