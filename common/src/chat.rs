@@ -378,12 +378,17 @@ macro_rules! start_joins {
 
 /// A CTE (`stored`) that stores the user message of each turn in `started` (once, whatever the
 /// number of attempts): starting a turn stores its message in the same statement.
+///
+/// Messages are stamped with the time they are written (`clock_timestamp()`), not their
+/// transaction's start: a batch's transaction may open before the previous turn's reply
+/// commits, and a conversation is read in `created_at` order.
 macro_rules! store_user_messages {
     () => {
         "
          stored as (
-             insert into messages (conversation_id, user_id, role, content, request_id)
-             select conversation_id, user_id, 'user', message, request_id from started
+             insert into messages (conversation_id, user_id, role, content, request_id, created_at)
+             select conversation_id, user_id, 'user', message, request_id, clock_timestamp()
+             from started
              on conflict (request_id, role) do nothing
          )"
     };
@@ -975,8 +980,10 @@ pub async fn finish_many<'c>(
                       agent_state)
          ),
          stored as (
-             insert into messages (conversation_id, user_id, role, content, tool_calls, request_id, agent_state)
-             select conversation_id, user_id, 'assistant', response, tool_calls, request_id, agent_state
+             insert into messages (conversation_id, user_id, role, content, tool_calls, request_id,
+                                   agent_state, created_at)
+             select conversation_id, user_id, 'assistant', response, tool_calls, request_id,
+                    agent_state, clock_timestamp()
              from input
              on conflict (request_id, role) do nothing
          ),
@@ -992,7 +999,12 @@ pub async fn finish_many<'c>(
     .bind(sorted.iter().map(|t| t.request_id).collect::<Vec<_>>())
     .bind(sorted.iter().map(|t| t.user_id).collect::<Vec<_>>())
     .bind(sorted.iter().map(|t| t.conversation_id).collect::<Vec<_>>())
-    .bind(sorted.iter().map(|t| t.response.as_str()).collect::<Vec<_>>())
+    .bind(
+        sorted
+            .iter()
+            .map(|t| t.response.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(
         sorted
             .iter()
