@@ -5293,6 +5293,33 @@ fn merged(a: Edit, b: Edit) -> Option<Edit> {
 }
 
 /// Reschedules, priorities, tags and repeats of existing tasks.
+/// The change that takes a named part off a task: "priority", "tags" / "labels", "due date" /
+/// "deadline" / "dates", or else its note ("description", "details", "notes").
+fn cleared_part(part: &str) -> Edit {
+    let part = part.to_lowercase();
+    if part.starts_with("prior") {
+        Edit {
+            priority: Some(Priority::None),
+            ..Edit::default()
+        }
+    } else if part.starts_with("tag") || part.starts_with("label") {
+        Edit {
+            clear_tags: true,
+            ..Edit::default()
+        }
+    } else if part.starts_with("due") || part.starts_with("deadline") || part.starts_with("date") {
+        Edit {
+            due: Some(None),
+            ..Edit::default()
+        }
+    } else {
+        Edit {
+            description: Some(None),
+            ..Edit::default()
+        }
+    }
+}
+
 fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     // "what high priority stuff is due tomorrow?" asks; a question changes nothing
     if starts_with_word(
@@ -5367,28 +5394,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
     // "clear all due dates", "remove all the tags": that part off every task (behind the bulk
     // confirmation; "clear all …" is otherwise a delete)
     if let Some(c) = CLEAR_EVERY_PART.captures(bare) {
-        let part = c[1].to_lowercase();
-        let cleared = if part.starts_with("prior") {
-            Edit {
-                priority: Some(Priority::None),
-                ..Edit::default()
-            }
-        } else if part.starts_with("tag") || part.starts_with("label") {
-            Edit {
-                clear_tags: true,
-                ..Edit::default()
-            }
-        } else if part.starts_with("note") || part.starts_with("desc") {
-            Edit {
-                description: Some(None),
-                ..Edit::default()
-            }
-        } else {
-            Edit {
-                due: Some(None),
-                ..Edit::default()
-            }
-        };
+        let cleared = cleared_part(&c[1]);
         // only the tasks that have that part
         let having = if cleared.due.is_some() {
             Query {
@@ -5411,22 +5417,7 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         return Some(update(Target::All(having), cleared));
     }
     if let Some(c) = CLEAR_PART.captures(bare) {
-        let part = c[1].to_lowercase();
-        let cleared = match part.trim_end_matches('s') {
-            "priority" => Edit {
-                priority: Some(Priority::None),
-                ..Edit::default()
-            },
-            "tag" | "label" => Edit {
-                clear_tags: true,
-                ..Edit::default()
-            },
-            _ => Edit {
-                description: Some(None),
-                ..Edit::default()
-            },
-        };
-        return edit(&c[2], cleared);
+        return edit(&c[2], cleared_part(&c[1]));
     }
     if let Some(c) = REMOVE_TAG.captures(bare)
         && let Some(tag) = first_group(&c).and_then(|m| normalize_tag(m.as_str()).ok())

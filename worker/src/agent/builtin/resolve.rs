@@ -222,6 +222,15 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
     let tomorrow = clock.day_bounds(1);
     let day_after = clock.day_bounds(2);
     let week_end = clock.day_bounds(clock.days_left_in_week());
+    // whether a task's due date is one `filter` takes ("due today", "overdue", "no date")
+    let due_in = |t: &ToolTask, filter: DueFilter| match (filter, t.due_at) {
+        (DueFilter::None, due) => due.is_none(),
+        (_, None) => false,
+        (DueFilter::Overdue, Some(_)) => t.overdue,
+        (DueFilter::Today, Some(at)) => at >= today && at < tomorrow,
+        (DueFilter::Tomorrow, Some(at)) => at >= tomorrow && at < day_after,
+        (DueFilter::Week, Some(at)) => at >= today && at < week_end,
+    };
     tasks
         .iter()
         .filter(|t| match query.status {
@@ -229,15 +238,7 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
             StatusFilter::Pending => !t.completed,
             StatusFilter::Completed => t.completed,
         })
-        .filter(|t| match (query.due, t.due_at) {
-            (None, _) => true,
-            (Some(DueFilter::None), due) => due.is_none(),
-            (Some(_), None) => false,
-            (Some(DueFilter::Overdue), Some(_)) => t.overdue,
-            (Some(DueFilter::Today), Some(at)) => at >= today && at < tomorrow,
-            (Some(DueFilter::Tomorrow), Some(at)) => at >= tomorrow && at < day_after,
-            (Some(DueFilter::Week), Some(at)) => at >= today && at < week_end,
-        })
+        .filter(|t| query.due.is_none_or(|filter| due_in(t, filter)))
         .filter(|t| {
             query.days.is_none_or(|days| {
                 t.due_at.is_some_and(|at| {
@@ -258,18 +259,7 @@ pub fn select(tasks: &[ToolTask], query: &Query, clock: &Clock) -> Vec<ToolTask>
                 .is_none_or(|tagged| t.tags.is_empty() != tagged)
         })
         .filter(|t| query.max_priority.is_none_or(|p| t.priority <= p))
-        .filter(|t| {
-            query.not_due.is_none_or(|not| {
-                let due = |from, to| t.due_at.is_some_and(|at| at >= from && at < to);
-                !match not {
-                    DueFilter::None => t.due_at.is_none(),
-                    DueFilter::Overdue => t.overdue,
-                    DueFilter::Today => due(today, tomorrow),
-                    DueFilter::Tomorrow => due(tomorrow, day_after),
-                    DueFilter::Week => due(today, week_end),
-                }
-            })
-        })
+        .filter(|t| query.not_due.is_none_or(|filter| !due_in(t, filter)))
         .filter(|t| query.except.as_ref().is_none_or(|x| !excepted(t, x)))
         .filter(|t| {
             query
