@@ -4,7 +4,7 @@
 # summary goes to $OUT (default target/bench/<benchmark>.jsonl) and the medians are printed.
 #
 #   ./scripts/bench.sh                 # all benchmarks
-#   ./scripts/bench.sh throughput idle # some: limits throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor
+#   ./scripts/bench.sh throughput idle # some: limits model throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor
 #   CPU=1 ./scripts/bench.sh streaming200  # also the CPU each process used during each run's load
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -261,8 +261,24 @@ bench_limits() {
   median "$f"
 }
 
+# The model alone (`loadgen model`): benchmark 3's fake LLM and a client, no api, queue or worker.
+# Twenty requests one at a time, then three waves of 200 sent at the same instant, as
+# `streaming200wave`'s users send theirs. What the first token takes with nothing but the model
+# in its way: the yardstick for benchmark 3's overhead.
+bench_model() {
+  local one="$OUT/model1.jsonl" wave="$OUT/model200wave.jsonl"; : >"$one"; : >"$wave"
+  for _ in $(seq 1 "$RUNS"); do
+    start_fake --ttft-ms 300 --tokens 40 --token-ms 15
+    $BIN/loadgen model --base-url "http://$FAKE_ADDR/v1" --concurrency 1 --waves 20 --json >>"$one"
+    $BIN/loadgen model --base-url "http://$FAKE_ADDR/v1" --concurrency 200 --waves 3 --json >>"$wave"
+    stop_all
+  done
+  median "$one"
+  median "$wave"
+}
+
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(limits throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor)
+[ ${#selected[@]} -gt 0 ] || selected=(limits model throughput light lone streaming streaming1 streaming200 streaming200wave scaling idle floor)
 for b in "${selected[@]}"; do
   echo "== $b" >&2
   "bench_$b"

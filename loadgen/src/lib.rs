@@ -1,22 +1,22 @@
 //! `loadgen`: load generator, benchmark driver and smoke check for todo-chat, for operators and
 //! load scripts. It talks to a running system over HTTP, WebSocket and NATS only (it links
 //! neither the api nor the worker). Modules: this file (the subcommands and their runs),
-//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`limits`], [`smoke`],
+//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`limits`], [`model`], [`smoke`],
 //! [`fake_openai`] (an OpenAI-compatible streaming server, also used by the tests) and [`ws`]
 //! (a typed WebSocket chat client, also used by the tests).
 //!
 //! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
 //! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
 //! api's memory per connection), `floor` (the unavoidable work of a turn alone), `limits`
-//! (Postgres' commit rate and JetStream's publish-pull-ack rate alone), `smoke` (a
-//! deployment checked as its users use it), `fake-llm` (an OpenAI-compatible streaming server with
-//! a latency
-//! profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
+//! (Postgres' commit rate and JetStream's publish-pull-ack rate alone), `model` (a model's time
+//! to first token alone, in waves), `smoke` (a deployment checked as its users use it),
+//! `drop-stream`, `fake-llm` (an OpenAI-compatible streaming server with a latency profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
 //! exits non-zero when a request was lost or an effect duplicated.
 
 pub mod fake_openai;
 pub mod floor;
 pub mod limits;
+pub mod model;
 pub mod smoke;
 pub mod summary;
 pub mod ws;
@@ -179,6 +179,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Streaming requests straight to an OpenAI-compatible model (e.g. `loadgen fake-llm`) in
+    /// waves of `concurrency` at once: the time to first token the model alone gives such a wave,
+    /// the yardstick for the system's (benchmark 3).
+    Model {
+        /// The model's base URL, as `OPENAI_BASE_URL` gives it to the worker.
+        #[arg(long, default_value = "http://127.0.0.1:8089/v1")]
+        base_url: String,
+        /// Requests sent at the same instant in each wave.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+        /// Waves, each sent when every reply of the one before has ended.
+        #[arg(long, default_value_t = 3)]
+        waves: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// The floor: the unavoidable operations of a turn (JetStream publish + pull + ack, the SQL a
     /// turn runs, the reply publishes) in a tight loop with no api, worker or agent around them.
     Floor {
@@ -329,6 +345,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
                 .await?
                 .print(json);
             Ok(true)
+        }
+        Command::Model {
+            base_url,
+            concurrency,
+            waves,
+            json,
+        } => {
+            let options = model::ModelOptions {
+                base_url,
+                concurrency,
+                waves,
+            };
+            let summary = model::run(&options).await?;
+            summary.print(json);
+            Ok(summary.is_correct())
         }
         Command::FakeLlm {
             addr,
