@@ -697,7 +697,7 @@ re!(
 re!(
     PRIORITY_STEP,
     &format!(
-        r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio)|(?:(its|their|the)\s+)?(?:priority|prio))$"
+        r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio)|(?:(its|their|the)\s+)?(?:priority|prio)|(.+?)\s+(?:priority|prio))$"
     )
 );
 // "make the plants a daily task", "turn task 3 into a weekly one"
@@ -719,11 +719,13 @@ re!(
         r"(?i)^{POLITE}(?:(?:bump|knock)\s+(.+?)\s+(up|down)(?:\s+a\s+(?:notch|level|bit|step))?(?:\s+in\s+priority)?|(?:move|push|put|raise|lower)\s+(.+?)\s+(up|down)\s+in\s+priority)$"
     )
 );
-// "task 3 priority low", "set task 3's priority to high", "it should be high priority".
+// "task 3 priority low", "set task 3's priority to high", "set the meeting priority to low",
+// "the dentist priority should be high". Groups: the verb, the task, the word between, the
+// priority.
 re!(
     PRIORITY_OF,
     &format!(
-        r"(?i)^{POLITE}(?:(?:set|change|update|make)\s+)?(.+?)(?:'s)?\s+(?:priority|prio)\s*(?:(?:to|is|should be|:|=)\s*)?(high|top|low|medium|normal|none|urgent)$"
+        r"(?i)^{POLITE}(?:(set|change|update|make)\s+)?(.+?)(?:'s)?\s+(?:priority|prio)\s*(?:(to|is|should be|:|=)\s*)?(high|top|low|medium|normal|none|urgent)$"
     )
 );
 re!(
@@ -5511,15 +5513,27 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             },
         );
     }
-    if let Some(c) = PRIORITY_STEP.captures(bare) {
+    // "raise rent priority" steps; "bump task 1 to high priority" sets (below).
+    if let Some(c) = PRIORITY_STEP.captures(bare)
+        && !c.get(5).is_some_and(|task| {
+            task.as_str()
+                .rsplit(char::is_whitespace)
+                .next()
+                .is_some_and(|last| priority_word(last).is_some())
+        })
+    {
         // "raise its priority", "lower the priority": the task (or tasks) just talked about
-        let task = c.get(2).or_else(|| c.get(3)).map_or_else(
-            || match c.get(4).map(|m| m.as_str().to_lowercase()).as_deref() {
-                Some("their") => "them",
-                _ => "it",
-            },
-            |m| m.as_str(),
-        );
+        let task = c
+            .get(2)
+            .or_else(|| c.get(3))
+            .or_else(|| c.get(5))
+            .map_or_else(
+                || match c.get(4).map(|m| m.as_str().to_lowercase()).as_deref() {
+                    Some("their") => "them",
+                    _ => "it",
+                },
+                |m| m.as_str(),
+            );
         let up = matches!(
             c[1].to_lowercase().as_str(),
             "raise" | "increase" | "bump up" | "bump" | "up"
@@ -5620,13 +5634,43 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             },
         );
     }
-    // Only for a reference to a task: "add buy milk priority high" adds.
-    if let Some(c) = PRIORITY_OF
+    // A task named by its title only after a verb or with "to" / "is" / "should be" before the
+    // priority ("set the meeting priority to low"): "buy milk priority high" adds.
+    // With no task named ("set priority to low", "change the priority to high"), the task just
+    // talked about.
+    if let Some(c) = PRIORITY_OF.captures(bare)
+        && let Some(p) = priority_word(&c[4])
+    {
+        let unnamed = matches!(
+            (c.get(1), c[2].to_lowercase().as_str()),
+            (None, "set" | "change" | "update" | "make") | (Some(_), "the")
+        );
+        let by_title = (c
+            .get(1)
+            .is_some_and(|verb| !verb.as_str().eq_ignore_ascii_case("make"))
+            || c.get(3).is_some_and(|word| word.as_str().len() > 1))
+            && !matches!(
+                parse_target(&c[2], clock),
+                Target::Ids(_) | Target::Previous | Target::Listed(_)
+            );
+        if unnamed || by_title {
+            return edit(
+                if unnamed { "it" } else { &c[2] },
+                Edit {
+                    priority: Some(p),
+                    ..Edit::default()
+                },
+            );
+        }
+    }
+    // Otherwise only for a reference to a task: "add buy milk priority high" adds.
+    if let Some((target, p)) = PRIORITY_OF
         .captures(bare)
-        .or_else(|| IS_PRIORITY.captures(bare))
-        && let Some(p) = priority_word(&c[2])
+        .map(|c| (c.get(2), c.get(4)))
+        .or_else(|| IS_PRIORITY.captures(bare).map(|c| (c.get(1), c.get(2))))
+        .and_then(|(target, p)| Some((target?.as_str(), priority_word(p?.as_str())?)))
         && let target @ (Target::Ids(_) | Target::Previous | Target::Listed(_)) =
-            parse_target(&c[1], clock)
+            parse_target(target, clock)
     {
         return Some(update(
             target,
