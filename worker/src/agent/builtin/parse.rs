@@ -406,7 +406,7 @@ re!(
 );
 re!(
     I_DID,
-    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+)?(?:finished|completed|done with|did|done|got done|wrapped up|took care of|handled|crossed off|ticked off|checked off)\s*[:\s-]\s*(.+)$"
+    r"(?i)^(?:i\s+|i've\s+|ive\s+|i have\s+|we\s+|we've\s+)?(?:just\s+|already\s+|finally\s+|all\s+)?(?:finished with|through with|finished|completed|done with|did|done|got done|wrapped up|took care of|handled|crossed off|ticked off|checked off)\s*[:\s-]\s*(.+)$"
 );
 re!(
     I_PAST,
@@ -541,7 +541,7 @@ re!(
 re!(
     RESCHEDULE,
     &format!(
-        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change|update)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
+        r"(?i)^{POLITE}(?:move|reschedule|postpone|push|defer|delay|shift|bump|snooze|change|update|put off|hold off on|hold off)\s+(.+?)\s+(?:back\s+|out\s+|off\s+)?(?:to|until|till|til|for)\s+(.+)$"
     )
 );
 re!(
@@ -851,7 +851,7 @@ re!(
 re!(
     ADD_NOTE,
     &format!(
-        r"(?i)^{POLITE}(?:add|put|attach|write|leave)\s+(?:a\s+|the\s+|this\s+|some\s+|more\s+)?(?:note|description|details?|comment|info|information|context)\s+(?:to|on|for)\s+(.+?)\s*(?::|\s-|\s+saying|\s+that says)\s*(\S.*)$"
+        r"(?i)^{POLITE}(?:(?:add|put|attach|write|leave)\s+(?:a\s+|the\s+|this\s+|some\s+|more\s+)?)?(?:notes?|description|details?|comment|info|information|context)\s+(?:to|on|for)\s+(.+?)\s*(?::|\s-|\s+saying|\s+that says)\s*(\S.*)$"
     )
 );
 re!(
@@ -1165,13 +1165,13 @@ re!(
 // description of task 1?".
 re!(
     SHOW_ABOUT,
-    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show(?:\s+me)?\s+|what are\s+|what(?:'s|s| is)\s+)?(?:the\s+)?(?:details|description|notes?|due date|deadline|priority|tags)\s+(?:of|for|on|about)\s+(.+?))$"
+    r"(?i)^(?:please\s+)?(?:(?:can|could)\s+you\s+)?(?:tell me(?:\s+more)?\s+about\s+(.+?)|(?:what(?:'s|s| is)\s+)?(?:the\s+)?status\s+(?:of|on|for)\s+(.+?)|what(?:'s|s| is| was)\s+(.+?)\s+about|describe\s+(.+?)|(?:give me\s+|show(?:\s+me)?\s+|what are\s+|what(?:'s|s| is)\s+)?(?:the\s+|my\s+|any\s+)?(?:details|description|notes?|due date|deadline|priority|tags)\s+(?:of|for|on|about)\s+(.+?))$"
 );
 // Questions about one task: "when is the dentist?", "when is task 3 due", "did I finish the
 // report?", "is task 4 done?". Answered with the task, never by changing it.
 re!(
     ASK_ABOUT,
-    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list)|what\s+(?:notes?|details|tags|labels|priority|due date|deadline)\s+(?:does|do|has)\s+(.+?)\s+(?:have|got)|(?:does|do)\s+(.+?)\s+have\s+(?:any\s+|a\s+)?(?:notes?|details|tags?|labels?|due date|deadline|priority|repeat)|(?:is|are)\s+(.+?)\s+(?:still\s+)?(?:on|at|due(?:\s+on|\s+at)?)\s+(?:(?:this|next)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:is|are)\s+(.+?)\s+(?:still\s+)?(?:at|due at)\s+\d{1,2}(?::\d{2})?\s*(?:am|pm)?)$"
+    r"(?i)^(?:when(?:'s|s| is| was)\s+(.+?)(?:\s+due)?|what (?:time|day|date) is\s+(.+?)(?:\s+(?:due|on|at))?|how long (?:until|till|before|is it until)\s+(.+?)|(?:did|have|has)\s+(?:i|we)\s+(?:already\s+|ever\s+)?(?:finish(?:ed)?|complete(?:d)?|do|done|mark(?:ed)?|pa(?:y|id)|call(?:ed)?|add(?:ed)?|put(?:\s+down)?|create(?:d)?|write down|written down)\s+(.+?)(?:\s+(?:yet|already|done))?|(?:is|are)\s+(.+?)\s+(?:done|finished|complete|completed|paid|over|overdue|late|pending|still open|due (?:today|tomorrow|soon|this week)|(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list))(?:\s+(?:yet|already))?|(?:do|did)\s+(?:i|we)\s+(?:still\s+)?(?:need|have)\s+to\s+(.+?)(?:\s+(?:still|again|today))?|do\s+(?:i|we)\s+have\s+(.+?)\s+(?:on|in)\s+(?:my|the)\s+(?:list|tasks|todo list|to-do list)|what\s+(?:notes?|details|tags|labels|priority|due date|deadline)\s+(?:does|do|has)\s+(.+?)\s+(?:have|got)|(?:does|do)\s+(.+?)\s+have\s+(?:any\s+|a\s+)?(?:notes?|details|tags?|labels?|due date|deadline|priority|repeat)|(?:is|are)\s+(.+?)\s+(?:still\s+)?(?:on|at|due(?:\s+on|\s+at)?)\s+(?:(?:this|next)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:is|are)\s+(.+?)\s+(?:still\s+)?(?:at|due at)\s+\d{1,2}(?::\d{2})?\s*(?:am|pm)?|what\s+(?:priority|tags?|labels?|due date|deadline|notes?)\s+(?:is|are|does|do|has)\s+(.+?)(?:\s+(?:have|got|set to|at|on))?|(?:is|are)\s+(.+?)\s+(?:an?\s+)?(?:(?:high|low|medium|top|normal)(?:\s+|-)priority|urgent|important|a priority))$"
 );
 re!(
     IT_PROPERTY,
@@ -5336,7 +5336,10 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
         return Some(both);
     }
     let edit = |target: &str, edit: Edit| Some(update(parse_target(target, clock), edit));
-    if let Some(c) = ADD_NOTE.captures(bare) {
+    // ("note to self: …" is no task's note)
+    if let Some(c) = ADD_NOTE.captures(bare)
+        && !matches!(c[1].to_lowercase().as_str(), "self" | "myself" | "me")
+    {
         return edit(
             &c[1],
             Edit {
