@@ -734,9 +734,13 @@ impl Reader<'_> {
             let _ = self.eat_seq(&["in", "the", "morning"]);
             return Some((time(9, 0)?, Some(TimeOfDay::Morning)));
         }
+        // "end of day", "(at) the end of the day"
+        let before_the = self.at;
+        let _ = self.eat("the");
         if self.eat_seq(&["end", "of", "day"]) || self.eat_seq(&["end", "of", "the", "day"]) {
             return Some((time(17, 0)?, None));
         }
+        self.at = before_the;
         // "after work" (18:00), "after lunch" (13:00)
         if self.eat_seq(&["after", "work"]) {
             return Some((time(18, 0)?, Some(TimeOfDay::Evening)));
@@ -1345,6 +1349,8 @@ mod tests {
         ("at 8 in the evening", "2026-11-26 20:00"),
         ("midnight", "2026-11-26 23:59"),
         ("end of day", "2026-11-26 17:00"),
+        ("at the end of the day", "2026-11-26 17:00"),
+        ("tomorrow at the end of the day", "2026-11-27 17:00"),
         ("the day after tomorrow", "2026-11-28"),
         ("friday", "2026-11-27"),
         ("on friday", "2026-11-27"),
