@@ -248,27 +248,51 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                 .resolve(clock.tz);
                 parse::due_argument(due, clock)
             });
+            // "change call mom to 6" for a task at 17:00 is a time, not a title of "6" (a task
+            // with no time of day takes the title).
+            let title_as_time = edit
+                .title
+                .as_deref()
+                .filter(|title| {
+                    ids.len() == 1
+                        && current.is_some_and(|t| t.due_has_time)
+                        && edit.at_time.is_none()
+                        && edit.due.is_none()
+                        && edit.shift.is_none()
+                        && clock_time_alone(title)
+                })
+                .and_then(|title| todo_common::when::phrase::time_only(&format!("at {title}")));
+            let hour_only = edit.hour_only
+                || title_as_time.is_some_and(|_| {
+                    edit.title
+                        .as_deref()
+                        .is_some_and(|t| !t.contains([':', '.']))
+                });
             // "move it to 4pm": that time on its own day.
-            let timed = edit.at_time.filter(|_| ids.len() == 1).and_then(|time| {
-                let local = current?.due_at?.with_timezone(&clock.tz);
-                let day = local.date_naive();
-                // "it's actually at 9" for a party at 20:00: 21:00, the nearer of 9 and 21
-                let time = if edit.hour_only && current?.due_has_time {
-                    nearer_half_day(time, local.time())
-                } else {
-                    time
-                };
-                let due = todo_common::when::LocalDue {
-                    date: day,
-                    time: Some(time),
-                }
-                .resolve(clock.tz);
-                Some(parse::due_argument(due, clock))
-            });
+            let timed = edit
+                .at_time
+                .or(title_as_time)
+                .filter(|_| ids.len() == 1)
+                .and_then(|time| {
+                    let local = current?.due_at?.with_timezone(&clock.tz);
+                    let day = local.date_naive();
+                    // "it's actually at 9" for a party at 20:00: 21:00, the nearer of 9 and 21
+                    let time = if hour_only && current?.due_has_time {
+                        nearer_half_day(time, local.time())
+                    } else {
+                        time
+                    };
+                    let due = todo_common::when::LocalDue {
+                        date: day,
+                        time: Some(time),
+                    }
+                    .resolve(clock.tz);
+                    Some(parse::due_argument(due, clock))
+                });
             Tool::UpdateTask(UpdateTaskArgs {
                 task_id,
                 task_ids,
-                title: edit.title.clone(),
+                title: edit.title.clone().filter(|_| title_as_time.is_none()),
                 description: edit.description.clone(),
                 due: shifted
                     .or(timed)
@@ -289,6 +313,18 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                     .map(|r| r.as_ref().map(|r| r.repeat.to_rrule())),
             })
         }
+    }
+}
+
+/// "6", "16:30", "4.15": an hour, with its minutes after `:` or `.`, and nothing else ("2024"
+/// is not one).
+fn clock_time_alone(text: &str) -> bool {
+    let digits = |s: &str, len: std::ops::RangeInclusive<usize>| {
+        len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    match text.split_once([':', '.']) {
+        Some((hour, minutes)) => digits(hour, 1..=2) && digits(minutes, 2..=2),
+        None => digits(text, 1..=2),
     }
 }
 
