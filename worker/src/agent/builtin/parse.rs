@@ -700,6 +700,14 @@ re!(
         r"(?i)^{POLITE}(raise|increase|bump up|bump|up|lower|decrease|reduce|drop|bring down)\s+(?:(?:the\s+)?(?:priority|prio)\s+(?:of|for|on)\s+(.+?)|(.+?)(?:'s|’s)\s+(?:priority|prio)|(?:(its|their|the)\s+)?(?:priority|prio)|(.+?)\s+(?:priority|prio))$"
     )
 );
+// "repeat it monthly", "let task 7 recur every 2 weeks": the task by a reference only ("repeat
+// the exercises daily" is a task to add)
+re!(
+    REPEAT_TASK,
+    &format!(
+        r"(?i)^{POLITE}(?:(?:have|let|make)\s+)?(?:repeat|recur)\s+(it|that|this|that one|this one|them|those|task\s+#?\d+|#\d+)\s+(.+)$|^{POLITE}(?:have|let|make)\s+(it|that|this|that one|this one|them|those|task\s+#?\d+|#\d+)\s+(?:repeat|recur)\s+(.+)$"
+    )
+);
 // "make the plants a daily task", "turn task 3 into a weekly one"
 re!(
     MAKE_KIND,
@@ -4386,7 +4394,11 @@ fn parse_request(message: &str, clock: &Clock) -> Intent {
                 ],
             )
         })
-        .map(|m| parse_target(m.as_str(), clock))
+        // "how long until then?": the task just talked about
+        .map(|m| match m.as_str().to_lowercase().as_str() {
+            "then" | "that time" | "that day" => Target::Previous,
+            _ => parse_target(m.as_str(), clock),
+        })
         .filter(|t| !matches!(t, Target::All(_) | Target::Missing))
     {
         return Intent::Show(target);
@@ -5545,6 +5557,19 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             task,
             Edit {
                 priority_step: if up { 1 } else { -1 },
+                ..Edit::default()
+            },
+        );
+    }
+    // "repeat it monthly", "have task 7 recur every 2 weeks": a new repeat for that task
+    if let Some(c) = REPEAT_TASK.captures(bare)
+        && let (Some(task), Some(how)) = (c.get(1).or(c.get(3)), c.get(2).or(c.get(4)))
+        && let Some(repeat) = parse_repeat(how.as_str())
+    {
+        return edit(
+            task.as_str(),
+            Edit {
+                repeat: Some(Some(repeat)),
                 ..Edit::default()
             },
         );
