@@ -259,15 +259,14 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                         && edit.at_time.is_none()
                         && edit.due.is_none()
                         && edit.shift.is_none()
-                        && clock_time_alone(title)
+                        && parse::is_clock_time(title)
                 })
-                .and_then(|title| todo_common::when::phrase::time_only(&format!("at {title}")));
-            let hour_only = edit.hour_only
-                || title_as_time.is_some_and(|_| {
-                    edit.title
-                        .as_deref()
-                        .is_some_and(|t| !t.contains([':', '.']))
+                .and_then(|title| {
+                    let time = todo_common::when::phrase::time_only(&format!("at {title}"))?;
+                    Some((time, parse::hour_only(title)))
                 });
+            let hour_only = title_as_time.map_or(edit.hour_only, |(_, hour_only)| hour_only);
+            let title_as_time = title_as_time.map(|(time, _)| time);
             // "move it to 4pm": that time on its own day.
             let timed = edit
                 .at_time
@@ -313,18 +312,6 @@ fn call_for(action: Action<'_>, ids: &[i32], tasks: Option<&[ToolTask]>, clock: 
                     .map(|r| r.as_ref().map(|r| r.repeat.to_rrule())),
             })
         }
-    }
-}
-
-/// "6", "16:30", "4.15": an hour, with its minutes after `:` or `.`, and nothing else ("2024"
-/// is not one).
-fn clock_time_alone(text: &str) -> bool {
-    let digits = |s: &str, len: std::ops::RangeInclusive<usize>| {
-        len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    match text.split_once([':', '.']) {
-        Some((hour, minutes)) => digits(hour, 1..=2) && digits(minutes, 2..=2),
-        None => digits(text, 1..=2),
     }
 }
 

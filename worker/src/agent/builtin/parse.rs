@@ -3968,7 +3968,7 @@ fn bare_change(bare: &str, clock: &Clock) -> Option<Edit> {
 }
 
 /// Whether `when` is a clock hour alone, without am/pm or a part of day ("at 9", "9:30", "by 5").
-fn hour_only(when: &str) -> bool {
+pub fn hour_only(when: &str) -> bool {
     re!(
         HOUR_ONLY,
         r"(?i)^(?:at\s+|by\s+|around\s+|about\s+|for\s+)?(?:1[0-2]|0?[1-9])(?::[0-5]\d)?(?:\s+instead)?[\s.!?]*$"
@@ -5227,13 +5227,18 @@ fn hour_alone_as_time(message: &str, when: &str) -> String {
 
 /// "4" → "at 4" (an hour alone, read as a time); anything else as it is.
 fn at_hour(when: &str) -> String {
-    re!(HOUR, r"^\d{1,2}(?:[:.]\d{2})?$");
     let when = strip_punctuation(when);
-    if HOUR.is_match(when) {
+    if is_clock_time(when) {
         format!("at {when}")
     } else {
         when.to_owned()
     }
+}
+
+/// "6", "16:30", "4.15": a clock time written alone, without "at" or am/pm ("2024" is none).
+pub fn is_clock_time(text: &str) -> bool {
+    re!(HOUR, r"^\d{1,2}(?:[:.]\d{2})?$");
+    HOUR.is_match(text)
 }
 
 fn update(target: Target, edit: Edit) -> Intent {
@@ -5662,43 +5667,43 @@ fn parse_edit(bare: &str, clock: &Clock) -> Option<Intent> {
             },
         );
     }
-    // A task named by its title only after a verb or with "to" / "is" / "should be" before the
-    // priority ("set the meeting priority to low"): "buy milk priority high" adds.
-    // With no task named ("set priority to low", "change the priority to high"), the task just
-    // talked about.
+    // "task 3 priority low" and "it should be high priority" for a reference to a task; a task
+    // named by its title only after a verb or with "to" / "is" / "should be" before the priority
+    // ("set the meeting priority to low": "buy milk priority high" adds); with no task named ("set
+    // priority to low", "change the priority to high"), the task just talked about.
     if let Some(c) = PRIORITY_OF.captures(bare)
         && let Some(p) = priority_word(&c[4])
     {
+        let priority = Edit {
+            priority: Some(p),
+            ..Edit::default()
+        };
+        let target = parse_target(&c[2], clock);
+        if matches!(
+            target,
+            Target::Ids(_) | Target::Previous | Target::Listed(_)
+        ) {
+            return Some(update(target, priority));
+        }
         let unnamed = matches!(
             (c.get(1), c[2].to_lowercase().as_str()),
             (None, "set" | "change" | "update" | "make") | (Some(_), "the")
         );
-        let by_title = (c
+        let by_title = c
             .get(1)
             .is_some_and(|verb| !verb.as_str().eq_ignore_ascii_case("make"))
-            || c.get(3).is_some_and(|word| word.as_str().len() > 1))
-            && !matches!(
-                parse_target(&c[2], clock),
-                Target::Ids(_) | Target::Previous | Target::Listed(_)
-            );
-        if unnamed || by_title {
-            return edit(
-                if unnamed { "it" } else { &c[2] },
-                Edit {
-                    priority: Some(p),
-                    ..Edit::default()
-                },
-            );
+            || c.get(3).is_some_and(|word| word.as_str().len() > 1);
+        if unnamed {
+            return edit("it", priority);
+        }
+        if by_title {
+            return Some(update(target, priority));
         }
     }
-    // Otherwise only for a reference to a task: "add buy milk priority high" adds.
-    if let Some((target, p)) = PRIORITY_OF
-        .captures(bare)
-        .map(|c| (c.get(2), c.get(4)))
-        .or_else(|| IS_PRIORITY.captures(bare).map(|c| (c.get(1), c.get(2))))
-        .and_then(|(target, p)| Some((target?.as_str(), priority_word(p?.as_str())?)))
+    if let Some(c) = IS_PRIORITY.captures(bare)
+        && let Some(p) = priority_word(&c[2])
         && let target @ (Target::Ids(_) | Target::Previous | Target::Listed(_)) =
-            parse_target(target, clock)
+            parse_target(&c[1], clock)
     {
         return Some(update(
             target,
