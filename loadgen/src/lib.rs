@@ -1,17 +1,18 @@
 //! `loadgen`: load generator, benchmark driver and smoke check for todo-chat, for operators and
 //! load scripts. It talks to a running system over HTTP, WebSocket and NATS only (it links
 //! neither the api nor the worker). Modules: this file (the subcommands and their runs),
-//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`limits`], [`model`], [`smoke`],
-//! [`fake_openai`] (an OpenAI-compatible streaming server, also used by the tests) and [`ws`]
-//! (a typed WebSocket chat client, also used by the tests).
+//! [`summary`] (latency histograms, the exactly-once checks), [`floor`], [`limits`], [`model`],
+//! [`smoke`], [`fake_openai`] (an OpenAI-compatible streaming server, also used by the tests) and
+//! [`ws`] (a typed WebSocket chat client, also used by the tests).
 //!
 //! Subcommands: `ws` and `http` (simulated users chatting through the api), `queue` (requests
 //! published straight to JetStream with the documented schema), `idle` (idle WebSockets and the
 //! api's memory per connection), `floor` (the unavoidable work of a turn alone), `limits`
 //! (Postgres' commit rate and JetStream's publish-pull-ack rate alone), `model` (a model's time
 //! to first token alone, in waves), `smoke` (a deployment checked as its users use it),
-//! `drop-stream`, `fake-llm` (an OpenAI-compatible streaming server with a latency profile). Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and
-//! exits non-zero when a request was lost or an effect duplicated.
+//! `drop-stream`, `fake-llm` (an OpenAI-compatible streaming server with a latency profile).
+//! Every load run ends with a [`Summary`] (table, or one JSON object with `--json`) and exits
+//! non-zero when a request was lost or an effect duplicated.
 
 pub mod fake_openai;
 pub mod floor;
